@@ -1,0 +1,3 @@
+from boda.cli import app
+
+app()

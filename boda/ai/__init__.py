@@ -1,0 +1,1 @@
+"""AI providers behind small protocols; apps depend on these, never on a runtime."""

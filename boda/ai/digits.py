@@ -1,0 +1,420 @@
+"""Handwritten digit reading: photo or canvas -> MNIST-style 28x28 digits -> CNN.
+
+The CNN was trained on MNIST, so every input is first made to look like an
+MNIST digit, the way MNIST itself was made: ink isolated from the paper,
+cropped to its bounding box, scaled to fit 20x20 keeping its aspect ratio
+(anti-aliased) and placed in 28x28 with its centre of mass at the centre.
+Two steps MNIST did not need make photos work: flattening uneven lighting and
+normalising pen width; a moment-based deskew makes slanted writing upright.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from boda.ai.onnx import OnnxModel
+from boda.core.errors import InvalidInput
+
+DEFAULT_MODEL = Path(__file__).parent / "weights" / "digits_cnn.onnx"
+
+MNIST_SIZE = 28
+DIGIT_BOX = 20
+# MNIST's median stroke is ~2.6 px in the 20 px box (measured on its test set).
+MNIST_STROKE = 2.6
+THIN_STROKE, THICK_STROKE = 1.8, 5.0
+MAX_SKEW = 1.0
+# Working resolution: small canvases are enlarged so thresholds and distance
+# transforms have pixels to work with; huge photos shrunk to bound the cost.
+MIN_SIDE, MAX_SIDE = 256, 1600
+MIN_CONTRAST = 40  # grey levels of ink above paper below which nothing was written
+Box = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class DigitReading:
+    digit: int
+    confidence: float
+    box: Box  # x, y, w, h in the input image's pixels
+    probabilities: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class NumberReading:
+    text: str
+    digits: tuple[DigitReading, ...]
+    confidence: float  # the lowest digit confidence
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One digit's ink: a tight binary mask and its box in working-image pixels."""
+
+    mask: np.ndarray
+    box: Box
+
+
+# --- preprocessing: pure functions -------------------------------------------
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """BGR, BGRA or gray uint8 -> gray uint8; transparency is composited on white paper."""
+    image = np.asarray(image)
+    if image.size == 0 or image.ndim not in (2, 3):
+        raise InvalidInput("Expected a non-empty 2D gray or 3D colour image")
+    if image.dtype != np.uint8:
+        raise InvalidInput(f"Expected uint8 pixels, got {image.dtype}")
+    if image.ndim == 2:
+        return image
+    channels = image.shape[2]
+    if channels == 1:
+        return image[:, :, 0]
+    if channels == 3:
+        return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    if channels == 4:
+        # Canvas exports draw ink on a transparent background whose colour is
+        # usually black: composite, or the whole picture reads as ink.
+        gray = cv2.cvtColor(image[:, :, :3], cv2.COLOR_BGR2GRAY).astype(np.float32)
+        alpha = image[:, :, 3].astype(np.float32) / 255.0
+        return np.round(gray * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+    raise InvalidInput(f"Expected 1, 3 or 4 channels, got {channels}")
+
+
+def working_scale(shape: tuple[int, ...]) -> float:
+    """Factor that brings an image's longer side into [MIN_SIDE, MAX_SIDE]."""
+    side = max(shape[:2])
+    if side < MIN_SIDE:
+        return float(math.ceil(MIN_SIDE / side))
+    return min(1.0, MAX_SIDE / side)
+
+
+def ink_map(gray: np.ndarray) -> np.ndarray:
+    """Ink strength (ink high, paper ~0) with uneven lighting flattened.
+
+    Works for dark ink on light paper and light chalk/pen on a dark board: the
+    paper is whichever extreme the median pixel sits nearer to, since ink
+    covers a minority of the picture.
+    """
+    low, median, high = np.percentile(gray, (0.1, 50, 99.9))
+    ink = 255 - gray if median - low > high - median else gray.copy()
+    background = _background(ink)
+    flat = cv2.subtract(ink, background)
+    return cv2.GaussianBlur(flat, (3, 3), 0)
+
+
+def _background(ink: np.ndarray) -> np.ndarray:
+    """Paper level everywhere: a grey opening wider than any stroke, then smoothed.
+
+    Computed at a small scale, since lighting varies slowly and big kernels
+    are costly.
+    """
+    h, w = ink.shape
+    factor = min(1.0, 128 / max(h, w))
+    small = cv2.resize(ink, (max(1, round(w * factor)), max(1, round(h * factor))),
+                       interpolation=cv2.INTER_AREA)
+    size = max(3, (min(small.shape) // 3) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    opened = cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_REPLICATE)
+    opened = cv2.GaussianBlur(opened, (0, 0), size / 4)
+    return cv2.resize(opened, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def threshold_ink(ink: np.ndarray) -> np.ndarray:
+    """Binary ink mask (uint8 0/255) by Otsu; all zero when there is no real ink."""
+    peak = float(np.percentile(ink, 99.9)) if ink.size >= 1000 else float(ink.max())
+    if peak < MIN_CONTRAST:
+        return np.zeros_like(ink)
+    otsu, _ = cv2.threshold(ink, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    # Otsu on a sparse, noisy page can land in the paper's noise; ink is never
+    # fainter than a quarter of the strongest ink.
+    level = max(otsu, peak / 4, MIN_CONTRAST / 2)
+    return np.where(ink > level, 255, 0).astype(np.uint8)
+
+
+def stroke_width(mask: np.ndarray) -> float:
+    """Mean pen width in pixels: 4x the mean distance of ink to paper (exact for long strokes)."""
+    inside = mask > 127
+    if not inside.any():
+        return 0.0
+    padded = cv2.copyMakeBorder(inside.astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    distance = cv2.distanceTransform(padded, cv2.DIST_L2, 5)[1:-1, 1:-1]
+    return 4.0 * float(distance[inside].mean())
+
+
+def crop_to_ink(mask: np.ndarray) -> np.ndarray:
+    """The tight bounding box of the pixels above mid-grey."""
+    ys, xs = np.nonzero(mask > 127)
+    if ys.size == 0:
+        raise InvalidInput("No ink found: the image looks blank")
+    return mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+
+
+def deskew(mask: np.ndarray) -> np.ndarray:
+    """Undo slant with a horizontal shear from second-order moments, as in the classic MNIST deskew."""
+    moments = cv2.moments(mask, binaryImage=False)
+    if abs(moments["mu02"]) < 1e-2:
+        return mask
+    skew = float(np.clip(moments["mu11"] / moments["mu02"], -MAX_SKEW, MAX_SKEW))
+    h, w = mask.shape
+    centre_y = moments["m01"] / moments["m00"]
+    margin = math.ceil(abs(skew) * h) + 2
+    # x' = x - skew * (y - centre_y) + margin keeps the whole sheared digit in frame.
+    matrix = np.array([[1.0, -skew, skew * centre_y + margin], [0.0, 1.0, 0.0]])
+    sheared = cv2.warpAffine(mask, matrix, (w + 2 * margin, h), flags=cv2.INTER_LINEAR)
+    return crop_to_ink(sheared)
+
+
+def normalise_stroke(mask: np.ndarray) -> np.ndarray:
+    """Thicken a thin pen or thin a marker so strokes are MNIST-wide once scaled to 20 px."""
+    scale = DIGIT_BOX / max(mask.shape)
+    width = stroke_width(mask) * scale
+    if THIN_STROKE <= width <= THICK_STROKE:
+        return mask
+    target = MNIST_STROKE if width < THIN_STROKE else THICK_STROKE - 1
+    size = round(abs(target - width) / scale)
+    if size < 2:
+        return mask
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    padded = cv2.copyMakeBorder(mask, size, size, size, size, cv2.BORDER_CONSTANT, value=0)
+    if width < THIN_STROKE:
+        return crop_to_ink(cv2.dilate(padded, kernel))
+    thinned = cv2.erode(padded, kernel)
+    # Never erode a digit away: keep the original when too little ink survives.
+    kept = np.count_nonzero(thinned > 127) / max(1, np.count_nonzero(mask > 127))
+    return crop_to_ink(thinned) if kept > 0.3 else mask
+
+
+def fit_box(mask: np.ndarray, box: int = DIGIT_BOX) -> np.ndarray:
+    """Scale so the longer side is `box` pixels, keeping the aspect ratio (anti-aliased)."""
+    h, w = mask.shape
+    scale = box / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.resize(mask, size, interpolation=interpolation)
+
+
+def centre_by_mass(digit: np.ndarray, size: int = MNIST_SIZE) -> np.ndarray:
+    """Paste into a size x size field with the centre of mass at the centre (whole-pixel shift)."""
+    moments = cv2.moments(digit)
+    h, w = digit.shape
+    cx = moments["m10"] / moments["m00"] if moments["m00"] else (w - 1) / 2
+    cy = moments["m01"] / moments["m00"] if moments["m00"] else (h - 1) / 2
+    dx, dy = round(size / 2 - cx), round(size / 2 - cy)
+    matrix = np.array([[1.0, 0.0, dx], [0.0, 1.0, dy]])
+    return cv2.warpAffine(digit, matrix, (size, size), flags=cv2.INTER_NEAREST)
+
+
+def normalise_digit(mask: np.ndarray) -> np.ndarray:
+    """One digit's ink mask (any size) -> a 28x28 uint8 MNIST-style image."""
+    digit = normalise_stroke(deskew(crop_to_ink(mask)))
+    return centre_by_mass(fit_box(digit))
+
+
+def ink_mask(image: np.ndarray) -> tuple[np.ndarray, float]:
+    """Binary ink mask at working resolution, and that resolution's scale to the input."""
+    gray = to_gray(image)
+    scale = working_scale(gray.shape)
+    if scale != 1.0:
+        h, w = gray.shape
+        interpolation = cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA
+        gray = cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=interpolation)
+    return threshold_ink(ink_map(gray)), scale
+
+
+# --- segmentation -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Blob:
+    labels: frozenset[int]
+    x: int
+    y: int
+    w: int
+    h: int
+    area: int
+
+    def merge(self, other: _Blob) -> _Blob:
+        x0, y0 = min(self.x, other.x), min(self.y, other.y)
+        x1 = max(self.x + self.w, other.x + other.w)
+        y1 = max(self.y + self.h, other.y + other.h)
+        return _Blob(self.labels | other.labels, x0, y0, x1 - x0, y1 - y0, self.area + other.area)
+
+    def overlap_x(self, other: _Blob) -> int:
+        return min(self.x + self.w, other.x + other.w) - max(self.x, other.x)
+
+
+def _components(mask: np.ndarray) -> tuple[np.ndarray, list[_Blob]]:
+    """Connected ink components, specks and dust dropped."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    blobs = [
+        _Blob(frozenset({i}), *(int(v) for v in stats[i, :5])) for i in range(1, count)
+    ]
+    if not blobs:
+        return labels, []
+    biggest = max(b.area for b in blobs)
+    tallest = max(b.h for b in blobs)
+    min_area = max(4, mask.size // 20000)
+    kept = [
+        b for b in blobs
+        if b.area >= min_area and (b.area >= 0.05 * biggest or b.h >= 0.3 * tallest)
+    ]
+    return labels, kept
+
+
+def _merge_pieces(blobs: list[_Blob]) -> list[_Blob]:
+    """Join strokes of one digit (a 5's detached bar, a 4 in two strokes) that overlap in x.
+
+    Two full-height marks must overlap almost entirely, so slanted
+    neighbours that merely overhang each other stay apart.
+    """
+    line = _line_height(blobs)
+    merged: list[_Blob] = []
+    for blob in sorted(blobs, key=lambda b: b.x):
+        if merged:
+            last = merged[-1]
+            narrower = min(last.w, blob.w)
+            overlap = last.overlap_x(blob)
+            short = min(last.h, blob.h) < 0.6 * line
+            if overlap >= (0.5 if short else 0.8) * narrower:
+                merged[-1] = last.merge(blob)
+                continue
+        merged.append(blob)
+    return merged
+
+
+def _line_height(blobs: list[_Blob]) -> float:
+    tallest = max(b.h for b in blobs)
+    return float(np.median([b.h for b in blobs if b.h >= 0.5 * tallest]))
+
+
+def _split_touching(mask: np.ndarray, blob: _Blob, digit_width: float) -> list[Box]:
+    """Cut a blob much wider than tall into digits at the thinnest ink columns near even spacing."""
+    count = max(2, round(blob.w / digit_width))
+    profile = (mask[blob.y : blob.y + blob.h, blob.x : blob.x + blob.w] > 0).sum(axis=0)
+    step = blob.w / count
+    cuts = [0]
+    for k in range(1, count):
+        lo = round(k * step - step / 4)
+        hi = max(lo + 1, round(k * step + step / 4))
+        cuts.append(lo + int(np.argmin(profile[lo:hi])))
+    cuts.append(blob.w)
+    return [(blob.x + a, blob.y, b - a, blob.h) for a, b in zip(cuts, cuts[1:], strict=False)]
+
+
+def segment_digits(mask: np.ndarray) -> list[Segment]:
+    """Split a binary ink mask into digits, left to right."""
+    labels, blobs = _components(mask)
+    if not blobs:
+        return []
+    blobs = _merge_pieces(blobs)
+    line = _line_height(blobs)
+    # Hyphens, dots and stray marks are far shorter than any digit on the line.
+    blobs = [b for b in blobs if b.h >= 0.35 * line]
+    ordinary = [b.w for b in blobs if b.w <= 1.2 * b.h]
+    digit_width = float(np.clip(np.median(ordinary) if ordinary else 0.7 * line,
+                                0.5 * line, 0.8 * line))
+    segments: list[Segment] = []
+    for blob in blobs:
+        own = np.isin(labels, list(blob.labels)).astype(np.uint8) * 255
+        boxes = _split_touching(own, blob, digit_width) if blob.w > 1.2 * blob.h else [
+            (blob.x, blob.y, blob.w, blob.h)
+        ]
+        for x, y, w, h in boxes:
+            piece = own[y : y + h, x : x + w]
+            if np.count_nonzero(piece):
+                segments.append(Segment(piece, _tight_box(piece, x, y)))
+    return segments
+
+
+def _tight_box(piece: np.ndarray, x: int, y: int) -> Box:
+    ys, xs = np.nonzero(piece)
+    return (x + int(xs.min()), y + int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1)
+
+
+def single_digit(mask: np.ndarray) -> Segment | None:
+    """All the ink (specks dropped) taken as one digit."""
+    labels, blobs = _components(mask)
+    if not blobs:
+        return None
+    keep = np.isin(labels, [next(iter(b.labels)) for b in blobs]).astype(np.uint8) * 255
+    return Segment(keep, _tight_box(keep, 0, 0))
+
+
+def _to_input_box(box: Box, scale: float, shape: tuple[int, ...]) -> Box:
+    x, y, w, h = box
+    x0, y0 = math.floor(x / scale), math.floor(y / scale)
+    x1 = min(shape[1], math.ceil((x + w) / scale))
+    y1 = min(shape[0], math.ceil((y + h) / scale))
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+# --- the reader -----------------------------------------------------------------
+
+
+class DigitReader:
+    """Reads handwritten digits with the packaged MNIST CNN on ONNX Runtime.
+
+    The model takes float32 [N,1,28,28] MNIST-style ink in [0,1] and returns
+    logits (see boda.apps.vision.training).
+    """
+
+    def __init__(self, model_path: Path | None = None, *, threads: int = 0) -> None:
+        self.model = OnnxModel(model_path or DEFAULT_MODEL, intra_op_threads=threads)
+
+    def classify(self, batch: np.ndarray) -> np.ndarray:
+        """(N,28,28) uint8 MNIST-style digits -> (N,10) probabilities."""
+        batch = np.asarray(batch)
+        if batch.ndim != 3 or batch.shape[1:] != (MNIST_SIZE, MNIST_SIZE):
+            raise InvalidInput(f"Expected (N, 28, 28) digits, got shape {batch.shape}")
+        if len(batch) == 0:
+            return np.zeros((0, 10), np.float32)
+        x = (batch.astype(np.float32) / 255.0)[:, None, :, :]
+        return softmax(self.model.run(x)[0].astype(np.float32))
+
+    def read_digit(self, image: np.ndarray) -> DigitReading:
+        """Read one digit: all the ink in the picture is taken as a single digit."""
+        mask, scale = ink_mask(image)
+        segment = single_digit(mask)
+        if segment is None:
+            raise InvalidInput("No digit found: the image looks blank")
+        return self._read([segment], scale, image.shape)[0]
+
+    def read_number(self, image: np.ndarray, *, max_digits: int = 16) -> NumberReading:
+        """Read a row of digits (a ZIP code, a meter) left to right."""
+        mask, scale = ink_mask(image)
+        segments = segment_digits(mask)
+        if not segments:
+            raise InvalidInput("No digits found: the image looks blank")
+        if len(segments) > max_digits:
+            raise InvalidInput(
+                f"Found {len(segments)} marks, more than the {max_digits} digits allowed",
+                details={"found": len(segments), "max_digits": max_digits},
+            )
+        digits = tuple(self._read(segments, scale, image.shape))
+        return NumberReading(
+            text="".join(str(d.digit) for d in digits),
+            digits=digits,
+            confidence=min(d.confidence for d in digits),
+        )
+
+    def _read(self, segments: list[Segment], scale: float, shape: tuple[int, ...]) -> list[DigitReading]:
+        probabilities = self.classify(np.stack([normalise_digit(s.mask) for s in segments]))
+        return [
+            DigitReading(
+                digit=int(p.argmax()),
+                confidence=float(p.max()),
+                box=_to_input_box(s.box, scale, shape),
+                probabilities=tuple(float(v) for v in p),
+            )
+            for s, p in zip(segments, probabilities, strict=True)
+        ]

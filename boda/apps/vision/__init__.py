@@ -1,0 +1,1 @@
+"""Vision tools: digit reading, MNIST samples and face anonymisation."""

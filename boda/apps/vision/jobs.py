@@ -1,0 +1,39 @@
+"""Vision's background jobs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from boda.apps.vision import service
+from boda.apps.vision.models import Anonymization
+from boda.apps.vision.schemas import AnonymizeOptions
+from boda.core.jobs import JobContext, job
+from boda.core.models import StoredFile
+
+
+@job("vision.anonymize_batch")
+def anonymize_batch(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """Anonymise each stored photo, reporting progress after each one."""
+    options = AnonymizeOptions.model_validate(payload["options"])
+    file_ids: list[str] = payload["file_ids"]
+    items: list[dict[str, Any]] = []
+    faces = 0
+    for i, file_id in enumerate(file_ids):
+        ctx.progress(i / len(file_ids), f"{i}/{len(file_ids)}")
+        with ctx.runtime.db.session() as session:
+            original = session.get(StoredFile, file_id)
+            if original is None or original.owner_id != ctx.owner_id:
+                items.append({"file_id": file_id, "error": "The photo was deleted"})
+                continue
+            # A retried job skips what an earlier attempt already finished.
+            row = session.scalar(select(Anonymization).where(Anonymization.job_id == ctx.job_id,
+                                                             Anonymization.original_id == file_id))
+            row = row or service.anonymize_file(session, ctx.runtime, original, options, job_id=ctx.job_id)
+            faces += len(row.faces)
+            items.append({"anonymization_id": row.id, "faces": len(row.faces),
+                          "anonymized_url": f"/api/v1/files/{row.anonymized_id}/content",
+                          "original_url": f"/api/v1/files/{row.original_id}/content"})
+    ctx.progress(1.0, f"{len(file_ids)}/{len(file_ids)}")
+    return {"items": items, "photos": len(file_ids), "faces": faces}

@@ -1,0 +1,112 @@
+"""Vision's API under /api/v1/vision."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, UploadFile
+
+from boda.apps.vision import service
+from boda.apps.vision.models import Anonymization
+from boda.apps.vision.schemas import (
+    AnonymizationOut,
+    AnonymizeOptions,
+    DetectorName,
+    DigitsOut,
+    FaceOut,
+    Method,
+    MnistSampleIn,
+    MnistSampleOut,
+)
+from boda.core.auth import CurrentUser, Scope
+from boda.core.db import DbSession
+from boda.core.runtime import RuntimeDep
+from boda.core.schemas import FileOut, JobOut, Page, PageParams
+
+router = APIRouter(prefix="/api/v1/vision", tags=["vision"])
+
+
+def _sample_out(sample: dict[str, object]) -> MnistSampleOut:
+    return MnistSampleOut(image=FileOut.of(sample.pop("file")), **sample)  # type: ignore[arg-type]
+
+
+@router.get("/mnist-sample")
+def get_mnist_sample(session: DbSession, user: CurrentUser, runtime: RuntimeDep,
+                     index: int = 100, add_noise: bool = False) -> MnistSampleOut:
+    """Store an MNIST training digit (index 100 by default) as PNG and return its label."""
+    return _sample_out(service.mnist_sample(session, runtime, owner_id=user.id, index=index,
+                                            filename="mnist_sample.png", add_noise=add_noise))
+
+
+@router.post("/mnist-sample")
+def post_mnist_sample(body: MnistSampleIn, session: DbSession, user: CurrentUser,
+                      runtime: RuntimeDep) -> MnistSampleOut:
+    """Store the MNIST training digit at `index` as PNG, optionally noisy; 400 when out of range."""
+    return _sample_out(service.mnist_sample(session, runtime, owner_id=user.id, index=body.index,
+                                            filename=body.filename, add_noise=body.add_noise,
+                                            seed=body.seed))
+
+
+@router.post("/digits")
+def read_digits(user: CurrentUser, runtime: RuntimeDep, file: Annotated[UploadFile, File()],
+                multi: Annotated[bool, Form()] = False) -> DigitsOut:
+    """Read a handwritten digit, or a whole number left to right when `multi` is set."""
+    return DigitsOut.model_validate(service.read_digits(runtime, file.file, multi=multi))
+
+
+def _options(method: Annotated[Method, Form()] = "mosaic",
+             threshold: Annotated[float, Form(ge=0.05, le=0.99)] = 0.5,
+             strength: Annotated[float, Form(ge=0.1, le=5.0)] = 1.0,
+             detector: Annotated[DetectorName, Form()] = "auto") -> AnonymizeOptions:
+    return AnonymizeOptions(method=method, threshold=threshold, strength=strength, detector=detector)
+
+
+Options = Annotated[AnonymizeOptions, Depends(_options)]
+
+
+def anonymization_out(row: Anonymization) -> AnonymizationOut:
+    return AnonymizationOut(
+        id=row.id, created_at=row.created_at, method=row.method, detector=row.detector,
+        threshold=row.threshold, strength=row.strength, job_id=row.job_id,
+        faces=[FaceOut(box=tuple(f["box"]), score=f["score"]) for f in row.faces],  # type: ignore[arg-type]
+        original=FileOut.of(row.original), anonymized=FileOut.of(row.anonymized),
+    )
+
+
+@router.post("/anonymize", status_code=201)
+def anonymize(session: DbSession, user: CurrentUser, runtime: RuntimeDep, options: Options,
+              file: Annotated[UploadFile, File()]) -> AnonymizationOut:
+    """Cover the faces in one photo now; the original stays private, the copy has no EXIF."""
+    row = service.anonymize_upload(session, runtime, owner_id=user.id, source=file.file,
+                                   filename=file.filename, options=options)
+    return anonymization_out(row)
+
+
+@router.post("/anonymize/batch", status_code=202)
+def anonymize_batch(session: DbSession, user: CurrentUser, runtime: RuntimeDep, options: Options,
+                    files: Annotated[list[UploadFile], File()]) -> JobOut:
+    """Queue many photos as one job; follow it at /api/v1/jobs/{id}/events."""
+    job = service.start_batch(session, runtime, owner_id=user.id, options=options,
+                              files=[(f.file, f.filename) for f in files])
+    return JobOut.of(job)
+
+
+@router.get("/anonymizations")
+def list_anonymizations(session: DbSession, user: CurrentUser,
+                        page: Annotated[PageParams, Depends()]) -> Page[AnonymizationOut]:
+    """List the caller's anonymised photos, newest first."""
+    rows, total = service.list_anonymizations(session, Scope.of(user), limit=page.limit, offset=page.offset)
+    return Page(items=[anonymization_out(r) for r in rows], total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/anonymizations/{anonymization_id}")
+def get_anonymization(anonymization_id: str, session: DbSession, user: CurrentUser) -> AnonymizationOut:
+    """Return one anonymised photo."""
+    return anonymization_out(service.get_anonymization(session, Scope.of(user), anonymization_id))
+
+
+@router.delete("/anonymizations/{anonymization_id}", status_code=204)
+def delete_anonymization(anonymization_id: str, session: DbSession, user: CurrentUser,
+                         runtime: RuntimeDep) -> None:
+    """Delete an anonymised photo and its original."""
+    service.delete_anonymization(session, runtime, Scope.of(user), anonymization_id)

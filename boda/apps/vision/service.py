@@ -1,0 +1,165 @@
+"""Vision's logic, shared by the API, the pages, the jobs and the CLI."""
+
+from __future__ import annotations
+
+from typing import Any, BinaryIO
+
+import numpy as np
+from PIL import Image
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from boda.apps.vision import mnist
+from boda.apps.vision.models import Anonymization
+from boda.apps.vision.schemas import AnonymizeOptions
+from boda.core import uploads
+from boda.core.auth import Scope, get_visible
+from boda.core.errors import InvalidInput
+from boda.core.models import Job, StoredFile
+from boda.core.runtime import Runtime
+
+APP = "vision"
+NOISE_SIGMA = 15.0  # the seed's np.random.normal(0, 15)
+MAX_BATCH = 100
+
+
+# --- MNIST samples -----------------------------------------------------------
+
+def mnist_data_dir(runtime: Runtime) -> Any:
+    path = runtime.settings.mnist_dir
+    return path if (path / "train-images-idx3-ubyte.gz").is_file() else None
+
+
+def mnist_sample(session: Session, runtime: Runtime, *, owner_id: str, index: int, filename: str,
+                 add_noise: bool, seed: int | None = None) -> dict[str, Any]:
+    """Store one MNIST training digit as a PNG and say what it is."""
+    images, labels = mnist.load_mnist("train", mnist_data_dir(runtime))
+    if not 0 <= index < len(images):
+        raise InvalidInput(f"Invalid index {index}: choose one from 0 to {len(images) - 1}",
+                           details={"min": 0, "max": len(images) - 1})
+    pixels = images[index].astype(np.float64)
+    if add_noise:
+        noise = np.random.default_rng(seed).normal(0, NOISE_SIGMA, pixels.shape)
+        pixels = np.clip(pixels + noise, 0, 255)
+    label = int(labels[index])
+    stem = uploads.safe_filename(filename).rsplit(".", 1)[0] or "mnist_sample"
+    name = f"{stem}_label{label}{'_noise' if add_noise else ''}.png"
+    file = uploads.save_derived_image(session, runtime.store, owner_id=owner_id,
+                                      image=Image.fromarray(pixels.astype(np.uint8), "L"),
+                                      filename=name, app=APP)
+    return {"index": index, "label": label, "has_noise": add_noise, "file": file,
+            "dataset_size": len(images), "attribution": mnist.MNIST_ATTRIBUTION}
+
+
+# --- digits ------------------------------------------------------------------
+
+def read_digits(runtime: Runtime, source: BinaryIO, *, multi: bool) -> dict[str, Any]:
+    """Read one digit, or a number left to right, from an uploaded image."""
+    image = uploads.read_image_upload(source, max_bytes=runtime.settings.max_upload_bytes,
+                                      max_pixels=runtime.settings.max_image_pixels)
+    return reading_as_dict(runtime, np.asarray(image.convert("L")), multi=multi)
+
+
+def reading_as_dict(runtime: Runtime, gray: np.ndarray, *, multi: bool) -> dict[str, Any]:
+    reader = runtime.ai.digit_reader
+    if multi:
+        number = reader.read_number(gray)
+        digits, text, confidence = number.digits, number.text, number.confidence
+    else:
+        one = reader.read_digit(gray)
+        digits, text, confidence = (one,), str(one.digit), one.confidence
+    return {"text": text, "confidence": confidence,
+            "digits": [{"digit": d.digit, "confidence": d.confidence, "box": d.box,
+                        "probabilities": list(d.probabilities)} for d in digits]}
+
+
+# --- faces -------------------------------------------------------------------
+
+def anonymize_file(session: Session, runtime: Runtime, original: StoredFile, options: AnonymizeOptions,
+                    job_id: str | None = None) -> Anonymization:
+    from boda.ai.faces import anonymize
+
+    image = uploads.load_image(runtime.store, original)
+    bgr = np.ascontiguousarray(np.asarray(image)[:, :, ::-1])
+    detector = runtime.ai.face_detector(options.detector)
+    faces = detector.detect(bgr, threshold=options.threshold)
+    covered = anonymize(bgr, faces, method=options.method, strength=options.strength)
+    out = Image.fromarray(np.ascontiguousarray(covered[:, :, ::-1]))
+    fmt = "JPEG" if original.content_type == "image/jpeg" else "PNG"
+    stem = original.filename.rsplit(".", 1)[0] or "photo"
+    copy = uploads.save_derived_image(session, runtime.store, owner_id=original.owner_id, image=out,
+                                      filename=f"{stem}_anonymized.{fmt.lower().replace('jpeg', 'jpg')}",
+                                      app=APP, derived_from_id=original.id, format=fmt)
+    row = Anonymization(owner_id=original.owner_id, original_id=original.id, anonymized_id=copy.id,
+                        method=options.method, detector=getattr(detector, "name", options.detector),
+                        threshold=options.threshold, strength=options.strength, job_id=job_id,
+                        faces=[{"box": list(f.box), "score": round(float(f.score), 4)} for f in faces])
+    session.add(row)
+    session.flush()
+    return row
+
+
+def anonymize_upload(session: Session, runtime: Runtime, *, owner_id: str, source: BinaryIO,
+                     filename: str | None, options: AnonymizeOptions) -> Anonymization:
+    """Store the original privately, cover its faces, store the copy beside it."""
+    original = save_upload(session, runtime, owner_id=owner_id, source=source, filename=filename)
+    return anonymize_file(session, runtime, original, options)
+
+
+def save_upload(session: Session, runtime: Runtime, *, owner_id: str, source: BinaryIO,
+                filename: str | None) -> StoredFile:
+    settings = runtime.settings
+    return uploads.save_image_upload(session, runtime.store, owner_id=owner_id, source=source,
+                                     filename=filename, app=APP, max_bytes=settings.max_upload_bytes,
+                                     max_pixels=settings.max_image_pixels)
+
+
+def start_batch(session: Session, runtime: Runtime, *, owner_id: str,
+                files: list[tuple[BinaryIO, str | None]], options: AnonymizeOptions) -> Job:
+    """Validate and store every upload first; only then queue the work.
+
+    One bad file refuses the whole batch with its name, and nothing of the
+    batch stays stored.
+    """
+    if not files:
+        raise InvalidInput("Send at least one file")
+    if len(files) > MAX_BATCH:
+        raise InvalidInput(f"At most {MAX_BATCH} files per batch")
+    stored: list[StoredFile] = []
+    try:
+        for source, name in files:
+            try:
+                stored.append(save_upload(session, runtime, owner_id=owner_id, source=source, filename=name))
+            except InvalidInput as exc:  # say which file, keep the status
+                exc.message = f"{uploads.safe_filename(name)}: {exc.message}"
+                exc.details = {**exc.details, "filename": uploads.safe_filename(name)}
+                raise
+    except Exception:
+        keys = {f.blob_key for f in stored}
+        session.rollback()
+        uploads.forget_new_blobs(session, runtime.store, keys)
+        raise
+    title = f"Anonymise {len(stored)} photo{'s' if len(stored) != 1 else ''}"
+    return runtime.queue.enqueue(session, kind="vision.anonymize_batch", owner_id=owner_id, title=title,
+                                 payload={"file_ids": [f.id for f in stored], "options": options.model_dump()})
+
+
+def list_anonymizations(session: Session, scope: Scope, *, limit: int, offset: int
+                        ) -> tuple[list[Anonymization], int]:
+    query = select(Anonymization).where(Anonymization.owner_id == scope.require_user())
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Anonymization.id.desc()).limit(limit).offset(offset)).all()
+    return list(rows), total
+
+
+def get_anonymization(session: Session, scope: Scope, anonymization_id: str) -> Anonymization:
+    return get_visible(session, Anonymization, anonymization_id, scope)
+
+
+def delete_anonymization(session: Session, runtime: Runtime, scope: Scope, anonymization_id: str) -> None:
+    row = get_visible(session, Anonymization, anonymization_id, scope, write=True)
+    original, copy = row.original, row.anonymized
+    session.delete(row)
+    session.flush()
+    uploads.delete_file(session, runtime.store, copy)
+    uploads.delete_file(session, runtime.store, original)

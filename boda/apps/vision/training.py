@@ -1,0 +1,293 @@
+"""Train the digit CNN on MNIST and export it to ONNX for `boda.ai.digits`.
+
+PyTorch is the optional extra `boda[train]` and is imported inside the
+functions, so serving (ONNX Runtime only) never needs it.
+
+The exported model takes `input`: float32 [N, 1, 28, 28], MNIST-style pixels
+scaled to [0, 1] (ink = 1, paper = 0); the mean/std normalisation is inside the
+graph. It returns `logits`: float32 [N, 10]. The batch axis is dynamic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from boda.apps.vision.mnist import MNIST_ATTRIBUTION, has_full_mnist, load_mnist
+
+Progress = Callable[[float, str], None]
+
+OPSET = 17
+INPUT_NAME = "input"
+OUTPUT_NAME = "logits"
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+EXPORT_TOLERANCE = 1e-4
+
+# Augmentation ranges: wide enough for photos and canvas drawings (tilt, slant,
+# loose framing, pen width), narrow enough that a 6 never turns into a 9.
+MAX_ROTATION_DEG = 12.0
+SCALE_RANGE = (0.85, 1.1)
+MAX_SHEAR = 0.3
+MAX_SHIFT_PX = 2.0
+STROKE_CHANGE_P = 0.3
+
+
+def train_digits(
+    *,
+    out: Path,
+    data_dir: Path | None,
+    epochs: int,
+    seed: int,
+    batch_size: int,
+    device: str = "cpu",
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Train, evaluate on the held-out test split, export ONNX and write metrics JSON.
+
+    Returns the metrics that are also written to `out` with a `.json` suffix.
+    """
+    import torch
+
+    if epochs < 1 or batch_size < 1:
+        raise ValueError("epochs and batch_size must be at least 1")
+    report = progress or (lambda _fraction, _message: None)
+    started = time.perf_counter()
+    restore_determinism = _make_deterministic(torch, seed, device)
+    try:
+        train_x, train_y = load_mnist("train", data_dir)
+        test_x, test_y = load_mnist("test", data_dir)
+        model = build_model().to(device)
+        _fit(model, train_x, train_y, epochs=epochs, seed=seed, batch_size=batch_size,
+             device=device, report=report)
+        accuracy = evaluate(model, test_x, test_y, device=device)
+        report(0.97, f"test accuracy {accuracy:.4%}; exporting ONNX")
+        max_diff = export_onnx(model, out, sample=test_x[:256])
+    finally:
+        restore_determinism()
+    metrics: dict[str, Any] = {
+        "test_accuracy": round(accuracy, 6),
+        "test_digits": len(test_y),
+        "held_out": has_full_mnist(data_dir),
+        "train_digits": len(train_y),
+        "epochs": epochs,
+        "seed": seed,
+        "batch_size": batch_size,
+        "parameters": parameter_count(model),
+        "device": _device_name(torch, device),
+        "torch": torch.__version__,
+        "onnx_opset": OPSET,
+        "onnx_max_abs_diff": float(max_diff),
+        "input": "float32 [N,1,28,28], MNIST-style ink in [0,1] (pixel/255); "
+        "normalisation inside the graph",
+        "output": "float32 [N,10] logits",
+        "train_seconds": round(time.perf_counter() - started, 1),
+        "data": MNIST_ATTRIBUTION,
+    }
+    out.with_suffix(".json").write_text(json.dumps(metrics, indent=2) + "\n")
+    report(1.0, f"saved {out.name}: {accuracy:.2%} on {len(test_y)} test digits")
+    return metrics
+
+
+def build_model() -> Any:
+    """A small VGG-style CNN (~140k parameters, ~0.55 MB as float32 ONNX)."""
+    from torch import nn
+
+    def block(c_in: int, c_out: int) -> list[nn.Module]:
+        return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+
+    class DigitsCNN(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.features = nn.Sequential(
+                *block(1, 32), *block(32, 32), nn.MaxPool2d(2),  # 14x14
+                *block(32, 64), *block(64, 64), nn.MaxPool2d(2),  # 7x7
+                nn.Conv2d(64, 128, 3, bias=False), nn.BatchNorm2d(128), nn.ReLU(),  # 5x5
+            )
+            self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(128, 10))
+
+        def forward(self, x: Any) -> Any:
+            x = (x - MNIST_MEAN) / MNIST_STD
+            # Global average pooling as a mean: ONNX-friendly and deterministic on CUDA.
+            return self.head(self.features(x).mean(dim=(2, 3)))
+
+    return DigitsCNN()
+
+
+def parameter_count(model: Any) -> int:
+    return int(sum(p.numel() for p in model.parameters()))
+
+
+def to_input(images: np.ndarray) -> np.ndarray:
+    """uint8 (N,28,28) MNIST-style images -> the model's float32 (N,1,28,28) input."""
+    return (np.asarray(images, np.float32) / 255.0)[:, None, :, :]
+
+
+def evaluate(model: Any, images: np.ndarray, labels: np.ndarray, *, device: str) -> float:
+    """Top-1 accuracy without augmentation."""
+    import torch
+
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for start in range(0, len(images), 1000):
+            x = torch.from_numpy(to_input(images[start : start + 1000])).to(device)
+            predicted = model(x).argmax(dim=1).cpu().numpy()
+            correct += int((predicted == labels[start : start + 1000]).sum())
+    return correct / len(images)
+
+
+def export_onnx(model: Any, out: Path, *, sample: np.ndarray) -> float:
+    """Export with a dynamic batch axis and check ONNX Runtime agrees with PyTorch.
+
+    Returns the largest absolute logit difference on `sample`; raises if it
+    exceeds EXPORT_TOLERANCE, so a bad export never replaces a good model.
+    """
+    import copy
+
+    import onnxruntime as ort
+    import torch
+
+    cpu_model = copy.deepcopy(model).cpu().eval()
+    x = torch.from_numpy(to_input(sample))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    with warnings.catch_warnings():
+        # torch 2.13 calls the TorchScript exporter deprecated; it needs only
+        # `onnx`, whereas the dynamo exporter also needs onnxscript.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            cpu_model, (x[:2],), str(tmp), dynamo=False, opset_version=OPSET,
+            input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+        )
+    with torch.no_grad():
+        expected = cpu_model(x).numpy()
+    session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+    actual = session.run(None, {INPUT_NAME: x.numpy()})[0]
+    max_diff = float(np.abs(actual - expected).max())
+    if max_diff > EXPORT_TOLERANCE:
+        tmp.unlink()
+        raise RuntimeError(f"ONNX export differs from PyTorch by {max_diff:.2e}")
+    os.replace(tmp, out)
+    return max_diff
+
+
+def _fit(
+    model: Any,
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    epochs: int,
+    seed: int,
+    batch_size: int,
+    device: str,
+    report: Progress,
+) -> None:
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    dataset = TensorDataset(torch.from_numpy(np.array(images)), torch.from_numpy(labels.astype(np.int64)))
+    loader = DataLoader(
+        dataset, batch_size=batch_size, shuffle=True,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    augment_rng = torch.Generator().manual_seed(seed + 1)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=5e-4)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=3e-3, epochs=epochs, steps_per_epoch=len(loader)
+    )
+    loss_fn = torch.nn.CrossEntropyLoss()
+    total = epochs * len(loader)
+    for epoch in range(epochs):
+        model.train()
+        running = 0.0
+        for step, (x_u8, y) in enumerate(loader):
+            x = augment(x_u8.to(device).float().div_(255).unsqueeze(1), augment_rng)
+            loss = loss_fn(model(x), y.to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            running += loss.item()
+            if step % 50 == 0:
+                done = (epoch * len(loader) + step + 1) / total
+                report(0.95 * done, f"epoch {epoch + 1}/{epochs} loss {running / (step + 1):.4f}")
+        report(0.95 * (epoch + 1) / epochs, f"epoch {epoch + 1}/{epochs} done, loss {running / len(loader):.4f}")
+
+
+def augment(x: Any, rng: Any) -> Any:
+    """Random affine (rotation, scale, shear, shift) and stroke-width change.
+
+    Parameters are drawn on the CPU from `rng`, so a seed gives the same
+    augmentations on any device.
+    """
+    import math
+
+    import torch
+    import torch.nn.functional as F
+
+    n = x.shape[0]
+
+    def uniform(low: float, high: float) -> Any:
+        return (torch.rand(n, generator=rng) * (high - low) + low).to(x.device)
+
+    angle = uniform(-MAX_ROTATION_DEG, MAX_ROTATION_DEG) * (math.pi / 180)
+    scale = uniform(*SCALE_RANGE)
+    shear = uniform(-MAX_SHEAR, MAX_SHEAR)
+    shift = uniform(-MAX_SHIFT_PX, MAX_SHIFT_PX), uniform(-MAX_SHIFT_PX, MAX_SHIFT_PX)
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    # affine_grid maps output to input coordinates, so this is the inverse
+    # transform: rotation and scale, then an x-shear that slants the strokes.
+    theta = torch.stack(
+        [
+            torch.stack([cos, -sin + shear * cos, shift[0] / 14], dim=1),
+            torch.stack([sin, cos + shear * sin, shift[1] / 14], dim=1),
+        ],
+        dim=1,
+    )
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+    # Thicker or thinner pen: blend towards a 3x3 dilation or erosion.
+    change = torch.rand(n, generator=rng).to(x.device)
+    amount = (torch.rand(n, generator=rng) * 0.7 + 0.3).to(x.device).view(n, 1, 1, 1)
+    thicker = F.max_pool2d(x, 3, stride=1, padding=1)
+    thinner = -F.max_pool2d(-x, 3, stride=1, padding=1)
+    dilate = (change < STROKE_CHANGE_P / 2).view(n, 1, 1, 1)
+    erode = ((change >= STROKE_CHANGE_P / 2) & (change < STROKE_CHANGE_P)).view(n, 1, 1, 1)
+    x = torch.where(dilate, x + amount * (thicker - x), x)
+    x = torch.where(erode, x + 0.7 * amount * (thinner - x), x)
+    return x.clamp_(0, 1)
+
+
+def _make_deterministic(torch: Any, seed: int, device: str) -> Callable[[], None]:
+    """Seed everything and force deterministic kernels; returns a function undoing the flags."""
+    if device.startswith("cuda"):
+        # cuBLAS needs this before its first call to be deterministic.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    previous = torch.are_deterministic_algorithms_enabled()
+    previous_benchmark = torch.backends.cudnn.benchmark
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.benchmark = False
+
+    def restore() -> None:
+        torch.use_deterministic_algorithms(previous)
+        torch.backends.cudnn.benchmark = previous_benchmark
+
+    return restore
+
+
+def _device_name(torch: Any, device: str) -> str:
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
+    return f"{device} ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"

@@ -1,0 +1,153 @@
+"""The `boda` command: serve, worker, migrate, users, jobs, config, and app commands."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from boda.apps import APPS
+from boda.core.config import Settings, get_settings, masked
+
+app = typer.Typer(help="Boda (보다): self-hosted multimodal AI.", no_args_is_help=True)
+user_cli = typer.Typer(help="Manage accounts.", no_args_is_help=True)
+jobs_cli = typer.Typer(help="Inspect background jobs.", no_args_is_help=True)
+config_cli = typer.Typer(help="Show configuration.", no_args_is_help=True)
+app.add_typer(user_cli, name="user")
+app.add_typer(jobs_cli, name="jobs")
+app.add_typer(config_cli, name="config")
+console = Console()
+
+
+def _runtime(settings: Settings | None = None, *, migrate: bool = True):  # noqa: ANN202
+    from boda.core.runtime import Runtime
+
+    runtime = Runtime(settings or get_settings())
+    if migrate:
+        runtime.db.migrate()
+    return runtime
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    reload: Annotated[bool, typer.Option(help="Reload on code changes (development).")] = False,
+) -> None:
+    """Serve the web app and API, with a job worker inside unless BODA_JOBS__IN_PROCESS=false."""
+    import uvicorn
+
+    settings = get_settings()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    console.print(f"[bold]Boda[/bold] on http://{host or settings.host}:{port or settings.port}")
+    uvicorn.run("boda.web.app:create_app", factory=True, host=host or settings.host,
+                port=port or settings.port, reload=reload, proxy_headers=True)
+
+
+@app.command()
+def worker(workers: Annotated[int | None, typer.Option(help="Worker threads.")] = None) -> None:
+    """Run a job worker (for BODA_JOBS__URL=redis://...; start one per machine)."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    runtime = _runtime()
+    console.print(f"Boda worker on {masked(runtime.settings)['jobs']['url']}")
+    runtime.queue.run_consumer_forever(workers=workers or runtime.settings.jobs.workers)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations."""
+    runtime = _runtime(migrate=False)
+    runtime.db.migrate()
+    console.print(f"Database at head: {masked(runtime.settings)['db']['url']}")
+
+
+@user_cli.command("create")
+def user_create(
+    username: str,
+    password: Annotated[str | None, typer.Option(help="Asked for when not given.")] = None,
+    admin: Annotated[bool, typer.Option(help="Make an administrator.")] = False,
+) -> None:
+    """Create an account."""
+    from boda.core.auth import create_user
+    from boda.core.models import Role
+
+    if password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    runtime = _runtime()
+    with runtime.db.session() as session:
+        user = create_user(session, username=username, password=password,
+                           role=Role.admin if admin else Role.user)
+        console.print(f"Created {'admin' if admin else 'user'} {user.username} ({user.id})")
+
+
+@user_cli.command("token")
+def user_token(username: str, name: Annotated[str, typer.Option(help="A label.")] = "cli") -> None:
+    """Create an API token for a user and print it once."""
+    from sqlalchemy import select
+
+    from boda.core.auth import create_api_token
+    from boda.core.models import User
+
+    runtime = _runtime()
+    with runtime.db.session() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise typer.BadParameter(f"No user named {username!r}")
+        _, secret = create_api_token(session, user=user, name=name)
+    console.print(secret)
+
+
+@user_cli.command("list")
+def user_list() -> None:
+    """List accounts."""
+    from sqlalchemy import select
+
+    from boda.core.models import User
+
+    runtime = _runtime()
+    table = Table("username", "role", "id", "created")
+    with runtime.db.session() as session:
+        for user in session.scalars(select(User).order_by(User.username)):
+            table.add_row(user.username, user.role, user.id, user.created_at.isoformat(timespec="seconds"))
+    console.print(table)
+
+
+@jobs_cli.command("list")
+def jobs_list(
+    status: Annotated[str | None, typer.Option(help="queued, running, succeeded, failed, canceled")] = None,
+    limit: int = 20,
+) -> None:
+    """List recent jobs of all users."""
+    from sqlalchemy import select
+
+    from boda.core.models import Job
+
+    runtime = _runtime()
+    table = Table("id", "kind", "status", "progress", "message")
+    with runtime.db.session() as session:
+        query = select(Job).order_by(Job.id.desc()).limit(limit)
+        if status:
+            query = query.where(Job.status == status)
+        for row in session.scalars(query):
+            table.add_row(row.id, row.kind, row.status, f"{row.progress:.0f}%", row.error or row.message)
+    console.print(table)
+
+
+@config_cli.command("show")
+def config_show() -> None:
+    """Print the effective settings, secrets masked."""
+    console.print_json(json.dumps(masked(get_settings())))
+
+
+for _name in APPS:
+    _module = importlib.import_module(f"boda.apps.{_name}.cli")
+    app.add_typer(_module.cli, name=_name)
+
+
+if __name__ == "__main__":
+    app()

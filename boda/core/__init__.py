@@ -1,0 +1,1 @@
+"""The shared core: config, database, storage, jobs, events, auth, uploads, errors."""

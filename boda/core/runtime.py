@@ -1,0 +1,36 @@
+"""Everything a process builds once from settings: database, blobs, queue, AI."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from boda.ai.registry import Providers
+from boda.core.config import Settings
+from boda.core.db import Database
+from boda.core.jobs import JobQueue
+from boda.core.storage import BlobStore
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        from boda.apps import load_jobs
+
+        load_jobs()
+        self.settings = settings
+        self.db = Database(settings.database_url, echo=settings.db.echo, pool_size=settings.db.pool_size)
+        self.store = BlobStore(settings.storage_url, settings.storage.options)
+        self.ai = Providers(settings)
+        self.queue = JobQueue(self)
+
+    def close(self) -> None:
+        self.queue.stop_consumer()
+        self.db.dispose()
+
+
+def _runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+RuntimeDep = Annotated[Runtime, Depends(_runtime)]

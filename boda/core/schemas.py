@@ -1,0 +1,75 @@
+"""Pydantic shapes shared by the core API and the apps."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class PageParams(BaseModel):
+    limit: int = Field(default=50, ge=1, le=200)
+    offset: int = Field(default=0, ge=0)
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    username: str
+    display_name: str
+    role: str
+    locale: str | None
+    created_at: datetime
+
+
+class FileOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    filename: str
+    content_type: str
+    size: int
+    width: int | None
+    height: int | None
+    visibility: str
+    created_at: datetime
+    url: str = ""
+
+    @classmethod
+    def of(cls, row: Any) -> FileOut:
+        out = cls.model_validate(row)
+        out.url = f"/api/v1/files/{row.id}/content"
+        return out
+
+
+class JobOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    kind: str
+    title: str
+    status: str
+    progress: float
+    message: str
+    result: dict[str, Any] | None
+    error: str | None
+    attempts: int
+    max_attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    events_url: str = ""
+
+    @classmethod
+    def of(cls, row: Any) -> JobOut:
+        out = cls.model_validate(row)
+        out.events_url = f"/api/v1/jobs/{row.id}/events"
+        return out

@@ -1,0 +1,200 @@
+"""Uploads used by every app: stream, size-limit, sniff, bomb-guard, store.
+
+The client's file name is kept only as metadata; the stored key is the
+content hash. Type comes from the bytes, never from the name or header.
+"""
+
+from __future__ import annotations
+
+import io
+import unicodedata
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from boda.core.errors import InvalidInput, PayloadTooLarge, UnsupportedMedia
+from boda.core.models import StoredFile, Visibility
+from boda.core.storage import BlobStore, SpooledUpload, spool
+
+IMAGE_TYPES = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+    "BMP": "image/bmp",
+    "TIFF": "image/tiff",
+}
+MAGIC = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    format: str
+    content_type: str
+    width: int
+    height: int
+
+
+def sniff_format(head: bytes) -> str | None:
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    return next((fmt for magic, fmt in MAGIC if head.startswith(magic)), None)
+
+
+def safe_filename(name: str | None) -> str:
+    """A display name only: no directories, no control characters, bounded."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(c for c in unicodedata.normalize("NFC", base) if unicodedata.category(c)[0] != "C")
+    base = base.strip().lstrip(".")
+    return base[:200] or "upload"
+
+
+def inspect_image(path: Path, head: bytes, *, max_pixels: int) -> ImageInfo:
+    """Check that the bytes are a whole image of an accepted type and sane size."""
+    fmt = sniff_format(head)
+    if fmt is None:
+        raise UnsupportedMedia(
+            "Not an image we accept (JPEG, PNG, WebP, GIF, BMP, TIFF)",
+            details={"accepted": sorted(IMAGE_TYPES.values())},
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                width, height = img.size
+                if width * height > max_pixels:
+                    raise PayloadTooLarge(
+                        f"Image is {width}×{height} pixels; the limit is {max_pixels:,} pixels",
+                        details={"width": width, "height": height, "max_pixels": max_pixels},
+                    )
+                img.load()  # decodes everything: truncated or corrupt data fails here
+                orientation = img.getexif().get(0x0112, 1)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise PayloadTooLarge(f"Image refused as a decompression bomb: {exc}") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise InvalidInput(f"The image is broken or truncated ({exc})") from exc
+    if orientation in (5, 6, 7, 8):  # rotated a quarter turn: the displayed size swaps
+        width, height = height, width
+    return ImageInfo(format=fmt, content_type=IMAGE_TYPES[fmt], width=width, height=height)
+
+
+def _blob_in_use(session: Session, key: str) -> bool:
+    return bool(session.scalar(select(func.count()).select_from(StoredFile).where(StoredFile.blob_key == key)))
+
+
+def save_image_upload(
+    session: Session,
+    store: BlobStore,
+    *,
+    owner_id: str,
+    source: BinaryIO,
+    filename: str | None,
+    app: str,
+    max_bytes: int,
+    max_pixels: int,
+) -> StoredFile:
+    """Validate and store an uploaded image; nothing is kept when it is refused."""
+    spooled = spool(source, max_bytes=max_bytes)
+    try:
+        if spooled.size == 0:
+            raise InvalidInput("The file is empty")
+        info = inspect_image(spooled.path, spooled.head, max_pixels=max_pixels)
+        return _store(session, store, spooled, owner_id=owner_id, filename=safe_filename(filename),
+                      content_type=info.content_type, width=info.width, height=info.height, app=app)
+    finally:
+        spooled.discard()
+
+
+def _store(session: Session, store: BlobStore, spooled: SpooledUpload, *, owner_id: str, filename: str,
+           content_type: str, width: int | None, height: int | None, app: str,
+           derived_from_id: str | None = None) -> StoredFile:
+    key = store.put_spooled(spooled)
+    row = StoredFile(owner_id=owner_id, blob_key=key, filename=filename, content_type=content_type,
+                     size=spooled.size, width=width, height=height, app=app,
+                     derived_from_id=derived_from_id, visibility=Visibility.private)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def save_derived_image(
+    session: Session,
+    store: BlobStore,
+    *,
+    owner_id: str,
+    image: Image.Image,
+    filename: str,
+    app: str,
+    derived_from_id: str | None = None,
+    format: str = "PNG",
+) -> StoredFile:
+    """Store an image Boda made; it is encoded afresh, so no EXIF (GPS) survives."""
+    data = encode_image(image, format)
+    spooled = spool(io.BytesIO(data), max_bytes=len(data) + 1)
+    try:
+        return _store(session, store, spooled, owner_id=owner_id, filename=safe_filename(filename),
+                      content_type=IMAGE_TYPES[format], width=image.width, height=image.height,
+                      app=app, derived_from_id=derived_from_id)
+    finally:
+        spooled.discard()
+
+
+def encode_image(image: Image.Image, format: str = "PNG") -> bytes:
+    buffer = io.BytesIO()
+    if format == "JPEG" and image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")
+    # No exif= argument: the encoded file carries no camera metadata or GPS.
+    image.save(buffer, format=format, **({"quality": 90} if format in ("JPEG", "WEBP") else {}))
+    return buffer.getvalue()
+
+
+def load_image(store: BlobStore, file: StoredFile) -> Image.Image:
+    """Decode a stored image upright (EXIF orientation applied), as RGB."""
+    with store.open(file.blob_key) as f:
+        image = Image.open(io.BytesIO(f.read()))
+        image.load()
+    upright = ImageOps.exif_transpose(image)
+    return upright.convert("RGB")
+
+
+def delete_file(session: Session, store: BlobStore, file: StoredFile) -> None:
+    """Delete the row, and the blob when no other row shares its bytes."""
+    key = file.blob_key
+    session.delete(file)
+    session.flush()
+    if not _blob_in_use(session, key):
+        store.delete(key)
+
+
+def forget_new_blobs(session: Session, store: BlobStore, keys: set[str]) -> None:
+    """After a failed request: remove blobs it wrote that no committed row uses."""
+    for key in keys:
+        if not _blob_in_use(session, key):
+            store.delete(key)
+
+
+def read_image_upload(source: BinaryIO, *, max_bytes: int, max_pixels: int) -> Image.Image:
+    """Validate an uploaded image and decode it upright, without storing it."""
+    spooled = spool(source, max_bytes=max_bytes)
+    try:
+        if spooled.size == 0:
+            raise InvalidInput("The file is empty")
+        inspect_image(spooled.path, spooled.head, max_pixels=max_pixels)
+        with Image.open(spooled.path) as image:
+            image.load()
+            return ImageOps.exif_transpose(image).convert("RGB")
+    finally:
+        spooled.discard()

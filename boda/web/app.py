@@ -1,0 +1,102 @@
+"""The application factory: `create_app(settings)` builds one Boda server."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+
+from boda import __version__
+from boda.apps import APPS
+from boda.core.config import Settings, get_settings
+from boda.core.runtime import Runtime
+from boda.web import api, pages
+from boda.web.errors import install_error_handlers
+from boda.web.i18n import translate
+
+log = logging.getLogger(__name__)
+WEB_DIR = Path(__file__).parent
+
+
+def _templates() -> Jinja2Templates:
+    dirs = [WEB_DIR / "templates"] + [WEB_DIR.parent / "apps" / app / "templates" for app in APPS]
+    templates = Jinja2Templates(directory=[str(d) for d in dirs])
+    templates.env.globals["version"] = __version__
+    templates.env.globals["t"] = translate
+    return templates
+
+
+def _metrics(app: FastAPI) -> None:
+    registry = CollectorRegistry()
+    requests = Counter("boda_http_requests_total", "HTTP requests", ["method", "route", "status"],
+                       registry=registry)
+    latency = Histogram("boda_http_request_seconds", "HTTP request latency", ["method", "route"],
+                        registry=registry)
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        requests.labels(request.method, route, str(response.status_code)).inc()
+        latency.labels(request.method, route).observe(time.perf_counter() - start)
+        return response
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime(settings)
+        runtime.db.migrate()
+        app.state.runtime = runtime
+        app.state.db = runtime.db
+        if settings.jobs.in_process and not settings.jobs.immediate:
+            runtime.queue.start_consumer(workers=settings.jobs.workers)
+        try:
+            yield
+        finally:
+            runtime.close()
+
+    app = FastAPI(
+        title="Boda",
+        version=__version__,
+        description="Self-hosted multimodal AI: 3D Studio, Album, Pantry and Vision tools.",
+        lifespan=lifespan,
+        max_body_size=int(settings.max_request_mb * 1024 * 1024),
+    )
+    app.state.settings = settings
+    app.state.templates = _templates()
+    install_error_handlers(app)
+    _metrics(app)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("x-content-type-options", "nosniff")
+        response.headers.setdefault("referrer-policy", "same-origin")
+        response.headers.setdefault("x-frame-options", "DENY")
+        return response
+
+    app.include_router(api.health)
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    for name in APPS:
+        module = importlib.import_module(f"boda.apps.{name}.routes")
+        app.include_router(module.router)
+        app.include_router(importlib.import_module(f"boda.apps.{name}.pages").router)
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    return app

@@ -1,0 +1,84 @@
+"""One error shape for the API, a readable page for browsers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException
+
+from boda.core.errors import BodaError
+
+log = logging.getLogger(__name__)
+
+HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+              415: "unsupported_media_type", 422: "validation_error", 429: "rate_limited"}
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def _wants_html(request: Request) -> bool:
+    path = request.url.path
+    if path.startswith("/api/") or request.headers.get("hx-request"):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def render(request: Request, status: int, code: str, message: str,
+           details: dict[str, Any] | None = None) -> Response:
+    if _wants_html(request):
+        templates = request.app.state.templates
+        if status == 401:
+            from urllib.parse import quote
+
+            return Response(status_code=303, headers={"location": f"/login?next={quote(request.url.path)}"})
+        from boda.web.i18n import LOCALES, locale_for
+
+        locale = locale_for(request, None, request.app.state.settings.default_locale)
+        context = {"status": status, "message": message, "locale": locale, "locales": LOCALES,
+                   "user": None, "csrf_token": ""}
+        return templates.TemplateResponse(request, "error.html", context, status_code=status)
+    if request.headers.get("hx-request"):
+        return HTMLResponse(f'<div class="alert error" role="alert">{_escape(message)}</div>',
+                            status_code=status)
+    return JSONResponse(error_body(code, message, details), status_code=status)
+
+
+def _escape(text: str) -> str:
+    from markupsafe import escape
+
+    return str(escape(text))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(BodaError)
+    async def boda_error(request: Request, exc: BodaError) -> Response:
+        return render(request, exc.status_code, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        problems = [
+            {"field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"), "message": err.get("msg", "")}
+            for err in exc.errors()
+        ]
+        summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems) or "Invalid request"
+        return render(request, 422, "validation_error", summary, {"errors": problems})
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        code = HTTP_CODES.get(exc.status_code, "error")
+        message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ").capitalize()
+        if exc.status_code == 413:
+            message = "Request body too large"
+        return render(request, exc.status_code, code, message)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return render(request, 500, "internal_error", "Something went wrong on our side; it was logged.")

@@ -1,0 +1,49 @@
+"""Korean and English text for the UI, chosen by cookie, account or browser."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from fastapi import Request
+
+LOCALES = ("ko", "en")
+LANG_COOKIE = "boda_lang"
+_DIR = Path(__file__).parent / "locales"
+
+
+@lru_cache
+def catalogue(locale: str) -> dict[str, str]:
+    return json.loads((_DIR / f"{locale}.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def translate(locale: str, key: str, **values: object) -> str:
+    text = catalogue(locale).get(key) or catalogue("en").get(key) or key
+    return text.format(**values) if values else text
+
+
+def negotiate(accept_language: str, default: str) -> str:
+    """The first supported language in the Accept-Language header, by weight."""
+    choices: list[tuple[float, str]] = []
+    for part in accept_language.split(","):
+        tag, _, params = part.strip().partition(";")
+        weight = 1.0
+        if params.strip().startswith("q="):
+            try:
+                weight = float(params.strip()[2:])
+            except ValueError:
+                weight = 0.0
+        lang = tag.split("-")[0].lower()
+        if lang in LOCALES:
+            choices.append((weight, lang))
+    return max(choices, key=lambda c: c[0])[1] if choices else default
+
+
+def locale_for(request: Request, user_locale: str | None, default: str) -> str:
+    cookie = request.cookies.get(LANG_COOKIE)
+    if cookie in LOCALES:
+        return cookie
+    if user_locale in LOCALES:
+        return user_locale  # type: ignore[return-value]
+    return negotiate(request.headers.get("accept-language", ""), default)

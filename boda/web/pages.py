@@ -1,0 +1,132 @@
+"""Server-rendered pages shared by all apps: home, login, jobs, account."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+
+from boda.core import auth, jobs
+from boda.core.auth import MaybeUser
+from boda.core.db import DbSession
+from boda.core.errors import BodaError
+from boda.core.models import ApiToken, JobStatus, User
+from boda.core.runtime import RuntimeDep
+from boda.web.i18n import LANG_COOKIE, LOCALES, locale_for
+
+router = APIRouter(include_in_schema=False)
+
+APP_CARDS = (
+    {"key": "vision", "href": "/vision", "icon": "👁", "ready": True},
+    {"key": "album", "href": None, "icon": "🖼", "ready": False},
+    {"key": "studio", "href": None, "icon": "🧊", "ready": False},
+    {"key": "pantry", "href": None, "icon": "🥕", "ready": False},
+)
+
+
+class PageContext:
+    """What every template needs: who, which language, the CSRF token."""
+
+    def __init__(self, request: Request, user: User | None, default_locale: str) -> None:
+        self.request = request
+        self.user = user
+        self.locale = locale_for(request, user.locale if user else None, default_locale)
+        self.csrf_token = getattr(request.state, "csrf_token", "")
+
+    def render(self, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
+        templates = self.request.app.state.templates
+        context = {"user": self.user, "locale": self.locale, "csrf_token": self.csrf_token,
+                   "locales": LOCALES, **values}
+        return templates.TemplateResponse(self.request, template, context,  # type: ignore[no-any-return]
+                                          status_code=status_code)
+
+
+def _page(request: Request, user: MaybeUser) -> PageContext:
+    return PageContext(request, user, request.app.state.settings.default_locale)
+
+
+Page = Annotated[PageContext, Depends(_page)]
+
+
+def require_login(page: PageContext) -> Response | None:
+    if page.user is None:
+        return RedirectResponse(f"/login?next={page.request.url.path}", status_code=303)
+    return None
+
+
+@router.get("/")
+def home(page: Page) -> Response:
+    return page.render("home.html", apps=APP_CARDS)
+
+
+@router.get("/login")
+def login_form(page: Page, next: str = "/") -> Response:
+    return page.render("login.html", next=_safe_next(next), error=None)
+
+
+def _safe_next(target: str) -> str:
+    # Only local paths: an open redirect would let a link send a user elsewhere.
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+@router.post("/login")
+def login(page: Page, session: DbSession, runtime: RuntimeDep,
+          username: Annotated[str, Form(max_length=64)], password: Annotated[str, Form(max_length=256)],
+          next: Annotated[str, Form()] = "/") -> Response:
+    try:
+        user = auth.authenticate(session, username=username, password=password)
+    except BodaError:
+        return page.render("login.html", status_code=401, next=_safe_next(next), error="login.failed")
+    _, secret = auth.create_web_session(session, user=user, days=runtime.settings.session_days)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(auth.SESSION_COOKIE, secret, max_age=runtime.settings.session_days * 86400,
+                        httponly=True, samesite="lax", secure=runtime.settings.cookie_secure)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, session: DbSession) -> Response:
+    form = await request.form()
+    cookie = request.cookies.get(auth.SESSION_COOKIE)
+    if cookie:
+        web = auth.web_session_for(session, cookie)
+        if web is not None and form.get("csrf_token") == web.csrf_token:
+            auth.end_web_session(session, cookie)
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(auth.SESSION_COOKIE)
+    return response
+
+
+@router.get("/lang/{locale}")
+def set_language(locale: str, request: Request) -> Response:
+    back = _safe_next(request.headers.get("referer", "/").split(request.headers.get("host", ""), 1)[-1])
+    response = RedirectResponse(back, status_code=303)
+    if locale in LOCALES:
+        response.set_cookie(LANG_COOKIE, locale, max_age=365 * 86400, samesite="lax")
+    return response
+
+
+@router.get("/jobs")
+def jobs_page(page: Page, session: DbSession) -> Response:
+    if (redirect := require_login(page)) is not None:
+        return redirect
+    assert page.user is not None
+    rows, total = jobs.list_jobs(session, user_id=page.user.id, limit=100)
+    running = [JobStatus.queued, JobStatus.running]
+    return page.render("jobs.html", jobs=rows, total=total, running=running)
+
+
+@router.get("/account")
+def account(page: Page, session: DbSession) -> Response:
+    if (redirect := require_login(page)) is not None:
+        return redirect
+    assert page.user is not None
+    tokens = session.scalars(select(ApiToken).where(ApiToken.user_id == page.user.id)).all()
+    return page.render("account.html", tokens=tokens)
+
+
+@router.get("/about")
+def about(page: Page) -> Response:
+    return page.render("about.html")

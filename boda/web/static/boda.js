@@ -1,0 +1,83 @@
+// Boda's small client: CSRF on every unsafe request, live job progress over SSE.
+(function () {
+  const csrf = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
+
+  async function api(path, options = {}) {
+    const headers = Object.assign({ "X-CSRF-Token": csrf() }, options.headers || {});
+    const response = await fetch(path, Object.assign({}, options, { headers, credentials: "same-origin" }));
+    const isJson = (response.headers.get("content-type") || "").includes("json");
+    const body = isJson ? await response.json() : null;
+    if (!response.ok) {
+      const message = body?.error?.message || response.statusText;
+      throw Object.assign(new Error(message), { status: response.status, body });
+    }
+    return body;
+  }
+
+  const statusText = (s) => document.documentElement.lang === "ko"
+    ? { queued: "대기 중", running: "실행 중", succeeded: "완료", failed: "실패", canceled: "취소됨" }[s] || s
+    : { queued: "Queued", running: "Running", succeeded: "Done", failed: "Failed", canceled: "Canceled" }[s] || s;
+
+  // Follow one job: updates the element's bar, status and message until the final event.
+  function watchJob(id, el, onFinal) {
+    const bar = el.querySelector('[data-role="bar"]');
+    const status = el.querySelector('[data-role="status"]');
+    const message = el.querySelector('[data-role="message"]');
+    const source = new EventSource(`/api/v1/jobs/${id}/events`);
+    const set = (data) => {
+      if (data.progress !== undefined && bar) bar.value = data.progress;
+      if (data.message !== undefined && message) message.textContent = data.error || data.message || "";
+      if (data.status && status) {
+        status.textContent = statusText(data.status);
+        status.className = `status status-${data.status}`;
+        el.dataset.status = data.status;
+      }
+    };
+    source.addEventListener("progress", (e) => set(JSON.parse(e.data)));
+    source.addEventListener("status", (e) => set(JSON.parse(e.data)));
+    source.addEventListener("final", (e) => {
+      const data = JSON.parse(e.data);
+      set(data);
+      source.close();
+      el.querySelector("[data-cancel]")?.remove();
+      updateBadge();
+      if (onFinal) onFinal(data);
+    });
+    return source;
+  }
+
+  function updateBadge() {
+    const badge = document.getElementById("jobs-running");
+    if (!badge) return;
+    const n = document.querySelectorAll('[data-job-id][data-status="running"], [data-job-id][data-status="queued"]').length;
+    badge.hidden = n === 0;
+    badge.textContent = n;
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    document.querySelectorAll("[data-job-id]").forEach((el) => {
+      if (["queued", "running"].includes(el.dataset.status)) watchJob(el.dataset.jobId, el);
+    });
+    updateBadge();
+    document.querySelectorAll("time[datetime]").forEach((t) => {
+      t.textContent = new Date(t.getAttribute("datetime")).toLocaleString(document.documentElement.lang);
+    });
+    document.addEventListener("click", async (e) => {
+      const id = e.target?.dataset?.cancel;
+      if (!id) return;
+      e.preventDefault();
+      try { await api(`/api/v1/jobs/${id}/cancel`, { method: "POST" }); } catch (err) { alert(err.message); }
+    });
+    const tokenForm = document.getElementById("token-form");
+    tokenForm?.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const name = new FormData(tokenForm).get("name") || "token";
+      const out = await api("/api/v1/tokens", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name }) });
+      const pre = document.getElementById("token-secret");
+      pre.hidden = false;
+      pre.textContent = out.token;
+    });
+  });
+
+  window.Boda = { api, watchJob, updateBadge, statusText };
+})();

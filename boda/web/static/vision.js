@@ -1,0 +1,120 @@
+// Vision tools page: drawing pad for digits, face anonymisation, MNIST samples.
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const i18n = () => $("i18n")?.dataset || {};
+  const showError = (box, err) => { box.innerHTML = ""; if (err) { const d = document.createElement("div"); d.className = "alert error"; d.setAttribute("role", "alert"); d.textContent = err.message || String(err); box.appendChild(d); } };
+
+  function setupPad() {
+    const pad = $("pad");
+    if (!pad) return;
+    const ctx = pad.getContext("2d");
+    const clear = () => { ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, pad.width, pad.height); };
+    clear();
+    ctx.lineWidth = 18; ctx.lineCap = "round"; ctx.lineJoin = "round"; ctx.strokeStyle = "#111";
+    let drawing = false;
+    const point = (e) => { const r = pad.getBoundingClientRect(); return [(e.clientX - r.left) * pad.width / r.width, (e.clientY - r.top) * pad.height / r.height]; };
+    pad.addEventListener("pointerdown", (e) => { drawing = true; pad.setPointerCapture(e.pointerId); const [x, y] = point(e); ctx.beginPath(); ctx.moveTo(x, y); ctx.lineTo(x + 0.1, y + 0.1); ctx.stroke(); });
+    pad.addEventListener("pointermove", (e) => { if (!drawing) return; const [x, y] = point(e); ctx.lineTo(x, y); ctx.stroke(); });
+    const stop = () => { drawing = false; };
+    pad.addEventListener("pointerup", stop); pad.addEventListener("pointerleave", stop);
+    $("pad-clear").addEventListener("click", () => { clear(); $("digit-text").textContent = "–"; $("digit-list").innerHTML = ""; showError($("digit-error")); });
+    $("pad-read").addEventListener("click", () => pad.toBlob((blob) => read(blob, "pad.png"), "image/png"));
+    $("digit-file").addEventListener("change", (e) => { const f = e.target.files[0]; if (f) read(f, f.name); });
+  }
+
+  async function read(blob, name) {
+    const form = new FormData();
+    form.append("file", blob, name);
+    form.append("multi", $("pad-multi").checked ? "true" : "false");
+    showError($("digit-error"));
+    $("digit-text").textContent = "…";
+    try {
+      const out = await Boda.api("/api/v1/vision/digits", { method: "POST", body: form });
+      $("digit-text").textContent = out.text;
+      $("digit-list").innerHTML = "";
+      for (const d of out.digits) {
+        const el = document.createElement("div");
+        el.className = "digit";
+        el.innerHTML = `<b></b><small></small>`;
+        el.querySelector("b").textContent = d.digit;
+        el.querySelector("small").textContent = `${i18n().confidence} ${(d.confidence * 100).toFixed(1)}%`;
+        $("digit-list").appendChild(el);
+      }
+    } catch (err) { $("digit-text").textContent = "–"; showError($("digit-error"), err); }
+  }
+
+  function compare(item) {
+    const t = i18n();
+    const wrap = document.createElement("div");
+    wrap.className = "panel";
+    wrap.innerHTML = `<p class="found"></p><div class="compare"><figure><figcaption></figcaption><img class="before" alt=""></figure><figure><figcaption></figcaption><img class="after" alt="" data-testid="anonymized"></figure></div><a class="download"></a>`;
+    wrap.querySelector(".found").textContent = t.found.replace("{n}", item.faces.length);
+    const caps = wrap.querySelectorAll("figcaption");
+    caps[0].textContent = t.before; caps[1].textContent = t.after;
+    wrap.querySelector(".before").src = item.original.url;
+    wrap.querySelector(".after").src = item.anonymized.url;
+    const a = wrap.querySelector(".download");
+    a.href = item.anonymized.url + "?download=true"; a.textContent = t.download;
+    return wrap;
+  }
+
+  function setupFaces() {
+    const form = $("face-form");
+    if (!form) return;
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const files = $("face-files").files;
+      const data = new FormData(form);
+      const button = $("face-submit");
+      showError($("face-error"));
+      $("face-result").innerHTML = ""; $("face-job").innerHTML = "";
+      button.disabled = true; button.textContent = i18n().busy;
+      try {
+        if (files.length === 1) {
+          data.delete("files"); data.append("file", files[0], files[0].name);
+          const out = await Boda.api("/api/v1/vision/anonymize", { method: "POST", body: data });
+          $("face-result").appendChild(compare(out));
+        } else {
+          const job = await Boda.api("/api/v1/vision/anonymize/batch", { method: "POST", body: data });
+          const el = document.createElement("div");
+          el.className = "job"; el.dataset.jobId = job.id; el.dataset.status = job.status;
+          el.innerHTML = `<div class="job-head"><strong></strong><span class="status" data-role="status"></span></div><progress max="100" value="0" data-role="bar"></progress><div class="muted" data-role="message"></div>`;
+          el.querySelector("strong").textContent = job.title;
+          $("face-job").appendChild(el);
+          Boda.updateBadge();
+          Boda.watchJob(job.id, el, async (final) => {
+            if (final.status !== "succeeded") return;
+            for (const item of final.result.items) {
+              if (!item.anonymization_id) continue;
+              const row = await Boda.api(`/api/v1/vision/anonymizations/${item.anonymization_id}`);
+              $("face-result").appendChild(compare(row));
+            }
+          });
+        }
+      } catch (err) { showError($("face-error"), err); }
+      finally { button.disabled = false; button.textContent = form.dataset.label || button.textContent; }
+    });
+    $("face-submit") && (form.dataset.label = $("face-submit").textContent);
+  }
+
+  function setupMnist() {
+    const form = $("mnist-form");
+    if (!form) return;
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const data = new FormData(form);
+      const body = { index: Number(data.get("index")), add_noise: data.get("add_noise") === "on" };
+      showError($("mnist-error"));
+      try {
+        const out = await Boda.api("/api/v1/vision/mnist-sample", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+        const fig = document.createElement("figure");
+        fig.innerHTML = `<img class="mnist" alt=""><figcaption></figcaption>`;
+        fig.querySelector("img").src = out.image.url;
+        fig.querySelector("figcaption").textContent = `#${out.index} · ${i18n().label} ${out.label}${out.has_noise ? " · noise" : ""}`;
+        $("mnist-result").prepend(fig);
+      } catch (err) { showError($("mnist-error"), err); }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", () => { setupPad(); setupFaces(); setupMnist(); });
+})();
