@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,6 +13,10 @@ from rich.table import Table
 
 from boda.apps import APPS
 from boda.core.config import Settings, get_settings, masked
+
+if TYPE_CHECKING:
+    from boda.core.models import Job
+    from boda.core.runtime import Runtime
 
 app = typer.Typer(help="Boda (보다): self-hosted multimodal AI.", no_args_is_help=True)
 user_cli = typer.Typer(help="Manage accounts.", no_args_is_help=True)
@@ -24,7 +28,7 @@ app.add_typer(config_cli, name="config")
 console = Console()
 
 
-def _runtime(settings: Settings | None = None, *, migrate: bool = True):  # noqa: ANN202
+def _runtime(settings: Settings | None = None, *, migrate: bool = True) -> Runtime:
     from boda.core.runtime import Runtime
 
     runtime = Runtime(settings or get_settings())
@@ -85,6 +89,24 @@ def user_create(
         console.print(f"Created {'admin' if admin else 'user'} {user.username} ({user.id})")
 
 
+@user_cli.command("ensure-admin")
+def user_ensure_admin(username: str = "admin") -> None:
+    """Create a first administrator when there are no accounts, and print its password once."""
+    from boda.core.auth import count_users, create_user
+    from boda.core.config import new_secret
+    from boda.core.models import Role
+
+    runtime = _runtime()
+    with runtime.db.session() as session:
+        if count_users(session):
+            console.print("Accounts exist; add more with: boda user create NAME")
+            return
+        password = new_secret()[:20]
+        create_user(session, username=username, password=password, role=Role.admin)
+    console.print(f"[bold]First administrator created[/bold]: {username} / {password}\n"
+                  "Keep this password; it is not shown again. Add users with: boda user create NAME")
+
+
 @user_cli.command("token")
 def user_token(username: str, name: Annotated[str, typer.Option(help="A label.")] = "cli") -> None:
     """Create an API token for a user and print it once."""
@@ -136,6 +158,45 @@ def jobs_list(
         for row in session.scalars(query):
             table.add_row(row.id, row.kind, row.status, f"{row.progress:.0f}%", row.error or row.message)
     console.print(table)
+
+
+def follow_job(runtime: Runtime, job_id: str) -> Job:
+    """Show a job's progress as a bar until it finishes (in-process or on a worker)."""
+    import time
+
+    from rich.progress import Progress
+
+    from boda.core.models import Job, JobStatus
+
+    with Progress(console=console) as bar:
+        task = bar.add_task("queued", total=100)
+        while True:
+            with runtime.db.session() as session:
+                row = session.get(Job, job_id)
+                assert row is not None
+            bar.update(task, completed=row.progress, description=row.message or row.status)
+            if JobStatus(row.status).finished:
+                return row
+            time.sleep(0.2)
+
+
+@jobs_cli.command("selftest")
+def jobs_selftest(seconds: float = 2.0) -> None:
+    """Run a small job through the queue and show its progress (is a worker running?)."""
+    runtime = _runtime()
+    in_process = runtime.settings.jobs.in_process and not runtime.settings.jobs.immediate
+    if in_process:
+        runtime.queue.start_consumer(workers=1)
+    try:
+        with runtime.db.session() as session:
+            row = runtime.queue.enqueue(session, kind="core.selftest", owner_id=None,
+                                        payload={"seconds": seconds, "steps": 10}, title="selftest")
+        done = follow_job(runtime, row.id)
+    finally:
+        runtime.close()
+    console.print(f"{done.status}: {done.result or done.error}")
+    if done.status != "succeeded":
+        raise typer.Exit(1)
 
 
 @config_cli.command("show")

@@ -15,7 +15,9 @@ it then fail (they are never skipped).
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
+import http.client
 import os
 import pwd
 import re
@@ -41,7 +43,7 @@ AZURITE_KEY = (
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 )
 
-_PORT_IN_USE = re.compile(r"address already in use|EADDRINUSE|could not bind", re.IGNORECASE)
+_PORT_IN_USE = re.compile(r"address already in use|EADDRINUSE", re.IGNORECASE)
 
 
 class ServiceError(RuntimeError):
@@ -126,12 +128,12 @@ def _run(cmd: list[str], *, what: str, log: Path, cwd: Path, timeout: float) -> 
 
 
 def _stop(proc: subprocess.Popen[bytes], what: str) -> None:
-    """SIGTERM the process group, then SIGKILL it if it lingers."""
+    """SIGTERM the server, then SIGKILL it if it lingers."""
     if proc.poll() is not None:
         return
     for sig, wait_s in ((signal.SIGTERM, STOP_TIMEOUT_S), (signal.SIGKILL, 5.0)):
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
+            proc.send_signal(sig)
         try:
             proc.wait(timeout=wait_s)
             return
@@ -172,12 +174,12 @@ def _start_process(
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     cwd=base,
-                    start_new_session=True,
                 )
             except OSError as e:
                 raise ServiceError(f"{name}: cannot start: {e}; {INSTALL_HINT}") from e
         try:
-            wait_until(lambda p=port: ready(p), what=f"{name} on port {port}", log=log, proc=proc)
+            is_ready = functools.partial(ready, port)
+            wait_until(is_ready, what=f"{name} on port {port}", log=log, proc=proc)
         except _PortInUse as e:
             _stop(proc, name)
             last = e
@@ -186,7 +188,7 @@ def _start_process(
             _stop(proc, name)
             raise
         return proc, port
-    raise ServiceError(f"{name}: no free port after {PORT_ATTEMPTS} tries") from last
+    raise ServiceError(f"{name}: {PORT_ATTEMPTS} ports were taken; the last try:\n{last}")
 
 
 # --- PostgreSQL -------------------------------------------------------------------------
@@ -233,7 +235,7 @@ def postgres_server(tmp: Path) -> Iterator[str]:
         finally:
             pg.stop()
         return
-    raise ServiceError(f"PostgreSQL: no free port after {PORT_ATTEMPTS} tries") from last
+    raise ServiceError(f"PostgreSQL: {PORT_ATTEMPTS} ports were taken; the last try:\n{last}")
 
 
 class _Postgres:
@@ -349,6 +351,21 @@ def azurite_connection_string(port: int) -> str:
     )
 
 
+def _azurite_ready(port: int) -> bool:
+    """Azurite answers HTTP (any status) with its own Server header: not just any
+    program that happens to listen on the port."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        conn.request("GET", f"/{AZURITE_ACCOUNT}?comp=list")
+        response = conn.getresponse()
+        response.read()
+        return (response.getheader("Server") or "").startswith("Azurite")
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
+
+
 @contextlib.contextmanager
 def azurite_server(tmp: Path) -> Iterator[str]:
     """Azurite's blob service, from ./node_modules (npm, package.json).
@@ -368,7 +385,7 @@ def azurite_server(tmp: Path) -> Iterator[str]:
         flags = ["--skipApiVersionCheck", "--silent", "--disableTelemetry"]
         return [str(binary), *where, "--blobPort", str(port), *flags]
 
-    proc, port = _start_process("Azurite", tmp, command, port_open)
+    proc, port = _start_process("Azurite", tmp, command, _azurite_ready)
     try:
         yield azurite_connection_string(port)
     finally:

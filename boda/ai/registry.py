@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 def find_weights(settings: Settings, filename: str) -> Path | None:
     """The user's models folder overrides packaged weights."""
-    candidate = settings.ai.models_dir / filename
+    candidate = settings.models_dir / filename
     return candidate if candidate.is_file() else None
 
 

@@ -17,5 +17,7 @@ def load_models() -> None:
 
 def load_jobs() -> None:
     """Import every app's job functions so a worker can run any kind."""
+    import boda.core.selftest  # noqa: F401
+
     for app in APPS:
         importlib.import_module(f"boda.apps.{app}.jobs")

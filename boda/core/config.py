@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Request
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,7 +23,6 @@ from pydantic_settings import (
 )
 
 DEFAULT_DATA_DIR = Path("data")
-DEV_SECRET = "dev-insecure-secret-change-me"
 
 
 class DbSettings(BaseModel):
@@ -69,9 +68,9 @@ class JobsSettings(BaseModel):
 
 
 class AiSettings(BaseModel):
-    models_dir: Path = Field(
-        default=Path("data/models"),
-        description="Folder searched for model weights before packaged ones and downloads.",
+    models_dir: Path | None = Field(
+        default=None,
+        description="Folder searched for model weights before packaged ones. Unset: <data_dir>/models.",
     )
     threads: int = Field(default=0, description="ONNX Runtime intra-op threads (0: all cores).")
     face_detector: Literal["auto", "centerface", "haar"] = Field(
@@ -95,16 +94,9 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
-    env: Literal["dev", "prod", "test"] = Field(
-        default="dev", description="prod refuses the default secret key."
-    )
     data_dir: Path = Field(default=DEFAULT_DATA_DIR, description="Where local state lives.")
-    secret_key: SecretStr = Field(
-        default=SecretStr(DEV_SECRET), description="Signs sessions and CSRF tokens; set it in prod."
-    )
     host: str = Field(default="127.0.0.1", description="Address `boda serve` listens on.")
     port: int = Field(default=8000, description="Port `boda serve` listens on.")
-    base_url: str = Field(default="", description="Public URL, used for share links.")
     max_upload_mb: float = Field(default=25.0, description="Largest accepted upload.")
     max_image_pixels: int = Field(
         default=50_000_000, description="Larger images are refused (decompression-bomb guard)."
@@ -132,12 +124,6 @@ class Settings(BaseSettings):
         toml = TomlConfigSettingsSource(settings_cls, toml_file=toml_file)
         return (init_settings, env_settings, toml, file_secret_settings)
 
-    @model_validator(mode="after")
-    def _refuse_unsafe_prod(self) -> Settings:
-        if self.env == "prod" and self.secret_key.get_secret_value() == DEV_SECRET:
-            raise ValueError("BODA_SECRET_KEY must be set when BODA_ENV=prod")
-        return self
-
     # Derived locations: one place decides where embedded state lives.
     @property
     def database_url(self) -> str:
@@ -156,6 +142,10 @@ class Settings(BaseSettings):
         return self.vision.mnist_dir or self.data_dir / "mnist"
 
     @property
+    def models_dir(self) -> Path:
+        return self.ai.models_dir or self.data_dir / "models"
+
+    @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
 
@@ -172,7 +162,6 @@ def new_secret() -> str:
 def masked(settings: Settings) -> dict[str, Any]:
     """Effective settings as plain data, secrets and URL passwords hidden."""
     data = settings.model_dump(mode="json")
-    data["secret_key"] = "********"
     data["db"]["url"] = settings.database_url
     data["storage"]["url"] = settings.storage_url
     data["jobs"]["url"] = settings.jobs_url

@@ -93,7 +93,7 @@ class JobContext:
                 raise JobCanceled()
 
 
-def _worker_name() -> str:
+def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
 
 
@@ -152,7 +152,7 @@ def execute(runtime: Runtime, job_id: str) -> None:
         row.attempts += 1
         row.started_at = row.started_at or utcnow()
         row.heartbeat_at = utcnow()
-        row.worker = _worker_name()
+        row.worker = worker_name()
         payload, owner_id, attempt = dict(row.payload), row.owner_id, row.attempts
         publish(session, job_id, "status", {"status": "running", "attempt": attempt})
 

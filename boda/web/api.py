@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from fastapi.sse import EventSourceResponse
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
@@ -244,13 +245,16 @@ def cancel_job(job_id: str, session: DbSession, user: CurrentUser, runtime: Runt
     return JobOut.of(runtime.queue.cancel(session, row))
 
 
+def _watchable_job(job_id: str, session: DbSession, user: CurrentUser) -> str:
+    # Checked before the stream starts, so a stranger gets a plain 404.
+    return jobs.get_job(session, job_id, user_id=user.id, is_admin=user.is_admin).id
+
+
 @router.get("/jobs/{job_id}/events", tags=["jobs"], response_class=EventSourceResponse)
-async def job_events(job_id: str, request: Request, runtime: RuntimeDep, user: CurrentUser,
+async def job_events(job_id: Annotated[str, Depends(_watchable_job)], request: Request, runtime: RuntimeDep,
                      last_event_id: Annotated[str | None, Header()] = None,
-                     after: int = 0):  # noqa: ANN201 - an SSE stream
+                     after: int = 0) -> AsyncIterator[ServerSentEvent]:
     """Stream the job's progress as Server-Sent Events; resumes after Last-Event-ID."""
-    with runtime.db.session() as session:
-        jobs.get_job(session, job_id, user_id=user.id, is_admin=user.is_admin)
     start = int(last_event_id) if last_event_id and last_event_id.isdigit() else after
     async for event in stream(runtime.db, job_id, start):
         if await request.is_disconnected():

@@ -19,10 +19,10 @@ from boda.web.i18n import LANG_COOKIE, LOCALES, locale_for
 router = APIRouter(include_in_schema=False)
 
 APP_CARDS = (
-    {"key": "vision", "href": "/vision", "icon": "👁", "ready": True},
-    {"key": "album", "href": None, "icon": "🖼", "ready": False},
-    {"key": "studio", "href": None, "icon": "🧊", "ready": False},
-    {"key": "pantry", "href": None, "icon": "🥕", "ready": False},
+    {"key": "vision", "href": "/vision", "ready": True},
+    {"key": "album", "href": None, "ready": False},
+    {"key": "studio", "href": None, "ready": False},
+    {"key": "pantry", "href": None, "ready": False},
 )
 
 

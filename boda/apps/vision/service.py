@@ -103,7 +103,12 @@ def anonymize_upload(session: Session, runtime: Runtime, *, owner_id: str, sourc
                      filename: str | None, options: AnonymizeOptions) -> Anonymization:
     """Store the original privately, cover its faces, store the copy beside it."""
     original = save_upload(session, runtime, owner_id=owner_id, source=source, filename=filename)
-    return anonymize_file(session, runtime, original, options)
+    try:
+        return anonymize_file(session, runtime, original, options)
+    except Exception:
+        session.rollback()
+        uploads.forget_new_blobs(session, runtime.store, {original.blob_key})
+        raise
 
 
 def save_upload(session: Session, runtime: Runtime, *, owner_id: str, source: BinaryIO,

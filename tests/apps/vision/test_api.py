@@ -1,0 +1,210 @@
+"""Vision's API end to end: MNIST samples, digits, faces, batches, bad input."""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from boda.core.models import StoredFile
+from boda.core.runtime import Runtime
+from tests.conftest import FIXTURES, Account, png_bytes
+
+ASTRONAUT = FIXTURES / "faces" / "astronaut.jpg"
+
+
+def blob_count(runtime: Runtime) -> int:
+    root = Path(runtime.store.root)
+    return sum(1 for p in root.rglob("*") if p.is_file())
+
+
+def file_count(runtime: Runtime) -> int:
+    from sqlalchemy import func, select
+
+    with runtime.db.session() as session:
+        return session.scalar(select(func.count()).select_from(StoredFile)) or 0
+
+
+# --- MNIST samples -----------------------------------------------------------
+
+def test_mnist_sample_get_and_post(alice: Account, runtime: Runtime) -> None:
+    from boda.apps.vision.mnist import load_mnist
+    from boda.apps.vision.service import mnist_data_dir
+
+    images, labels = load_mnist("train", mnist_data_dir(runtime))
+    got = alice.get("/api/v1/vision/mnist-sample").json()
+    assert got["index"] == 100 and got["label"] == int(labels[100]) and got["has_noise"] is False
+    png = alice.get(got["image"]["url"])
+    assert png.headers["content-type"] == "image/png"
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(png.content))), images[100])  # exact pixels
+
+    posted = alice.post("/api/v1/vision/mnist-sample",
+                        json={"index": 7, "filename": "../../etc/x.png", "add_noise": True, "seed": 3}).json()
+    assert posted["label"] == int(labels[7]) and posted["has_noise"] is True
+    assert posted["image"]["filename"] == f"x_label{int(labels[7])}_noise.png"  # no path survives
+    noisy = np.asarray(Image.open(io.BytesIO(alice.get(posted["image"]["url"]).content))).astype(int)
+    assert 5 < np.abs(noisy - images[7]).mean() < 20  # σ=15 noise, clipped
+
+
+@pytest.mark.parametrize("index", [-1, 10**7])
+def test_mnist_index_out_of_range(alice: Account, index: int) -> None:
+    response = alice.post("/api/v1/vision/mnist-sample", json={"index": index})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_input" and "choose one from 0 to" in error["message"]
+
+
+def test_full_mnist_is_used_when_present(alice: Account) -> None:
+    from tests.conftest import mnist_dir
+
+    if mnist_dir() is None:
+        pytest.fail("the shared MNIST folder (60,000 digits) is missing: ../shared/data/mnist")
+    assert alice.post("/api/v1/vision/mnist-sample", json={"index": 59999}).json()["dataset_size"] == 60000
+
+
+# --- digits ------------------------------------------------------------------
+
+def draw_number(text: str, size: tuple[int, int] = (520, 200)) -> bytes:
+    """A number written with a thick pen, like the canvas on the page."""
+    canvas = np.full((size[1], size[0]), 255, np.uint8)
+    cv2.putText(canvas, text, (30, 150), cv2.FONT_HERSHEY_SIMPLEX, 4, 0, 18, cv2.LINE_AA)
+    ok, data = cv2.imencode(".png", canvas)
+    assert ok
+    return data.tobytes()
+
+
+def test_read_a_number(alice: Account) -> None:
+    response = alice.post("/api/v1/vision/digits", files={"file": ("n.png", draw_number("4071"), "image/png")},
+                          data={"multi": "true"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["text"] == "4071"
+    xs = [d["box"][0] for d in body["digits"]]
+    assert xs == sorted(xs) and all(0 <= d["confidence"] <= 1 for d in body["digits"])
+    assert all(len(d["probabilities"]) == 10 for d in body["digits"])
+
+
+def test_read_one_digit(alice: Account) -> None:
+    body = alice.post("/api/v1/vision/digits", files={"file": ("d.png", draw_number("7", (200, 200)), "image/png")}).json()
+    assert body["text"] == "7" and len(body["digits"]) == 1
+
+
+def test_blank_canvas_is_a_clear_400(alice: Account) -> None:
+    response = alice.post("/api/v1/vision/digits", files={"file": ("blank.png", png_bytes(color=(255, 255, 255)), "image/png")})
+    assert response.status_code == 400 and response.json()["error"]["message"]
+
+
+# --- faces -------------------------------------------------------------------
+
+def test_anonymize_one_photo(alice: Account, runtime: Runtime) -> None:
+    image = Image.open(ASTRONAUT)
+    exif = image.getexif()
+    exif[0x8825] = {2: (37.0, 33.0, 0.0), 1: "N"}  # GPS
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", exif=exif)
+    response = alice.post("/api/v1/vision/anonymize", files={"file": ("astronaut.jpg", buffer.getvalue(), "image/jpeg")},
+                          data={"method": "mosaic", "threshold": "0.5"})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert len(body["faces"]) >= 1 and body["detector"] == "centerface"
+    assert body["original"]["visibility"] == "private"
+    copy = Image.open(io.BytesIO(alice.get(body["anonymized"]["url"]).content))
+    assert copy.size == image.size
+    assert not copy.getexif().get(0x8825) and not copy.getexif()  # no EXIF, no GPS
+    original = Image.open(io.BytesIO(alice.get(body["original"]["url"]).content))
+    assert original.getexif().get(0x8825)  # the private original is kept as it came
+    x, y, w, h = body["faces"][0]["box"]
+    face_before = np.asarray(original.convert("RGB"))[y:y + h, x:x + w].astype(int)
+    face_after = np.asarray(copy.convert("RGB"))[y:y + h, x:x + w].astype(int)
+    assert np.abs(face_before - face_after).mean() > 8
+    listed = alice.get("/api/v1/vision/anonymizations").json()
+    assert listed["total"] == 1 and listed["items"][0]["id"] == body["id"]
+
+
+def test_haar_fallback_detector(alice: Account) -> None:
+    body = alice.post("/api/v1/vision/anonymize", files={"file": ("a.jpg", ASTRONAUT.read_bytes(), "image/jpeg")},
+                      data={"detector": "haar", "method": "box"}).json()
+    assert body["detector"] == "haar" and len(body["faces"]) >= 1
+
+
+def test_delete_removes_both_files(alice: Account, runtime: Runtime) -> None:
+    body = alice.post("/api/v1/vision/anonymize", files={"file": ("a.jpg", ASTRONAUT.read_bytes(), "image/jpeg")}).json()
+    assert alice.delete(f"/api/v1/vision/anonymizations/{body['id']}").status_code == 204
+    assert alice.get(body["original"]["url"]).status_code == 404
+    assert file_count(runtime) == 0 and blob_count(runtime) == 0
+
+
+def test_batch_runs_as_a_job(alice: Account, runtime: Runtime) -> None:
+    files = [("files", (f"p{i}.jpg", ASTRONAUT.read_bytes(), "image/jpeg")) for i in range(3)]
+    response = alice.post("/api/v1/vision/anonymize/batch", files=files, data={"method": "blur"})
+    assert response.status_code == 202, response.text
+    job = response.json()
+    deadline = time.monotonic() + 60
+    while job["status"] not in ("succeeded", "failed") and time.monotonic() < deadline:
+        time.sleep(0.1)
+        job = alice.get(f"/api/v1/jobs/{job['id']}").json()
+    assert job["status"] == "succeeded" and job["progress"] == 100
+    assert job["result"]["photos"] == 3 and all(i["faces"] >= 1 for i in job["result"]["items"])
+    assert alice.get("/api/v1/vision/anonymizations").json()["total"] == 3
+
+
+# --- bad input ---------------------------------------------------------------
+
+BAD = {
+    "text": (b"just some text, not an image", 415),
+    "truncated": (png_bytes((300, 300), format="JPEG")[:500], 400),
+    "empty": (b"", 400),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD))
+@pytest.mark.parametrize("endpoint", ["anonymize", "digits"])
+def test_bad_images_are_refused_and_nothing_is_kept(alice: Account, runtime: Runtime, kind: str,
+                                                    endpoint: str) -> None:
+    data, status = BAD[kind]
+    response = alice.post(f"/api/v1/vision/{endpoint}", files={"file": ("../../x.png", data, "image/png")})
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["message"]
+    assert file_count(runtime) == 0 and blob_count(runtime) == 0
+
+
+def test_decompression_bomb_is_413(alice: Account, runtime: Runtime) -> None:
+    from tests.core.test_uploads import bomb_png
+
+    response = alice.post("/api/v1/vision/anonymize", files={"file": ("bomb.png", bomb_png(60_000, 60_000), "image/png")})
+    assert response.status_code == 413 and "pixels" in response.json()["error"]["message"]
+    assert file_count(runtime) == 0
+
+
+def test_too_large_upload_is_413(client: TestClient, alice: Account, runtime: Runtime) -> None:
+    runtime.settings.max_upload_mb = 0.01  # 10 KB for this test
+    response = alice.post("/api/v1/vision/anonymize", files={"file": ("big.jpg", ASTRONAUT.read_bytes(), "image/jpeg")})
+    assert response.status_code == 413 and "limit" in response.json()["error"]["message"]
+    assert file_count(runtime) == 0 and blob_count(runtime) == 0
+
+
+def test_one_bad_file_refuses_the_whole_batch(alice: Account, runtime: Runtime) -> None:
+    files = [("files", ("good.jpg", ASTRONAUT.read_bytes(), "image/jpeg")),
+             ("files", ("bad.png", b"not an image", "image/png"))]
+    response = alice.post("/api/v1/vision/anonymize/batch", files=files)
+    assert response.status_code == 415 and "bad.png" in response.json()["error"]["message"]
+    assert file_count(runtime) == 0 and blob_count(runtime) == 0
+    assert alice.get("/api/v1/jobs").json()["total"] == 0
+
+
+@pytest.mark.parametrize("form", [{"method": "paint"}, {"threshold": "2"}, {"strength": "-1"},
+                                  {"detector": "yolo"}])
+def test_bad_options_are_422(alice: Account, form: dict[str, str]) -> None:
+    response = alice.post("/api/v1/vision/anonymize", files={"file": ("a.png", png_bytes(), "image/png")}, data=form)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"
+
+
+def test_anonymous_is_401(client: TestClient) -> None:
+    assert client.post("/api/v1/vision/digits", files={"file": ("a.png", png_bytes(), "image/png")}).status_code == 401

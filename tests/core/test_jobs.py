@@ -1,0 +1,204 @@
+"""Jobs: rows, progress events over SSE, retries, cancel, and killed workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from boda.core.config import Settings
+from boda.core.db import utcnow
+from boda.core.jobs import JobContext, job, reap_stale
+from boda.core.models import Job, JobStatus
+from boda.core.runtime import Runtime
+from boda.web.app import create_app
+from tests.conftest import Account, make_account, make_settings
+
+FLAKY_FAILURES: dict[str, int] = {}
+
+
+@job("test.flaky")
+def flaky(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """Fails its first `fail` attempts, then succeeds."""
+    seen = FLAKY_FAILURES.get(ctx.job_id, 0)
+    if seen < payload["fail"]:
+        FLAKY_FAILURES[ctx.job_id] = seen + 1
+        raise RuntimeError(f"planned failure {seen + 1}")
+    return {"after_failures": seen}
+
+
+def wait_for(runtime: Runtime, job_id: str, statuses: set[str], timeout: float = 30.0) -> Job:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with runtime.db.session() as session:
+            row = session.get(Job, job_id)
+            assert row is not None
+            if row.status in statuses:
+                return row
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} never reached {statuses}; last: {row.status} {row.message}")
+
+
+def sse_events(client: TestClient, job_id: str, headers: dict[str, str], **extra: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    with client.stream("GET", f"/api/v1/jobs/{job_id}/events", headers={**headers, **extra}) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        current: dict[str, Any] = {}
+        for line in response.iter_lines():
+            if line.startswith("id:"):
+                current["id"] = int(line[3:].strip())
+            elif line.startswith("event:"):
+                current["event"] = line[6:].strip()
+            elif line.startswith("data:"):
+                current["data"] = json.loads(line[5:].strip())
+            elif line == "" and current:
+                events.append(current)
+                current = {}
+    return events
+
+
+def test_job_runs_and_streams_events(client: TestClient, runtime: Runtime, alice: Account) -> None:
+    with runtime.db.session() as session:
+        row = runtime.queue.enqueue(session, kind="core.selftest", owner_id=alice.id,
+                                    payload={"seconds": 0, "steps": 4}, title="selftest")
+    done = wait_for(runtime, row.id, {"succeeded"})
+    assert done.progress == 100 and done.result and done.result["steps"] == 4 and done.attempts == 1
+    events = sse_events(client, row.id, alice.headers)
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "status" and kinds[-1] == "final" and kinds.count("progress") == 4
+    assert [e["data"]["progress"] for e in events if e["event"] == "progress"] == [0, 25, 50, 75]
+    assert events[-1]["data"]["status"] == "succeeded"
+    assert [e["id"] for e in events] == sorted(e["id"] for e in events)
+    # Resuming after an event id gives only what came after it.
+    resumed = sse_events(client, row.id, alice.headers, **{"Last-Event-ID": str(events[2]["id"])})
+    assert [e["id"] for e in resumed] == [e["id"] for e in events[3:]]
+    listed = alice.get("/api/v1/jobs").json()
+    assert listed["total"] == 1 and listed["items"][0]["status"] == "succeeded"
+
+
+def test_other_users_jobs_are_404(client: TestClient, runtime: Runtime, alice: Account, bob: Account) -> None:
+    with runtime.db.session() as session:
+        row = runtime.queue.enqueue(session, kind="core.selftest", owner_id=alice.id, payload={"seconds": 0})
+    for path in (f"/api/v1/jobs/{row.id}", f"/api/v1/jobs/{row.id}/events"):
+        assert bob.get(path).status_code == 404
+    assert bob.post(f"/api/v1/jobs/{row.id}/cancel").status_code == 404
+    assert bob.get("/api/v1/jobs").json()["total"] == 0
+
+
+@pytest.fixture
+def live(tmp_path: Path, db_url: str) -> Any:
+    """A server with a real consumer thread on a SQLite queue (not immediate)."""
+    settings = make_settings(tmp_path, db_url, jobs={"immediate": False, "in_process": True, "workers": 2,
+                                                     "retry_delay": 0.1, "retries": 2,
+                                                     "heartbeat_seconds": 0.2})
+    with TestClient(create_app(settings)) as client:
+        runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        yield client, runtime, make_account(runtime, client, "alice")
+
+
+def test_retries_with_backoff_then_succeeds(live: Any) -> None:
+    client, runtime, alice = live
+    with runtime.db.session() as session:
+        row = runtime.queue.enqueue(session, kind="test.flaky", owner_id=alice.id, payload={"fail": 2})
+    done = wait_for(runtime, row.id, {"succeeded", "failed"})
+    assert done.status == "succeeded" and done.attempts == 3 and done.result == {"after_failures": 2}
+    messages = [e["data"].get("message", "") for e in sse_events(client, row.id, alice.headers)]
+    assert any("retrying in 0.1 s" in m for m in messages) and any("retrying in 0.2 s" in m for m in messages)
+
+
+def test_fails_for_good_after_last_attempt(live: Any) -> None:
+    client, runtime, alice = live
+    with runtime.db.session() as session:
+        row = runtime.queue.enqueue(session, kind="test.flaky", owner_id=alice.id, payload={"fail": 10})
+    done = wait_for(runtime, row.id, {"succeeded", "failed"})
+    assert done.status == "failed" and done.attempts == 3 and "planned failure 3" in (done.error or "")
+    assert done.finished_at is not None
+
+
+def test_cancel_running_and_queued(live: Any) -> None:
+    client, runtime, alice = live
+    with runtime.db.session() as session:
+        row = runtime.queue.enqueue(session, kind="core.selftest", owner_id=alice.id,
+                                    payload={"seconds": 20, "steps": 200})
+    wait_for(runtime, row.id, {"running"})
+    assert alice.post(f"/api/v1/jobs/{row.id}/cancel").status_code == 200
+    assert wait_for(runtime, row.id, {"canceled", "succeeded"}, timeout=10).status == "canceled"
+    again = alice.post(f"/api/v1/jobs/{row.id}/cancel")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "conflict"
+
+
+def test_reaper_requeues_or_fails_silent_jobs(client: TestClient, runtime: Runtime, alice: Account) -> None:
+    old = utcnow().replace(year=2000)
+    with runtime.db.session() as session:
+        lost = Job(kind="core.selftest", owner_id=alice.id, payload={"seconds": 0, "steps": 1},
+                   status=JobStatus.running, attempts=1, max_attempts=3, heartbeat_at=old, worker="gone:1")
+        spent = Job(kind="core.selftest", owner_id=alice.id, payload={}, status=JobStatus.running,
+                    attempts=3, max_attempts=3, heartbeat_at=old, worker="gone:2")
+        fresh = Job(kind="core.selftest", owner_id=alice.id, payload={}, status=JobStatus.running,
+                    attempts=1, max_attempts=3, heartbeat_at=utcnow(), worker="alive:3")
+        session.add_all([lost, spent, fresh])
+    assert reap_stale(runtime) == 2
+    assert wait_for(runtime, lost.id, {"succeeded"}).attempts == 2  # immediate queue ran it again
+    failed = wait_for(runtime, spent.id, {"failed"})
+    assert "stopped during attempt 3" in (failed.error or "")
+    with runtime.db.session() as session:
+        assert session.get(Job, fresh.id).status == "running"  # type: ignore[union-attr]
+
+
+def _start_worker(settings: Settings, tmp_path: Path, name: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "BODA_DATA_DIR": str(settings.data_dir), "BODA_DB__URL": settings.database_url,
+           "BODA_JOBS__URL": settings.jobs.url, "BODA_JOBS__HEARTBEAT_SECONDS": "0.2",
+           "BODA_JOBS__STALE_AFTER_SECONDS": "1.5", "BODA_CONFIG": str(tmp_path / "none.toml")}
+    log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - the process owns it
+    return subprocess.Popen([sys.executable, "-m", "boda", "worker", "--workers", "1"], env=env,
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("attempts,outcome", [(3, "succeeded"), (1, "failed")])
+def test_killed_worker_job_finishes_or_fails(tmp_path: Path, db_url: str, redis_url: str,
+                                             attempts: int, outcome: str) -> None:
+    """Kill `boda worker` mid-job; after a restart the job finishes, or fails with a reason."""
+    settings = make_settings(tmp_path, db_url, jobs={"url": redis_url, "in_process": False,
+                                                     "immediate": False, "retries": attempts - 1})
+    runtime = Runtime(settings)
+    runtime.db.migrate()
+    runtime.queue.huey.flush()
+    with runtime.db.session() as session:
+        row = runtime.queue.enqueue(session, kind="core.selftest", owner_id=None,
+                                    payload={"seconds": 3, "steps": 30})
+    first = _start_worker(settings, tmp_path, "worker1")
+    second = None
+    try:
+        running = wait_for(runtime, row.id, {"running"}, timeout=60)
+        deadline = time.monotonic() + 30
+        while running.progress < 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            running = wait_for(runtime, row.id, {"running"})
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(10)
+        assert wait_for(runtime, row.id, {"running"}).status == "running"  # the row still says so
+        time.sleep(1.6)  # the heartbeat goes silent past stale_after
+        second = _start_worker(settings, tmp_path, "worker2")
+        done = wait_for(runtime, row.id, {"succeeded", "failed"}, timeout=60)
+        assert done.status == outcome, (tmp_path / "worker2.log").read_text()
+        if outcome == "succeeded":
+            assert done.attempts == 2 and done.result and done.result["steps"] == 30
+        else:
+            assert "stopped during attempt 1" in (done.error or "")
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(10)
+        runtime.close()

@@ -1,0 +1,81 @@
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from boda.core.errors import InvalidInput, PayloadTooLarge, UnsupportedMedia
+from boda.core.storage import spool
+from boda.core.uploads import inspect_image, read_image_upload, safe_filename
+from tests.conftest import png_bytes
+
+
+def _inspect(data: bytes, tmp_path: Path, max_pixels: int = 10_000_000):  # noqa: ANN202
+    upload = spool(io.BytesIO(data), max_bytes=10**8, tmp_dir=tmp_path)
+    try:
+        return inspect_image(upload.path, upload.head, max_pixels=max_pixels)
+    finally:
+        upload.discard()
+
+
+def bomb_png(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims a huge image (a decompression bomb)."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    data = zlib.compress(b"\x00" * 1000)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("fmt,ctype", [("PNG", "image/png"), ("JPEG", "image/jpeg"),
+                                       ("WEBP", "image/webp"), ("GIF", "image/gif")])
+def test_type_comes_from_the_bytes(tmp_path: Path, fmt: str, ctype: str) -> None:
+    info = _inspect(png_bytes(format=fmt), tmp_path)
+    assert info.content_type == ctype and (info.width, info.height) == (64, 48)
+
+
+def test_not_an_image(tmp_path: Path) -> None:
+    with pytest.raises(UnsupportedMedia):
+        _inspect(b"%PDF-1.4 not an image at all", tmp_path)
+    with pytest.raises(UnsupportedMedia):
+        _inspect(b"<svg xmlns='http://www.w3.org/2000/svg'/>", tmp_path)
+
+
+def test_truncated_image(tmp_path: Path) -> None:
+    data = png_bytes((300, 300), format="JPEG")
+    with pytest.raises(InvalidInput, match="broken or truncated"):
+        _inspect(data[: len(data) // 3], tmp_path)
+
+
+def test_decompression_bomb(tmp_path: Path) -> None:
+    with pytest.raises(PayloadTooLarge, match="pixels"):
+        _inspect(bomb_png(100_000, 100_000), tmp_path)
+    with pytest.raises(PayloadTooLarge):
+        _inspect(png_bytes((200, 200)), tmp_path, max_pixels=100 * 100)
+
+
+def test_exif_orientation_is_applied(tmp_path: Path) -> None:
+    image = Image.new("RGB", (80, 40), (10, 200, 10))
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotated 90°: shown as 40×80
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", exif=exif)
+    assert (_inspect(buffer.getvalue(), tmp_path).width, _inspect(buffer.getvalue(), tmp_path).height) == (40, 80)
+    upright = read_image_upload(io.BytesIO(buffer.getvalue()), max_bytes=10**7, max_pixels=10**7)
+    assert upright.size == (40, 80)
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("../../etc/passwd", "passwd"),
+    ("..\\..\\windows\\system32\\evil.png", "evil.png"),
+    ("/abs/path/photo.jpg", "photo.jpg"),
+    (".hidden", "hidden"),
+    ("na\x00me\n.png", "name.png"),
+    ("", "upload"),
+    (None, "upload"),
+    ("사진.jpg", "사진.jpg"),
+])
+def test_safe_filename(raw: str | None, expected: str) -> None:
+    assert safe_filename(raw) == expected

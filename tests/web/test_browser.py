@@ -1,0 +1,141 @@
+"""The web UI in headless Chromium (Debian's), driven by Playwright, against a live server."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from boda.core.auth import create_user
+from boda.web.app import create_app
+from tests.conftest import FIXTURES, PASSWORD, make_settings
+from tests.services import CHROMIUM_ARGS, ServiceError, chromium_path, free_port
+
+pytestmark = pytest.mark.browser
+SHOTS = Path(os.environ.get("BODA_SCREENSHOTS", "/tmp/boda-screenshots"))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("live")
+    settings = make_settings(tmp, f"sqlite:///{tmp / 'boda.db'}",
+                             jobs={"immediate": False, "in_process": True, "workers": 1})
+    app = create_app(settings)
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    live = uvicorn.Server(config)
+    thread = threading.Thread(target=live.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not live.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the live server did not start")
+        time.sleep(0.05)
+    with app.state.runtime.db.session() as session:
+        create_user(session, username="minji", password=PASSWORD)
+    yield f"http://127.0.0.1:{port}"
+    live.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    path = chromium_path()
+    if path is None:
+        raise ServiceError("Chromium not found; run `bash scripts/install-test-services.sh`")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def logged_in(browser: Any, server: str, locale: str = "en-US") -> Any:
+    context = browser.new_context(locale=locale, viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    page.goto(f"{server}/vision")
+    page.wait_for_url("**/login?next=/vision")
+    page.fill("input[name=username]", "minji")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/vision")
+    return page
+
+
+def stroke(page: Any, points: list[tuple[float, float]]) -> None:
+    box = page.locator("#pad").bounding_box()
+    sx, sy = box["width"] / 560, box["height"] / 280
+    page.mouse.move(box["x"] + points[0][0] * sx, box["y"] + points[0][1] * sy)
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(box["x"] + x * sx, box["y"] + y * sy, steps=12)
+    page.mouse.up()
+
+
+def test_korean_home_with_served_font(browser: Any, server: str) -> None:
+    context = browser.new_context(locale="ko-KR")
+    page = context.new_page()
+    page.goto(server)
+    assert page.locator("html").get_attribute("lang") == "ko"
+    assert page.get_by_text("비전 도구").first.is_visible()
+    page.evaluate("document.fonts.ready")
+    assert page.evaluate("document.fonts.check('20px \"Pretendard Variable\"', '보다')")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "home-ko.png"), full_page=True)
+    page.click("a[data-lang=en]")
+    page.wait_for_load_state()
+    assert page.get_by_text("Vision tools").first.is_visible()
+    context.close()
+
+
+def test_draw_a_number_and_read_it(browser: Any, server: str) -> None:
+    page = logged_in(browser, server)
+    stroke(page, [(60, 60), (170, 60), (110, 230)])  # a 7
+    stroke(page, [(300, 50), (300, 235)])  # a 1
+    stroke(page, [(470, 60), (410, 140), (470, 140), (470, 60), (470, 235)])  # a 4
+    page.click("#pad-read")
+    page.wait_for_function("document.querySelector('#digit-text').textContent.length >= 3")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "digits.png"), full_page=True)
+    assert page.text_content("#digit-text") == "714"
+    assert page.locator("#digit-list .digit").count() == 3
+    page.click("#pad-clear")
+    page.click("#pad-read")
+    page.wait_for_selector("#digit-error .alert")  # an empty canvas is a clear error
+    page.context.close()
+
+
+def test_upload_a_face_and_see_it_anonymised(browser: Any, server: str) -> None:
+    page = logged_in(browser, server)
+    page.goto(f"{server}/vision?tab=faces")
+    page.set_input_files("#face-files", str(FIXTURES / "faces" / "astronaut.jpg"))
+    page.click("#face-submit")
+    after = page.wait_for_selector("img[data-testid=anonymized]")
+    page.wait_for_function("document.querySelector('img[data-testid=anonymized]').naturalWidth > 0")
+    assert "/api/v1/files/" in after.get_attribute("src")
+    assert "1 face(s) found" in page.text_content("#face-result")
+    page.screenshot(path=str(SHOTS / "faces.png"), full_page=True)
+    page.context.close()
+
+
+def test_batch_shows_live_progress(browser: Any, server: str) -> None:
+    page = logged_in(browser, server)
+    page.goto(f"{server}/vision?tab=faces")
+    photo = str(FIXTURES / "faces" / "astronaut.jpg")
+    page.set_input_files("#face-files", [photo, photo, photo])
+    page.click("#face-submit")
+    page.wait_for_selector("#face-job [data-job-id] progress")
+    page.wait_for_function("document.querySelector('#face-job [data-job-id]').dataset.status === 'succeeded'",
+                           timeout=60_000)
+    assert page.eval_on_selector("#face-job progress", "el => el.value") == 100
+    page.wait_for_function("document.querySelectorAll('img[data-testid=anonymized]').length === 3")
+    page.goto(f"{server}/jobs")
+    assert page.locator(".job .status-succeeded").count() >= 1
+    page.context.close()

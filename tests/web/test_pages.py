@@ -1,0 +1,64 @@
+"""Server-rendered pages: login flow, languages, redirects, static assets."""
+
+from fastapi.testclient import TestClient
+
+from tests.conftest import PASSWORD, Account
+
+
+def test_home_in_english_and_korean(client: TestClient) -> None:
+    english = client.get("/", headers={"accept-language": "en-US,en;q=0.9"})
+    assert english.status_code == 200 and "Vision tools" in english.text and 'lang="en"' in english.text
+    korean = client.get("/", headers={"accept-language": "ko-KR,ko;q=0.9,en;q=0.5"})
+    assert "비전 도구" in korean.text and 'lang="ko"' in korean.text
+
+
+def test_language_switch_cookie_wins(client: TestClient) -> None:
+    response = client.get("/lang/ko", headers={"accept-language": "en"}, follow_redirects=False)
+    assert response.status_code == 303
+    assert "비전 도구" in client.get("/", headers={"accept-language": "en"}).text
+
+
+def test_login_page_flow(client: TestClient, alice: Account) -> None:
+    assert client.get("/vision", follow_redirects=False).headers["location"].startswith("/login?next=/vision")
+    bad = client.post("/login", data={"username": "alice", "password": "nope", "next": "/vision"})
+    assert bad.status_code == 401 and "Wrong username or password" in bad.text
+    ok = client.post("/login", data={"username": "alice", "password": PASSWORD, "next": "/vision"},
+                     follow_redirects=False)
+    assert ok.status_code == 303 and ok.headers["location"] == "/vision"
+    page = client.get("/vision")
+    assert page.status_code == 200 and 'id="pad"' in page.text
+    assert client.get("/vision?tab=faces").text.count('id="face-form"') == 1
+    assert client.get("/jobs").status_code == 200 and client.get("/account").status_code == 200
+
+
+def test_open_redirect_is_refused(client: TestClient, alice: Account) -> None:
+    response = client.post("/login", data={"username": "alice", "password": PASSWORD,
+                                           "next": "//evil.example/x"}, follow_redirects=False)
+    assert response.headers["location"] == "/"
+
+
+def test_static_assets_are_served_locally(client: TestClient) -> None:
+    page = client.get("/").text
+    assert "http://" not in page.replace("http://www.w3.org", "") and "https://" not in page
+    for path in ("/static/vendor/htmx/htmx.min.js", "/static/vendor/pretendard/pretendardvariable.css",
+                 "/static/boda.js", "/static/vision.js", "/static/boda.css"):
+        assert client.get(path).status_code == 200, path
+
+
+def test_html_errors_for_browsers(client: TestClient) -> None:
+    response = client.get("/api/v1/nope")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+    page = client.get("/nope", headers={"accept": "text/html"})
+    assert page.status_code == 404 and "<html" in page.text
+
+
+def test_about_shows_attributions(client: TestClient) -> None:
+    text = client.get("/about").text
+    assert "Yann LeCun, Corinna Cortes and Christopher J.C. Burges, CC BY-SA 3.0" in text
+
+
+def test_openapi_and_metrics(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert "/api/v1/vision/digits" in spec["paths"] and "/api/v1/jobs/{job_id}/events" in spec["paths"]
+    client.get("/healthz")
+    assert "boda_http_requests_total" in client.get("/metrics").text
