@@ -11,6 +11,7 @@ normalising pen width; a moment-based deskew makes slanted writing upright.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,7 @@ MAX_SKEW = 1.0
 MIN_SIDE, MAX_SIDE = 256, 1600
 MIN_CONTRAST = 40  # grey levels of ink above paper below which nothing was written
 Box = tuple[int, int, int, int]
+Scorer = Callable[[list[np.ndarray]], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -291,22 +293,47 @@ def _line_height(blobs: list[_Blob]) -> float:
     return float(np.median([b.h for b in blobs if b.h >= 0.5 * tallest]))
 
 
-def _split_touching(mask: np.ndarray, blob: _Blob, digit_width: float) -> list[Box]:
-    """Cut a blob much wider than tall into digits at the thinnest ink columns near even spacing."""
+def _digit_width(blobs: list[_Blob], line: float) -> float:
+    """Typical width of one digit on this line, kept within MNIST-like proportions."""
+    widths = [b.w for b in blobs if b.w <= b.h]
+    typical = float(np.median(widths)) if widths else 0.7 * line
+    return float(np.clip(typical, 0.5 * line, 0.8 * line))
+
+
+def _split_touching(mask: np.ndarray, blob: _Blob, digit_width: float,
+                    score: Scorer | None) -> list[Box]:
+    """Cut a blob of touching digits into evenly spaced digits, choosing each cut near its spot.
+
+    With a scorer, the cut is where both sides read most confidently (recognition-
+    based segmentation: loops that overlap have no thin neck to find); without,
+    it is the column with the least ink.
+    """
     count = max(2, round(blob.w / digit_width))
-    profile = (mask[blob.y : blob.y + blob.h, blob.x : blob.x + blob.w] > 0).sum(axis=0)
+    region = mask[blob.y : blob.y + blob.h, blob.x : blob.x + blob.w]
+    profile = (region > 0).sum(axis=0)
     step = blob.w / count
     cuts = [0]
     for k in range(1, count):
-        lo = round(k * step - step / 4)
-        hi = max(lo + 1, round(k * step + step / 4))
-        cuts.append(lo + int(np.argmin(profile[lo:hi])))
+        lo = max(cuts[-1] + 1, round(k * step - step / 3))
+        hi = max(lo + 1, min(blob.w - 1, round(k * step + step / 3)))
+        candidates = list(range(lo, hi, max(1, round(step / 24))))
+        if score is None:
+            cuts.append(candidates[int(np.argmin(profile[candidates]))])
+            continue
+        right_end = blob.w if k == count - 1 else None
+        pairs = [(region[:, cuts[-1] : c], region[:, c : right_end or round(c + step)])
+                 for c in candidates]
+        confidence = score([piece for pair in pairs for piece in pair]).reshape(-1, 2).min(axis=1)
+        cuts.append(candidates[int(np.argmax(confidence))])
     cuts.append(blob.w)
     return [(blob.x + a, blob.y, b - a, blob.h) for a, b in zip(cuts, cuts[1:], strict=False)]
 
 
-def segment_digits(mask: np.ndarray) -> list[Segment]:
-    """Split a binary ink mask into digits, left to right."""
+def segment_digits(mask: np.ndarray, score: Scorer | None = None) -> list[Segment]:
+    """Split a binary ink mask into digits, left to right.
+
+    `score` (masks -> confidence each) lets touching digits be cut where they read best.
+    """
     labels, blobs = _components(mask)
     if not blobs:
         return []
@@ -314,15 +341,15 @@ def segment_digits(mask: np.ndarray) -> list[Segment]:
     line = _line_height(blobs)
     # Hyphens, dots and stray marks are far shorter than any digit on the line.
     blobs = [b for b in blobs if b.h >= 0.35 * line]
-    ordinary = [b.w for b in blobs if b.w <= 1.2 * b.h]
-    digit_width = float(np.clip(np.median(ordinary) if ordinary else 0.7 * line,
-                                0.5 * line, 0.8 * line))
+    digit_width = _digit_width(blobs, line)
     segments: list[Segment] = []
     for blob in blobs:
         own = np.isin(labels, list(blob.labels)).astype(np.uint8) * 255
-        boxes = _split_touching(own, blob, digit_width) if blob.w > 1.2 * blob.h else [
-            (blob.x, blob.y, blob.w, blob.h)
-        ]
+        # Touching digits: wider than tall, or much wider than their neighbours
+        # (and wider than a broad 0 could be).
+        touching = blob.w > 1.2 * blob.h or (blob.w > 1.6 * digit_width and blob.w > 0.9 * line)
+        boxes = (_split_touching(own, blob, digit_width, score) if touching
+                 else [(blob.x, blob.y, blob.w, blob.h)])
         for x, y, w, h in boxes:
             piece = own[y : y + h, x : x + w]
             if np.count_nonzero(piece):
@@ -392,7 +419,7 @@ class DigitReader:
     def read_number(self, image: np.ndarray, *, max_digits: int = 16) -> NumberReading:
         """Read a row of digits (a ZIP code, a meter) left to right."""
         mask, scale = ink_mask(image)
-        segments = segment_digits(mask)
+        segments = segment_digits(mask, self._confidences)
         if not segments:
             raise InvalidInput("No digits found: the image looks blank")
         if len(segments) > max_digits:
@@ -406,6 +433,15 @@ class DigitReader:
             digits=digits,
             confidence=min(d.confidence for d in digits),
         )
+
+    def _confidences(self, masks: list[np.ndarray]) -> np.ndarray:
+        """Top-class probability of each mask read as a digit; 0 for a mask without ink."""
+        inked = [i for i, m in enumerate(masks) if np.count_nonzero(m > 127)]
+        confidence = np.zeros(len(masks), np.float32)
+        if inked:
+            batch = np.stack([normalise_digit(masks[i]) for i in inked])
+            confidence[inked] = self.classify(batch).max(axis=1)
+        return confidence
 
     def _read(self, segments: list[Segment], scale: float, shape: tuple[int, ...]) -> list[DigitReading]:
         probabilities = self.classify(np.stack([normalise_digit(s.mask) for s in segments]))

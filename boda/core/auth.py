@@ -30,7 +30,7 @@ CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _hasher = PasswordHasher()
 
-O = TypeVar("O", bound=Owned)
+OwnedT = TypeVar("OwnedT", bound=Owned)
 
 
 def hash_password(password: str) -> str:
@@ -158,7 +158,7 @@ class Scope:
         return self.user_id
 
 
-def get_visible(session: Session, model: type[O], object_id: str, scope: Scope, *, write: bool = False) -> O:
+def get_visible(session: Session, model: type[OwnedT], object_id: str, scope: Scope, *, write: bool = False) -> OwnedT:
     """One object the caller may see (or change); 404 for everything else."""
     condition = scope.writable(model) if write else scope.readable(model)
     row = session.scalar(select(model).where(model.id == object_id, condition))  # type: ignore[attr-defined]
@@ -167,7 +167,7 @@ def get_visible(session: Session, model: type[O], object_id: str, scope: Scope, 
     return row
 
 
-def get_shared(session: Session, model: type[O], share_token: str) -> O:
+def get_shared(session: Session, model: type[OwnedT], share_token: str) -> OwnedT:
     row = session.scalar(select(model).where(model.share_token == share_token,
                                              model.visibility != Visibility.private))
     if row is None:

@@ -8,6 +8,7 @@ an object only when its upload completes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -135,7 +136,5 @@ class BlobStore:
         return int(self.fs.size(self.path(key)))
 
     def delete(self, key: str) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             self.fs.rm_file(self.path(key))
-        except FileNotFoundError:
-            pass

@@ -19,7 +19,7 @@ from boda.apps import APPS
 from boda.core.config import Settings, get_settings
 from boda.core.runtime import Runtime
 from boda.web import api, pages
-from boda.web.errors import install_error_handlers
+from boda.web.errors import BodySizeLimit, install_error_handlers
 from boda.web.i18n import translate
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Self-hosted multimodal AI: 3D Studio, Album, Pantry and Vision tools.",
         lifespan=lifespan,
-        max_body_size=int(settings.max_request_mb * 1024 * 1024),
     )
     app.state.settings = settings
     app.state.templates = _templates()
@@ -98,5 +97,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         module = importlib.import_module(f"boda.apps.{name}.routes")
         app.include_router(module.router)
         app.include_router(importlib.import_module(f"boda.apps.{name}.pages").router)
+    app.add_middleware(BodySizeLimit, max_bytes=int(settings.max_request_mb * 1024 * 1024))
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     return app

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from boda.core.errors import BodaError
+from boda.core.errors import BodaError, PayloadTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -82,3 +82,55 @@ def install_error_handlers(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return render(request, 500, "internal_error", "Something went wrong on our side; it was logged.")
+
+
+class _BodyTooLarge(Exception):
+    """Stops the app once the 413 answer has been sent."""
+
+
+class BodySizeLimit:
+    """Refuse request bodies over the limit, in Boda's error shape.
+
+    A declared Content-Length over the limit is refused before anything is
+    read; a body sent without one is counted as it streams in, answered with
+    the same 413 once it passes the limit, and the app's own answer dropped.
+    """
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def _refuse(self, scope: Any, receive: Any, send: Any) -> None:
+        message = f"Request body too large: the limit is {self.max_bytes / 1024 / 1024:.1f} MB"
+        body = error_body("payload_too_large", message, {"limit_bytes": self.max_bytes})
+        await JSONResponse(body, status_code=413)(scope, receive, send)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+        refused = False
+
+        async def counted() -> Any:
+            nonlocal seen, refused
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes and not refused:
+                refused = True
+                await self._refuse(scope, receive, send)
+                raise _BodyTooLarge()
+            return message
+
+        async def guarded_send(message: Any) -> None:
+            if not refused:
+                await send(message)
+
+        try:
+            await self.app(scope, counted, guarded_send)
+        except BaseException:
+            if not refused:
+                raise

@@ -219,11 +219,14 @@ def test_broken_five_is_one_digit(reader: DigitReader) -> None:
 
 
 def test_touching_digits_are_split(reader: DigitReader) -> None:
-    ink = np.zeros((200, 500), np.uint8)
-    draw_pen(ink, "00", 60, 40, 120, 10, pitch=0.95)
+    ink = np.zeros((200, 600), np.uint8)
+    draw_pen(ink, "12", 30, 40, 120, 10)
+    draw_pen(ink, "00", 230, 40, 120, 10, pitch=0.95)  # the two zeros touch
+    draw_pen(ink, "5", 400, 40, 120, 10)
     mask, _ = ink_mask(photo(ink))
-    assert cv2.connectedComponents(mask)[0] == 2  # background + one blob: they touch
-    assert reader.read_number(photo(ink)).text == "00"
+    assert len(segment_digits(mask)) == 5
+    assert cv2.connectedComponents(mask)[0] == 1 + 5  # background, 1, 2, 00, the 5's bar and body
+    assert reader.read_number(photo(ink)).text == "12005"
 
 
 def test_specks_and_hyphens_are_ignored(reader: DigitReader) -> None:

@@ -120,7 +120,7 @@ def test_centerface_odd_sizes(centerface: CenterFaceDetector, astronaut: np.ndar
     faces = centerface.detect(cut)
     assert len(faces) == 1
     x, y, w, h = faces[0].box
-    assert x <= 2 and 0 <= y and y + h <= cut.shape[0] and w <= cut.shape[1]
+    assert x <= 2 and y >= 0 and y + h <= cut.shape[0] and w <= cut.shape[1]
 
 
 def test_decode_reads_one_peak() -> None:
@@ -148,6 +148,10 @@ def test_rewritten_model_is_cached_and_dynamic(cache_dir: Path) -> None:
     assert runnable_copy(source, cache_dir) == first and first.stat().st_mtime_ns == stamp
     # Rewriting is idempotent: an already dynamic model comes back the same.
     assert dynamic_centerface(first.read_bytes()) == first.read_bytes()
+    # A damaged copy is noticed and replaced.
+    first.write_bytes(b"tampered")
+    assert runnable_copy(source, cache_dir) == first
+    assert first.read_bytes() == dynamic_centerface(source.read_bytes())
 
 
 # --- Haar and the choice between them --------------------------------------------------

@@ -14,7 +14,7 @@ from boda.apps.vision.models import Anonymization
 from boda.apps.vision.schemas import AnonymizeOptions
 from boda.core import uploads
 from boda.core.auth import Scope, get_visible
-from boda.core.errors import InvalidInput
+from boda.core.errors import BodaError, InvalidInput
 from boda.core.models import Job, StoredFile
 from boda.core.runtime import Runtime
 
@@ -135,7 +135,7 @@ def start_batch(session: Session, runtime: Runtime, *, owner_id: str,
         for source, name in files:
             try:
                 stored.append(save_upload(session, runtime, owner_id=owner_id, source=source, filename=name))
-            except InvalidInput as exc:  # say which file, keep the status
+            except BodaError as exc:  # say which file, keep the status
                 exc.message = f"{uploads.safe_filename(name)}: {exc.message}"
                 exc.details = {**exc.details, "filename": uploads.safe_filename(name)}
                 raise

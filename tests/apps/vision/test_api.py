@@ -80,8 +80,8 @@ def draw_number(text: str, size: tuple[int, int] = (520, 200)) -> bytes:
 
 
 def test_read_a_number(alice: Account) -> None:
-    response = alice.post("/api/v1/vision/digits", files={"file": ("n.png", draw_number("4071"), "image/png")},
-                          data={"multi": "true"})
+    response = alice.post("/api/v1/vision/digits", data={"multi": "true"},
+                          files={"file": ("n.png", draw_number("4071"), "image/png")})
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["text"] == "4071"
@@ -91,12 +91,14 @@ def test_read_a_number(alice: Account) -> None:
 
 
 def test_read_one_digit(alice: Account) -> None:
-    body = alice.post("/api/v1/vision/digits", files={"file": ("d.png", draw_number("7", (200, 200)), "image/png")}).json()
+    drawn = draw_number("7", (200, 200))
+    body = alice.post("/api/v1/vision/digits", files={"file": ("d.png", drawn, "image/png")}).json()
     assert body["text"] == "7" and len(body["digits"]) == 1
 
 
 def test_blank_canvas_is_a_clear_400(alice: Account) -> None:
-    response = alice.post("/api/v1/vision/digits", files={"file": ("blank.png", png_bytes(color=(255, 255, 255)), "image/png")})
+    blank = png_bytes(color=(255, 255, 255))
+    response = alice.post("/api/v1/vision/digits", files={"file": ("blank.png", blank, "image/png")})
     assert response.status_code == 400 and response.json()["error"]["message"]
 
 
@@ -108,8 +110,8 @@ def test_anonymize_one_photo(alice: Account, runtime: Runtime) -> None:
     exif[0x8825] = {2: (37.0, 33.0, 0.0), 1: "N"}  # GPS
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", exif=exif)
-    response = alice.post("/api/v1/vision/anonymize", files={"file": ("astronaut.jpg", buffer.getvalue(), "image/jpeg")},
-                          data={"method": "mosaic", "threshold": "0.5"})
+    response = alice.post("/api/v1/vision/anonymize", data={"method": "mosaic", "threshold": "0.5"},
+                          files={"file": ("astronaut.jpg", buffer.getvalue(), "image/jpeg")})
     assert response.status_code == 201, response.text
     body = response.json()
     assert len(body["faces"]) >= 1 and body["detector"] == "centerface"
@@ -128,13 +130,14 @@ def test_anonymize_one_photo(alice: Account, runtime: Runtime) -> None:
 
 
 def test_haar_fallback_detector(alice: Account) -> None:
-    body = alice.post("/api/v1/vision/anonymize", files={"file": ("a.jpg", ASTRONAUT.read_bytes(), "image/jpeg")},
-                      data={"detector": "haar", "method": "box"}).json()
+    body = alice.post("/api/v1/vision/anonymize", data={"detector": "haar", "method": "box"},
+                      files={"file": ("a.jpg", ASTRONAUT.read_bytes(), "image/jpeg")}).json()
     assert body["detector"] == "haar" and len(body["faces"]) >= 1
 
 
 def test_delete_removes_both_files(alice: Account, runtime: Runtime) -> None:
-    body = alice.post("/api/v1/vision/anonymize", files={"file": ("a.jpg", ASTRONAUT.read_bytes(), "image/jpeg")}).json()
+    photo = ASTRONAUT.read_bytes()
+    body = alice.post("/api/v1/vision/anonymize", files={"file": ("a.jpg", photo, "image/jpeg")}).json()
     assert alice.delete(f"/api/v1/vision/anonymizations/{body['id']}").status_code == 204
     assert alice.get(body["original"]["url"]).status_code == 404
     assert file_count(runtime) == 0 and blob_count(runtime) == 0
@@ -177,14 +180,16 @@ def test_bad_images_are_refused_and_nothing_is_kept(alice: Account, runtime: Run
 def test_decompression_bomb_is_413(alice: Account, runtime: Runtime) -> None:
     from tests.core.test_uploads import bomb_png
 
-    response = alice.post("/api/v1/vision/anonymize", files={"file": ("bomb.png", bomb_png(60_000, 60_000), "image/png")})
+    bomb = bomb_png(60_000, 60_000)
+    response = alice.post("/api/v1/vision/anonymize", files={"file": ("bomb.png", bomb, "image/png")})
     assert response.status_code == 413 and "pixels" in response.json()["error"]["message"]
     assert file_count(runtime) == 0
 
 
 def test_too_large_upload_is_413(client: TestClient, alice: Account, runtime: Runtime) -> None:
     runtime.settings.max_upload_mb = 0.01  # 10 KB for this test
-    response = alice.post("/api/v1/vision/anonymize", files={"file": ("big.jpg", ASTRONAUT.read_bytes(), "image/jpeg")})
+    photo = ASTRONAUT.read_bytes()
+    response = alice.post("/api/v1/vision/anonymize", files={"file": ("big.jpg", photo, "image/jpeg")})
     assert response.status_code == 413 and "limit" in response.json()["error"]["message"]
     assert file_count(runtime) == 0 and blob_count(runtime) == 0
 
@@ -201,7 +206,7 @@ def test_one_bad_file_refuses_the_whole_batch(alice: Account, runtime: Runtime) 
 @pytest.mark.parametrize("form", [{"method": "paint"}, {"threshold": "2"}, {"strength": "-1"},
                                   {"detector": "yolo"}])
 def test_bad_options_are_422(alice: Account, form: dict[str, str]) -> None:
-    response = alice.post("/api/v1/vision/anonymize", files={"file": ("a.png", png_bytes(), "image/png")}, data=form)
+    response = alice.post("/api/v1/vision/anonymize", data=form, files={"file": ("a.png", png_bytes(), "image/png")})
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "validation_error"
 

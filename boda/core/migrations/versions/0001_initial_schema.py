@@ -12,7 +12,6 @@ from alembic import op
 
 import boda.core.db
 
-
 revision: str = 'be5d33cd7f20'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
