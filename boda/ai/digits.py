@@ -109,10 +109,12 @@ def ink_map(gray: np.ndarray) -> np.ndarray:
 
 
 def _background(ink: np.ndarray) -> np.ndarray:
-    """Paper level everywhere: a grey opening wider than any stroke, then smoothed.
+    """Paper level everywhere: a grey opening wider than any stroke.
 
     Computed at a small scale, since lighting varies slowly and big kernels
-    are costly.
+    are costly. The opening keeps sharp steps (a shadow's edge, the table
+    beside the sheet), so they are not mistaken for ink; a one-pixel dilation
+    covers the blur that scaling back up adds to those steps.
     """
     h, w = ink.shape
     factor = min(1.0, 128 / max(h, w))
@@ -121,7 +123,7 @@ def _background(ink: np.ndarray) -> np.ndarray:
     size = max(3, (min(small.shape) // 3) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
     opened = cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_REPLICATE)
-    opened = cv2.GaussianBlur(opened, (0, 0), size / 4)
+    opened = cv2.dilate(opened, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE)
     return cv2.resize(opened, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
@@ -250,10 +252,13 @@ class _Blob:
 
 
 def _components(mask: np.ndarray) -> tuple[np.ndarray, list[_Blob]]:
-    """Connected ink components, specks and dust dropped."""
+    """Connected ink components; specks, dust and the scene beyond the sheet dropped."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    along_edge = _edge_contact(labels, count)
     blobs = [
-        _Blob(frozenset({i}), *(int(v) for v in stats[i, :5])) for i in range(1, count)
+        _Blob(frozenset({i}), *(int(v) for v in stats[i, :5]))
+        for i in range(1, count)
+        if along_edge[i] <= 0.5
     ]
     if not blobs:
         return labels, []
@@ -265,6 +270,16 @@ def _components(mask: np.ndarray) -> tuple[np.ndarray, list[_Blob]]:
         if b.area >= min_area and (b.area >= 0.05 * biggest or b.h >= 0.3 * tallest)
     ]
     return labels, kept
+
+
+def _edge_contact(labels: np.ndarray, count: int) -> np.ndarray:
+    """Per label, the largest share of one image edge it covers.
+
+    Pen strokes meet an edge at a point; a table or a dark strip beside the
+    sheet runs along it.
+    """
+    edges = (labels[0], labels[-1], labels[:, 0], labels[:, -1])
+    return np.max([np.bincount(edge, minlength=count) / len(edge) for edge in edges], axis=0)
 
 
 def _merge_pieces(blobs: list[_Blob]) -> list[_Blob]:

@@ -121,6 +121,7 @@ def test_upload_a_face_and_see_it_anonymised(browser: Any, server: str) -> None:
     page.wait_for_function("document.querySelector('img[data-testid=anonymized]').naturalWidth > 0")
     assert "/api/v1/files/" in after.get_attribute("src")
     assert "1 face(s) found" in page.text_content("#face-result")
+    page.wait_for_selector(".facebox")  # the detected box is drawn over the original
     page.screenshot(path=str(SHOTS / "faces.png"), full_page=True)
     page.context.close()
 

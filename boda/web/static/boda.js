@@ -46,12 +46,15 @@
     return source;
   }
 
-  function updateBadge() {
+  // The nav badge counts the caller's unfinished jobs, on every page.
+  async function updateBadge() {
     const badge = document.getElementById("jobs-running");
     if (!badge) return;
-    const n = document.querySelectorAll('[data-job-id][data-status="running"], [data-job-id][data-status="queued"]').length;
-    badge.hidden = n === 0;
-    badge.textContent = n;
+    try {
+      const page = await api("/api/v1/jobs?status=queued&status=running&limit=1");
+      badge.hidden = page.total === 0;
+      badge.textContent = page.total;
+    } catch (err) { badge.hidden = true; }
   }
 
   document.addEventListener("DOMContentLoaded", () => {

@@ -51,7 +51,22 @@
     wrap.querySelector(".found").textContent = t.found.replace("{n}", item.faces.length);
     const caps = wrap.querySelectorAll("figcaption");
     caps[0].textContent = t.before; caps[1].textContent = t.after;
-    wrap.querySelector(".before").src = item.original.url;
+    const before = wrap.querySelector(".before");
+    before.src = item.original.url;
+    before.addEventListener("load", () => {
+      // Draw the detected face boxes over the original, scaled to its shown size.
+      const figure = before.parentElement;
+      figure.style.position = "relative";
+      const sx = before.clientWidth / before.naturalWidth, sy = before.clientHeight / before.naturalHeight;
+      for (const face of item.faces) {
+        const [x, y, w, h] = face.box;
+        const mark = document.createElement("div");
+        mark.className = "facebox";
+        mark.title = `${(face.score * 100).toFixed(0)}%`;
+        Object.assign(mark.style, { left: `${before.offsetLeft + x * sx}px`, top: `${before.offsetTop + y * sy}px`, width: `${w * sx}px`, height: `${h * sy}px` });
+        figure.appendChild(mark);
+      }
+    });
     wrap.querySelector(".after").src = item.anonymized.url;
     const a = wrap.querySelector(".download");
     a.href = item.anonymized.url + "?download=true"; a.textContent = t.download;
