@@ -234,86 +234,84 @@ def boda_process(files: list[str], args: argparse.Namespace) -> float:
 # --- report --------------------------------------------------------------------------------
 
 
-def median_of(repeats: int, run: Callable[[], float]) -> float:
-    return statistics.median(run() for _ in range(repeats))
+def line(label: str, samples: list[float], images: int, faces: int, recall: float, false: int) -> str:
+    """Rates from the median run; the best run beside it shows how much load moved them."""
+    seconds = statistics.median(samples)
+    return (f"  {label:<36} {seconds:6.2f} s (best {min(samples):5.2f})  {images / seconds:5.1f} img/s  "
+            f"{faces / seconds:6.1f} faces/s   recall {recall:6.1%}   false+ {false}")
 
 
-def line(label: str, seconds: float, images: int, faces: int, recall: float | None = None,
-         false: int | None = None) -> str:
-    quality = "" if recall is None else f"   recall {recall:6.1%}   false+ {false}"
-    return (f"  {label:<44} {seconds:7.2f} s  {images / seconds:6.1f} img/s  "
-            f"{faces / seconds:6.1f} faces/s{quality}")
-
-
-def sweep(truth: dict[str, list[Box]], threshold: float, threads: int) -> None:
-    """What the inference size does to detect-only speed and recall (images decoded already)."""
+def sweep(truth: dict[str, list[Box]], threshold: float, threads: int, repeats: int) -> None:
+    """What the inference size does to detect-only speed and recall (images decoded already).
+    Sizes take turns in every round and each keeps its best round, so load from other
+    processes does not favour one size."""
     images = {path: cv2.imread(path, cv2.IMREAD_COLOR) for path in truth}
-    print("\nInference size (max_side) against detect-only speed and recall:")
-    for max_side in (None, 512, 448, 384, 320, 256):
-        detector = CenterFaceDetector(threads=threads, max_side=max_side)
-        detector.detect(next(iter(images.values())), threshold=threshold)
-        start = time.perf_counter()
-        found = {p: [f.box for f in detector.detect(im, threshold=threshold)] for p, im in images.items()}
-        ms = (time.perf_counter() - start) * 1000 / len(images)
-        recall, false = score(found, truth)
-        print(f"  max_side {str(max_side or '640 (none)'):<11} {ms:6.1f} ms/img   "
+    sizes = (None, 512, 448, 384, 320, 256)
+    detectors = {size: CenterFaceDetector(threads=threads, max_side=size).load() for size in sizes}
+    best = dict.fromkeys(sizes, float("inf"))
+    found: dict[int | None, dict[str, list[Box]]] = {}
+    for _ in range(repeats):
+        for size, detector in detectors.items():
+            start = time.perf_counter()
+            found[size] = {p: [f.box for f in detector.detect(im, threshold=threshold)] for p, im in images.items()}
+            best[size] = min(best[size], (time.perf_counter() - start) * 1000 / len(images))
+    print("\nInference size (max_side) against detect-only speed (best round) and recall:")
+    for size in sizes:
+        recall, false = score(found[size], truth)
+        print(f"  max_side {str(size or '640 (none)'):<11} {best[size]:6.1f} ms/img   "
               f"recall {recall:6.1%}   false+ {false}")
 
 
 def main(args: argparse.Namespace) -> None:
-    work = args.work
-    truth = make_set(work / "images", args.images, args.seed)
-    files = list(truth)
+    truth = make_set(args.work / "images", args.images, args.seed)
+    files, n = list(truth), len(truth)
     faces = sum(len(boxes) for boxes in truth.values())
     python = deface_venv(args.deface_venv)
-    print(f"{len(files)} images 640x480, {faces} faces ({FACE_WIDTHS[0]}-{FACE_WIDTHS[1]} px wide); "
-          f"threshold {args.threshold}; {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs; onnxruntime {importlib.metadata.version('onnxruntime')}; "
-          f"median of {args.repeats} runs")
+    print(f"{n} images 640x480, {faces} faces ({FACE_WIDTHS[0]}-{FACE_WIDTHS[1]} px wide); "
+          f"threshold {args.threshold}; {platform.machine()}, {os.cpu_count()} CPUs; "
+          f"onnxruntime {importlib.metadata.version('onnxruntime')} on both sides; "
+          f"{args.repeats} interleaved rounds")
 
-    detector = CenterFaceDetector(threads=args.threads, max_side=args.max_side)
     start = time.perf_counter()
-    detector.load()
+    detector = CenterFaceDetector(threads=args.threads, max_side=args.max_side).load()
     load_seconds = time.perf_counter() - start
     boda_file(detector, files[0], args.threshold)  # first run allocates; a server is past it
 
+    backends = ["auto", "opencv"] if args.opencv else ["auto"]
     runs: dict[str, Callable[[], float]] = {
-        "deface CLI": lambda: deface_cli(python, files, args.threshold, "auto"),
-        "Boda in-process": lambda: boda_loop(detector, files, args.threshold)[0],
-        "Boda process": lambda: boda_process(files, args),
+        f"deface {b}": lambda b=b: deface_cli(python, files, args.threshold, b) for b in backends
     }
-    if args.opencv:
-        runs["deface CLI opencv"] = lambda: deface_cli(python, files, args.threshold, "opencv")
+    runs["deface 1 file"] = lambda: deface_cli(python, files[:1], args.threshold, "auto")
+    runs["Boda in-process"] = lambda: boda_loop(detector, files, args.threshold)[0]
+    runs["Boda process"] = lambda: boda_process(files, args)
     samples: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(args.repeats):  # interleaved, so background load falls on every side alike
         for name, run in runs.items():
             samples[name].append(run())
-    rows = {name: statistics.median(values) for name, values in samples.items()}
-    one_file = median_of(args.repeats, lambda: deface_cli(python, files[:1], args.threshold, "auto"))
+    median = {name: statistics.median(values) for name, values in samples.items()}
 
-    backend, deface_boxes = deface_found(python, files, args.threshold, "auto", work / "deface.json")
-    deface_recall, deface_false = score(deface_boxes, truth)
-    boda_recall, boda_false = score(boda_loop(detector, files, args.threshold)[1], truth)
+    print("\ndeface CLI (whole process: start, imports, model load, then per file imageio read, "
+          "detect, blur, imageio JPEG write):")
+    for backend in backends:
+        used, boxes = deface_found(python, files, args.threshold, backend, args.work / "deface.json")
+        label = f"deface --backend {backend}" + (f" (-> {used})" if backend == "auto" else "")
+        print(line(label, samples[f"deface {backend}"], n, faces, *score(boxes, truth)))
+    per_file = (median["deface auto"] - median["deface 1 file"]) / (n - 1)
+    print(f"  deface 1-file run {median['deface 1 file']:.2f} s; each further file {per_file * 1000:.1f} ms")
 
-    n = len(files)
-    print(f"\ndeface CLI, backend auto -> {backend} (whole process: start, imports, model load, and per "
-          f"file imageio read, detect, blur, imageio JPEG write):")
-    print(line("deface CLI (default backend)", rows["deface CLI"], n, faces, deface_recall, deface_false))
-    if args.opencv:
-        print(line("deface CLI --backend opencv", rows["deface CLI opencv"], n, faces))
-    per_file = (rows["deface CLI"] - one_file) / (n - 1)
-    print(f"  deface fixed cost (1-file run) {one_file:.2f} s; per further file {per_file * 1000:.1f} ms")
-    print(f"\nBoda, CenterFaceDetector(threads={args.threads}, max_side={args.max_side}) + "
-          f"anonymize(blur, margin {MASK_MARGIN}), cv2 read and JPEG write:")
-    print(line("Boda in-process (warm session)", rows["Boda in-process"], n, faces, boda_recall, boda_false))
-    print(line("Boda fresh process (like the CLI)", rows["Boda process"], n, faces))
-    print(f"  Boda session load {load_seconds * 1000:.0f} ms (rewritten model already cached)")
-    print("\nRatios (deface CLI time / Boda time, same images, same faces):")
-    print(f"  in-process vs deface CLI            {rows['deface CLI'] / rows['Boda in-process']:5.2f}x")
-    print(f"  fresh process vs deface CLI         {rows['deface CLI'] / rows['Boda process']:5.2f}x")
-    print(f"  per image, start-up left out        {per_file * n / rows['Boda in-process']:5.2f}x")
+    print(f"\nBoda: CenterFaceDetector(threads={args.threads}, max_side={args.max_side}) + "
+          f"anonymize(blur, margin {MASK_MARGIN}), cv2 read and JPEG write per file:")
+    boda_score = score(boda_loop(detector, files, args.threshold)[1], truth)
+    print(line("Boda in-process (session warm)", samples["Boda in-process"], n, faces, *boda_score))
+    print(line("Boda fresh process (as a CLI)", samples["Boda process"], n, faces, *boda_score))
+    print(f"  session load {load_seconds * 1000:.0f} ms (model rewrite included; not in the in-process time)")
+
+    print("\nRatios, deface --backend auto time / Boda time (medians):")
+    print(f"  Boda in-process vs deface CLI       {median['deface auto'] / median['Boda in-process']:5.2f}x")
+    print(f"  Boda fresh process vs deface CLI    {median['deface auto'] / median['Boda process']:5.2f}x")
+    print(f"  per file, start-up left out         {per_file * n / median['Boda in-process']:5.2f}x")
     if args.sweep:
-        sweep(truth, args.threshold, args.threads)
+        sweep(truth, args.threshold, args.threads, args.repeats)
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

@@ -40,6 +40,7 @@ class Providers:
                     key,  # type: ignore[arg-type]
                     model_path=find_weights(self.settings, "centerface.onnx"),
                     threads=self.settings.ai.threads,
+                    cache_dir=self.settings.data_dir / "cache" / "models",
                 )
             return self._face_detectors[key]
 

