@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import importlib.metadata
 import json
+import math
 import os
 import platform
 import re
@@ -75,7 +76,10 @@ def machine_report() -> str:
             versions.append(f"{name} {importlib.metadata.version(name)}")
         except importlib.metadata.PackageNotFoundError:
             versions.append(f"{name} -")
+    load = os.getloadavg()[0]
+    busy = "  <- busy: other work shares these cores, expect noisy figures" if load > 0.5 * (usable or 1) else ""
     return (f"machine: {usable} usable cores of {os.cpu_count()} ({cpu}), {mem} RAM, {platform.platform()}\n"
+            f"load average at start: {load:.2f}{busy}\n"
             f"python:  {platform.python_implementation()} {platform.python_version()}\n"
             f"packages: {', '.join(versions)}")
 
@@ -118,10 +122,10 @@ class Server:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"http://{HOST}:{self.port}/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        return
+            with contextlib.suppress(OSError), \
+                    urllib.request.urlopen(f"http://{HOST}:{self.port}/healthz", timeout=2) as r:
+                if r.status == 200:
+                    return
             time.sleep(0.2)
         raise RuntimeError(f"{self.name} did not answer /healthz in {timeout:.0f}s:\n{self.log_tail()}")
 
@@ -141,7 +145,8 @@ class Server:
         return 0.0
 
     def log_text(self) -> str:
-        self._log_file.flush()
+        if not self._log_file.closed:
+            self._log_file.flush()
         return self.log.read_text(errors="replace")
 
     def log_tail(self, lines: int = 40) -> str:
@@ -158,7 +163,8 @@ class Server:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
-        self._log_file.close()
+        if not self._log_file.closed:
+            self._log_file.close()
 
 
 class BodaInstance:
@@ -306,7 +312,7 @@ class Result:
         ordered = sorted(self.latencies_ms)
         if not ordered:
             return float("nan")
-        return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))]
+        return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]  # nearest rank
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
@@ -384,7 +390,7 @@ async def _drive(port: int, target: Target, n: int, concurrency: int, timeout: f
 def run_load(server: Server, target: Target, *, n: int, concurrency: int, warmup: int | None = None,
              timeout: float = 60.0) -> Result:
     """`n` requests with `concurrency` callers (after a short warm-up); latencies of each."""
-    warmup = max(10, 2 * concurrency) if warmup is None else warmup
+    warmup = max(30, 2 * concurrency) if warmup is None else warmup
     if warmup:
         asyncio.run(_drive(server.port, target, warmup, concurrency, timeout))
     cpu0, srv0 = time.process_time(), server.cpu_seconds()
@@ -585,4 +591,8 @@ def _one(port: int, request: bytes) -> bytes:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("\ninterrupted: servers stopped, temp files removed", file=sys.stderr)
+        sys.exit(130)

@@ -33,6 +33,7 @@ MAX_SKEW = 1.0
 # transforms have pixels to work with; huge photos shrunk to bound the cost.
 MIN_SIDE, MAX_SIDE = 256, 1600
 MIN_CONTRAST = 40  # grey levels of ink above paper below which nothing was written
+INK_PIXELS = 20  # the least ink (in working pixels) that can make a digit
 Box = tuple[int, int, int, int]
 Scorer = Callable[[list[np.ndarray]], np.ndarray]
 
@@ -101,11 +102,28 @@ def ink_map(gray: np.ndarray) -> np.ndarray:
     paper is whichever extreme the median pixel sits nearer to, since ink
     covers a minority of the picture.
     """
-    low, median, high = np.percentile(gray, (0.1, 50, 99.9))
+    low, high = _extremes(gray)
+    counts = np.cumsum(_histogram(gray))
+    median = float(np.searchsorted(counts, counts[-1] / 2))
     ink = 255 - gray if median - low > high - median else gray.copy()
     background = _background(ink)
     flat = cv2.subtract(ink, background)
     return cv2.GaussianBlur(flat, (3, 3), 0)
+
+
+def _extremes(values: np.ndarray) -> tuple[float, float]:
+    """The darkest and brightest levels that at least INK_PIXELS pixels reach.
+
+    A count, not a percentile: a small digit in a big photo is a tiny share
+    of its pixels, while a few hot pixels should not count as ink.
+    """
+    counts = np.cumsum(_histogram(values))
+    k = min(INK_PIXELS, int(counts[-1]))
+    return float(np.searchsorted(counts, k)), float(np.searchsorted(counts, counts[-1] - k + 1))
+
+
+def _histogram(values: np.ndarray) -> np.ndarray:
+    return cv2.calcHist([values], [0], None, [256], [0, 256]).ravel()
 
 
 def _background(ink: np.ndarray) -> np.ndarray:
@@ -129,14 +147,14 @@ def _background(ink: np.ndarray) -> np.ndarray:
 
 def threshold_ink(ink: np.ndarray) -> np.ndarray:
     """Binary ink mask (uint8 0/255) by Otsu; all zero when there is no real ink."""
-    peak = float(np.percentile(ink, 99.9)) if ink.size >= 1000 else float(ink.max())
+    peak = _extremes(ink)[1]
     if peak < MIN_CONTRAST:
         return np.zeros_like(ink)
     otsu, _ = cv2.threshold(ink, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     # Otsu on a sparse, noisy page can land in the paper's noise; ink is never
     # fainter than a quarter of the strongest ink.
     level = max(otsu, peak / 4, MIN_CONTRAST / 2)
-    return np.where(ink > level, 255, 0).astype(np.uint8)
+    return cv2.threshold(ink, level, 255, cv2.THRESH_BINARY)[1]
 
 
 def stroke_width(mask: np.ndarray) -> float:
@@ -359,7 +377,7 @@ def segment_digits(mask: np.ndarray, score: Scorer | None = None) -> list[Segmen
     digit_width = _digit_width(blobs, line)
     segments: list[Segment] = []
     for blob in blobs:
-        own = np.isin(labels, list(blob.labels)).astype(np.uint8) * 255
+        own = _ink_of(labels, blob.labels)
         # Touching digits: wider than tall, or much wider than their neighbours
         # (and wider than a broad 0 could be).
         touching = blob.w > 1.2 * blob.h or (blob.w > 1.6 * digit_width and blob.w > 0.9 * line)
@@ -372,6 +390,13 @@ def segment_digits(mask: np.ndarray, score: Scorer | None = None) -> list[Segmen
     return segments
 
 
+def _ink_of(labels: np.ndarray, wanted: frozenset[int]) -> np.ndarray:
+    """A 0/255 mask of the pixels carrying the wanted component labels."""
+    lookup = np.zeros(int(labels.max()) + 1, np.uint8)
+    lookup[list(wanted)] = 255
+    return lookup[labels]
+
+
 def _tight_box(piece: np.ndarray, x: int, y: int) -> Box:
     ys, xs = np.nonzero(piece)
     return (x + int(xs.min()), y + int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1)
@@ -382,7 +407,7 @@ def single_digit(mask: np.ndarray) -> Segment | None:
     labels, blobs = _components(mask)
     if not blobs:
         return None
-    keep = np.isin(labels, [next(iter(b.labels)) for b in blobs]).astype(np.uint8) * 255
+    keep = _ink_of(labels, frozenset().union(*(b.labels for b in blobs)))
     return Segment(keep, _tight_box(keep, 0, 0))
 
 
@@ -416,8 +441,8 @@ class DigitReader:
     def classify(self, batch: np.ndarray) -> np.ndarray:
         """(N,28,28) uint8 MNIST-style digits -> (N,10) probabilities."""
         batch = np.asarray(batch)
-        if batch.ndim != 3 or batch.shape[1:] != (MNIST_SIZE, MNIST_SIZE):
-            raise InvalidInput(f"Expected (N, 28, 28) digits, got shape {batch.shape}")
+        if batch.ndim != 3 or batch.shape[1:] != (MNIST_SIZE, MNIST_SIZE) or batch.dtype != np.uint8:
+            raise InvalidInput(f"Expected (N, 28, 28) uint8 digits, got {batch.dtype} {batch.shape}")
         if len(batch) == 0:
             return np.zeros((0, 10), np.float32)
         x = (batch.astype(np.float32) / 255.0)[:, None, :, :]
@@ -429,7 +454,7 @@ class DigitReader:
         segment = single_digit(mask)
         if segment is None:
             raise InvalidInput("No digit found: the image looks blank")
-        return self._read([segment], scale, image.shape)[0]
+        return self._read([segment], scale, np.shape(image))[0]
 
     def read_number(self, image: np.ndarray, *, max_digits: int = 16) -> NumberReading:
         """Read a row of digits (a ZIP code, a meter) left to right."""
@@ -442,7 +467,7 @@ class DigitReader:
                 f"Found {len(segments)} marks, more than the {max_digits} digits allowed",
                 details={"found": len(segments), "max_digits": max_digits},
             )
-        digits = tuple(self._read(segments, scale, image.shape))
+        digits = tuple(self._read(segments, scale, np.shape(image)))
         return NumberReading(
             text="".join(str(d.digit) for d in digits),
             digits=digits,

@@ -9,6 +9,8 @@ from __future__ import annotations
 import io
 import unicodedata
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -62,8 +64,14 @@ def safe_filename(name: str | None) -> str:
     return base[:200] or "upload"
 
 
-def inspect_image(path: Path, head: bytes, *, max_pixels: int) -> ImageInfo:
-    """Check that the bytes are a whole image of an accepted type and sane size."""
+@contextmanager
+def _checked_open(path: Path, head: bytes, *, max_pixels: int, full: bool) -> Iterator[tuple[str, Image.Image]]:
+    """Open an upload as an image of an accepted type and sane size, decoded to the end.
+
+    Decoding to the last byte is what catches truncated or corrupt files. A
+    JPEG is decoded at 1/8 scale unless `full`: the whole stream is still
+    read, at a fraction of the time and memory.
+    """
     fmt = sniff_format(head)
     if fmt is None:
         raise UnsupportedMedia(
@@ -80,12 +88,22 @@ def inspect_image(path: Path, head: bytes, *, max_pixels: int) -> ImageInfo:
                         f"Image is {width}×{height} pixels; the limit is {max_pixels:,} pixels",
                         details={"width": width, "height": height, "max_pixels": max_pixels},
                     )
-                img.load()  # decodes everything: truncated or corrupt data fails here
-                orientation = img.getexif().get(0x0112, 1)
+                if fmt == "JPEG" and not full:
+                    img.draft(img.mode, (max(1, width // 8), max(1, height // 8)))
+                img.load()
+                yield fmt, img
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise PayloadTooLarge(f"Image refused as a decompression bomb: {exc}") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise InvalidInput(f"The image is broken or truncated ({exc})") from exc
+
+
+def inspect_image(path: Path, head: bytes, *, max_pixels: int) -> ImageInfo:
+    """Check that the bytes are a whole image of an accepted type and sane size."""
+    with _checked_open(path, head, max_pixels=max_pixels, full=False) as (fmt, img):
+        orientation = img.getexif().get(0x0112, 1)
+        with Image.open(path) as header:  # the draft changed img.size; the header has the truth
+            width, height = header.size
     if orientation in (5, 6, 7, 8):  # rotated a quarter turn: the displayed size swaps
         width, height = height, width
     return ImageInfo(format=fmt, content_type=IMAGE_TYPES[fmt], width=width, height=height)
@@ -95,61 +113,87 @@ def _blob_in_use(session: Session, key: str) -> bool:
     return bool(session.scalar(select(func.count()).select_from(StoredFile).where(StoredFile.blob_key == key)))
 
 
-def save_image_upload(
-    session: Session,
-    store: BlobStore,
-    *,
-    owner_id: str,
-    source: BinaryIO,
-    filename: str | None,
-    app: str,
-    max_bytes: int,
-    max_pixels: int,
-) -> StoredFile:
-    """Validate and store an uploaded image; nothing is kept when it is refused."""
+@dataclass(frozen=True)
+class PreparedFile:
+    """A validated file already in the blob store, not yet in the database.
+
+    Slow work (decoding, detection) happens before any row is written, so a
+    request holds the database's write lock only for its short final commit.
+    """
+
+    blob_key: str
+    created: bool  # this upload put the blob there (and may take it away again)
+    size: int
+    filename: str
+    content_type: str
+    width: int | None
+    height: int | None
+
+    def row(self, *, owner_id: str, app: str, derived_from_id: str | None = None) -> StoredFile:
+        return StoredFile(owner_id=owner_id, blob_key=self.blob_key, filename=self.filename,
+                          content_type=self.content_type, size=self.size, width=self.width, height=self.height,
+                          app=app, derived_from_id=derived_from_id, visibility=Visibility.private)
+
+
+def prepare_image_upload(store: BlobStore, *, source: BinaryIO, filename: str | None, max_bytes: int,
+                         max_pixels: int) -> PreparedFile:
+    """Stream, check and store an uploaded image; nothing is kept when it is refused."""
     spooled = spool(source, max_bytes=max_bytes)
     try:
         if spooled.size == 0:
             raise InvalidInput("The file is empty")
         info = inspect_image(spooled.path, spooled.head, max_pixels=max_pixels)
-        return _store(session, store, spooled, owner_id=owner_id, filename=safe_filename(filename),
-                      content_type=info.content_type, width=info.width, height=info.height, app=app)
+        return _put(store, spooled, filename=safe_filename(filename), content_type=info.content_type,
+                    width=info.width, height=info.height)
     finally:
         spooled.discard()
 
 
-def _store(session: Session, store: BlobStore, spooled: SpooledUpload, *, owner_id: str, filename: str,
-           content_type: str, width: int | None, height: int | None, app: str,
-           derived_from_id: str | None = None) -> StoredFile:
+def prepare_derived_image(store: BlobStore, *, image: Image.Image, filename: str, format: str = "PNG") -> PreparedFile:
+    """Store an image Boda made; it is encoded afresh, so no EXIF (GPS) survives."""
+    data = encode_image(image, format)
+    spooled = spool(io.BytesIO(data), max_bytes=len(data) + 1)
+    try:
+        return _put(store, spooled, filename=safe_filename(filename), content_type=IMAGE_TYPES[format],
+                    width=image.width, height=image.height)
+    finally:
+        spooled.discard()
+
+
+def _put(store: BlobStore, spooled: SpooledUpload, *, filename: str, content_type: str, width: int | None,
+         height: int | None) -> PreparedFile:
+    existed = store.exists(spooled.sha256)
     key = store.put_spooled(spooled)
-    row = StoredFile(owner_id=owner_id, blob_key=key, filename=filename, content_type=content_type,
-                     size=spooled.size, width=width, height=height, app=app,
-                     derived_from_id=derived_from_id, visibility=Visibility.private)
+    return PreparedFile(blob_key=key, created=not existed, size=spooled.size, filename=filename,
+                        content_type=content_type, width=width, height=height)
+
+
+def save_image_upload(session: Session, store: BlobStore, *, owner_id: str, source: BinaryIO,
+                      filename: str | None, app: str, max_bytes: int, max_pixels: int) -> StoredFile:
+    """Validate, store and record an uploaded image."""
+    prepared = prepare_image_upload(store, source=source, filename=filename, max_bytes=max_bytes,
+                                    max_pixels=max_pixels)
+    row = prepared.row(owner_id=owner_id, app=app)
     session.add(row)
     session.flush()
     return row
 
 
-def save_derived_image(
-    session: Session,
-    store: BlobStore,
-    *,
-    owner_id: str,
-    image: Image.Image,
-    filename: str,
-    app: str,
-    derived_from_id: str | None = None,
-    format: str = "PNG",
-) -> StoredFile:
-    """Store an image Boda made; it is encoded afresh, so no EXIF (GPS) survives."""
-    data = encode_image(image, format)
-    spooled = spool(io.BytesIO(data), max_bytes=len(data) + 1)
-    try:
-        return _store(session, store, spooled, owner_id=owner_id, filename=safe_filename(filename),
-                      content_type=IMAGE_TYPES[format], width=image.width, height=image.height,
-                      app=app, derived_from_id=derived_from_id)
-    finally:
-        spooled.discard()
+def save_derived_image(session: Session, store: BlobStore, *, owner_id: str, image: Image.Image, filename: str,
+                       app: str, derived_from_id: str | None = None, format: str = "PNG") -> StoredFile:
+    """Store and record an image Boda made (no EXIF)."""
+    row = prepare_derived_image(store, image=image, filename=filename, format=format).row(
+        owner_id=owner_id, app=app, derived_from_id=derived_from_id)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def discard_prepared(session: Session, store: BlobStore, prepared: list[PreparedFile]) -> None:
+    """After a refused request: remove the blobs it added that no row uses."""
+    for item in prepared:
+        if item.created and not _blob_in_use(session, item.blob_key):
+            store.delete(item.blob_key)
 
 
 def encode_image(image: Image.Image, format: str = "PNG") -> bytes:
@@ -163,7 +207,11 @@ def encode_image(image: Image.Image, format: str = "PNG") -> bytes:
 
 def load_image(store: BlobStore, file: StoredFile) -> Image.Image:
     """Decode a stored image upright (EXIF orientation applied), as RGB."""
-    with store.open(file.blob_key) as f:
+    return load_blob_image(store, file.blob_key)
+
+
+def load_blob_image(store: BlobStore, key: str) -> Image.Image:
+    with store.open(key) as f:
         image = Image.open(io.BytesIO(f.read()))
         image.load()
     upright = ImageOps.exif_transpose(image)
@@ -179,22 +227,13 @@ def delete_file(session: Session, store: BlobStore, file: StoredFile) -> None:
         store.delete(key)
 
 
-def forget_new_blobs(session: Session, store: BlobStore, keys: set[str]) -> None:
-    """After a failed request: remove blobs it wrote that no committed row uses."""
-    for key in keys:
-        if not _blob_in_use(session, key):
-            store.delete(key)
-
-
 def read_image_upload(source: BinaryIO, *, max_bytes: int, max_pixels: int) -> Image.Image:
-    """Validate an uploaded image and decode it upright, without storing it."""
+    """Validate an uploaded image and decode it upright (once), without storing it."""
     spooled = spool(source, max_bytes=max_bytes)
     try:
         if spooled.size == 0:
             raise InvalidInput("The file is empty")
-        inspect_image(spooled.path, spooled.head, max_pixels=max_pixels)
-        with Image.open(spooled.path) as image:
-            image.load()
+        with _checked_open(spooled.path, spooled.head, max_pixels=max_pixels, full=True) as (_, image):
             return ImageOps.exif_transpose(image).convert("RGB")
     finally:
         spooled.discard()

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import importlib
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from boda import __version__
 from boda.apps import APPS
@@ -21,6 +20,7 @@ from boda.core.runtime import Runtime
 from boda.web import api, pages
 from boda.web.errors import BodySizeLimit, install_error_handlers
 from boda.web.i18n import translate
+from boda.web.middleware import Observe
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).parent
@@ -36,19 +36,7 @@ def _templates() -> Jinja2Templates:
 
 def _metrics(app: FastAPI) -> None:
     registry = CollectorRegistry()
-    requests = Counter("boda_http_requests_total", "HTTP requests", ["method", "route", "status"],
-                       registry=registry)
-    latency = Histogram("boda_http_request_seconds", "HTTP request latency", ["method", "route"],
-                        registry=registry)
-
-    @app.middleware("http")
-    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        requests.labels(request.method, route, str(response.status_code)).inc()
-        latency.labels(request.method, route).observe(time.perf_counter() - start)
-        return response
+    app.add_middleware(Observe, registry=registry)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
@@ -81,14 +69,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = _templates()
     install_error_handlers(app)
     _metrics(app)
-
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        response = await call_next(request)
-        response.headers.setdefault("x-content-type-options", "nosniff")
-        response.headers.setdefault("referrer-policy", "same-origin")
-        response.headers.setdefault("x-frame-options", "DENY")
-        return response
 
     app.include_router(api.health)
     app.include_router(api.router)

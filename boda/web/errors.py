@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from boda.core.errors import BodaError, PayloadTooLarge
+from boda.core.errors import BodaError
 
 log = logging.getLogger(__name__)
 

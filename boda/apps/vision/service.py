@@ -75,53 +75,77 @@ def reading_as_dict(runtime: Runtime, gray: np.ndarray, *, multi: bool) -> dict[
 
 # --- faces -------------------------------------------------------------------
 
-def anonymize_file(session: Session, runtime: Runtime, original: StoredFile, options: AnonymizeOptions,
-                    job_id: str | None = None) -> Anonymization:
+def _cover_faces(runtime: Runtime, image: Image.Image, options: AnonymizeOptions
+                 ) -> tuple[Image.Image, list[dict[str, Any]], str]:
     from boda.ai.faces import anonymize
 
-    image = uploads.load_image(runtime.store, original)
     bgr = np.ascontiguousarray(np.asarray(image)[:, :, ::-1])
     detector = runtime.ai.face_detector(options.detector)
     faces = detector.detect(bgr, threshold=options.threshold)
     covered = anonymize(bgr, faces, method=options.method, strength=options.strength)
-    out = Image.fromarray(np.ascontiguousarray(covered[:, :, ::-1]))
+    found = [{"box": list(f.box), "score": round(float(f.score), 4)} for f in faces]
+    covered_image = Image.fromarray(np.ascontiguousarray(covered[:, :, ::-1]))
+    return covered_image, found, getattr(detector, "name", options.detector)
+
+
+def _prepare_copy(runtime: Runtime, original: uploads.PreparedFile | StoredFile, image: Image.Image,
+                  options: AnonymizeOptions) -> tuple[uploads.PreparedFile, list[dict[str, Any]], str]:
+    """The slow part, done before any row is written: detect, cover, store the copy."""
+    covered, faces, detector = _cover_faces(runtime, image, options)
     fmt = "JPEG" if original.content_type == "image/jpeg" else "PNG"
     stem = original.filename.rsplit(".", 1)[0] or "photo"
-    copy = uploads.save_derived_image(session, runtime.store, owner_id=original.owner_id, image=out,
-                                      filename=f"{stem}_anonymized.{fmt.lower().replace('jpeg', 'jpg')}",
-                                      app=APP, derived_from_id=original.id, format=fmt)
-    row = Anonymization(owner_id=original.owner_id, original_id=original.id, anonymized_id=copy.id,
-                        method=options.method, detector=getattr(detector, "name", options.detector),
-                        threshold=options.threshold, strength=options.strength, job_id=job_id,
-                        faces=[{"box": list(f.box), "score": round(float(f.score), 4)} for f in faces])
+    name = f"{stem}_anonymized.{'jpg' if fmt == 'JPEG' else 'png'}"
+    return uploads.prepare_derived_image(runtime.store, image=covered, filename=name, format=fmt), faces, detector
+
+
+def _record(session: Session, original: StoredFile, copy: uploads.PreparedFile, faces: list[dict[str, Any]],
+            detector: str, options: AnonymizeOptions, job_id: str | None) -> Anonymization:
+    copy_row = copy.row(owner_id=original.owner_id, app=APP, derived_from_id=original.id)
+    session.add(copy_row)
+    session.flush()
+    row = Anonymization(owner_id=original.owner_id, original_id=original.id, anonymized_id=copy_row.id,
+                        method=options.method, detector=detector, threshold=options.threshold,
+                        strength=options.strength, job_id=job_id, faces=faces)
     session.add(row)
     session.flush()
     return row
 
 
+def anonymize_file(session: Session, runtime: Runtime, original: StoredFile, options: AnonymizeOptions,
+                   job_id: str | None = None) -> Anonymization:
+    """Cover the faces of a stored photo; its copy is stored beside it."""
+    copy, faces, detector = _prepare_copy(runtime, original, uploads.load_image(runtime.store, original), options)
+    return _record(session, original, copy, faces, detector, options, job_id)
+
+
 def anonymize_upload(session: Session, runtime: Runtime, *, owner_id: str, source: BinaryIO,
                      filename: str | None, options: AnonymizeOptions) -> Anonymization:
     """Store the original privately, cover its faces, store the copy beside it."""
-    original = save_upload(session, runtime, owner_id=owner_id, source=source, filename=filename)
+    original = _prepare_upload(runtime, source=source, filename=filename)
+    made = [original]
     try:
-        return anonymize_file(session, runtime, original, options)
+        copy, faces, detector = _prepare_copy(runtime, original,
+                                              uploads.load_blob_image(runtime.store, original.blob_key), options)
+        made.append(copy)
+        original_row = original.row(owner_id=owner_id, app=APP)
+        session.add(original_row)
+        session.flush()
+        return _record(session, original_row, copy, faces, detector, options, None)
     except Exception:
         session.rollback()
-        uploads.forget_new_blobs(session, runtime.store, {original.blob_key})
+        uploads.discard_prepared(session, runtime.store, made)
         raise
 
 
-def save_upload(session: Session, runtime: Runtime, *, owner_id: str, source: BinaryIO,
-                filename: str | None) -> StoredFile:
+def _prepare_upload(runtime: Runtime, *, source: BinaryIO, filename: str | None) -> uploads.PreparedFile:
     settings = runtime.settings
-    return uploads.save_image_upload(session, runtime.store, owner_id=owner_id, source=source,
-                                     filename=filename, app=APP, max_bytes=settings.max_upload_bytes,
-                                     max_pixels=settings.max_image_pixels)
+    return uploads.prepare_image_upload(runtime.store, source=source, filename=filename,
+                                        max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels)
 
 
 def start_batch(session: Session, runtime: Runtime, *, owner_id: str,
                 files: list[tuple[BinaryIO, str | None]], options: AnonymizeOptions) -> Job:
-    """Validate and store every upload first; only then queue the work.
+    """Validate and store every upload first; only then record them and queue the work.
 
     One bad file refuses the whole batch with its name, and nothing of the
     batch stays stored.
@@ -130,23 +154,24 @@ def start_batch(session: Session, runtime: Runtime, *, owner_id: str,
         raise InvalidInput("Send at least one file")
     if len(files) > MAX_BATCH:
         raise InvalidInput(f"At most {MAX_BATCH} files per batch")
-    stored: list[StoredFile] = []
+    prepared: list[uploads.PreparedFile] = []
     try:
         for source, name in files:
             try:
-                stored.append(save_upload(session, runtime, owner_id=owner_id, source=source, filename=name))
+                prepared.append(_prepare_upload(runtime, source=source, filename=name))
             except BodaError as exc:  # say which file, keep the status
                 exc.message = f"{uploads.safe_filename(name)}: {exc.message}"
                 exc.details = {**exc.details, "filename": uploads.safe_filename(name)}
                 raise
     except Exception:
-        keys = {f.blob_key for f in stored}
-        session.rollback()
-        uploads.forget_new_blobs(session, runtime.store, keys)
+        uploads.discard_prepared(session, runtime.store, prepared)
         raise
-    title = f"Anonymise {len(stored)} photo{'s' if len(stored) != 1 else ''}"
+    rows = [item.row(owner_id=owner_id, app=APP) for item in prepared]
+    session.add_all(rows)
+    session.flush()
+    title = f"Anonymise {len(rows)} photo{'s' if len(rows) != 1 else ''}"
     return runtime.queue.enqueue(session, kind="vision.anonymize_batch", owner_id=owner_id, title=title,
-                                 payload={"file_ids": [f.id for f in stored], "options": options.model_dump()})
+                                 payload={"file_ids": [f.id for f in rows], "options": options.model_dump()})
 
 
 def list_anonymizations(session: Session, scope: Scope, *, limit: int, offset: int
