@@ -19,7 +19,7 @@ class Page(BaseModel, Generic[T]):
 
 class PageParams(BaseModel):
     limit: int = Field(default=50, ge=1, le=200)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=1_000_000_000)
 
 
 class UserOut(BaseModel):

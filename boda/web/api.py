@@ -253,9 +253,9 @@ def _watchable_job(job_id: str, session: DbSession, user: CurrentUser) -> str:
 @router.get("/jobs/{job_id}/events", tags=["jobs"], response_class=EventSourceResponse)
 async def job_events(job_id: Annotated[str, Depends(_watchable_job)], request: Request, runtime: RuntimeDep,
                      last_event_id: Annotated[str | None, Header()] = None,
-                     after: int = 0) -> AsyncIterator[ServerSentEvent]:
+                     after: Annotated[int, Query(ge=0, le=2**62)] = 0) -> AsyncIterator[ServerSentEvent]:
     """Stream the job's progress as Server-Sent Events; resumes after Last-Event-ID."""
-    start = int(last_event_id) if last_event_id and last_event_id.isdigit() else after
+    start = int(last_event_id) if last_event_id and last_event_id.isdigit() and len(last_event_id) < 18 else after
     async for event in stream(runtime.db, job_id, start):
         if await request.is_disconnected():
             return

@@ -35,7 +35,8 @@ def test_no_server_errors(api_schema: Any, fuzzed: tuple[Any, dict[str, str]]) -
         operation = result.ok()
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None,
+                  derandomize=True)
         def answers_without_5xx(case: Any) -> None:
             response = case.call(headers=headers)
             assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.text}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 
 from boda.apps.vision import service
 from boda.apps.vision.models import Anonymization
@@ -32,7 +32,8 @@ def _sample_out(sample: dict[str, object]) -> MnistSampleOut:
 
 @router.get("/mnist-sample")
 def get_mnist_sample(session: DbSession, user: CurrentUser, runtime: RuntimeDep,
-                     index: int = 100, add_noise: bool = False) -> MnistSampleOut:
+                     index: Annotated[int, Query(ge=-(2**31), le=2**31)] = 100,
+                     add_noise: bool = False) -> MnistSampleOut:
     """Store an MNIST training digit (index 100 by default) as PNG and return its label."""
     return _sample_out(service.mnist_sample(session, runtime, owner_id=user.id, index=index,
                                             filename="mnist_sample.png", add_noise=add_noise))
