@@ -24,8 +24,7 @@ from boda.apps.vision.mnist import has_full_mnist, load_mnist  # noqa: E402
 
 
 def mnist_dir() -> Path | None:
-    for candidate in (os.environ.get("BODA_VISION__MNIST_DIR"), "data/mnist", "../shared/data/mnist",
-                      "/work/shared/data/mnist"):
+    for candidate in (os.environ.get("BODA_VISION__MNIST_DIR"), "data/mnist", "../shared/data/mnist"):
         if candidate and has_full_mnist(Path(candidate)):
             return Path(candidate)
     return None

@@ -1,3 +1,3 @@
-from boda.cli import app
+from boda.cli import main
 
-app()
+main()

@@ -210,5 +210,16 @@ for _name in APPS:
     app.add_typer(_module.cli, name=_name)
 
 
+def main() -> None:
+    """Entry point: domain errors become one red line and exit code 1, not a traceback."""
+    from boda.core.errors import BodaError
+
+    try:
+        app()
+    except BodaError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise SystemExit(1) from exc
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -10,6 +10,7 @@ normalising pen width; a moment-based deskew makes slanted writing upright.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -102,8 +103,8 @@ def ink_map(gray: np.ndarray) -> np.ndarray:
     paper is whichever extreme the median pixel sits nearer to, since ink
     covers a minority of the picture.
     """
-    low, high = _extremes(gray)
-    counts = np.cumsum(_histogram(gray))
+    counts = _cumulative_histogram(gray)
+    low, high = _extremes(counts)
     median = float(np.searchsorted(counts, counts[-1] / 2))
     ink = 255 - gray if median - low > high - median else gray.copy()
     background = _background(ink)
@@ -111,19 +112,19 @@ def ink_map(gray: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(flat, (3, 3), 0)
 
 
-def _extremes(values: np.ndarray) -> tuple[float, float]:
+def _extremes(counts: np.ndarray) -> tuple[float, float]:
     """The darkest and brightest levels that at least INK_PIXELS pixels reach.
 
     A count, not a percentile: a small digit in a big photo is a tiny share
     of its pixels, while a few hot pixels should not count as ink.
     """
-    counts = np.cumsum(_histogram(values))
     k = min(INK_PIXELS, int(counts[-1]))
     return float(np.searchsorted(counts, k)), float(np.searchsorted(counts, counts[-1] - k + 1))
 
 
-def _histogram(values: np.ndarray) -> np.ndarray:
-    return cv2.calcHist([values], [0], None, [256], [0, 256]).ravel()
+def _cumulative_histogram(values: np.ndarray) -> np.ndarray:
+    """Pixels at or below each grey level, 0..255."""
+    return np.cumsum(cv2.calcHist([values], [0], None, [256], [0, 256]).ravel())
 
 
 def _background(ink: np.ndarray) -> np.ndarray:
@@ -147,7 +148,7 @@ def _background(ink: np.ndarray) -> np.ndarray:
 
 def threshold_ink(ink: np.ndarray) -> np.ndarray:
     """Binary ink mask (uint8 0/255) by Otsu; all zero when there is no real ink."""
-    peak = _extremes(ink)[1]
+    peak = _extremes(_cumulative_histogram(ink))[1]
     if peak < MIN_CONTRAST:
         return np.zeros_like(ink)
     otsu, _ = cv2.threshold(ink, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
@@ -333,7 +334,7 @@ def _digit_width(blobs: list[_Blob], line: float) -> float:
     return float(np.clip(typical, 0.5 * line, 0.8 * line))
 
 
-def _split_touching(mask: np.ndarray, blob: _Blob, digit_width: float,
+def _split_touching(region: np.ndarray, blob: _Blob, digit_width: float,
                     score: Scorer | None) -> list[Box]:
     """Cut a blob of touching digits into evenly spaced digits, choosing each cut near its spot.
 
@@ -342,7 +343,6 @@ def _split_touching(mask: np.ndarray, blob: _Blob, digit_width: float,
     it is the column with the least ink.
     """
     count = max(2, round(blob.w / digit_width))
-    region = mask[blob.y : blob.y + blob.h, blob.x : blob.x + blob.w]
     profile = (region > 0).sum(axis=0)
     step = blob.w / count
     cuts = [0]
@@ -359,7 +359,7 @@ def _split_touching(mask: np.ndarray, blob: _Blob, digit_width: float,
         confidence = score([piece for pair in pairs for piece in pair]).reshape(-1, 2).min(axis=1)
         cuts.append(candidates[int(np.argmax(confidence))])
     cuts.append(blob.w)
-    return [(blob.x + a, blob.y, b - a, blob.h) for a, b in zip(cuts, cuts[1:], strict=False)]
+    return [(a, 0, b - a, blob.h) for a, b in zip(cuts, cuts[1:], strict=False)]
 
 
 def segment_digits(mask: np.ndarray, score: Scorer | None = None) -> list[Segment]:
@@ -377,24 +377,24 @@ def segment_digits(mask: np.ndarray, score: Scorer | None = None) -> list[Segmen
     digit_width = _digit_width(blobs, line)
     segments: list[Segment] = []
     for blob in blobs:
-        own = _ink_of(labels, blob.labels)
+        own = _ink_of(labels, blob)
         # Touching digits: wider than tall, or much wider than their neighbours
         # (and wider than a broad 0 could be).
         touching = blob.w > 1.2 * blob.h or (blob.w > 1.6 * digit_width and blob.w > 0.9 * line)
-        boxes = (_split_touching(own, blob, digit_width, score) if touching
-                 else [(blob.x, blob.y, blob.w, blob.h)])
+        boxes = _split_touching(own, blob, digit_width, score) if touching else [(0, 0, blob.w, blob.h)]
         for x, y, w, h in boxes:
             piece = own[y : y + h, x : x + w]
             if np.count_nonzero(piece):
-                segments.append(Segment(piece, _tight_box(piece, x, y)))
+                segments.append(Segment(piece, _tight_box(piece, blob.x + x, blob.y + y)))
     return segments
 
 
-def _ink_of(labels: np.ndarray, wanted: frozenset[int]) -> np.ndarray:
-    """A 0/255 mask of the pixels carrying the wanted component labels."""
-    lookup = np.zeros(int(labels.max()) + 1, np.uint8)
-    lookup[list(wanted)] = 255
-    return lookup[labels]
+def _ink_of(labels: np.ndarray, blob: _Blob) -> np.ndarray:
+    """The blob's own ink (0/255) within its box; other strokes reaching into the box left out."""
+    crop = labels[blob.y : blob.y + blob.h, blob.x : blob.x + blob.w]
+    lookup = np.zeros(int(crop.max()) + 1, np.uint8)
+    lookup[list(blob.labels)] = 255
+    return lookup[crop]
 
 
 def _tight_box(piece: np.ndarray, x: int, y: int) -> Box:
@@ -407,8 +407,9 @@ def single_digit(mask: np.ndarray) -> Segment | None:
     labels, blobs = _components(mask)
     if not blobs:
         return None
-    keep = _ink_of(labels, frozenset().union(*(b.labels for b in blobs)))
-    return Segment(keep, _tight_box(keep, 0, 0))
+    whole = functools.reduce(_Blob.merge, blobs)
+    keep = _ink_of(labels, whole)
+    return Segment(keep, _tight_box(keep, whole.x, whole.y))
 
 
 def _to_input_box(box: Box, scale: float, shape: tuple[int, ...]) -> Box:

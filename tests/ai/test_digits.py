@@ -22,7 +22,7 @@ from boda.ai.digits import (
 from boda.apps.vision.mnist import load_mnist
 from boda.core.errors import InvalidInput
 
-MNIST_DIR = Path(os.environ.get("BODA_VISION__MNIST_DIR", "/work/shared/data/mnist"))
+MNIST_DIR = Path(os.environ.get("BODA_VISION__MNIST_DIR", Path(__file__).resolve().parents[2].parent / "shared/data/mnist"))
 
 # Handwriting-style pen paths in a unit box (x right, y down), drawn as smooth
 # curves: an open-top 4 in two strokes and a 5 whose top bar is lifted off the
@@ -203,7 +203,7 @@ def test_zip_code_boxes_run_left_to_right_inside_the_image(reader: DigitReader) 
     assert lefts == sorted(lefts)
     for (x, y, w, h), (next_x, _, _, _) in zip(boxes, boxes[1:], strict=False):
         assert x + w <= next_x  # drawn apart, so boxes do not overlap
-        assert 0 <= y and y + h <= 200 and 100 <= h <= 140  # digits are ~120 px tall
+        assert y >= 0 and y + h <= 200 and 100 <= h <= 140  # digits are ~120 px tall
     # Each box sits where its digit was drawn (pitch 0.6 * 120 * 1.35 = 97.2 px).
     for i, (x, _, w, _) in enumerate(boxes):
         assert abs(x + w / 2 - (40 + i * 97.2 + 36)) < 25
@@ -263,7 +263,7 @@ def test_small_mnist_style_image(reader: DigitReader, mnist_test: tuple[np.ndarr
     assert np.mean(np.array(readings) == labels[:50]) >= 0.96
     reading = reader.read_digit(images[0])
     x, y, w, h = reading.box
-    assert 0 <= x and 0 <= y and x + w <= 28 and y + h <= 28
+    assert x >= 0 and y >= 0 and x + w <= 28 and y + h <= 28
 
 
 @pytest.mark.parametrize(
@@ -282,6 +282,8 @@ def test_blank_images_are_invalid_input(reader: DigitReader, image: np.ndarray) 
 def test_bad_inputs_are_invalid_input(reader: DigitReader) -> None:
     with pytest.raises(InvalidInput):
         reader.classify(np.zeros((2, 32, 32), np.uint8))
+    with pytest.raises(InvalidInput):
+        reader.classify(np.zeros((2, 28, 28), np.float32))
     with pytest.raises(InvalidInput):
         reader.read_digit(np.zeros((0, 0), np.uint8))
     with pytest.raises(InvalidInput):

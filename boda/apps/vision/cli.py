@@ -15,7 +15,7 @@ from boda.apps.vision.mnist import has_full_mnist
 from boda.core.config import get_settings
 from boda.core.errors import BodaError
 
-cli = typer.Typer(help="Vision tools: handwritten digits.", no_args_is_help=True)
+cli = typer.Typer(help="Vision tools: digits, MNIST samples, face anonymisation.", no_args_is_help=True)
 console = Console()
 
 SHARED_MNIST = Path("../shared/data/mnist")
@@ -102,3 +102,73 @@ def read_digits_command(
 def _describe(reading: DigitReading) -> str:
     x, y, w, h = reading.box
     return f"{reading.digit}  confidence {reading.confidence:.1%}  box x={x} y={y} w={w} h={h}"
+
+
+@cli.command("mnist-sample")
+def mnist_sample_command(
+    index: Annotated[int, typer.Argument(help="Index into the MNIST training digits.")] = 100,
+    out: Annotated[Path, typer.Option(help="Where to write the PNG.")] = Path("mnist_sample.png"),
+    noise: Annotated[bool, typer.Option("--noise", help="Add Gaussian noise (σ=15).")] = False,
+    seed: Annotated[int | None, typer.Option(help="Seed for the noise.")] = None,
+) -> None:
+    """Write an MNIST training digit as a PNG and print its label."""
+    import numpy as np
+    from PIL import Image
+
+    from boda.apps.vision.mnist import MNIST_ATTRIBUTION, load_mnist
+    from boda.apps.vision.service import NOISE_SIGMA
+    from boda.core.config import get_settings
+
+    settings = get_settings()
+    data_dir = settings.mnist_dir if (settings.mnist_dir / "train-images-idx3-ubyte.gz").is_file() else None
+    images, labels = load_mnist("train", data_dir)
+    if not 0 <= index < len(images):
+        raise typer.BadParameter(f"Invalid index {index}: choose one from 0 to {len(images) - 1}")
+    pixels = images[index].astype(np.float64)
+    if noise:
+        pixels = np.clip(pixels + np.random.default_rng(seed).normal(0, NOISE_SIGMA, pixels.shape), 0, 255)
+    Image.fromarray(pixels.astype(np.uint8), "L").save(out)
+    console.print(f"#{index}: label [bold]{int(labels[index])}[/bold] → {out}  ({MNIST_ATTRIBUTION})")
+
+
+@cli.command("anonymize")
+def anonymize_command(
+    photos: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, help="Photos to anonymise.")],
+    out: Annotated[Path, typer.Option(help="Folder for the anonymised copies.")] = Path("anonymized"),
+    method: Annotated[str, typer.Option(help="mosaic, blur or box.")] = "mosaic",
+    threshold: Annotated[float, typer.Option(min=0.05, max=0.99)] = 0.5,
+    strength: Annotated[float, typer.Option(min=0.1, max=5.0)] = 1.0,
+    detector: Annotated[str, typer.Option(help="auto, centerface or haar.")] = "auto",
+) -> None:
+    """Cover the faces in photos on disk; copies go to --out without EXIF, originals are untouched."""
+    from PIL import Image, ImageOps
+    from rich.progress import Progress
+
+    from boda.apps.vision.schemas import AnonymizeOptions
+    from boda.apps.vision.service import cover_faces
+    from boda.core.config import get_settings
+    from boda.core.runtime import Runtime
+    from boda.core.uploads import encode_image
+
+    options = AnonymizeOptions.model_validate({"method": method, "threshold": threshold, "strength": strength,
+                                               "detector": detector})
+    runtime = Runtime(get_settings())
+    out.mkdir(parents=True, exist_ok=True)
+    total_faces = 0
+    with Progress(console=console) as bar:
+        task = bar.add_task("anonymising", total=len(photos))
+        for photo in photos:
+            try:
+                with Image.open(photo) as image:
+                    upright = ImageOps.exif_transpose(image).convert("RGB")
+            except OSError as exc:
+                console.print(f"[red]{photo.name}: not an image ({exc})[/red]")
+                bar.advance(task)
+                continue
+            covered, faces, _ = cover_faces(runtime, upright, options)
+            fmt = "JPEG" if photo.suffix.lower() in (".jpg", ".jpeg") else "PNG"
+            target = out / f"{photo.stem}_anonymized.{'jpg' if fmt == 'JPEG' else 'png'}"
+            target.write_bytes(encode_image(covered, fmt))
+            total_faces += len(faces)
+            bar.update(task, advance=1, description=f"{photo.name}: {len(faces)} face(s)")
+    console.print(f"{len(photos)} photo(s), {total_faces} face(s) covered → {out}/")

@@ -75,7 +75,7 @@ def reading_as_dict(runtime: Runtime, gray: np.ndarray, *, multi: bool) -> dict[
 
 # --- faces -------------------------------------------------------------------
 
-def _cover_faces(runtime: Runtime, image: Image.Image, options: AnonymizeOptions
+def cover_faces(runtime: Runtime, image: Image.Image, options: AnonymizeOptions
                  ) -> tuple[Image.Image, list[dict[str, Any]], str]:
     from boda.ai.faces import anonymize
 
@@ -91,7 +91,7 @@ def _cover_faces(runtime: Runtime, image: Image.Image, options: AnonymizeOptions
 def _prepare_copy(runtime: Runtime, original: uploads.PreparedFile | StoredFile, image: Image.Image,
                   options: AnonymizeOptions) -> tuple[uploads.PreparedFile, list[dict[str, Any]], str]:
     """The slow part, done before any row is written: detect, cover, store the copy."""
-    covered, faces, detector = _cover_faces(runtime, image, options)
+    covered, faces, detector = cover_faces(runtime, image, options)
     fmt = "JPEG" if original.content_type == "image/jpeg" else "PNG"
     stem = original.filename.rsplit(".", 1)[0] or "photo"
     name = f"{stem}_anonymized.{'jpg' if fmt == 'JPEG' else 'png'}"

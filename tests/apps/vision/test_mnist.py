@@ -11,7 +11,7 @@ import pytest
 
 from boda.apps.vision.mnist import MNIST_ATTRIBUTION, has_full_mnist, load_mnist, read_idx
 
-FULL_MNIST = Path(os.environ.get("BODA_VISION__MNIST_DIR", "/work/shared/data/mnist"))
+FULL_MNIST = Path(os.environ.get("BODA_VISION__MNIST_DIR", Path(__file__).resolve().parents[3].parent / "shared/data/mnist"))
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:
@@ -72,8 +72,8 @@ def test_attribution_names_the_authors_and_licence() -> None:
     assert "LeCun" in MNIST_ATTRIBUTION and "CC BY-SA 3.0" in MNIST_ATTRIBUTION
 
 
-@pytest.mark.skipif(not has_full_mnist(FULL_MNIST), reason="full MNIST not on this machine")
 def test_full_mnist_matches_its_published_shape() -> None:
+    assert has_full_mnist(FULL_MNIST), f"the full MNIST (../shared/data/mnist) is missing at {FULL_MNIST}"
     train_images, train_labels = load_mnist("train", FULL_MNIST)
     test_images, test_labels = load_mnist("test", FULL_MNIST)
     assert train_images.shape == (60000, 28, 28) and test_images.shape == (10000, 28, 28)

@@ -1,0 +1,74 @@
+"""The `boda` command as an admin would use it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from boda.cli import app
+from boda.core.config import get_settings
+from tests.conftest import FIXTURES, mnist_dir
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+    monkeypatch.setenv("BODA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("BODA_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("BODA_JOBS__HEARTBEAT_SECONDS", "0.2")
+    if mnist_dir() is not None:
+        monkeypatch.setenv("BODA_VISION__MNIST_DIR", str(mnist_dir()))
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    runner = CliRunner()
+
+    def invoke(*args: str, ok: bool = True) -> str:
+        result = runner.invoke(app, list(args), catch_exceptions=False)
+        assert (result.exit_code == 0) == ok, result.output
+        return result.output
+
+    yield invoke
+    get_settings.cache_clear()
+
+
+def test_users_tokens_and_config(run) -> None:  # noqa: ANN001
+    assert "First administrator created: admin /" in run("user", "ensure-admin")
+    assert "Accounts exist" in run("user", "ensure-admin")
+    assert "Created user mina" in run("user", "create", "mina", "--password", "long enough password")
+    assert "already exists" in str(run_error(run, "user", "create", "mina", "--password", "long enough password"))
+    token = run("user", "token", "mina").strip()
+    assert token.startswith("boda_")
+    listing = run("user", "list")
+    assert "admin" in listing and "mina" in listing
+    shown = json.loads(run("config", "show"))
+    assert shown["db"]["url"].startswith("sqlite:///") and shown["jobs"]["workers"] == 2
+
+
+def run_error(run, *args: str) -> Exception:  # noqa: ANN001
+    try:
+        run(*args)
+    except Exception as exc:  # the CLI lets domain errors surface with their message
+        return exc
+    raise AssertionError("expected an error")
+
+
+def test_jobs_selftest_and_list(run) -> None:  # noqa: ANN001
+    assert "succeeded" in run("jobs", "selftest", "--seconds", "0.2")
+    assert "core.selftest" in run("jobs", "list")
+    assert "core.selftest" in run("jobs", "list", "--status", "succeeded")
+
+
+def test_vision_commands(run, tmp_path: Path) -> None:  # noqa: ANN001
+    out = run("vision", "mnist-sample", "7", "--out", "seven.png")
+    assert "label" in out and Image.open(tmp_path / "seven.png").size == (28, 28)
+    label = out.split("label")[1].split()[0]
+    assert run("vision", "read-digits", "seven.png").startswith(label)
+    assert "choose one from 0 to" in run("vision", "mnist-sample", "--", "-1", ok=False)
+    photos = [str(FIXTURES / "faces" / name) for name in ("astronaut.jpg", "group.jpg", "coffee.jpg")]
+    done = run("vision", "anonymize", *photos, "--out", "covered", "--method", "box")
+    assert "3 photo(s), 5 face(s) covered" in done
+    copies = sorted(p.name for p in (tmp_path / "covered").iterdir())
+    assert copies == ["astronaut_anonymized.jpg", "coffee_anonymized.jpg", "group_anonymized.jpg"]
