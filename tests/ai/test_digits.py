@@ -22,7 +22,8 @@ from boda.ai.digits import (
 from boda.apps.vision.mnist import load_mnist
 from boda.core.errors import InvalidInput
 
-MNIST_DIR = Path(os.environ.get("BODA_VISION__MNIST_DIR", Path(__file__).resolve().parents[2].parent / "shared/data/mnist"))
+SHARED_MNIST = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mnist"
+MNIST_DIR = Path(os.environ.get("BODA_VISION__MNIST_DIR", SHARED_MNIST))
 
 # Handwriting-style pen paths in a unit box (x right, y down), drawn as smooth
 # curves: an open-top 4 in two strokes and a 5 whose top bar is lifted off the

@@ -11,7 +11,8 @@ import pytest
 
 from boda.apps.vision.mnist import MNIST_ATTRIBUTION, has_full_mnist, load_mnist, read_idx
 
-FULL_MNIST = Path(os.environ.get("BODA_VISION__MNIST_DIR", Path(__file__).resolve().parents[3].parent / "shared/data/mnist"))
+SHARED_MNIST = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "mnist"
+FULL_MNIST = Path(os.environ.get("BODA_VISION__MNIST_DIR", SHARED_MNIST))
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:
