@@ -140,3 +140,24 @@ def test_batch_shows_live_progress(browser: Any, server: str) -> None:
     page.goto(f"{server}/jobs")
     assert page.locator(".job .status-succeeded").count() >= 1
     page.context.close()
+
+
+def test_mnist_samples_through_htmx(browser: Any, server: str) -> None:
+    from boda.apps.vision.mnist import load_mnist
+    from tests.conftest import mnist_dir
+
+    _, labels = load_mnist("train", mnist_dir())
+    page = logged_in(browser, server, locale="ko-KR")
+    page.goto(f"{server}/vision?tab=mnist")
+    page.fill("input[name=index]", "7")
+    page.click("#mnist-form button[type=submit]")
+    sample = page.wait_for_selector("#mnist-result figure.mnist-sample")
+    assert sample.get_attribute("data-label") == str(int(labels[7]))
+    page.wait_for_function("document.querySelector('#mnist-result img').naturalWidth === 28")
+    assert "정답" in sample.text_content()  # Korean UI
+    page.fill("input[name=index]", "-1")
+    page.click("#mnist-form button[type=submit]")
+    alert = page.wait_for_selector("#mnist-error .alert")
+    assert "choose one from 0 to" in alert.text_content()
+    page.screenshot(path=str(SHOTS / "mnist-ko.png"), full_page=True)
+    page.context.close()

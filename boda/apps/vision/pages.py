@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Form
 from fastapi.responses import Response
 
 from boda.apps.vision import service
 from boda.apps.vision.routes import anonymization_out
 from boda.core.auth import Scope
 from boda.core.db import DbSession
+from boda.core.errors import Unauthorized
+from boda.core.runtime import RuntimeDep
 from boda.web.pages import Page, require_login
 
 router = APIRouter(include_in_schema=False)
@@ -21,3 +25,14 @@ def vision_page(page: Page, session: DbSession, tab: str = "digits") -> Response
     rows, _ = service.list_anonymizations(session, Scope.of(page.user), limit=6, offset=0)
     tab = tab if tab in ("digits", "faces", "mnist") else "digits"
     return page.render("vision/index.html", tab=tab, recent=[anonymization_out(r) for r in rows])
+
+
+@router.post("/vision/mnist")
+def mnist_fragment(page: Page, session: DbSession, runtime: RuntimeDep, index: Annotated[int, Form()],
+                   add_noise: Annotated[bool, Form()] = False) -> Response:
+    """An htmx fragment: one MNIST digit with its label."""
+    if page.user is None:
+        raise Unauthorized("Log in first")
+    sample = service.mnist_sample(session, runtime, owner_id=page.user.id, index=index,
+                                  filename="mnist_sample.png", add_noise=add_noise)
+    return page.render("vision/_mnist_sample.html", sample=sample)

@@ -82,5 +82,22 @@
     });
   });
 
+  // htmx leaves 4xx answers unswapped; show their message where the form asks for it.
+  document.addEventListener("htmx:beforeSwap", (e) => {
+    const status = e.detail.xhr.status;
+    if (status < 400) {
+      const box = e.detail.requestConfig?.elt?.dataset?.errorTarget;
+      if (box) document.querySelector(box).innerHTML = "";
+      return;
+    }
+    const box = e.detail.requestConfig?.elt?.dataset?.errorTarget;
+    if (box) {
+      e.detail.shouldSwap = true;
+      e.detail.isError = false;
+      e.detail.target = document.querySelector(box);
+      e.detail.swapOverride = "innerHTML";
+    }
+  });
+
   window.Boda = { api, watchJob, updateBadge, statusText };
 })();

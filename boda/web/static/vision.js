@@ -112,24 +112,5 @@
     $("face-submit") && (form.dataset.label = $("face-submit").textContent);
   }
 
-  function setupMnist() {
-    const form = $("mnist-form");
-    if (!form) return;
-    form.addEventListener("submit", async (e) => {
-      e.preventDefault();
-      const data = new FormData(form);
-      const body = { index: Number(data.get("index")), add_noise: data.get("add_noise") === "on" };
-      showError($("mnist-error"));
-      try {
-        const out = await Boda.api("/api/v1/vision/mnist-sample", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-        const fig = document.createElement("figure");
-        fig.innerHTML = `<img class="mnist" alt=""><figcaption></figcaption>`;
-        fig.querySelector("img").src = out.image.url;
-        fig.querySelector("figcaption").textContent = `#${out.index} · ${i18n().label} ${out.label}${out.has_noise ? " · noise" : ""}`;
-        $("mnist-result").prepend(fig);
-      } catch (err) { showError($("mnist-error"), err); }
-    });
-  }
-
-  document.addEventListener("DOMContentLoaded", () => { setupPad(); setupFaces(); setupMnist(); });
+  document.addEventListener("DOMContentLoaded", () => { setupPad(); setupFaces(); });
 })();
