@@ -116,17 +116,17 @@ class Account:
         self.client, self.id, self.username, self.token = client, user_id, username, token
         self.headers = {"Authorization": f"Bearer {token}"}
 
-    def get(self, url: str, **kw: object):  # noqa: ANN201
-        return self.client.get(url, headers=self.headers, **kw)  # type: ignore[arg-type]
+    def get(self, url: str, headers: dict[str, str] | None = None, **kw: object):  # noqa: ANN201
+        return self.client.get(url, headers={**self.headers, **(headers or {})}, **kw)  # type: ignore[arg-type]
 
-    def post(self, url: str, **kw: object):  # noqa: ANN201
-        return self.client.post(url, headers=self.headers, **kw)  # type: ignore[arg-type]
+    def post(self, url: str, headers: dict[str, str] | None = None, **kw: object):  # noqa: ANN201
+        return self.client.post(url, headers={**self.headers, **(headers or {})}, **kw)  # type: ignore[arg-type]
 
-    def patch(self, url: str, **kw: object):  # noqa: ANN201
-        return self.client.patch(url, headers=self.headers, **kw)  # type: ignore[arg-type]
+    def patch(self, url: str, headers: dict[str, str] | None = None, **kw: object):  # noqa: ANN201
+        return self.client.patch(url, headers={**self.headers, **(headers or {})}, **kw)  # type: ignore[arg-type]
 
-    def delete(self, url: str, **kw: object):  # noqa: ANN201
-        return self.client.delete(url, headers=self.headers, **kw)  # type: ignore[arg-type]
+    def delete(self, url: str, headers: dict[str, str] | None = None, **kw: object):  # noqa: ANN201
+        return self.client.delete(url, headers={**self.headers, **(headers or {})}, **kw)  # type: ignore[arg-type]
 
 
 def make_account(runtime: Runtime, client: TestClient, username: str, *, admin: bool = False) -> Account:

@@ -172,7 +172,7 @@ def crop_to_ink(mask: np.ndarray) -> np.ndarray:
     """The tight bounding box of the pixels above mid-grey."""
     ys, xs = np.nonzero(mask > 127)
     if ys.size == 0:
-        raise InvalidInput("No ink found: the image looks blank")
+        raise InvalidInput("No ink found: the image looks blank", key="blank_image")
     return mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
 
 
@@ -454,7 +454,7 @@ class DigitReader:
         mask, scale = ink_mask(image)
         segment = single_digit(mask)
         if segment is None:
-            raise InvalidInput("No digit found: the image looks blank")
+            raise InvalidInput("No digit found: the image looks blank", key="blank_image")
         return self._read([segment], scale, np.shape(image))[0]
 
     def read_number(self, image: np.ndarray, *, max_digits: int = 16) -> NumberReading:
@@ -462,7 +462,7 @@ class DigitReader:
         mask, scale = ink_mask(image)
         segments = segment_digits(mask, self._confidences)
         if not segments:
-            raise InvalidInput("No digits found: the image looks blank")
+            raise InvalidInput("No digits found: the image looks blank", key="blank_image")
         if len(segments) > max_digits:
             raise InvalidInput(
                 f"Found {len(segments)} marks, more than the {max_digits} digits allowed",

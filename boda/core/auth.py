@@ -73,9 +73,9 @@ def authenticate(session: Session, *, username: str, password: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         hash_password(password)  # same cost whether or not the user exists
-        raise Unauthorized("Wrong username or password")
+        raise Unauthorized("Wrong username or password", key="login_failed")
     if not user.is_active or not verify_password(user.password_hash, password):
-        raise Unauthorized("Wrong username or password")
+        raise Unauthorized("Wrong username or password", key="login_failed")
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user
@@ -154,7 +154,7 @@ class Scope:
 
     def require_user(self) -> str:
         if self.user_id is None:
-            raise Unauthorized("Log in first")
+            raise Unauthorized("Log in first", key="login_required")
         return self.user_id
 
 
@@ -210,13 +210,13 @@ def _current_user(request: Request, session: DbSession) -> User | None:
     if request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent, web.csrf_token):
-            raise Forbidden("Missing or wrong CSRF token; reload the page and try again")
+            raise Forbidden("Missing or wrong CSRF token; reload the page and try again", key="csrf")
     return web.user
 
 
 def _require_user(user: Annotated[User | None, Depends(_current_user)]) -> User:
     if user is None:
-        raise Unauthorized("Log in or send an API token (Authorization: Bearer ...)")
+        raise Unauthorized("Log in or send an API token (Authorization: Bearer ...)", key="login_required")
     return user
 
 

@@ -15,10 +15,11 @@ class BodaError(Exception):
     code = "error"
     status_code = 400
 
-    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None, key: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or {}
+        self.key = key  # names the message in the UI catalogue (error.<key>), filled from details
 
 
 class InvalidInput(BodaError):

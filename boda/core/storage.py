@@ -54,7 +54,8 @@ def spool(source: BinaryIO | Iterator[bytes], *, max_bytes: int, tmp_dir: Path |
                 if size > max_bytes:
                     raise PayloadTooLarge(
                         f"File is larger than the limit of {max_bytes / 1024 / 1024:.1f} MB",
-                        details={"limit_bytes": max_bytes},
+                        details={"limit_bytes": max_bytes, "limit_mb": round(max_bytes / 1024 / 1024, 1)},
+                        key="too_large",
                     )
                 if len(head) < 64:
                     head += chunk[: 64 - len(head)]

@@ -76,7 +76,7 @@ def _checked_open(path: Path, head: bytes, *, max_pixels: int, full: bool) -> It
     if fmt is None:
         raise UnsupportedMedia(
             "Not an image we accept (JPEG, PNG, WebP, GIF, BMP, TIFF)",
-            details={"accepted": sorted(IMAGE_TYPES.values())},
+            details={"accepted": sorted(IMAGE_TYPES.values())}, key="not_an_image",
         )
     try:
         with warnings.catch_warnings():
@@ -86,16 +86,16 @@ def _checked_open(path: Path, head: bytes, *, max_pixels: int, full: bool) -> It
                 if width * height > max_pixels:
                     raise PayloadTooLarge(
                         f"Image is {width}×{height} pixels; the limit is {max_pixels:,} pixels",
-                        details={"width": width, "height": height, "max_pixels": max_pixels},
+                        details={"width": width, "height": height, "max_pixels": max_pixels}, key="too_many_pixels",
                     )
                 if fmt == "JPEG" and not full:
                     img.draft(img.mode, (max(1, width // 8), max(1, height // 8)))
                 img.load()
                 yield fmt, img
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise PayloadTooLarge(f"Image refused as a decompression bomb: {exc}") from exc
+        raise PayloadTooLarge(f"Image refused as a decompression bomb: {exc}", key="bomb") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise InvalidInput(f"The image is broken or truncated ({exc})") from exc
+        raise InvalidInput(f"The image is broken or truncated ({exc})", key="broken_image") from exc
 
 
 def inspect_image(path: Path, head: bytes, *, max_pixels: int) -> ImageInfo:
@@ -141,7 +141,7 @@ def prepare_image_upload(store: BlobStore, *, source: BinaryIO, filename: str | 
     spooled = spool(source, max_bytes=max_bytes)
     try:
         if spooled.size == 0:
-            raise InvalidInput("The file is empty")
+            raise InvalidInput("The file is empty", key="empty_file")
         info = inspect_image(spooled.path, spooled.head, max_pixels=max_pixels)
         return _put(store, spooled, filename=safe_filename(filename), content_type=info.content_type,
                     width=info.width, height=info.height)
@@ -232,7 +232,7 @@ def read_image_upload(source: BinaryIO, *, max_bytes: int, max_pixels: int) -> I
     spooled = spool(source, max_bytes=max_bytes)
     try:
         if spooled.size == 0:
-            raise InvalidInput("The file is empty")
+            raise InvalidInput("The file is empty", key="empty_file")
         with _checked_open(spooled.path, spooled.head, max_pixels=max_pixels, full=True) as (_, image):
             return ImageOps.exif_transpose(image).convert("RGB")
     finally:

@@ -56,10 +56,24 @@ def _escape(text: str) -> str:
     return str(escape(text))
 
 
+def localized(request: Request, exc: BodaError) -> str:
+    """The message in the caller's language (Accept-Language or the UI's cookie); English keeps its detail."""
+    from boda.web.i18n import catalogue, locale_for, translate
+
+    locale = locale_for(request, None, request.app.state.settings.default_locale)
+    name = f"error.{exc.key}"
+    if not exc.key or locale == "en" or name not in catalogue(locale):
+        return exc.message
+    try:
+        return translate(locale, name, **exc.details)
+    except (KeyError, IndexError, ValueError):
+        return exc.message
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BodaError)
     async def boda_error(request: Request, exc: BodaError) -> Response:
-        return render(request, exc.status_code, exc.code, exc.message, exc.details)
+        return render(request, exc.status_code, exc.code, localized(request, exc), exc.details)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -158,6 +158,6 @@ def test_mnist_samples_through_htmx(browser: Any, server: str) -> None:
     page.fill("input[name=index]", "-1")
     page.click("#mnist-form button[type=submit]")
     alert = page.wait_for_selector("#mnist-error .alert")
-    assert "choose one from 0 to" in alert.text_content()
+    assert "잘못된 번호입니다: 0부터 59999까지" in alert.text_content()  # in the UI's language
     page.screenshot(path=str(SHOTS / "mnist-ko.png"), full_page=True)
     page.context.close()

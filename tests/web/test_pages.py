@@ -62,3 +62,15 @@ def test_openapi_and_metrics(client: TestClient) -> None:
     assert "/api/v1/vision/digits" in spec["paths"] and "/api/v1/jobs/{job_id}/events" in spec["paths"]
     client.get("/healthz")
     assert "boda_http_requests_total" in client.get("/metrics").text
+
+
+def test_errors_speak_the_callers_language(client: TestClient, alice: Account) -> None:
+    body = {"index": -5}
+    english = alice.post("/api/v1/vision/mnist-sample", json=body, headers={"accept-language": "en"}).json()
+    korean = alice.post("/api/v1/vision/mnist-sample", json=body, headers={"accept-language": "ko-KR"}).json()
+    assert english["error"]["code"] == korean["error"]["code"] == "invalid_input"
+    assert "choose one from 0 to" in english["error"]["message"]
+    assert korean["error"]["message"].startswith("잘못된 번호입니다: 0부터")
+    refused = client.post("/api/v1/auth/login", json={"username": "alice", "password": "wrong"},
+                          headers={"accept-language": "ko"})
+    assert refused.json()["error"]["message"] == "사용자 이름이나 비밀번호가 틀렸습니다."

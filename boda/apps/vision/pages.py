@@ -32,7 +32,7 @@ def mnist_fragment(page: Page, session: DbSession, runtime: RuntimeDep, index: A
                    add_noise: Annotated[bool, Form()] = False) -> Response:
     """An htmx fragment: one MNIST digit with its label."""
     if page.user is None:
-        raise Unauthorized("Log in first")
+        raise Unauthorized("Log in first", key="login_required")
     sample = service.mnist_sample(session, runtime, owner_id=page.user.id, index=index,
                                   filename="mnist_sample.png", add_noise=add_noise)
     return page.render("vision/_mnist_sample.html", sample=sample)

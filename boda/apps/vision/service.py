@@ -36,7 +36,7 @@ def mnist_sample(session: Session, runtime: Runtime, *, owner_id: str, index: in
     images, labels = mnist.load_mnist("train", mnist_data_dir(runtime))
     if not 0 <= index < len(images):
         raise InvalidInput(f"Invalid index {index}: choose one from 0 to {len(images) - 1}",
-                           details={"min": 0, "max": len(images) - 1})
+                           details={"min": 0, "max": len(images) - 1}, key="bad_index")
     pixels = images[index].astype(np.float64)
     if add_noise:
         noise = np.random.default_rng(seed).normal(0, NOISE_SIGMA, pixels.shape)
@@ -162,6 +162,7 @@ def start_batch(session: Session, runtime: Runtime, *, owner_id: str,
             except BodaError as exc:  # say which file, keep the status
                 exc.message = f"{uploads.safe_filename(name)}: {exc.message}"
                 exc.details = {**exc.details, "filename": uploads.safe_filename(name)}
+                exc.key = f"{exc.key}_in_batch" if exc.key else None
                 raise
     except Exception:
         uploads.discard_prepared(session, runtime.store, prepared)
