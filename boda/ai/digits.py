@@ -244,7 +244,8 @@ def ink_mask(image: np.ndarray) -> tuple[np.ndarray, float]:
     if scale != 1.0:
         h, w = gray.shape
         interpolation = cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA
-        gray = cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=interpolation)
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))  # a 20000×1 strip stays 1 px high
+        gray = cv2.resize(gray, size, interpolation=interpolation)
     return threshold_ink(ink_map(gray)), scale
 
 

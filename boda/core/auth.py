@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
@@ -22,7 +24,7 @@ from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.orm import Session
 
 from boda.core.db import DbSession, utcnow
-from boda.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from boda.core.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited, Unauthorized
 from boda.core.models import ApiToken, Owned, Role, User, Visibility, WebSession
 
 SESSION_COOKIE = "boda_session"
@@ -74,7 +76,7 @@ def authenticate(session: Session, *, username: str, password: str) -> User:
     if user is None:
         hash_password(password)  # same cost whether or not the user exists
         raise Unauthorized("Wrong username or password", key="login_failed")
-    if not user.is_active or not verify_password(user.password_hash, password):
+    if not verify_password(user.password_hash, password) or not user.is_active:
         raise Unauthorized("Wrong username or password", key="login_failed")
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
@@ -83,6 +85,54 @@ def authenticate(session: Session, *, username: str, password: str) -> User:
 
 def count_users(session: Session) -> int:
     return len(session.scalars(select(User.id).limit(2)).all())
+
+
+class LoginThrottle:
+    """Slows password guessing: too many failures for one name from one address wait a while.
+
+    Kept in process memory: each web process counts on its own.
+    """
+
+    def __init__(self, *, limit: int = 10, window_seconds: float = 300.0) -> None:
+        self.limit, self.window = limit, window_seconds
+        self._failures: dict[tuple[str, str], list[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: tuple[str, str], now: float) -> list[float]:
+        times = [t for t in self._failures.get(key, []) if now - t < self.window]
+        self._failures[key] = times
+        return times
+
+    def check(self, address: str, username: str) -> None:
+        with self._lock:
+            times = self._recent((address, username.lower()), time.monotonic())
+            if len(times) >= self.limit:
+                wait = int(self.window - (time.monotonic() - times[0])) + 1
+                raise RateLimited(f"Too many failed logins; try again in {wait} s",
+                                  details={"retry_after": wait}, key="too_many_logins")
+
+    def failed(self, address: str, username: str) -> None:
+        with self._lock:
+            key = (address, username.lower())
+            self._recent(key, time.monotonic()).append(time.monotonic())
+            if len(self._failures) > 100_000:  # bounded memory under a spray of names
+                self._failures.clear()
+
+    def succeeded(self, address: str, username: str) -> None:
+        with self._lock:
+            self._failures.pop((address, username.lower()), None)
+
+
+def login(session: Session, throttle: LoginThrottle, *, address: str, username: str, password: str) -> User:
+    """Authenticate through the throttle."""
+    throttle.check(address, username)
+    try:
+        user = authenticate(session, username=username, password=password)
+    except Unauthorized:
+        throttle.failed(address, username)
+        raise
+    throttle.succeeded(address, username)
+    return user
 
 
 # --- API tokens --------------------------------------------------------------
@@ -185,13 +235,26 @@ def set_visibility(obj: Owned, visibility: Visibility) -> None:
 
 # --- FastAPI dependencies ----------------------------------------------------
 
+def same_origin(request: Request) -> bool:
+    """False for a request another site made the browser send (login CSRF, forced logout)."""
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        return False
+    origin = request.headers.get("origin")
+    if origin and origin != "null":
+        from urllib.parse import urlsplit
+
+        return urlsplit(origin).netloc == request.headers.get("host", "")
+    return True
+
+
 def _bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-def _current_user(request: Request, session: DbSession) -> User | None:
+def resolve_user(request: Request, session: Session, *, check_csrf: bool = True) -> User | None:
+    """The caller, from a bearer token or a session cookie (CSRF-checked for unsafe methods)."""
     token = _bearer(request)
     if token is not None:
         user = user_for_token(session, token)
@@ -207,11 +270,15 @@ def _current_user(request: Request, session: DbSession) -> User | None:
         return None
     request.state.auth = "session"
     request.state.csrf_token = web.csrf_token
-    if request.method not in SAFE_METHODS:
+    if check_csrf and request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent, web.csrf_token):
             raise Forbidden("Missing or wrong CSRF token; reload the page and try again", key="csrf")
     return web.user
+
+
+def _current_user(request: Request, session: DbSession) -> User | None:
+    return resolve_user(request, session)
 
 
 def _require_user(user: Annotated[User | None, Depends(_current_user)]) -> User:

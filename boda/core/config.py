@@ -46,6 +46,9 @@ class StorageSettings(BaseModel):
         description="fsspec options, e.g. {connection_string = ...} for Azure "
         "or {key, secret, endpoint_url} for S3.",
     )
+    orphan_grace_seconds: float = Field(
+        default=3600.0, description="A blob no row uses is deleted this long after its last row went."
+    )
 
 
 class JobsSettings(BaseModel):
@@ -73,6 +76,9 @@ class AiSettings(BaseModel):
         description="Folder searched for model weights before packaged ones. Unset: <data_dir>/models.",
     )
     threads: int = Field(default=0, description="ONNX Runtime intra-op threads (0: all cores).")
+    concurrency: int = Field(
+        default=2, ge=1, description="Requests decoding and analysing images at once; more wait (bounds memory)."
+    )
     face_detector: Literal["auto", "centerface", "haar"] = Field(
         default="auto", description="Face detector; auto = CenterFace, else OpenCV Haar."
     )

@@ -64,3 +64,8 @@ class Unavailable(BodaError):
 
     code = "unavailable"
     status_code = 503
+
+
+class RateLimited(BodaError):
+    code = "rate_limited"
+    status_code = 429

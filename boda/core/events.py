@@ -8,6 +8,7 @@ reconnecting client resumes exactly after its Last-Event-ID.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,6 +21,7 @@ from boda.core.models import JobEvent
 
 POLL_SECONDS = 0.25
 KEEPALIVE_SECONDS = 15.0
+MAX_STREAM_SECONDS = 600.0
 
 
 def publish(session: Session, job_id: str, type_: str, data: dict[str, Any]) -> None:
@@ -34,11 +36,18 @@ def events_after(db: Database, job_id: str, after: int) -> list[JobEvent]:
         return list(rows)
 
 
-async def stream(db: Database, job_id: str, last_event_id: int = 0) -> AsyncIterator[ServerSentEvent]:
-    """Yield the job's events after last_event_id until its final event."""
+async def stream(db: Database, job_id: str, last_event_id: int = 0,
+                 max_seconds: float = MAX_STREAM_SECONDS) -> AsyncIterator[ServerSentEvent]:
+    """Yield the job's events after last_event_id until its final event.
+
+    It also ends when the job is over and nothing is left to send (a client
+    resuming past the end), and after max_seconds: browsers reconnect by
+    themselves with Last-Event-ID, so no stream is held forever.
+    """
     after = last_event_id
     idle = 0.0
-    while True:
+    deadline = time.monotonic() + max_seconds
+    while time.monotonic() < deadline:
         rows = await asyncio.to_thread(events_after, db, job_id, after)
         for row in rows:
             after = row.id
@@ -47,9 +56,19 @@ async def stream(db: Database, job_id: str, last_event_id: int = 0) -> AsyncIter
                 return
         if rows:
             idle = 0.0
-        else:
-            idle += POLL_SECONDS
-            if idle >= KEEPALIVE_SECONDS:
-                idle = 0.0
-                yield ServerSentEvent(comment="keep-alive")
-            await asyncio.sleep(POLL_SECONDS)
+            continue
+        if await asyncio.to_thread(job_finished, db, job_id):
+            return
+        idle += POLL_SECONDS
+        if idle >= KEEPALIVE_SECONDS:
+            idle = 0.0
+            yield ServerSentEvent(comment="keep-alive")
+        await asyncio.sleep(POLL_SECONDS)
+
+
+def job_finished(db: Database, job_id: str) -> bool:
+    from boda.core.models import Job, JobStatus
+
+    with db.session() as session:
+        status = session.scalar(select(Job.status).where(Job.id == job_id))
+    return status is None or JobStatus(status).finished

@@ -27,7 +27,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from boda.core.db import Database, utcnow
-from boda.core.errors import Conflict, InvalidInput
+from boda.core.errors import Conflict, InvalidInput, Unavailable
 from boda.core.events import publish
 from boda.core.models import Job, JobStatus
 
@@ -41,6 +41,10 @@ JobFunc = Callable[["JobContext", dict[str, Any]], dict[str, Any] | None]
 
 class JobCanceled(Exception):
     """Raised inside a job when its owner asked to cancel it."""
+
+
+class JobSuperseded(JobCanceled):
+    """Raised inside a job whose attempt was given to another worker (it was taken for lost)."""
 
 
 @dataclass(frozen=True)
@@ -70,10 +74,11 @@ def registered_kinds() -> list[str]:
 class JobContext:
     """What a running job sees: the runtime, and a way to report progress."""
 
-    def __init__(self, runtime: Runtime, job_id: str, owner_id: str | None) -> None:
+    def __init__(self, runtime: Runtime, job_id: str, owner_id: str | None, attempt: int = 1) -> None:
         self.runtime = runtime
         self.job_id = job_id
         self.owner_id = owner_id
+        self.attempt = attempt
 
     def progress(self, fraction: float, message: str = "") -> None:
         """Record progress (0..1); raises JobCanceled if a cancel was asked for."""
@@ -82,6 +87,8 @@ class JobContext:
             row = session.get(Job, self.job_id)
             if row is None or row.cancel_requested:
                 raise JobCanceled()
+            if not _owns(row, self.attempt):
+                raise JobSuperseded()
             row.progress = percent
             row.message = message
             row.heartbeat_at = utcnow()
@@ -95,6 +102,11 @@ class JobContext:
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
+
+
+def _owns(row: Job, attempt: int) -> bool:
+    """Whether this attempt is still the job's current one (not reaped and run elsewhere)."""
+    return row.status == JobStatus.running and row.attempts == attempt
 
 
 def _finish(session: Session, row: Job, status: JobStatus, **fields: Any) -> None:
@@ -156,23 +168,26 @@ def execute(runtime: Runtime, job_id: str) -> None:
         payload, owner_id, attempt = dict(row.payload), row.owner_id, row.attempts
         publish(session, job_id, "status", {"status": "running", "attempt": attempt})
 
-    context = JobContext(runtime, job_id, owner_id)
+    context = JobContext(runtime, job_id, owner_id, attempt)
     try:
         with _Heartbeat(db, job_id, settings.jobs.heartbeat_seconds):
             result = spec.func(context, payload)
+    except JobSuperseded:
+        log.warning("job %s attempt %d was taken for lost and run again elsewhere; stopping", job_id, attempt)
+        return
     except JobCanceled:
         with db.session() as session:
-            row = session.get(Job, job_id)
-            if row is not None:
+            row = session.get(Job, job_id, with_for_update=True)
+            if row is not None and _owns(row, attempt):
                 _finish(session, row, JobStatus.canceled, message="Canceled")
         return
     except Exception as exc:
         log.warning("job %s (%s) attempt %d failed: %s", job_id, spec.kind, attempt, exc)
-        _after_failure(runtime, job_id, exc)
+        _after_failure(runtime, job_id, attempt, exc)
         return
     with db.session() as session:
-        row = session.get(Job, job_id)
-        if row is not None:
+        row = session.get(Job, job_id, with_for_update=True)
+        if row is not None and _owns(row, attempt):
             row.progress = 100.0
             _finish(session, row, JobStatus.succeeded, result=result or {}, message=row.message or "Done")
 
@@ -182,18 +197,19 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}" if not hasattr(exc, "code") else str(message)
 
 
-def _after_failure(runtime: Runtime, job_id: str, exc: BaseException) -> None:
+def _after_failure(runtime: Runtime, job_id: str, attempt: int, exc: BaseException) -> None:
     """Retry with exponential backoff while attempts remain, else fail for good."""
     retry_in: float | None = None
     with runtime.db.session() as session:
-        row = session.get(Job, job_id)
-        if row is None:
+        row = session.get(Job, job_id, with_for_update=True)
+        if row is None or not _owns(row, attempt):
             return
         # Bad input will not get better by retrying.
         retryable = not isinstance(exc, InvalidInput)
         if retryable and row.attempts < row.max_attempts and not row.cancel_requested:
             retry_in = runtime.settings.jobs.retry_delay * 2 ** (row.attempts - 1)
             row.status = JobStatus.queued
+            row.heartbeat_at = utcnow() + timedelta(seconds=retry_in)  # when it is due again
             row.message = f"Attempt {row.attempts} failed ({_error_text(exc)}); retrying in {retry_in:g} s"
             publish(session, job_id, "status", {"status": "queued", "message": row.message})
         else:
@@ -216,14 +232,26 @@ def reap_stale(runtime: Runtime) -> int:
             lost = f"The worker ({row.worker}) stopped during attempt {row.attempts}"
             if row.attempts < row.max_attempts and not row.cancel_requested:
                 row.status = JobStatus.queued
+                row.heartbeat_at = utcnow()
                 row.message = f"{lost}; queued again"
                 publish(session, row.id, "status", {"status": "queued", "message": row.message})
                 requeue.append(row.id)
             else:
                 _finish(session, row, JobStatus.failed, error=f"{lost}; no attempts left")
+        # A queue message lost on the way (a worker killed between taking and starting it,
+        # a queue restarted empty) leaves a job queued for ever: send such jobs again.
+        # Duplicates are harmless: `execute` skips a job that is running or finished.
+        lost_limit = utcnow() - timedelta(seconds=max(5 * runtime.settings.jobs.stale_after_seconds, 300))
+        waiting = session.scalars(
+            select(Job).where(Job.status == JobStatus.queued, Job.cancel_requested.is_(False),
+                              Job.heartbeat_at < lost_limit).with_for_update(skip_locked=True)
+        ).all()
+        for row in waiting:
+            row.heartbeat_at = utcnow()
+            requeue.append(row.id)
     for job_id in requeue:
         runtime.queue.send(job_id)
-    return len(stale)
+    return len(stale) + len(waiting)
 
 
 class _EmbeddedConsumer(Consumer):  # type: ignore[misc]
@@ -260,6 +288,12 @@ class JobQueue:
         def reap() -> None:
             reap_stale(runtime)
 
+        @self.huey.periodic_task(crontab(minute="*/10"), name="boda.sweep_blobs")
+        def sweep() -> None:
+            from boda.core.uploads import sweep_orphans
+
+            sweep_orphans(runtime.db, runtime.store, grace_seconds=settings.storage.orphan_grace_seconds)
+
         self._run_job = run_job
 
     def send(self, job_id: str, *, delay: float | None = None) -> None:
@@ -282,12 +316,19 @@ class JobQueue:
             raise InvalidInput(f"Unknown job kind {kind!r}")
         spec = _REGISTRY[kind]
         attempts = spec.max_attempts or self.runtime.settings.jobs.retries + 1
-        row = Job(kind=kind, owner_id=owner_id, payload=payload, title=title, max_attempts=attempts)
+        row = Job(kind=kind, owner_id=owner_id, payload=payload, title=title, max_attempts=attempts,
+                  heartbeat_at=utcnow())
         session.add(row)
         session.flush()
         publish(session, row.id, "status", {"status": "queued"})
         session.commit()
-        self.send(row.id)
+        try:
+            self.send(row.id)
+        except Exception as exc:  # the row is committed: say why it will not run
+            log.exception("could not queue job %s", row.id)
+            _finish(session, row, JobStatus.failed, error=f"The job queue is unavailable: {exc}")
+            session.commit()
+            raise Unavailable("The job queue is unavailable; try again later") from exc
         session.refresh(row)
         return row
 

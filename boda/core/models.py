@@ -161,3 +161,17 @@ class JobEvent(Base):
     type: Mapped[str] = mapped_column(String(16))  # progress | status | final
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BlobOrphan(Base):
+    """A blob that may have lost its last row; swept after a grace period.
+
+    Blobs are shared by content, so deleting one in the request that deleted
+    a row could pull it from under another user's upload of the same bytes
+    that is not committed yet.
+    """
+
+    __tablename__ = "blob_orphans"
+
+    blob_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    since: Mapped[datetime] = mapped_column(default=utcnow)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from boda.ai.registry import Providers
+from boda.core.auth import LoginThrottle
 from boda.core.config import Settings
 from boda.core.db import Database
 from boda.core.jobs import JobQueue
@@ -22,6 +24,9 @@ class Runtime:
         self.db = Database(settings.database_url, echo=settings.db.echo, pool_size=settings.db.pool_size)
         self.store = BlobStore(settings.storage_url, settings.storage.options)
         self.ai = Providers(settings)
+        # Decoding a 50-megapixel photo takes hundreds of MB: bound how many requests do it at once.
+        self.image_work = threading.BoundedSemaphore(settings.ai.concurrency)
+        self.login_throttle = LoginThrottle()
         self.queue = JobQueue(self)
 
     def close(self) -> None:

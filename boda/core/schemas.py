@@ -43,11 +43,14 @@ class FileOut(BaseModel):
     visibility: str
     created_at: datetime
     url: str = ""
+    share_url: str | None = None
 
     @classmethod
     def of(cls, row: Any) -> FileOut:
         out = cls.model_validate(row)
         out.url = f"/api/v1/files/{row.id}/content"
+        # Only owners and public viewers get here; a public file's link is no secret.
+        out.share_url = f"/api/v1/shared/{row.share_token}" if row.share_token else None
         return out
 
 

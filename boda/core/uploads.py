@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -19,8 +20,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from boda.core.db import Database, utcnow
 from boda.core.errors import InvalidInput, PayloadTooLarge, UnsupportedMedia
-from boda.core.models import StoredFile, Visibility
+from boda.core.models import BlobOrphan, StoredFile, Visibility
 from boda.core.storage import BlobStore, SpooledUpload, spool
 
 IMAGE_TYPES = {
@@ -189,11 +191,31 @@ def save_derived_image(session: Session, store: BlobStore, *, owner_id: str, ima
     return row
 
 
-def discard_prepared(session: Session, store: BlobStore, prepared: list[PreparedFile]) -> None:
-    """After a refused request: remove the blobs it added that no row uses."""
-    for item in prepared:
-        if item.created and not _blob_in_use(session, item.blob_key):
-            store.delete(item.blob_key)
+def discard_prepared(db: Database, prepared: list[PreparedFile]) -> None:
+    """After a refused request: the blobs it added become sweep candidates."""
+    keys = {item.blob_key for item in prepared if item.created}
+    if keys:
+        with db.session() as session:
+            mark_orphans(session, keys)
+
+
+def mark_orphans(session: Session, keys: set[str]) -> None:
+    for key in keys:
+        if session.get(BlobOrphan, key) is None:
+            session.add(BlobOrphan(blob_key=key))
+
+
+def sweep_orphans(db: Database, store: BlobStore, *, grace_seconds: float) -> int:
+    """Delete candidate blobs that no row uses, once they are older than the grace period."""
+    limit = utcnow() - timedelta(seconds=grace_seconds)
+    deleted = 0
+    with db.session() as session:
+        for orphan in session.scalars(select(BlobOrphan).where(BlobOrphan.since <= limit)).all():
+            if not _blob_in_use(session, orphan.blob_key):
+                store.delete(orphan.blob_key)
+                deleted += 1
+            session.delete(orphan)
+    return deleted
 
 
 def encode_image(image: Image.Image, format: str = "PNG") -> bytes:
@@ -218,13 +240,13 @@ def load_blob_image(store: BlobStore, key: str) -> Image.Image:
     return upright.convert("RGB")
 
 
-def delete_file(session: Session, store: BlobStore, file: StoredFile) -> None:
-    """Delete the row, and the blob when no other row shares its bytes."""
-    key = file.blob_key
-    session.delete(file)
+def delete_file(session: Session, file: StoredFile) -> None:
+    """Delete the row (and files made from it); their blobs go when the sweep finds them unused."""
+    derived = session.scalars(select(StoredFile).where(StoredFile.derived_from_id == file.id)).all()
+    for row in (*derived, file):
+        session.delete(row)
+    mark_orphans(session, {row.blob_key for row in (*derived, file)})
     session.flush()
-    if not _blob_in_use(session, key):
-        store.delete(key)
 
 
 def read_image_upload(source: BinaryIO, *, max_bytes: int, max_pixels: int) -> Image.Image:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from boda.core import auth, jobs
 from boda.core.auth import AdminUser, CurrentUser, MaybeUser, Scope
 from boda.core.db import DbSession
-from boda.core.errors import InvalidInput, NotFound
+from boda.core.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from boda.core.events import stream
 from boda.core.models import ApiToken, Household, HouseholdMember, JobStatus, Role, StoredFile, Visibility
 from boda.core.runtime import RuntimeDep
@@ -36,9 +36,12 @@ class SessionOut(BaseModel):
 
 
 @router.post("/auth/login", tags=["auth"])
-def login(body: LoginIn, response: Response, session: DbSession, runtime: RuntimeDep) -> SessionOut:
+def login(body: LoginIn, request: Request, response: Response, session: DbSession,
+          runtime: RuntimeDep) -> SessionOut:
     """Log in with a password; sets the session cookie for the web UI."""
-    user = auth.authenticate(session, username=body.username, password=body.password)
+    address = request.client.host if request.client else "?"
+    user = auth.login(session, runtime.login_throttle, address=address, username=body.username,
+                      password=body.password)
     web, secret = auth.create_web_session(session, user=user, days=runtime.settings.session_days)
     response.set_cookie(auth.SESSION_COOKIE, secret, max_age=runtime.settings.session_days * 86400,
                         httponly=True, samesite="lax", secure=runtime.settings.cookie_secure)
@@ -158,13 +161,15 @@ def list_households(session: DbSession, user: CurrentUser) -> list[HouseholdOut]
 
 @router.post("/households/{household_id}/members", tags=["households"], status_code=201)
 def add_member(household_id: str, body: MemberIn, session: DbSession, user: CurrentUser) -> HouseholdOut:
-    """Add a user to one of the caller's households."""
+    """Add a user to a household the caller owns."""
     from boda.core.models import User
 
     row = _my_household(session, household_id, user.id)
+    if all(m.user_id != user.id or m.role != "owner" for m in row.members):
+        raise Forbidden("Only the household's owner adds members")
     new = session.scalar(select(User).where(User.username == body.username))
-    if new is None:
-        raise InvalidInput(f"No user named {body.username!r}")
+    if new is None:  # the same answer as for any refusal: usernames are not listed to strangers
+        raise InvalidInput("That user cannot be added")
     if all(m.user_id != new.id for m in row.members):
         row.members.append(HouseholdMember(user_id=new.id))
     session.flush()
@@ -200,6 +205,13 @@ def shared_content(share_token: str, session: DbSession, runtime: RuntimeDep) ->
 def _stream_file(runtime: RuntimeDep, row: StoredFile, download: bool) -> StreamingResponse:
     from urllib.parse import quote
 
+    blob = runtime.store.open(row.blob_key)  # before the answer starts: a missing blob is a 404
+
+    def chunks() -> Iterator[bytes]:
+        with blob:
+            while block := blob.read(1024 * 1024):
+                yield block
+
     disposition = "attachment" if download else "inline"
     headers = {
         "content-disposition": f"{disposition}; filename*=UTF-8''{quote(row.filename)}",
@@ -208,8 +220,15 @@ def _stream_file(runtime: RuntimeDep, row: StoredFile, download: bool) -> Stream
         "x-content-type-options": "nosniff",
         "etag": f'"{row.blob_key}"',
     }
-    return StreamingResponse(runtime.store.iter_bytes(row.blob_key), media_type=row.content_type,
-                             headers=headers)
+    return StreamingResponse(chunks(), media_type=row.content_type, headers=headers)
+
+
+@router.delete("/files/{file_id}", tags=["files"], status_code=204)
+def delete_file(file_id: str, session: DbSession, user: CurrentUser) -> None:
+    """Delete one of the caller's files, and the files made from it."""
+    from boda.core.uploads import delete_file as delete
+
+    delete(session, auth.get_visible(session, StoredFile, file_id, Scope.of(user), write=True))
 
 
 @router.patch("/files/{file_id}", tags=["files"])
@@ -245,9 +264,14 @@ def cancel_job(job_id: str, session: DbSession, user: CurrentUser, runtime: Runt
     return JobOut.of(runtime.queue.cancel(session, row))
 
 
-def _watchable_job(job_id: str, session: DbSession, user: CurrentUser) -> str:
-    # Checked before the stream starts, so a stranger gets a plain 404.
-    return jobs.get_job(session, job_id, user_id=user.id, is_admin=user.is_admin).id
+def _watchable_job(job_id: str, request: Request, runtime: RuntimeDep) -> str:
+    # Checked before the stream starts (a stranger gets a plain 404), in a session of
+    # its own: a request-scoped one would hold a pooled connection for the whole stream.
+    with runtime.db.session() as session:
+        user = auth.resolve_user(request, session)
+        if user is None:
+            raise Unauthorized("Log in or send an API token (Authorization: Bearer ...)", key="login_required")
+        return jobs.get_job(session, job_id, user_id=user.id, is_admin=user.is_admin).id
 
 
 @router.get("/jobs/{job_id}/events", tags=["jobs"], response_class=EventSourceResponse)

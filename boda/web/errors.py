@@ -73,7 +73,10 @@ def localized(request: Request, exc: BodaError) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BodaError)
     async def boda_error(request: Request, exc: BodaError) -> Response:
-        return render(request, exc.status_code, exc.code, localized(request, exc), exc.details)
+        response = render(request, exc.status_code, exc.code, localized(request, exc), exc.details)
+        if "retry_after" in exc.details:
+            response.headers["retry-after"] = str(exc.details["retry_after"])
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

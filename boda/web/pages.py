@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -11,7 +12,7 @@ from sqlalchemy import select
 from boda.core import auth, jobs
 from boda.core.auth import MaybeUser
 from boda.core.db import DbSession
-from boda.core.errors import BodaError
+from boda.core.errors import Forbidden, Unauthorized
 from boda.core.models import ApiToken, JobStatus, User
 from boda.core.runtime import RuntimeDep
 from boda.web.i18n import LANG_COOKIE, LOCALES, locale_for
@@ -72,12 +73,19 @@ def _safe_next(target: str) -> str:
 
 
 @router.post("/login")
-def login(page: Page, session: DbSession, runtime: RuntimeDep,
+def login(request: Request, session: DbSession, runtime: RuntimeDep,
           username: Annotated[str, Form(max_length=64)], password: Annotated[str, Form(max_length=256)],
           next: Annotated[str, Form()] = "/") -> Response:
+    # No user dependency here: a logged-in person may log in again without a CSRF header.
+    page = PageContext(request, None, runtime.settings.default_locale)
+    if not auth.same_origin(request):
+        raise Forbidden("Log in from Boda's own page", key="csrf")  # login CSRF
+    if old := request.cookies.get(auth.SESSION_COOKIE):
+        auth.end_web_session(session, old)
     try:
-        user = auth.authenticate(session, username=username, password=password)
-    except BodaError:
+        address = request.client.host if request.client else "?"
+        user = auth.login(session, runtime.login_throttle, address=address, username=username, password=password)
+    except Unauthorized:
         return page.render("login.html", status_code=401, next=_safe_next(next), error="login.failed")
     _, secret = auth.create_web_session(session, user=user, days=runtime.settings.session_days)
     response = RedirectResponse(_safe_next(next), status_code=303)
@@ -90,11 +98,13 @@ def login(page: Page, session: DbSession, runtime: RuntimeDep,
 async def logout(request: Request, session: DbSession) -> Response:
     form = await request.form()
     cookie = request.cookies.get(auth.SESSION_COOKIE)
+    response = RedirectResponse("/", status_code=303)
     if cookie:
         web = auth.web_session_for(session, cookie)
-        if web is not None and form.get("csrf_token") == web.csrf_token:
-            auth.end_web_session(session, cookie)
-    response = RedirectResponse("/", status_code=303)
+        sent = str(form.get("csrf_token", ""))
+        if web is not None and not hmac.compare_digest(sent, web.csrf_token):
+            return response  # another site cannot log the user out
+        auth.end_web_session(session, cookie)
     response.delete_cookie(auth.SESSION_COOKIE)
     return response
 

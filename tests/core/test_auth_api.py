@@ -111,3 +111,22 @@ def test_unlisted_and_public_sharing(client: TestClient, alice: Account, bob: Ac
     assert bob.get(f"/api/v1/files/{copy_id}/content").status_code == 200
     alice.patch(f"/api/v1/files/{copy_id}", json={"visibility": "private"})
     assert client.get(f"/api/v1/shared/{token}").status_code == 404  # the link dies with privacy
+
+
+def test_only_owners_add_members(client: TestClient, alice: Account, bob: Account) -> None:
+    home = alice.post("/api/v1/households", json={"name": "home"}).json()
+    alice.post(f"/api/v1/households/{home['id']}/members", json={"username": "bob"})
+    refused = bob.post(f"/api/v1/households/{home['id']}/members", json={"username": "alice"})
+    assert refused.status_code == 403
+    unknown = alice.post(f"/api/v1/households/{home['id']}/members", json={"username": "nobody-here"})
+    assert unknown.status_code == 400 and "nobody" not in unknown.json()["error"]["message"]
+
+
+def test_password_guessing_is_throttled(client: TestClient, alice: Account) -> None:
+    for _ in range(10):
+        wrong = client.post("/api/v1/auth/login", json={"username": "alice", "password": "guess-guess"})
+        assert wrong.status_code == 401
+    blocked = client.post("/api/v1/auth/login", json={"username": "alice", "password": PASSWORD})
+    assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 0
+    assert blocked.json()["error"]["code"] == "rate_limited"
+    assert client.post("/api/v1/auth/login", json={"username": "bob", "password": "x" * 9}).status_code == 401

@@ -201,3 +201,72 @@ def test_killed_worker_job_finishes_or_fails(tmp_path: Path, db_url: str, redis_
                 os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(10)
         runtime.close()
+
+
+def test_streams_hold_no_connection_and_end(client: TestClient, runtime: Runtime, alice: Account) -> None:
+    """Many open streams must not exhaust the pool; a resume past the end returns at once."""
+    with runtime.db.session() as session:
+        row = runtime.queue.enqueue(session, kind="core.selftest", owner_id=alice.id, payload={"seconds": 0})
+    wait_for(runtime, row.id, {"succeeded"})
+    start = time.monotonic()
+    for _ in range(40):  # more than the pool's 15 connections
+        assert sse_events(client, row.id, alice.headers, **{"Last-Event-ID": "99999999"}) == []
+    assert time.monotonic() - start < 20
+    assert runtime.db.engine.pool.checkedout() == 0
+
+
+def test_stream_ends_by_itself(runtime: Runtime) -> None:
+    import asyncio
+
+    from boda.core.events import stream
+
+    with runtime.db.session() as session:
+        row = Job(kind="core.selftest", payload={}, status=JobStatus.queued)  # never picked up
+        session.add(row)
+
+    async def collect() -> list[Any]:
+        return [event async for event in stream(runtime.db, row.id, 0, max_seconds=0.6)]
+
+    started = time.monotonic()
+    assert asyncio.run(collect()) == []
+    assert time.monotonic() - started < 3
+
+
+def test_reaper_resends_a_job_whose_message_was_lost(client: TestClient, runtime: Runtime, alice: Account) -> None:
+    with runtime.db.session() as session:
+        lost = Job(kind="core.selftest", owner_id=alice.id, payload={"seconds": 0, "steps": 1},
+                   status=JobStatus.queued, heartbeat_at=utcnow().replace(year=2000))
+        session.add(lost)
+    assert reap_stale(runtime) == 1
+    assert wait_for(runtime, lost.id, {"succeeded"}).attempts == 1
+
+
+def test_a_superseded_attempt_stops_and_writes_nothing(client: TestClient, runtime: Runtime, alice: Account) -> None:
+    from boda.core.jobs import JobSuperseded
+
+    with runtime.db.session() as session:
+        row = Job(kind="core.selftest", owner_id=alice.id, payload={}, status=JobStatus.running, attempts=2,
+                  progress=40.0, heartbeat_at=utcnow())
+        session.add(row)
+    old_attempt = JobContext(runtime, row.id, alice.id, attempt=1)  # a late worker of attempt 1
+    with pytest.raises(JobSuperseded):
+        old_attempt.progress(0.9, "late")
+    with runtime.db.session() as session:
+        assert session.get(Job, row.id).progress == 40.0  # type: ignore[union-attr]
+
+
+def test_enqueue_when_the_queue_is_down(tmp_path: Path) -> None:
+    from boda.core.errors import Unavailable
+    from tests.services import free_port
+
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'q.db'}",
+                             jobs={"url": f"redis://127.0.0.1:{free_port()}/0", "immediate": False,
+                                   "in_process": False})
+    runtime = Runtime(settings)
+    runtime.db.migrate()
+    with runtime.db.session() as session, pytest.raises(Unavailable):
+        runtime.queue.enqueue(session, kind="core.selftest", owner_id=None, payload={})
+    with runtime.db.session() as session:
+        row = session.query(Job).one()
+        assert row.status == "failed" and "queue is unavailable" in (row.error or "")
+    runtime.close()

@@ -74,3 +74,18 @@ def test_errors_speak_the_callers_language(client: TestClient, alice: Account) -
     refused = client.post("/api/v1/auth/login", json={"username": "alice", "password": "wrong"},
                           headers={"accept-language": "ko"})
     assert refused.json()["error"]["message"] == "사용자 이름이나 비밀번호가 틀렸습니다."
+
+
+def test_login_csrf_and_forced_logout_are_refused(client: TestClient, alice: Account) -> None:
+    form = {"username": "alice", "password": PASSWORD}
+    cross = client.post("/login", data=form, headers={"sec-fetch-site": "cross-site"}, follow_redirects=False)
+    assert cross.status_code == 403 and "set-cookie" not in cross.headers
+    foreign = client.post("/login", data=form, headers={"origin": "https://evil.example"}, follow_redirects=False)
+    assert foreign.status_code == 403
+    ok = client.post("/login", data=form, headers={"origin": "http://testserver"}, follow_redirects=False)
+    assert ok.status_code == 303
+    again = client.post("/login", data=form, follow_redirects=False)  # logged in: may log in again
+    assert again.status_code == 303
+    assert client.get("/api/v1/users/me").status_code == 200
+    client.post("/logout", data={"csrf_token": "forged"})  # a cross-site form cannot log out
+    assert client.get("/api/v1/users/me").status_code == 200

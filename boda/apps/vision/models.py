@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, String
+from sqlalchemy import JSON, Float, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from boda.core.db import Base, IdMixin, TimestampMixin
@@ -15,6 +15,8 @@ class Anonymization(IdMixin, TimestampMixin, Owned, Base):
     """An original photo (kept private) and its anonymised copy, with the faces found."""
 
     __tablename__ = "vision_anonymizations"
+    # A retried batch job must not cover the same photo twice.
+    __table_args__ = (UniqueConstraint("job_id", "original_id"),)
 
     original_id: Mapped[str] = mapped_column(ForeignKey("files.id", ondelete="CASCADE"))
     anonymized_id: Mapped[str] = mapped_column(ForeignKey("files.id", ondelete="CASCADE"))

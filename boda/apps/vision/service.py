@@ -55,9 +55,10 @@ def mnist_sample(session: Session, runtime: Runtime, *, owner_id: str, index: in
 
 def read_digits(runtime: Runtime, source: BinaryIO, *, multi: bool) -> dict[str, Any]:
     """Read one digit, or a number left to right, from an uploaded image."""
-    image = uploads.read_image_upload(source, max_bytes=runtime.settings.max_upload_bytes,
-                                      max_pixels=runtime.settings.max_image_pixels)
-    return reading_as_dict(runtime, np.asarray(image.convert("L")), multi=multi)
+    with runtime.image_work:
+        image = uploads.read_image_upload(source, max_bytes=runtime.settings.max_upload_bytes,
+                                          max_pixels=runtime.settings.max_image_pixels)
+        return reading_as_dict(runtime, np.asarray(image.convert("L")), multi=multi)
 
 
 def reading_as_dict(runtime: Runtime, gray: np.ndarray, *, multi: bool) -> dict[str, Any]:
@@ -124,8 +125,9 @@ def anonymize_upload(session: Session, runtime: Runtime, *, owner_id: str, sourc
     original = _prepare_upload(runtime, source=source, filename=filename)
     made = [original]
     try:
-        copy, faces, detector = _prepare_copy(runtime, original,
-                                              uploads.load_blob_image(runtime.store, original.blob_key), options)
+        with runtime.image_work:
+            image = uploads.load_blob_image(runtime.store, original.blob_key)
+            copy, faces, detector = _prepare_copy(runtime, original, image, options)
         made.append(copy)
         original_row = original.row(owner_id=owner_id, app=APP)
         session.add(original_row)
@@ -133,7 +135,7 @@ def anonymize_upload(session: Session, runtime: Runtime, *, owner_id: str, sourc
         return _record(session, original_row, copy, faces, detector, options, None)
     except Exception:
         session.rollback()
-        uploads.discard_prepared(session, runtime.store, made)
+        uploads.discard_prepared(runtime.db, made)
         raise
 
 
@@ -165,7 +167,7 @@ def start_batch(session: Session, runtime: Runtime, *, owner_id: str,
                 exc.key = f"{exc.key}_in_batch" if exc.key else None
                 raise
     except Exception:
-        uploads.discard_prepared(session, runtime.store, prepared)
+        uploads.discard_prepared(runtime.db, prepared)
         raise
     rows = [item.row(owner_id=owner_id, app=APP) for item in prepared]
     session.add_all(rows)
@@ -189,8 +191,7 @@ def get_anonymization(session: Session, scope: Scope, anonymization_id: str) -> 
 
 def delete_anonymization(session: Session, runtime: Runtime, scope: Scope, anonymization_id: str) -> None:
     row = get_visible(session, Anonymization, anonymization_id, scope, write=True)
-    original, copy = row.original, row.anonymized
+    original = row.original
     session.delete(row)
     session.flush()
-    uploads.delete_file(session, runtime.store, copy)
-    uploads.delete_file(session, runtime.store, original)
+    uploads.delete_file(session, original)  # the copy was made from it and goes with it

@@ -20,6 +20,10 @@ ASTRONAUT = FIXTURES / "faces" / "astronaut.jpg"
 
 
 def blob_count(runtime: Runtime) -> int:
+    """Blobs left once the sweep has run with no grace period."""
+    from boda.core.uploads import sweep_orphans
+
+    sweep_orphans(runtime.db, runtime.store, grace_seconds=0)
     root = Path(runtime.store.root)
     return sum(1 for p in root.rglob("*") if p.is_file())
 
@@ -213,3 +217,12 @@ def test_bad_options_are_422(alice: Account, form: dict[str, str]) -> None:
 
 def test_anonymous_is_401(client: TestClient) -> None:
     assert client.post("/api/v1/vision/digits", files={"file": ("a.png", png_bytes(), "image/png")}).status_code == 401
+
+
+@pytest.mark.parametrize("size", [(20000, 1), (1, 30000), (3, 3)])
+def test_odd_shapes_are_a_clear_answer(alice: Account, size: tuple[int, int]) -> None:
+    thin = png_bytes(size, color=(0, 0, 0))
+    response = alice.post("/api/v1/vision/digits", files={"file": ("thin.png", thin, "image/png")})
+    assert response.status_code in (200, 400), response.text
+    if response.status_code == 400:
+        assert response.json()["error"]["message"]
