@@ -49,6 +49,12 @@ const htmx = join(nm, 'htmx.org');
 copy(join(htmx, 'dist', 'htmx.min.js'), join(out, 'htmx', 'htmx.min.js'));
 copy(join(htmx, 'LICENSE'), join(out, 'htmx', 'LICENSE'));
 
+// --- Swagger UI for /docs (FastAPI's default page would load it from a CDN) -------------
+const swagger = join(nm, 'swagger-ui-dist');
+for (const name of ['swagger-ui-bundle.js', 'swagger-ui.css', 'favicon-32x32.png', 'LICENSE']) {
+  copy(join(swagger, name), join(out, 'swagger-ui', name));
+}
+
 // --- Pretendard: the single variable font --------------------------------------------
 // PretendardVariable.woff2 (about 2.0 MB, weights 45-920) holds every Hangul syllable
 // (U+AC00-D7A3, all 11,172) and jamo, plus Latin; the dynamic-subset set is 3.1 MB in

@@ -161,3 +161,13 @@ def test_mnist_samples_through_htmx(browser: Any, server: str) -> None:
     assert "잘못된 번호입니다: 0부터 59999까지" in alert.text_content()  # in the UI's language
     page.screenshot(path=str(SHOTS / "mnist-ko.png"), full_page=True)
     page.context.close()
+
+
+def test_api_docs_render_offline(browser: Any, server: str) -> None:
+    page = browser.new_page()
+    outside: list[str] = []
+    page.on("request", lambda request: outside.append(request.url) if not request.url.startswith(server) else None)
+    page.goto(f"{server}/docs")
+    page.wait_for_selector("text=/api/v1/vision/digits")
+    assert outside == []
+    page.close()

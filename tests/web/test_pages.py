@@ -57,6 +57,14 @@ def test_about_shows_attributions(client: TestClient) -> None:
     assert "Yann LeCun, Corinna Cortes and Christopher J.C. Burges, CC BY-SA 3.0" in text
 
 
+def test_api_docs_load_nothing_from_outside(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200 and "swagger-ui-bundle.js" in page.text
+    assert "cdn." not in page.text and "https://" not in page.text
+    assert client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/redoc").status_code == 404
+
+
 def test_openapi_and_metrics(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert "/api/v1/vision/digits" in spec["paths"] and "/api/v1/jobs/{job_id}/events" in spec["paths"]
