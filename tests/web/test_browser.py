@@ -168,6 +168,6 @@ def test_api_docs_render_offline(browser: Any, server: str) -> None:
     outside: list[str] = []
     page.on("request", lambda request: outside.append(request.url) if not request.url.startswith(server) else None)
     page.goto(f"{server}/docs")
-    page.wait_for_selector("text=/api/v1/vision/digits")
+    page.get_by_text("/api/v1/vision/digits", exact=True).first.wait_for()
     assert outside == []
     page.close()
