@@ -171,3 +171,28 @@ def test_api_docs_render_offline(browser: Any, server: str) -> None:
     page.get_by_text("/api/v1/vision/digits", exact=True).first.wait_for()
     assert outside == []
     page.close()
+
+
+def test_delete_has_an_undo(browser: Any, server: str) -> None:
+    page = logged_in(browser, server)
+    page.goto(f"{server}/vision?tab=faces")
+    page.set_input_files("#face-files", str(FIXTURES / "faces" / "group.jpg"))
+    page.click("#face-submit")
+    page.wait_for_selector("img[data-testid=anonymized]")
+    page.goto(f"{server}/vision?tab=faces")
+    first = page.locator("[data-anonymization]").first
+    item_id = first.get_attribute("data-anonymization")
+    count = lambda: page.evaluate("fetch('/api/v1/vision/anonymizations').then(r => r.json()).then(b => b.total)")  # noqa: E731
+    before = count()
+    first.locator("button.remove").click()
+    assert not first.is_visible() and page.locator("#undo-toast").is_visible()
+    page.click("#undo")
+    assert first.is_visible() and count() == before  # nothing was deleted
+    first.locator("button.remove").click()
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.wait_for_selector("#undo-toast", state="hidden", timeout=15_000)
+    assert dialogs == []
+    page.wait_for_function(f"!document.querySelector('[data-anonymization=\"{item_id}\"]')")
+    assert count() == before - 1
+    page.context.close()

@@ -6,7 +6,8 @@
     const headers = Object.assign({ "X-CSRF-Token": csrf() }, options.headers || {});
     const response = await fetch(path, Object.assign({}, options, { headers, credentials: "same-origin" }));
     const isJson = (response.headers.get("content-type") || "").includes("json");
-    const body = isJson ? await response.json() : null;
+    const text = isJson ? await response.text() : "";
+    const body = text ? JSON.parse(text) : null;  // a 204 has no body at all
     if (!response.ok) {
       const message = body?.error?.message || response.statusText;
       throw Object.assign(new Error(message), { status: response.status, body });

@@ -112,5 +112,39 @@
     $("face-submit") && (form.dataset.label = $("face-submit").textContent);
   }
 
-  document.addEventListener("DOMContentLoaded", () => { setupPad(); setupFaces(); });
+  // Delete with undo: the item hides at once and is deleted only when the undo window closes.
+  function setupRecent() {
+    const toast = $("undo-toast");
+    if (!toast) return;
+    let pending = null;
+    const commit = async () => {
+      if (!pending) return;
+      const { id, el, timer } = pending;
+      clearTimeout(timer);
+      pending = null;
+      toast.hidden = true;
+      try { await Boda.api(`/api/v1/vision/anonymizations/${id}`, { method: "DELETE" }); el.remove(); }
+      catch (err) { el.hidden = false; alert(err.message); }
+    };
+    document.addEventListener("click", async (e) => {
+      const id = e.target?.dataset?.remove;
+      if (!id) return;
+      await commit();  // one pending deletion at a time
+      const el = e.target.closest("[data-anonymization]");
+      el.hidden = true;
+      toast.hidden = false;
+      pending = { id, el, timer: setTimeout(commit, UNDO_MS) };
+    });
+    $("undo").addEventListener("click", () => {
+      if (!pending) return;
+      clearTimeout(pending.timer);
+      pending.el.hidden = false;
+      pending = null;
+      toast.hidden = true;
+    });
+    window.addEventListener("pagehide", () => { if (pending) navigator.sendBeacon && commit(); });
+  }
+  const UNDO_MS = Number(document.body.dataset.undoMs || 6000);
+
+  document.addEventListener("DOMContentLoaded", () => { setupPad(); setupFaces(); setupRecent(); });
 })();
