@@ -9,27 +9,22 @@ simply not found.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from fastapi import Depends, Request
 from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.orm import Session
 
-from boda.core.db import DbSession, utcnow
-from boda.core.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited, Unauthorized
+from boda.core.db import utcnow
+from boda.core.errors import Conflict, InvalidInput, NotFound, RateLimited, Unauthorized
 from boda.core.models import ApiToken, Owned, Role, User, Visibility, WebSession
 
-SESSION_COOKIE = "boda_session"
-CSRF_HEADER = "x-csrf-token"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _hasher = PasswordHasher()
 
 OwnedT = TypeVar("OwnedT", bound=Owned)
@@ -156,6 +151,17 @@ def user_for_token(session: Session, secret: str) -> User | None:
     return row.user
 
 
+def list_api_tokens(session: Session, *, user: User) -> list[ApiToken]:
+    return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)))
+
+
+def revoke_api_token(session: Session, *, user: User, token_id: str) -> None:
+    row = session.scalar(select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id))
+    if row is None:
+        raise NotFound(f"No token with id {token_id}")
+    session.delete(row)
+
+
 # --- web sessions ------------------------------------------------------------
 
 def create_web_session(session: Session, *, user: User, days: int) -> tuple[WebSession, str]:
@@ -231,71 +237,6 @@ def set_visibility(obj: Owned, visibility: Visibility) -> None:
         obj.share_token = secrets.token_urlsafe(32)
     elif visibility == Visibility.private:
         obj.share_token = None
-
-
-# --- FastAPI dependencies ----------------------------------------------------
-
-def same_origin(request: Request) -> bool:
-    """False for a request another site made the browser send (login CSRF, forced logout)."""
-    if request.headers.get("sec-fetch-site") == "cross-site":
-        return False
-    origin = request.headers.get("origin")
-    if origin and origin != "null":
-        from urllib.parse import urlsplit
-
-        return urlsplit(origin).netloc == request.headers.get("host", "")
-    return True
-
-
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
-
-
-def resolve_user(request: Request, session: Session, *, check_csrf: bool = True) -> User | None:
-    """The caller, from a bearer token or a session cookie (CSRF-checked for unsafe methods)."""
-    token = _bearer(request)
-    if token is not None:
-        user = user_for_token(session, token)
-        if user is None:
-            raise Unauthorized("Invalid or revoked API token")
-        request.state.auth = "token"
-        return user
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if not cookie:
-        return None
-    web = web_session_for(session, cookie)
-    if web is None:
-        return None
-    request.state.auth = "session"
-    request.state.csrf_token = web.csrf_token
-    if check_csrf and request.method not in SAFE_METHODS:
-        sent = request.headers.get(CSRF_HEADER, "")
-        if not hmac.compare_digest(sent, web.csrf_token):
-            raise Forbidden("Missing or wrong CSRF token; reload the page and try again", key="csrf")
-    return web.user
-
-
-def _current_user(request: Request, session: DbSession) -> User | None:
-    return resolve_user(request, session)
-
-
-def _require_user(user: Annotated[User | None, Depends(_current_user)]) -> User:
-    if user is None:
-        raise Unauthorized("Log in or send an API token (Authorization: Bearer ...)", key="login_required")
-    return user
-
-
-def _require_admin(user: Annotated[User, Depends(_require_user)]) -> User:
-    if not user.is_admin:
-        raise Forbidden("Administrators only")
-    return user
-
-
-MaybeUser = Annotated[User | None, Depends(_current_user)]
-CurrentUser = Annotated[User, Depends(_require_user)]
-AdminUser = Annotated[User, Depends(_require_admin)]
 
 
 def public_user(user: User) -> dict[str, Any]:

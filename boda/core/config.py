@@ -11,9 +11,8 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import Depends, Request
 from pydantic import BaseModel, Field
 from pydantic_settings import (
     BaseSettings,
@@ -185,10 +184,3 @@ def _mask_url(url: str) -> str:
         netloc = parts.netloc.replace(f":{parts.password}@", ":********@")
         return urlunsplit(parts._replace(netloc=netloc))
     return url
-
-
-def _settings_from_request(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
-
-
-SettingsDep = Annotated[Settings, Depends(_settings_from_request)]

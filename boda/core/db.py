@@ -6,10 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import uuid_utils
-from fastapi import Depends, Request
 from sqlalchemy import JSON, DateTime, Engine, MetaData, String, TypeDecorator, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -109,11 +108,3 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
-
-
-def _session_from_request(request: Request) -> Iterator[Session]:
-    with request.app.state.db.session() as session:
-        yield session
-
-
-DbSession = Annotated[Session, Depends(_session_from_request)]

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi.sse import ServerSentEvent
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -22,6 +22,16 @@ from boda.core.models import JobEvent
 POLL_SECONDS = 0.25
 KEEPALIVE_SECONDS = 15.0
 MAX_STREAM_SECONDS = 600.0
+
+
+@dataclass(frozen=True)
+class Event:
+    """One message of a job's stream; `id` is what a client resumes after (Last-Event-ID)."""
+
+    id: str | None = None
+    event: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    comment: str | None = None
 
 
 def publish(session: Session, job_id: str, type_: str, data: dict[str, Any]) -> None:
@@ -37,7 +47,7 @@ def events_after(db: Database, job_id: str, after: int) -> list[JobEvent]:
 
 
 async def stream(db: Database, job_id: str, last_event_id: int = 0,
-                 max_seconds: float = MAX_STREAM_SECONDS) -> AsyncIterator[ServerSentEvent]:
+                 max_seconds: float = MAX_STREAM_SECONDS) -> AsyncIterator[Event]:
     """Yield the job's events after last_event_id until its final event.
 
     It also ends when the job is over and nothing is left to send (a client
@@ -51,7 +61,7 @@ async def stream(db: Database, job_id: str, last_event_id: int = 0,
         rows = await asyncio.to_thread(events_after, db, job_id, after)
         for row in rows:
             after = row.id
-            yield ServerSentEvent(id=str(row.id), event=row.type, data=row.data)
+            yield Event(id=str(row.id), event=row.type, data=row.data)
             if row.type == "final":
                 return
         if rows:
@@ -62,7 +72,7 @@ async def stream(db: Database, job_id: str, last_event_id: int = 0,
         idle += POLL_SECONDS
         if idle >= KEEPALIVE_SECONDS:
             idle = 0.0
-            yield ServerSentEvent(comment="keep-alive")
+            yield Event(comment="keep-alive")
         await asyncio.sleep(POLL_SECONDS)
 
 

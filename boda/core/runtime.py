@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import threading
-from typing import Annotated
-
-from fastapi import Depends, Request
 
 from boda.ai.registry import Providers
 from boda.core.auth import LoginThrottle
@@ -32,10 +29,3 @@ class Runtime:
     def close(self) -> None:
         self.queue.stop_consumer()
         self.db.dispose()
-
-
-def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
-
-
-RuntimeDep = Annotated[Runtime, Depends(_runtime)]

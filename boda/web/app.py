@@ -81,7 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                    swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
                                    swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png")
 
-    app.include_router(api.health)
+    app.include_router(api.health_router)
     app.include_router(api.router)
     app.include_router(pages.router)
     for name in APPS:

@@ -10,11 +10,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from boda.core import auth, jobs
-from boda.core.auth import MaybeUser
-from boda.core.db import DbSession
 from boda.core.errors import Forbidden, Unauthorized
 from boda.core.models import ApiToken, JobStatus, User
-from boda.core.runtime import RuntimeDep
+from boda.web.deps import SESSION_COOKIE, DbSession, MaybeUser, RuntimeDep, same_origin
 from boda.web.i18n import LANG_COOKIE, LOCALES, locale_for
 
 router = APIRouter(include_in_schema=False)
@@ -78,9 +76,9 @@ def login(request: Request, session: DbSession, runtime: RuntimeDep,
           next: Annotated[str, Form()] = "/") -> Response:
     # No user dependency here: a logged-in person may log in again without a CSRF header.
     page = PageContext(request, None, runtime.settings.default_locale)
-    if not auth.same_origin(request):
+    if not same_origin(request):
         raise Forbidden("Log in from Boda's own page", key="csrf")  # login CSRF
-    if old := request.cookies.get(auth.SESSION_COOKIE):
+    if old := request.cookies.get(SESSION_COOKIE):
         auth.end_web_session(session, old)
     try:
         address = request.client.host if request.client else "?"
@@ -89,7 +87,7 @@ def login(request: Request, session: DbSession, runtime: RuntimeDep,
         return page.render("login.html", status_code=401, next=_safe_next(next), error="login.failed")
     _, secret = auth.create_web_session(session, user=user, days=runtime.settings.session_days)
     response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(auth.SESSION_COOKIE, secret, max_age=runtime.settings.session_days * 86400,
+    response.set_cookie(SESSION_COOKIE, secret, max_age=runtime.settings.session_days * 86400,
                         httponly=True, samesite="lax", secure=runtime.settings.cookie_secure)
     return response
 
@@ -97,7 +95,7 @@ def login(request: Request, session: DbSession, runtime: RuntimeDep,
 @router.post("/logout")
 async def logout(request: Request, session: DbSession) -> Response:
     form = await request.form()
-    cookie = request.cookies.get(auth.SESSION_COOKIE)
+    cookie = request.cookies.get(SESSION_COOKIE)
     response = RedirectResponse("/", status_code=303)
     if cookie:
         web = auth.web_session_for(session, cookie)
@@ -105,7 +103,7 @@ async def logout(request: Request, session: DbSession) -> Response:
         if web is not None and not hmac.compare_digest(sent, web.csrf_token):
             return response  # another site cannot log the user out
         auth.end_web_session(session, cookie)
-    response.delete_cookie(auth.SESSION_COOKIE)
+    response.delete_cookie(SESSION_COOKIE)
     return response
 
 

@@ -10,9 +10,8 @@ from fastapi.responses import Response
 from boda.apps.vision import service
 from boda.apps.vision.routes import anonymization_out
 from boda.core.auth import Scope
-from boda.core.db import DbSession
 from boda.core.errors import Unauthorized
-from boda.core.runtime import RuntimeDep
+from boda.web.deps import DbSession, RuntimeDep
 from boda.web.pages import Page, require_login
 
 router = APIRouter(include_in_schema=False)

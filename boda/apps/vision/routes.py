@@ -18,10 +18,9 @@ from boda.apps.vision.schemas import (
     MnistSampleIn,
     MnistSampleOut,
 )
-from boda.core.auth import CurrentUser, Scope
-from boda.core.db import DbSession
-from boda.core.runtime import RuntimeDep
+from boda.core.auth import Scope
 from boda.core.schemas import FileOut, JobOut, Page, PageParams
+from boda.web.deps import CurrentUser, DbSession, RuntimeDep
 
 router = APIRouter(prefix="/api/v1/vision", tags=["vision"])
 

@@ -1,0 +1,78 @@
+"""Stored files: describe, stream, share, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import quote
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from boda.core import auth
+from boda.core.auth import Scope
+from boda.core.models import StoredFile, Visibility
+from boda.core.runtime import Runtime
+from boda.core.schemas import FileOut
+from boda.core.uploads import delete_file as delete
+from boda.web.deps import CurrentUser, DbSession, MaybeUser, RuntimeDep
+
+router = APIRouter(tags=["files"])
+
+
+class VisibilityIn(BaseModel):
+    visibility: Visibility
+
+
+@router.get("/files/{file_id}")
+def get_file(file_id: str, session: DbSession, user: MaybeUser) -> FileOut:
+    """Describe a stored file the caller may see."""
+    return FileOut.of(auth.get_visible(session, StoredFile, file_id, Scope.of(user)))
+
+
+@router.get("/files/{file_id}/content", response_class=StreamingResponse)
+def file_content(file_id: str, session: DbSession, user: MaybeUser, runtime: RuntimeDep,
+                 download: bool = False) -> StreamingResponse:
+    """Stream a stored file's bytes, after checking who may see it."""
+    row = auth.get_visible(session, StoredFile, file_id, Scope.of(user))
+    return stream_file(runtime, row, download)
+
+
+@router.get("/shared/{share_token}", response_class=StreamingResponse)
+def shared_content(share_token: str, session: DbSession, runtime: RuntimeDep) -> StreamingResponse:
+    """Stream a file shared by an unlisted link."""
+    return stream_file(runtime, auth.get_shared(session, StoredFile, share_token), False)
+
+
+def stream_file(runtime: Runtime, row: StoredFile, download: bool) -> StreamingResponse:
+    blob = runtime.store.open(row.blob_key)  # before the answer starts: a missing blob is a 404
+
+    def chunks() -> Iterator[bytes]:
+        with blob:
+            while block := blob.read(1024 * 1024):
+                yield block
+
+    disposition = "attachment" if download else "inline"
+    headers = {
+        "content-disposition": f"{disposition}; filename*=UTF-8''{quote(row.filename)}",
+        "content-length": str(row.size),
+        "cache-control": "private, max-age=3600",
+        "x-content-type-options": "nosniff",
+        "etag": f'"{row.blob_key}"',
+    }
+    return StreamingResponse(chunks(), media_type=row.content_type, headers=headers)
+
+
+@router.delete("/files/{file_id}", status_code=204)
+def delete_file(file_id: str, session: DbSession, user: CurrentUser) -> None:
+    """Delete one of the caller's files, and the files made from it."""
+    delete(session, auth.get_visible(session, StoredFile, file_id, Scope.of(user), write=True))
+
+
+@router.patch("/files/{file_id}")
+def share_file(file_id: str, body: VisibilityIn, session: DbSession, user: CurrentUser) -> FileOut:
+    """Change who may see one of the caller's files."""
+    row = auth.get_visible(session, StoredFile, file_id, Scope.of(user), write=True)
+    auth.set_visibility(row, body.visibility)
+    session.flush()
+    return FileOut.of(row)
