@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 from typing import TYPE_CHECKING, Annotated
@@ -11,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from boda.apps import APPS
+from boda.core.apps import load, specs
 from boda.core.config import Settings, get_settings, masked
 
 if TYPE_CHECKING:
@@ -205,9 +204,9 @@ def config_show() -> None:
     console.print_json(json.dumps(masked(get_settings())))
 
 
-for _name in APPS:
-    _module = importlib.import_module(f"boda.apps.{_name}.cli")
-    app.add_typer(_module.cli, name=_name)
+for _spec in specs():
+    if _spec.cli:
+        app.add_typer(load(_spec.cli), name=_spec.key)
 
 
 def main() -> None:

@@ -72,3 +72,21 @@ def test_vision_commands(run, tmp_path: Path) -> None:  # noqa: ANN001
     assert "3 photo(s), 5 face(s) covered" in done
     copies = sorted(p.name for p in (tmp_path / "covered").iterdir())
     assert copies == ["astronaut_anonymized.jpg", "coffee_anonymized.jpg", "group_anonymized.jpg"]
+
+
+def test_help_loads_no_model_runtime() -> None:
+    """`boda --help` and an app's help stay fast: no OpenCV, ONNX Runtime or torch at import."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from boda.cli import app\n"
+        "for args in (['--help'], ['vision', '--help']):\n"
+        "    assert CliRunner().invoke(app, args).exit_code == 0, args\n"
+        "heavy = [m for m in ('cv2', 'onnxruntime', 'torch') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

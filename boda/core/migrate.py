@@ -1,4 +1,9 @@
-"""Alembic, driven from code: `boda serve` and `boda migrate` upgrade to head."""
+"""Alembic, driven from code: `boda serve` and `boda migrate` upgrade every branch to its head.
+
+The core's revisions live in `boda/core/migrations/versions` (branch `core`);
+each app keeps its own branch in `boda/apps/<key>/migrations`, labelled with
+its key and depending on the core revision it builds on.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +11,50 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, inspect, text
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
+# Databases made by Boda 0.1 hold one linear history whose head also created
+# Vision's table: they are adopted into the per-app branches as they are.
+_LEGACY_HEAD = "fc2379755e77"
+_LEGACY_ADOPTED = {"vision_anonymizations": "5e1c0a7d0001"}
+
 
 def alembic_config(connection: Connection | None = None) -> Config:
+    from boda.core.apps import specs
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    locations = [MIGRATIONS / "versions"] + [spec.migrations_dir for spec in specs() if spec.migrations_dir]
+    config.set_main_option("version_locations", " ".join(str(p) for p in locations))
+    config.set_main_option("path_separator", "space")
     config.attributes["connection"] = connection
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def _adopt_legacy(connection: Connection) -> None:
+    tables = set(inspect(connection).get_table_names())
+    if "alembic_version" not in tables:
+        return
+    versions = set(connection.scalars(text("SELECT version_num FROM alembic_version")))
+    if versions != {_LEGACY_HEAD}:
+        return
+    for table, revision in _LEGACY_ADOPTED.items():
+        if table in tables:
+            connection.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": revision})
+
+
+def upgrade(engine: Engine, revision: str = "heads") -> None:
     with engine.begin() as connection:
+        _adopt_legacy(connection)
         command.upgrade(alembic_config(connection), revision)
 
 
-def autogenerate(engine: Engine, message: str) -> None:
-    """Write a new revision from the difference between models and database (developers)."""
+def autogenerate(engine: Engine, message: str, *, head: str = "core@head") -> None:
+    """Write a new revision from the difference between models and database (developers).
+
+    `head` picks the branch: `core@head`, or `<app>@head` for an app's own tables.
+    """
     with engine.begin() as connection:
-        command.revision(alembic_config(connection), message=message, autogenerate=True)
+        command.revision(alembic_config(connection), message=message, autogenerate=True, head=head)

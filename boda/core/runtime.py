@@ -14,7 +14,7 @@ from boda.core.storage import BlobStore
 
 class Runtime:
     def __init__(self, settings: Settings) -> None:
-        from boda.apps import load_jobs
+        from boda.core.apps import load_jobs
 
         load_jobs()
         self.settings = settings

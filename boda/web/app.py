@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,7 +15,7 @@ from fastapi.templating import Jinja2Templates
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from boda import __version__
-from boda.apps import APPS
+from boda.core.apps import load, specs
 from boda.core.config import Settings, get_settings
 from boda.core.runtime import Runtime
 from boda.web import api, pages
@@ -29,9 +28,10 @@ WEB_DIR = Path(__file__).parent
 
 
 def _templates() -> Jinja2Templates:
-    dirs = [WEB_DIR / "templates"] + [WEB_DIR.parent / "apps" / app / "templates" for app in APPS]
+    dirs = [WEB_DIR / "templates"] + [spec.templates_dir for spec in specs() if spec.templates_dir]
     templates = Jinja2Templates(directory=[str(d) for d in dirs])
     templates.env.globals["version"] = __version__
+    templates.env.globals["apps"] = [spec for spec in specs() if spec.href]
     templates.env.globals["t"] = translate
     return templates
 
@@ -84,10 +84,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.health_router)
     app.include_router(api.router)
     app.include_router(pages.router)
-    for name in APPS:
-        module = importlib.import_module(f"boda.apps.{name}.routes")
-        app.include_router(module.router)
-        app.include_router(importlib.import_module(f"boda.apps.{name}.pages").router)
+    for spec in specs():
+        for router in (spec.routes, spec.pages):
+            if router:
+                app.include_router(load(router))
+        if spec.static_dir:  # mounted before /static so that /static/<key>/ reaches the app's folder
+            app.mount(f"/static/{spec.key}", StaticFiles(directory=spec.static_dir), name=f"static-{spec.key}")
     app.add_middleware(BodySizeLimit, max_bytes=int(settings.max_request_mb * 1024 * 1024))
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     return app

@@ -15,7 +15,16 @@ _DIR = Path(__file__).parent / "locales"
 
 @lru_cache
 def catalogue(locale: str) -> dict[str, str]:
-    return json.loads((_DIR / f"{locale}.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    """The core's strings and every app's (`boda/apps/<key>/locales/<locale>.json`)."""
+    from boda.core.apps import specs
+
+    folders = [_DIR] + [spec.locales_dir for spec in specs() if spec.locales_dir]
+    merged: dict[str, str] = {}
+    for folder in folders:
+        path = folder / f"{locale}.json"
+        if path.is_file():
+            merged.update(json.loads(path.read_text(encoding="utf-8")))
+    return merged
 
 
 def translate(locale: str, key: str, **values: object) -> str:

@@ -17,14 +17,6 @@ from boda.web.i18n import LANG_COOKIE, LOCALES, locale_for
 
 router = APIRouter(include_in_schema=False)
 
-APP_CARDS = (
-    {"key": "vision", "href": "/vision", "ready": True},
-    {"key": "album", "href": None, "ready": False},
-    {"key": "studio", "href": None, "ready": False},
-    {"key": "pantry", "href": None, "ready": False},
-)
-
-
 class PageContext:
     """What every template needs: who, which language, the CSRF token."""
 
@@ -57,7 +49,7 @@ def require_login(page: PageContext) -> Response | None:
 
 @router.get("/")
 def home(page: Page) -> Response:
-    return page.render("home.html", apps=APP_CARDS)
+    return page.render("home.html")
 
 
 @router.get("/login")

@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from fastapi.testclient import TestClient
 
-from boda.apps import load_models
+from boda.core.apps import load_models
 from boda.core.db import Base
 from boda.core.runtime import Runtime
 from boda.core.uploads import sweep_orphans

@@ -41,7 +41,7 @@ def test_static_assets_are_served_locally(client: TestClient) -> None:
     page = client.get("/").text
     assert "http://" not in page.replace("http://www.w3.org", "") and "https://" not in page
     for path in ("/static/vendor/htmx/htmx.min.js", "/static/vendor/pretendard/pretendardvariable.css",
-                 "/static/boda.js", "/static/vision.js", "/static/boda.css"):
+                 "/static/boda.js", "/static/vision/vision.js", "/static/boda.css"):
         assert client.get(path).status_code == 200, path
 
 

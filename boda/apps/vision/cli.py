@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from boda.ai.digits import DEFAULT_MODEL, DigitReading
-from boda.apps.vision.mnist import has_full_mnist
+from boda.apps.vision.settings import mnist_dir
 from boda.core.config import get_settings
 from boda.core.errors import BodaError
+
+if TYPE_CHECKING:  # the model runtime loads only when a command needs it (`boda --help` stays fast)
+    from boda.ai.digits import DigitReading
 
 cli = typer.Typer(help="Vision tools: digits, MNIST samples, face anonymisation.", no_args_is_help=True)
 console = Console()
@@ -23,7 +25,9 @@ SHARED_MNIST = Path("../shared/data/mnist")
 
 def default_mnist_dir() -> Path | None:
     """Settings' MNIST folder ($BODA_VISION__MNIST_DIR, else <data_dir>/mnist), else ../shared/data/mnist."""
-    for candidate in (get_settings().mnist_dir, SHARED_MNIST):
+    from boda.apps.vision.mnist import has_full_mnist
+
+    for candidate in (mnist_dir(get_settings()), SHARED_MNIST):
         if has_full_mnist(candidate):
             return candidate
     return None
@@ -31,9 +35,8 @@ def default_mnist_dir() -> Path | None:
 
 @cli.command("train-digits")
 def train_digits_command(
-    out: Annotated[Path, typer.Option(help="Where to write the ONNX model (+ .json metrics).")] = (
-        DEFAULT_MODEL
-    ),
+    out: Annotated[Path | None, typer.Option(help="Where to write the ONNX model (+ .json metrics); "
+                                                   "default: the packaged model.")] = None,
     data_dir: Annotated[
         Path | None,
         typer.Option(help="Folder with the MNIST IDX .gz files (default: $BODA_VISION__MNIST_DIR, "
@@ -45,7 +48,10 @@ def train_digits_command(
     device: Annotated[str, typer.Option(help="torch device: cpu, cuda, cuda:1 ...")] = "cpu",
 ) -> None:
     """Train the digit CNN on MNIST, check it on the test split and export ONNX."""
+    from boda.ai.digits import DEFAULT_MODEL
     from boda.apps.vision.training import train_digits
+
+    out = out or DEFAULT_MODEL
 
     missing = [name for name in ("torch", "onnx") if importlib.util.find_spec(name) is None]
     if missing:

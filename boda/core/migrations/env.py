@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from boda.apps import load_models
+from boda.core.apps import load_models
 from boda.core.db import Base
 
 load_models()
