@@ -53,12 +53,23 @@ def serve(
 
 
 @app.command()
-def worker(workers: Annotated[int | None, typer.Option(help="Worker threads.")] = None) -> None:
+def worker(
+    workers: Annotated[int | None, typer.Option(help="Threads for the default queue.")] = None,
+    queue: Annotated[list[str] | None, typer.Option(help="Queues to serve: default, heavy (repeat; all if unset).")
+                     ] = None,
+) -> None:
     """Run a job worker (for BODA_JOBS__URL=redis://...; start one per machine)."""
+    from boda.core.jobs import Queue
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        queues = [Queue(name) for name in queue] if queue else None
+    except ValueError as exc:
+        raise typer.BadParameter(f"{exc}; choose from {', '.join(Queue)}") from exc
     runtime = _runtime()
-    console.print(f"Boda worker on {masked(runtime.settings)['jobs']['url']}")
-    runtime.queue.run_consumer_forever(workers=workers or runtime.settings.jobs.workers)
+    console.print(f"Boda worker on {masked(runtime.settings)['jobs']['url']} "
+                  f"({', '.join(queues or Queue)})")
+    runtime.queue.run_consumer_forever(workers=workers, queues=queues)
 
 
 @app.command()
@@ -182,14 +193,16 @@ def follow_job(runtime: Runtime, job_id: str) -> Job:
 @jobs_cli.command("selftest")
 def jobs_selftest(seconds: float = 2.0) -> None:
     """Run a small job through the queue and show its progress (is a worker running?)."""
+    from boda.core.selftest import Selftest, selftest
+
     runtime = _runtime()
     in_process = runtime.settings.jobs.in_process and not runtime.settings.jobs.immediate
     if in_process:
         runtime.queue.start_consumer(workers=1)
     try:
         with runtime.db.session() as session:
-            row = runtime.queue.enqueue(session, kind="core.selftest", owner_id=None,
-                                        payload={"seconds": seconds, "steps": 10}, title="selftest")
+            row = runtime.queue.enqueue(session, selftest, owner_id=None,
+                                        payload=Selftest(seconds=seconds, steps=10), title="selftest")
         done = follow_job(runtime, row.id)
     finally:
         runtime.close()

@@ -80,7 +80,7 @@ def make_settings(tmp_path: Path, db_url: str, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "data_dir": tmp_path / "data",
         "db": {"url": db_url},
-        "jobs": {"immediate": True, "retry_delay": 0.05, "heartbeat_seconds": 0.2},
+        "jobs": {"immediate": True, "retry_delay": 0.05, "heartbeat_seconds": 0.2, "progress_interval": 0},
         "vision": {"mnist_dir": mnist_dir()},
         "ai": {"models_dir": tmp_path / "models", "threads": 1},
     }

@@ -56,7 +56,14 @@ class JobsSettings(BaseModel):
         description="Queue. Empty: SQLite at <data_dir>/queue.db with the worker inside "
         "`boda serve`. redis://host:6379/0 for `boda worker` processes on many machines.",
     )
-    workers: int = Field(default=2, description="Worker threads per consumer.")
+    workers: int = Field(default=2, ge=0, description="Worker threads for the default queue (short jobs).")
+    heavy_workers: int = Field(
+        default=1, ge=0, description="Worker threads for the heavy queue (model inference over many items); "
+        "0 leaves heavy jobs to other machines' `boda worker --queue heavy`."
+    )
+    progress_interval: float = Field(
+        default=0.25, ge=0, description="Seconds between two progress writes of one job (throttles busy loops)."
+    )
     in_process: bool = Field(
         default=True, description="Run a worker inside `boda serve` (turn off when using `boda worker`)."
     )

@@ -12,18 +12,22 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import threading
+import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from huey import RedisHuey, SqliteHuey, crontab
 from huey.api import Huey
 from huey.consumer import Consumer
-from sqlalchemy import select, update
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from boda.core.db import Database, utcnow
@@ -36,7 +40,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-JobFunc = Callable[["JobContext", dict[str, Any]], dict[str, Any] | None]
+PayloadT = TypeVar("PayloadT", bound=BaseModel)
+
+
+class Queue(StrEnum):
+    """Short work and heavy work (models on CPU/GPU) wait in separate lines, so neither starves the other."""
+
+    default = "default"
+    heavy = "heavy"
 
 
 class JobCanceled(Exception):
@@ -48,27 +59,45 @@ class JobSuperseded(JobCanceled):
 
 
 @dataclass(frozen=True)
-class JobSpec:
+class JobDef(Generic[PayloadT]):
+    """A kind of job: its body, the schema of its payload, and the queue it waits in.
+
+    Enqueue by reference (`runtime.queue.enqueue(session, anonymize_batch, payload=...)`):
+    the payload is validated before anything is stored, and a worker gets it back typed.
+    """
+
     kind: str
-    func: JobFunc
-    max_attempts: int | None
+    func: Callable[[JobContext, PayloadT], dict[str, Any] | None]
+    payload: type[PayloadT]
+    queue: Queue = Queue.default
+    max_attempts: int | None = None
+
+    def __call__(self, ctx: JobContext, payload: PayloadT) -> dict[str, Any] | None:
+        return self.func(ctx, payload)
 
 
-_REGISTRY: dict[str, JobSpec] = {}
+_REGISTRY: dict[str, JobDef[Any]] = {}
 
 
-def job(kind: str, *, max_attempts: int | None = None) -> Callable[[JobFunc], JobFunc]:
+def job(kind: str, *, payload: type[PayloadT], queue: Queue = Queue.default, max_attempts: int | None = None
+        ) -> Callable[[Callable[[JobContext, PayloadT], dict[str, Any] | None]], JobDef[PayloadT]]:
     """Register a function as the body of jobs of this kind."""
 
-    def register(func: JobFunc) -> JobFunc:
-        _REGISTRY[kind] = JobSpec(kind=kind, func=func, max_attempts=max_attempts)
-        return func
+    def register(func: Callable[[JobContext, PayloadT], dict[str, Any] | None]) -> JobDef[PayloadT]:
+        definition = JobDef(kind=kind, func=func, payload=payload, queue=queue, max_attempts=max_attempts)
+        _REGISTRY[kind] = definition
+        return definition
 
     return register
 
 
 def registered_kinds() -> list[str]:
     return sorted(_REGISTRY)
+
+
+def queue_of(kind: str) -> Queue:
+    definition = _REGISTRY.get(kind)
+    return definition.queue if definition else Queue.default
 
 
 class JobContext:
@@ -79,9 +108,18 @@ class JobContext:
         self.job_id = job_id
         self.owner_id = owner_id
         self.attempt = attempt
+        self._last_write = float("-inf")
 
     def progress(self, fraction: float, message: str = "") -> None:
-        """Record progress (0..1); raises JobCanceled if a cancel was asked for."""
+        """Record progress (0..1); raises JobCanceled if a cancel was asked for.
+
+        Writes are throttled (`jobs.progress_interval`): a loop over 10,000 small items
+        costs a few dozen writes, not 10,000. The last step (1.0) is always written.
+        """
+        now = time.monotonic()
+        if fraction < 1.0 and now - self._last_write < self.runtime.settings.jobs.progress_interval:
+            return
+        self._last_write = now
         percent = round(max(0.0, min(1.0, fraction)) * 100, 1)
         with self.runtime.db.session() as session:
             row = session.get(Job, self.job_id)
@@ -160,12 +198,17 @@ def execute(runtime: Runtime, job_id: str) -> None:
         if spec is None:
             _finish(session, row, JobStatus.failed, error=f"Unknown job kind {row.kind!r}")
             return
+        try:
+            payload = spec.payload.model_validate(row.payload)
+        except ValidationError as exc:
+            _finish(session, row, JobStatus.failed, error=f"Invalid payload for {row.kind}: {exc}")
+            return
         row.status = JobStatus.running
         row.attempts += 1
         row.started_at = row.started_at or utcnow()
         row.heartbeat_at = utcnow()
         row.worker = worker_name()
-        payload, owner_id, attempt = dict(row.payload), row.owner_id, row.attempts
+        owner_id, attempt = row.owner_id, row.attempts
         publish(session, job_id, "status", {"status": "running", "attempt": attempt})
 
     context = JobContext(runtime, job_id, owner_id, attempt)
@@ -216,13 +259,13 @@ def _after_failure(runtime: Runtime, job_id: str, attempt: int, exc: BaseExcepti
             log.debug("job %s failed:\n%s", job_id, "".join(traceback.format_exception(exc)))
             _finish(session, row, JobStatus.failed, error=_error_text(exc))
     if retry_in is not None:
-        runtime.queue.send(job_id, delay=retry_in)
+        runtime.queue.send(job_id, queue_of(row.kind), delay=retry_in)
 
 
 def reap_stale(runtime: Runtime) -> int:
     """Requeue or fail running jobs whose worker stopped beating; returns how many."""
     limit = utcnow() - timedelta(seconds=runtime.settings.jobs.stale_after_seconds)
-    requeue: list[str] = []
+    requeue: list[tuple[str, Queue]] = []
     with runtime.db.session() as session:
         stale = session.scalars(
             select(Job).where(Job.status == JobStatus.running, Job.heartbeat_at < limit)
@@ -235,7 +278,7 @@ def reap_stale(runtime: Runtime) -> int:
                 row.heartbeat_at = utcnow()
                 row.message = f"{lost}; queued again"
                 publish(session, row.id, "status", {"status": "queued", "message": row.message})
-                requeue.append(row.id)
+                requeue.append((row.id, queue_of(row.kind)))
             else:
                 _finish(session, row, JobStatus.failed, error=f"{lost}; no attempts left")
         # A queue message lost on the way (a worker killed between taking and starting it,
@@ -248,9 +291,9 @@ def reap_stale(runtime: Runtime) -> int:
         ).all()
         for row in waiting:
             row.heartbeat_at = utcnow()
-            requeue.append(row.id)
-    for job_id in requeue:
-        runtime.queue.send(job_id)
+            requeue.append((row.id, queue_of(row.kind)))
+    for job_id, queue in requeue:
+        runtime.queue.send(job_id, queue)
     return len(stale) + len(waiting)
 
 
@@ -261,29 +304,42 @@ class _EmbeddedConsumer(Consumer):  # type: ignore[misc]
         pass
 
 
-def _make_huey(url: str, *, immediate: bool) -> Huey:
+def _make_huey(url: str, name: str, *, immediate: bool) -> Huey:
     if url.startswith("redis"):
-        return RedisHuey("boda", url=url, immediate=immediate, results=False)
+        return RedisHuey(name, url=url, immediate=immediate, results=False)
     if url.startswith("sqlite:///"):
         path = url.removeprefix("sqlite:///")
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        return SqliteHuey("boda", filename=path, immediate=immediate, results=False)
+        return SqliteHuey(name, filename=path, immediate=immediate, results=False)
     raise InvalidInput(f"Unsupported jobs URL {url!r}: use sqlite:///path or redis://host")
 
 
+def _huey_name(queue: Queue) -> str:
+    return "boda" if queue == Queue.default else f"boda.{queue}"
+
+
+_OUTBOX, _LISTENING = "boda_job_outbox", "boda_job_outbox_listening"
+
+
 class JobQueue:
-    """Huey built from settings, carrying job ids to `execute`."""
+    """One Huey per named queue, built from settings, carrying job ids to `execute`."""
 
     def __init__(self, runtime: Runtime) -> None:
         settings = runtime.settings
         self.runtime = runtime
-        self.huey = _make_huey(settings.jobs_url, immediate=settings.jobs.immediate)
-        self._consumer: Consumer | None = None
+        self.hueys = {queue: _make_huey(settings.jobs_url, _huey_name(queue), immediate=settings.jobs.immediate)
+                      for queue in Queue}
+        self.huey = self.hueys[Queue.default]
+        self._consumers: list[Consumer] = []
+        self._tasks = {}
+        for queue, huey in self.hueys.items():
+            @huey.task(name="boda.run_job")
+            def run_job(job_id: str) -> None:
+                execute(runtime, job_id)
 
-        @self.huey.task(name="boda.run_job")
-        def run_job(job_id: str) -> None:
-            execute(runtime, job_id)
+            self._tasks[queue] = run_job
 
+        # Periodic work is scheduled once, on the default queue.
         @self.huey.periodic_task(crontab(minute="*"), name="boda.reap_stale")
         def reap() -> None:
             reap_stale(runtime)
@@ -294,42 +350,48 @@ class JobQueue:
 
             sweep_orphans(runtime.db, runtime.store, grace_seconds=settings.storage.orphan_grace_seconds)
 
-        self._run_job = run_job
-
-    def send(self, job_id: str, *, delay: float | None = None) -> None:
+    def send(self, job_id: str, queue: Queue = Queue.default, *, delay: float | None = None) -> None:
+        task = self._tasks[queue]
         if delay:
-            self._run_job.schedule((job_id,), delay=delay)
+            task.schedule((job_id,), delay=delay)
         else:
-            self._run_job(job_id)
+            task(job_id)
 
-    def enqueue(
-        self,
-        session: Session,
-        *,
-        kind: str,
-        owner_id: str | None,
-        payload: dict[str, Any],
-        title: str = "",
-    ) -> Job:
-        """Create the job row, commit it, then hand its id to the queue."""
-        if kind not in _REGISTRY:
-            raise InvalidInput(f"Unknown job kind {kind!r}")
-        spec = _REGISTRY[kind]
-        attempts = spec.max_attempts or self.runtime.settings.jobs.retries + 1
-        row = Job(kind=kind, owner_id=owner_id, payload=payload, title=title, max_attempts=attempts,
-                  heartbeat_at=utcnow())
+    def check_available(self) -> None:
+        """Refuse new work while the queue is down, before anything is stored."""
+        conn = getattr(self.huey.storage, "conn", None)
+        if conn is None or not hasattr(conn, "ping") or self.runtime.settings.jobs.immediate:
+            return
+        try:
+            conn.ping()
+        except Exception as exc:
+            raise Unavailable("The job queue is unavailable; nothing was saved; try again later",
+                              key="queue_down") from exc
+
+    def enqueue(self, session: Session, job: JobDef[PayloadT], *, payload: PayloadT | dict[str, Any],
+                owner_id: str | None, title: str = "") -> Job:
+        """Add the job's row to the caller's transaction; its message leaves once that commits.
+
+        A message sent before the commit could reach a worker before the row exists,
+        and one sent for a transaction that then rolls back would run a ghost job.
+        """
+        try:
+            valid = job.payload.model_validate(payload)
+        except ValidationError as exc:
+            raise InvalidInput(f"Invalid payload for {job.kind}: {exc.errors()[0]['msg']}",
+                               details={"errors": exc.errors(include_url=False)}) from exc
+        self.check_available()
+        attempts = job.max_attempts or self.runtime.settings.jobs.retries + 1
+        row = Job(kind=job.kind, owner_id=owner_id, payload=valid.model_dump(mode="json"), title=title,
+                  max_attempts=attempts, heartbeat_at=utcnow())
         session.add(row)
         session.flush()
         publish(session, row.id, "status", {"status": "queued"})
-        session.commit()
-        try:
-            self.send(row.id)
-        except Exception as exc:  # the row is committed: say why it will not run
-            log.exception("could not queue job %s", row.id)
-            _finish(session, row, JobStatus.failed, error=f"The job queue is unavailable: {exc}")
-            session.commit()
-            raise Unavailable("The job queue is unavailable; try again later") from exc
-        session.refresh(row)
+        if not session.info.get(_LISTENING):
+            session.info[_LISTENING] = True
+            event.listen(session, "after_commit", _send_outbox)
+            event.listen(session, "after_rollback", _drop_outbox)
+        session.info.setdefault(_OUTBOX, []).append((self, row.id, job.queue))
         return row
 
     def cancel(self, session: Session, row: Job) -> Job:
@@ -340,27 +402,54 @@ class JobQueue:
             # Not started: cancel now; the worker skips it when it comes.
             row.message = "Canceled"
             _finish(session, row, JobStatus.canceled)
-        session.commit()
+        session.flush()
         return row
 
-    # The consumer: inside `boda serve` by default, or alone in `boda worker`.
-    def start_consumer(self, *, workers: int) -> None:
+    def _workers(self, queues: Iterable[Queue] | None, workers: int | None) -> dict[Queue, int]:
+        jobs = self.runtime.settings.jobs
+        counts = {Queue.default: workers or jobs.workers, Queue.heavy: jobs.heavy_workers}
+        return {queue: counts[queue] for queue in (queues or Queue) if counts[queue] > 0}
+
+    def _consumer(self, queue: Queue, workers: int, cls: type[Consumer] = Consumer) -> Consumer:
+        return cls(self.hueys[queue], workers=workers, worker_type="thread", periodic=queue == Queue.default,
+                   max_delay=1.0, check_worker_health=True)
+
+    # The consumers: inside `boda serve` by default, or alone in `boda worker`.
+    def start_consumer(self, *, workers: int | None = None, queues: Iterable[Queue] | None = None) -> None:
         reap_stale(self.runtime)
-        self._consumer = _EmbeddedConsumer(self.huey, workers=workers, worker_type="thread",
-                                           periodic=True, max_delay=1.0, check_worker_health=True)
-        self._consumer.start()
+        for queue, count in self._workers(queues, workers).items():
+            consumer = self._consumer(queue, count, _EmbeddedConsumer)
+            consumer.start()
+            self._consumers.append(consumer)
 
     def stop_consumer(self) -> None:
-        if self._consumer is not None:
-            self._consumer.stop(graceful=True)
-            self._consumer = None
+        for consumer in self._consumers:
+            consumer.stop(graceful=True)
+        self._consumers = []
 
-    def run_consumer_forever(self, *, workers: int) -> None:
-        """`boda worker`: a foreground consumer that handles SIGINT/SIGTERM itself."""
-        reap_stale(self.runtime)
-        consumer = Consumer(self.huey, workers=workers, worker_type="thread",
-                            periodic=True, max_delay=1.0)
-        consumer.run()
+    def run_consumer_forever(self, *, workers: int | None = None, queues: Iterable[Queue] | None = None) -> None:
+        """`boda worker`: consumers for the chosen queues until SIGINT/SIGTERM, then a graceful stop."""
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        self.start_consumer(workers=workers, queues=queues)
+        try:
+            while not stop.wait(1.0):
+                pass
+        finally:
+            self.stop_consumer()
+
+
+def _send_outbox(session: Session) -> None:
+    for queue, job_id, name in session.info.pop(_OUTBOX, []):
+        try:
+            queue.send(job_id, name)
+        except Exception:  # the row is committed and queued: the reaper sends it again
+            log.exception("could not send job %s to the %s queue; the reaper will resend it", job_id, name)
+
+
+def _drop_outbox(session: Session) -> None:
+    session.info.pop(_OUTBOX, None)
 
 
 def get_job(session: Session, job_id: str, *, user_id: str, is_admin: bool = False) -> Job:

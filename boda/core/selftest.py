@@ -5,14 +5,20 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from boda.core.jobs import JobContext, job, worker_name
 
 
-@job("core.selftest")
-def selftest(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+class Selftest(BaseModel):
+    seconds: float = Field(default=1.0, ge=0, le=3600)
+    steps: int = Field(default=5, ge=1, le=10_000)
+
+
+@job("core.selftest", payload=Selftest)
+def selftest(ctx: JobContext, payload: Selftest) -> dict[str, Any]:
     """Wait `seconds` in `steps` steps, reporting progress at each, and say which worker ran it."""
-    steps = max(1, int(payload.get("steps", 5)))
-    seconds = float(payload.get("seconds", 1.0))
+    steps, seconds = payload.steps, payload.seconds
     for step in range(steps):
         ctx.progress(step / steps, f"step {step + 1} of {steps}")
         time.sleep(seconds / steps)

@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.runtime = runtime
         app.state.db = runtime.db
         if settings.jobs.in_process and not settings.jobs.immediate:
-            runtime.queue.start_consumer(workers=settings.jobs.workers)
+            runtime.queue.start_consumer()
         try:
             yield
         finally:

@@ -13,23 +13,29 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 
 from boda.core.config import Settings
 from boda.core.db import utcnow
-from boda.core.jobs import JobContext, job, reap_stale
+from boda.core.jobs import JobContext, Queue, job, reap_stale
 from boda.core.models import Job, JobStatus
 from boda.core.runtime import Runtime
+from boda.core.selftest import selftest
 from boda.web.app import create_app
 from tests.conftest import Account, make_account, make_settings
 
 FLAKY_FAILURES: dict[str, int] = {}
 
 
-@job("test.flaky")
-def flaky(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+class Flaky(BaseModel):
+    fail: int
+
+
+@job("test.flaky", payload=Flaky)
+def flaky(ctx: JobContext, payload: Flaky) -> dict[str, Any]:
     """Fails its first `fail` attempts, then succeeds."""
     seen = FLAKY_FAILURES.get(ctx.job_id, 0)
-    if seen < payload["fail"]:
+    if seen < payload.fail:
         FLAKY_FAILURES[ctx.job_id] = seen + 1
         raise RuntimeError(f"planned failure {seen + 1}")
     return {"after_failures": seen}
@@ -68,7 +74,7 @@ def sse_events(client: TestClient, job_id: str, headers: dict[str, str], **extra
 
 def test_job_runs_and_streams_events(client: TestClient, runtime: Runtime, alice: Account) -> None:
     with runtime.db.session() as session:
-        row = runtime.queue.enqueue(session, kind="core.selftest", owner_id=alice.id,
+        row = runtime.queue.enqueue(session, selftest, owner_id=alice.id,
                                     payload={"seconds": 0, "steps": 4}, title="selftest")
     done = wait_for(runtime, row.id, {"succeeded"})
     assert done.progress == 100 and done.result and done.result["steps"] == 4 and done.attempts == 1
@@ -87,7 +93,7 @@ def test_job_runs_and_streams_events(client: TestClient, runtime: Runtime, alice
 
 def test_other_users_jobs_are_404(client: TestClient, runtime: Runtime, alice: Account, bob: Account) -> None:
     with runtime.db.session() as session:
-        row = runtime.queue.enqueue(session, kind="core.selftest", owner_id=alice.id, payload={"seconds": 0})
+        row = runtime.queue.enqueue(session, selftest, owner_id=alice.id, payload={"seconds": 0})
     for path in (f"/api/v1/jobs/{row.id}", f"/api/v1/jobs/{row.id}/events"):
         assert bob.get(path).status_code == 404
     assert bob.post(f"/api/v1/jobs/{row.id}/cancel").status_code == 404
@@ -108,7 +114,7 @@ def live(tmp_path: Path, db_url: str) -> Any:
 def test_retries_with_backoff_then_succeeds(live: Any) -> None:
     client, runtime, alice = live
     with runtime.db.session() as session:
-        row = runtime.queue.enqueue(session, kind="test.flaky", owner_id=alice.id, payload={"fail": 2})
+        row = runtime.queue.enqueue(session, flaky, owner_id=alice.id, payload={"fail": 2})
     done = wait_for(runtime, row.id, {"succeeded", "failed"})
     assert done.status == "succeeded" and done.attempts == 3 and done.result == {"after_failures": 2}
     messages = [e["data"].get("message", "") for e in sse_events(client, row.id, alice.headers)]
@@ -118,7 +124,7 @@ def test_retries_with_backoff_then_succeeds(live: Any) -> None:
 def test_fails_for_good_after_last_attempt(live: Any) -> None:
     client, runtime, alice = live
     with runtime.db.session() as session:
-        row = runtime.queue.enqueue(session, kind="test.flaky", owner_id=alice.id, payload={"fail": 10})
+        row = runtime.queue.enqueue(session, flaky, owner_id=alice.id, payload={"fail": 10})
     done = wait_for(runtime, row.id, {"succeeded", "failed"})
     assert done.status == "failed" and done.attempts == 3 and "planned failure 3" in (done.error or "")
     assert done.finished_at is not None
@@ -127,7 +133,7 @@ def test_fails_for_good_after_last_attempt(live: Any) -> None:
 def test_cancel_running_and_queued(live: Any) -> None:
     client, runtime, alice = live
     with runtime.db.session() as session:
-        row = runtime.queue.enqueue(session, kind="core.selftest", owner_id=alice.id,
+        row = runtime.queue.enqueue(session, selftest, owner_id=alice.id,
                                     payload={"seconds": 20, "steps": 200})
     wait_for(runtime, row.id, {"running"})
     assert alice.post(f"/api/v1/jobs/{row.id}/cancel").status_code == 200
@@ -174,7 +180,7 @@ def test_killed_worker_job_finishes_or_fails(tmp_path: Path, db_url: str, redis_
     runtime.db.migrate()
     runtime.queue.huey.flush()
     with runtime.db.session() as session:
-        row = runtime.queue.enqueue(session, kind="core.selftest", owner_id=None,
+        row = runtime.queue.enqueue(session, selftest, owner_id=None,
                                     payload={"seconds": 3, "steps": 30})
     first = _start_worker(settings, tmp_path, "worker1")
     second = None
@@ -206,7 +212,7 @@ def test_killed_worker_job_finishes_or_fails(tmp_path: Path, db_url: str, redis_
 def test_streams_hold_no_connection_and_end(client: TestClient, runtime: Runtime, alice: Account) -> None:
     """Many open streams must not exhaust the pool; a resume past the end returns at once."""
     with runtime.db.session() as session:
-        row = runtime.queue.enqueue(session, kind="core.selftest", owner_id=alice.id, payload={"seconds": 0})
+        row = runtime.queue.enqueue(session, selftest, owner_id=alice.id, payload={"seconds": 0})
     wait_for(runtime, row.id, {"succeeded"})
     start = time.monotonic()
     for _ in range(40):  # more than the pool's 15 connections
@@ -265,8 +271,76 @@ def test_enqueue_when_the_queue_is_down(tmp_path: Path) -> None:
     runtime = Runtime(settings)
     runtime.db.migrate()
     with runtime.db.session() as session, pytest.raises(Unavailable):
-        runtime.queue.enqueue(session, kind="core.selftest", owner_id=None, payload={})
+        runtime.queue.enqueue(session, selftest, owner_id=None, payload={})
     with runtime.db.session() as session:
-        row = session.query(Job).one()
-        assert row.status == "failed" and "queue is unavailable" in (row.error or "")
+        assert session.query(Job).count() == 0  # refused before anything was recorded
     runtime.close()
+
+
+def test_payloads_are_checked_when_enqueued(runtime: Runtime) -> None:
+    from boda.core.errors import InvalidInput
+
+    with runtime.db.session() as session, pytest.raises(InvalidInput, match="greater than or equal to 1"):
+        runtime.queue.enqueue(session, selftest, owner_id=None, payload={"steps": 0})
+    with runtime.db.session() as session:
+        assert session.query(Job).count() == 0
+
+
+def test_the_message_leaves_only_after_the_commit(tmp_path: Path) -> None:
+    """A rolled-back transaction sends nothing; a committed one sends its job."""
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'o.db'}", jobs={"immediate": False,
+                                                                              "in_process": False})
+    runtime = Runtime(settings)
+    runtime.db.migrate()
+    try:
+        with pytest.raises(RuntimeError), runtime.db.session() as session:
+            runtime.queue.enqueue(session, selftest, owner_id=None, payload={"seconds": 0})
+            assert runtime.queue.huey.pending_count() == 0  # not before the commit
+            raise RuntimeError("the request failed after enqueueing")
+        assert runtime.queue.huey.pending_count() == 0
+        with runtime.db.session() as session:
+            assert session.query(Job).count() == 0
+            row = runtime.queue.enqueue(session, selftest, owner_id=None, payload={"seconds": 0})
+            assert runtime.queue.huey.pending_count() == 0
+        assert runtime.queue.huey.pending_count() == 1
+        heavy = runtime.queue.hueys[Queue.heavy]
+        assert heavy.pending_count() == 0 and row.kind == "core.selftest"
+    finally:
+        runtime.close()
+
+
+def test_heavy_jobs_wait_in_their_own_queue(tmp_path: Path) -> None:
+    from boda.apps.vision.jobs import anonymize_batch
+
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'h.db'}", jobs={"immediate": False,
+                                                                              "in_process": False})
+    runtime = Runtime(settings)
+    runtime.db.migrate()
+    try:
+        with runtime.db.session() as session:
+            runtime.queue.enqueue(session, anonymize_batch, owner_id=None,
+                                  payload={"file_ids": ["x"], "options": {}})
+        assert runtime.queue.hueys[Queue.heavy].pending_count() == 1
+        assert runtime.queue.huey.pending_count() == 0
+    finally:
+        runtime.close()
+
+
+def test_progress_writes_are_throttled(runtime: Runtime, alice: Account) -> None:
+    from sqlalchemy import func, select
+
+    from boda.core.models import JobEvent
+
+    with runtime.db.session() as session:
+        row = Job(kind="core.selftest", owner_id=alice.id, payload={}, status=JobStatus.running, attempts=1,
+                  heartbeat_at=utcnow())
+        session.add(row)
+    runtime.settings.jobs.progress_interval = 0.25
+    context = JobContext(runtime, row.id, alice.id, attempt=1)
+    for i in range(1000):
+        context.progress(i / 1000, f"{i}")
+    context.progress(1.0, "done")
+    with runtime.db.session() as session:
+        writes = session.scalar(select(func.count()).select_from(JobEvent).where(JobEvent.job_id == row.id))
+        assert session.get(Job, row.id).progress == 100.0  # type: ignore[union-attr]
+    assert 2 <= (writes or 0) < 100

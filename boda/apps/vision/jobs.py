@@ -8,16 +8,15 @@ from sqlalchemy import select
 
 from boda.apps.vision import service
 from boda.apps.vision.models import Anonymization
-from boda.apps.vision.schemas import AnonymizeOptions
-from boda.core.jobs import JobContext, job
+from boda.apps.vision.schemas import AnonymizeBatch
+from boda.core.jobs import JobContext, Queue, job
 from boda.core.models import StoredFile
 
 
-@job("vision.anonymize_batch")
-def anonymize_batch(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+@job("vision.anonymize_batch", payload=AnonymizeBatch, queue=Queue.heavy)
+def anonymize_batch(ctx: JobContext, payload: AnonymizeBatch) -> dict[str, Any]:
     """Anonymise each stored photo, reporting progress after each one."""
-    options = AnonymizeOptions.model_validate(payload["options"])
-    file_ids: list[str] = payload["file_ids"]
+    options, file_ids = payload.options, payload.file_ids
     items: list[dict[str, Any]] = []
     faces = 0
     for i, file_id in enumerate(file_ids):

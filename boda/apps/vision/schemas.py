@@ -50,6 +50,13 @@ class AnonymizeOptions(BaseModel):
     detector: DetectorName = "auto"
 
 
+class AnonymizeBatch(BaseModel):
+    """The payload of a batch job: photos already stored, and how to cover their faces."""
+
+    file_ids: list[str] = Field(min_length=1, max_length=100)
+    options: AnonymizeOptions
+
+
 class FaceOut(BaseModel):
     box: tuple[int, int, int, int]
     score: float

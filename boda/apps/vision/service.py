@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from boda.apps.vision import mnist
 from boda.apps.vision.models import Anonymization
-from boda.apps.vision.schemas import AnonymizeOptions
+from boda.apps.vision.schemas import AnonymizeBatch, AnonymizeOptions
 from boda.apps.vision.settings import mnist_dir
 from boda.core import uploads
 from boda.core.auth import Scope, get_visible
@@ -177,12 +177,19 @@ def start_batch(session: Session, runtime: Runtime, *, owner_id: str,
     except Exception:
         uploads.discard_prepared(runtime.db, prepared)
         raise
+    from boda.apps.vision.jobs import anonymize_batch
+
+    try:
+        runtime.queue.check_available()  # refuse before anything is recorded
+    except BodaError:
+        uploads.discard_prepared(runtime.db, prepared)
+        raise
     rows = [item.row(owner_id=owner_id, app=APP) for item in prepared]
     session.add_all(rows)
     session.flush()
     title = f"Anonymise {len(rows)} photo{'s' if len(rows) != 1 else ''}"
-    return runtime.queue.enqueue(session, kind="vision.anonymize_batch", owner_id=owner_id, title=title,
-                                 payload={"file_ids": [f.id for f in rows], "options": options.model_dump()})
+    return runtime.queue.enqueue(session, anonymize_batch, owner_id=owner_id, title=title,
+                                 payload=AnonymizeBatch(file_ids=[f.id for f in rows], options=options))
 
 
 def list_anonymizations(session: Session, scope: Scope, *, limit: int, offset: int
