@@ -251,7 +251,7 @@ def _download(url: str, partial: Path, size: int, report: Report) -> None:
                 resumed = response.status_code == 206  # a server without Range support sends it all again
                 done = have if resumed else 0
                 with partial.open("ab" if resumed else "wb") as f:
-                    for chunk in response.iter_bytes(CHUNK):
+                    for chunk in response.iter_bytes():  # as it arrives: a drop loses nothing written
                         f.write(chunk)
                         done += len(chunk)
                         report(done, size)
