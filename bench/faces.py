@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from boda.ai.faces import CenterFaceDetector, Face, anonymize  # noqa: E402
+from boda.ai.onnx import OnnxOptions  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "faces"
 # The by-eye boxes of tests/fixtures/faces/README.md (x, y, w, h).
@@ -216,7 +217,7 @@ def boda_loop(detector: CenterFaceDetector, files: list[str], threshold: float) 
 
 def boda_cli(args: argparse.Namespace) -> None:
     """The same work as a fresh process, to compare with deface's whole run like for like."""
-    detector = CenterFaceDetector(threads=args.threads, max_side=args.max_side)
+    detector = CenterFaceDetector(options=OnnxOptions(threads=args.threads), max_side=args.max_side)
     for path in args.files:
         boda_file(detector, path, args.threshold)
 
@@ -247,7 +248,7 @@ def sweep(truth: dict[str, list[Box]], threshold: float, threads: int, repeats: 
     processes does not favour one size."""
     images = {path: cv2.imread(path, cv2.IMREAD_COLOR) for path in truth}
     sizes = (None, 512, 448, 384, 320, 256)
-    detectors = {size: CenterFaceDetector(threads=threads, max_side=size).load() for size in sizes}
+    detectors = {size: CenterFaceDetector(options=OnnxOptions(threads=threads), max_side=size).load() for size in sizes}
     best = dict.fromkeys(sizes, float("inf"))
     found: dict[int | None, dict[str, list[Box]]] = {}
     for _ in range(repeats):
@@ -273,7 +274,7 @@ def main(args: argparse.Namespace) -> None:
           f"{args.repeats} interleaved rounds")
 
     start = time.perf_counter()
-    detector = CenterFaceDetector(threads=args.threads, max_side=args.max_side).load()
+    detector = CenterFaceDetector(options=OnnxOptions(threads=args.threads), max_side=args.max_side).load()
     load_seconds = time.perf_counter() - start
     boda_file(detector, files[0], args.threshold)  # first run allocates; a server is past it
 

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from boda.ai.cli import cli as models_cli
 from boda.core.apps import load, specs
 from boda.core.config import Settings, get_settings, masked
 
@@ -24,6 +25,7 @@ config_cli = typer.Typer(help="Show configuration.", no_args_is_help=True)
 app.add_typer(user_cli, name="user")
 app.add_typer(jobs_cli, name="jobs")
 app.add_typer(config_cli, name="config")
+app.add_typer(models_cli, name="models")
 console = Console()
 
 

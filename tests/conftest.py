@@ -7,7 +7,6 @@ PostgreSQL server that the session starts (tests/services.py).
 from __future__ import annotations
 
 import io
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,15 +22,8 @@ from boda.web.app import create_app
 from tests.services import azurite_server, postgres_server, redis_server
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
 FIXTURES = Path(__file__).parent / "fixtures"
 PASSWORD = "correct horse battery"
-
-
-def mnist_dir() -> Path | None:
-    env = os.environ.get("BODA_VISION__MNIST_DIR")
-    path = Path(env) if env else SHARED_MNIST
-    return path if (path / "train-images-idx3-ubyte.gz").is_file() else None
 
 
 @pytest.fixture(scope="session")
@@ -81,8 +73,7 @@ def make_settings(tmp_path: Path, db_url: str, **overrides: object) -> Settings:
         "data_dir": tmp_path / "data",
         "db": {"url": db_url},
         "jobs": {"immediate": True, "retry_delay": 0.05, "heartbeat_seconds": 0.2, "progress_interval": 0},
-        "vision": {"mnist_dir": mnist_dir()},
-        "ai": {"models_dir": tmp_path / "models", "threads": 1},
+        "ai": {"models_dir": tmp_path / "models", "threads": 1, "downloads": False},
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

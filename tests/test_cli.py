@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from boda.cli import app
 from boda.core.config import get_settings
-from tests.conftest import FIXTURES, mnist_dir
+from tests.conftest import FIXTURES
 
 
 @pytest.fixture
@@ -19,8 +19,6 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
     monkeypatch.setenv("BODA_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("BODA_CONFIG", str(tmp_path / "none.toml"))
     monkeypatch.setenv("BODA_JOBS__HEARTBEAT_SECONDS", "0.2")
-    if mnist_dir() is not None:
-        monkeypatch.setenv("BODA_VISION__MNIST_DIR", str(mnist_dir()))
     monkeypatch.chdir(tmp_path)
     get_settings.cache_clear()
     runner = CliRunner()

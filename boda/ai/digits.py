@@ -19,10 +19,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from boda.ai.onnx import OnnxModel
+from boda.ai.catalog import CARRIED_DIR
+from boda.ai.onnx import OnnxModel, OnnxOptions
+from boda.ai.registry import Build, register
 from boda.core.errors import InvalidInput
 
-DEFAULT_MODEL = Path(__file__).parent / "weights" / "digits_cnn.onnx"
+DEFAULT_MODEL = CARRIED_DIR / "digits_cnn.onnx"
 
 MNIST_SIZE = 28
 DIGIT_BOX = 20
@@ -437,8 +439,8 @@ class DigitReader:
     logits (see boda.apps.vision.training).
     """
 
-    def __init__(self, model_path: Path | None = None, *, threads: int = 0) -> None:
-        self.model = OnnxModel(model_path or DEFAULT_MODEL, intra_op_threads=threads)
+    def __init__(self, model_path: Path | None = None, *, options: OnnxOptions | None = None) -> None:
+        self.model = OnnxModel(model_path or DEFAULT_MODEL, options)
 
     def classify(self, batch: np.ndarray) -> np.ndarray:
         """(N,28,28) uint8 MNIST-style digits -> (N,10) probabilities."""
@@ -496,3 +498,8 @@ class DigitReader:
             )
             for s, p in zip(segments, probabilities, strict=True)
         ]
+
+
+@register("digit_reader", "mnist_cnn")
+def _mnist_cnn(build: Build) -> DigitReader:
+    return DigitReader(build.weights("digits_cnn"), options=build.onnx_options())

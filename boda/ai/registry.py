@@ -1,51 +1,129 @@
-"""Providers chosen by settings, built once per process, on first use.
+"""Providers by capability and name, chosen by settings, built once per process on first use.
 
-Weights are found in order: the user's models folder, then a package that
-ships them (the first that has the file wins).
+A provider module registers a factory under a capability (the Protocol its
+objects satisfy) and a name:
+
+    @register("object_detector", "yolox_nano")
+    def _yolox(build: Build) -> YoloxDetector:
+        return YoloxDetector(build.weights("yolox_nano"), build.weights("coco_classes"), build.onnx_options())
+
+`build.weights` finds a declared file (`boda.ai.catalog`: models folder, repository,
+package, download); `build.onnx_options` carries the thread budget, the idle unload
+time and the provider's own concurrency limit from settings.
 """
 
 from __future__ import annotations
 
+import importlib
 import threading
-from functools import cached_property
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from boda.core.config import Settings
+from boda.core.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from boda.ai.classify import ImageClassifier
+    from boda.ai.detect import ObjectDetector
     from boda.ai.digits import DigitReader
     from boda.ai.faces import FaceDetector
+    from boda.ai.onnx import OnnxOptions
+
+Capability = Literal["face_detector", "object_detector", "image_classifier", "digit_reader"]
+# Imported on first use, so the modules (and ONNX Runtime) load only in processes that need them.
+PROVIDER_MODULES = ("boda.ai.faces", "boda.ai.digits", "boda.ai.classify", "boda.ai.detect")
 
 
-def find_weights(settings: Settings, filename: str) -> Path | None:
-    """The user's models folder overrides packaged weights."""
-    candidate = settings.models_dir / filename
-    return candidate if candidate.is_file() else None
+@dataclass(frozen=True)
+class Build:
+    """What a factory gets: settings, and helpers that apply them the same way for every provider."""
+
+    settings: Settings
+    name: str
+
+    def weights(self, name: str) -> Path:
+        from boda.ai.catalog import locate
+
+        ai = self.settings.ai
+        return locate(name, models_dir=self.settings.models_dir, download=ai.downloads).path
+
+    def onnx_options(self, limit_key: str | None = None) -> OnnxOptions:
+        from boda.ai.onnx import OnnxOptions
+
+        ai = self.settings.ai
+        concurrency = ai.provider_limits.get(limit_key or self.name, ai.provider_concurrency)
+        return OnnxOptions(threads=ai.threads, concurrency=concurrency, idle_unload_seconds=ai.idle_unload_seconds)
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.settings.data_dir / "cache" / "models"
+
+
+Factory = Callable[[Build], Any]
+_factories: dict[Capability, dict[str, Factory]] = {}
+_discovered = False
+_discover_lock = threading.Lock()
+
+
+def register(capability: Capability, name: str) -> Callable[[Factory], Factory]:
+    def decorate(factory: Factory) -> Factory:
+        _factories.setdefault(capability, {})[name] = factory
+        return factory
+
+    return decorate
+
+
+def registered(capability: Capability) -> list[str]:
+    """The names registered under a capability, in registration order."""
+    _discover()
+    return list(_factories.get(capability, {}))
+
+
+def _discover() -> None:
+    global _discovered
+    with _discover_lock:
+        if not _discovered:
+            for module in PROVIDER_MODULES:
+                importlib.import_module(module)
+            _discovered = True
 
 
 class Providers:
+    """One object per process: `get(capability, name)` builds a provider once and keeps it."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._lock = threading.Lock()
-        self._face_detectors: dict[str, FaceDetector] = {}
+        self._built: dict[tuple[Capability, str], Any] = {}
+
+    def default_name(self, capability: Capability) -> str:
+        """The settings' choice (`ai.<capability>`), else the first registered."""
+        chosen = getattr(self.settings.ai, capability, None)
+        return str(chosen) if chosen else registered(capability)[0]
+
+    def get(self, capability: Capability, name: str | None = None) -> Any:
+        _discover()
+        key = (capability, name or self.default_name(capability))
+        factory = _factories.get(capability, {}).get(key[1])
+        if factory is None:
+            raise InvalidInput(f"No {capability} named {key[1]!r}; choose one of {registered(capability)}",
+                               details={"capability": capability, "name": key[1]})
+        with self._lock:
+            if key not in self._built:
+                self._built[key] = factory(Build(self.settings, key[1]))
+            return self._built[key]
 
     def face_detector(self, name: str | None = None) -> FaceDetector:
-        from boda.ai.faces import build_face_detector
+        return cast("FaceDetector", self.get("face_detector", name))
 
-        key = name or self.settings.ai.face_detector
-        with self._lock:
-            if key not in self._face_detectors:
-                self._face_detectors[key] = build_face_detector(
-                    key,  # type: ignore[arg-type]
-                    model_path=find_weights(self.settings, "centerface.onnx"),
-                    threads=self.settings.ai.threads,
-                    cache_dir=self.settings.data_dir / "cache" / "models",
-                )
-            return self._face_detectors[key]
+    def object_detector(self, name: str | None = None) -> ObjectDetector:
+        return cast("ObjectDetector", self.get("object_detector", name))
 
-    @cached_property
+    def image_classifier(self, name: str | None = None) -> ImageClassifier:
+        return cast("ImageClassifier", self.get("image_classifier", name))
+
+    @property
     def digit_reader(self) -> DigitReader:
-        from boda.ai.digits import DigitReader
-
-        return DigitReader(find_weights(self.settings, "digits_cnn.onnx"), threads=self.settings.ai.threads)
+        return cast("DigitReader", self.get("digit_reader"))

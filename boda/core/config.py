@@ -79,14 +79,29 @@ class JobsSettings(BaseModel):
 class AiSettings(BaseModel):
     models_dir: Path | None = Field(
         default=None,
-        description="Folder searched for model weights before packaged ones. Unset: <data_dir>/models.",
+        description="Folder searched for model weights before carried and packaged ones; downloads "
+        "and trained models go here. Unset: <data_dir>/models.",
     )
     threads: int = Field(default=0, description="ONNX Runtime intra-op threads (0: all cores).")
     concurrency: int = Field(
-        default=2, ge=1, description="Requests decoding and analysing images at once; more wait (bounds memory)."
+        default=2, ge=1, description="Requests holding decoded images at once; more wait (bounds memory)."
     )
     face_detector: Literal["auto", "centerface", "haar"] = Field(
         default="auto", description="Face detector; auto = CenterFace, else OpenCV Haar."
+    )
+    image_classifier: str = Field(default="efficientnet_lite0", description="Image classifier provider.")
+    object_detector: str = Field(default="yolox_nano", description="Object detector provider.")
+    downloads: bool = Field(
+        default=True, description="Download declared weights found nowhere locally (checksummed, resumable)."
+    )
+    idle_unload_seconds: float = Field(
+        default=600.0, ge=0, description="A model unused this long frees its memory and reloads on next use; 0: never."
+    )
+    provider_concurrency: int = Field(
+        default=2, ge=1, description="Inferences at once on one provider's model; more wait (bounds memory)."
+    )
+    provider_limits: dict[str, int] = Field(
+        default_factory=dict, description="Per-provider overrides of provider_concurrency, e.g. {yolox_nano = 1}."
     )
 
 

