@@ -92,6 +92,12 @@ class VisionSettings(BaseModel):
     )
 
 
+class HouseholdsSettings(BaseModel):
+    invite_days: int = Field(
+        default=7, ge=1, le=365, description="Days an invitation link stays valid before it expires."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="BODA_",
@@ -116,6 +122,7 @@ class Settings(BaseSettings):
     jobs: JobsSettings = Field(default_factory=JobsSettings)
     ai: AiSettings = Field(default_factory=AiSettings)
     vision: VisionSettings = Field(default_factory=VisionSettings)
+    households: HouseholdsSettings = Field(default_factory=HouseholdsSettings)
 
     @classmethod
     def settings_customise_sources(

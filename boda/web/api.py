@@ -1,4 +1,4 @@
-"""The core API: sessions, tokens, users, households, files and jobs."""
+"""The core API: sessions, tokens, users, files and jobs (households: web/households_api.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from boda.core import auth, jobs
 from boda.core.auth import AdminUser, CurrentUser, MaybeUser, Scope
 from boda.core.db import DbSession
-from boda.core.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from boda.core.errors import NotFound, Unauthorized
 from boda.core.events import stream
-from boda.core.models import ApiToken, Household, HouseholdMember, JobStatus, Role, StoredFile, Visibility
+from boda.core.models import ApiToken, JobStatus, Role, StoredFile, Visibility
 from boda.core.runtime import RuntimeDep
 from boda.core.schemas import FileOut, JobOut, Page, PageParams, UserOut
 
@@ -110,76 +110,11 @@ def revoke_token(token_id: str, session: DbSession, user: CurrentUser) -> None:
     session.delete(row)
 
 
-# --- households --------------------------------------------------------------
-
-class HouseholdIn(BaseModel):
-    name: str = Field(min_length=1, max_length=128)
-
-
-class MemberIn(BaseModel):
-    username: str
-
-
-class HouseholdOut(BaseModel):
-    id: str
-    name: str
-    members: list[str]
-
-
-def _household_out(session: DbSession, row: Household) -> HouseholdOut:
-    from boda.core.models import User
-
-    ids = [m.user_id for m in row.members]
-    names = session.scalars(select(User.username).where(User.id.in_(ids)).order_by(User.username)).all()
-    return HouseholdOut(id=row.id, name=row.name, members=list(names))
-
-
-def _my_household(session: DbSession, household_id: str, user_id: str) -> Household:
-    row = session.scalar(select(Household).join(HouseholdMember).where(
-        Household.id == household_id, HouseholdMember.user_id == user_id))
-    if row is None:
-        raise NotFound(f"No household with id {household_id}")
-    return row
-
-
-@router.post("/households", tags=["households"], status_code=201)
-def create_household(body: HouseholdIn, session: DbSession, user: CurrentUser) -> HouseholdOut:
-    """Create a household with the caller as its owner."""
-    row = Household(name=body.name, members=[HouseholdMember(user_id=user.id, role="owner")])
-    session.add(row)
-    session.flush()
-    return _household_out(session, row)
-
-
-@router.get("/households", tags=["households"])
-def list_households(session: DbSession, user: CurrentUser) -> list[HouseholdOut]:
-    """List the households the caller belongs to."""
-    rows = session.scalars(select(Household).join(HouseholdMember).where(HouseholdMember.user_id == user.id)
-                           .order_by(Household.id)).all()
-    return [_household_out(session, r) for r in rows]
-
-
-@router.post("/households/{household_id}/members", tags=["households"], status_code=201)
-def add_member(household_id: str, body: MemberIn, session: DbSession, user: CurrentUser) -> HouseholdOut:
-    """Add a user to a household the caller owns."""
-    from boda.core.models import User
-
-    row = _my_household(session, household_id, user.id)
-    if all(m.user_id != user.id or m.role != "owner" for m in row.members):
-        raise Forbidden("Only the household's owner adds members")
-    new = session.scalar(select(User).where(User.username == body.username))
-    if new is None:  # the same answer as for any refusal: usernames are not listed to strangers
-        raise InvalidInput("That user cannot be added")
-    if all(m.user_id != new.id for m in row.members):
-        row.members.append(HouseholdMember(user_id=new.id))
-    session.flush()
-    return _household_out(session, row)
-
-
 # --- files -------------------------------------------------------------------
 
 class VisibilityIn(BaseModel):
     visibility: Visibility
+    household_id: str | None = Field(default=None, max_length=36, description="Needed with `household`.")
 
 
 @router.get("/files/{file_id}", tags=["files"])
@@ -234,11 +169,11 @@ def delete_file(file_id: str, session: DbSession, user: CurrentUser) -> None:
 @router.patch("/files/{file_id}", tags=["files"])
 def share_file(file_id: str, body: VisibilityIn, session: DbSession, user: CurrentUser) -> FileOut:
     """Change who may see one of the caller's files."""
-    row = auth.get_visible(session, StoredFile, file_id, Scope.of(user), write=True)
-    auth.set_visibility(row, body.visibility)
+    scope = Scope.of(user)
+    row = auth.get_visible(session, StoredFile, file_id, scope, write=True)
+    auth.set_visibility(session, row, body.visibility, scope=scope, household_id=body.household_id)
     session.flush()
-    out = FileOut.of(row)
-    return out
+    return FileOut.of(row)
 
 
 # --- jobs --------------------------------------------------------------------

@@ -19,7 +19,7 @@ from boda import __version__
 from boda.apps import APPS
 from boda.core.config import Settings, get_settings
 from boda.core.runtime import Runtime
-from boda.web import api, pages
+from boda.web import api, households_api, pages
 from boda.web.errors import BodySizeLimit, install_error_handlers
 from boda.web.i18n import translate
 from boda.web.middleware import Observe
@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(api.health)
     app.include_router(api.router)
+    app.include_router(households_api.router)
     app.include_router(pages.router)
     for name in APPS:
         module = importlib.import_module(f"boda.apps.{name}.routes")
