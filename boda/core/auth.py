@@ -198,7 +198,7 @@ class Scope:
     def of(cls, user: User | None) -> Scope:
         return cls(user_id=user.id, is_admin=user.is_admin) if user else cls(user_id=None)
 
-    def households(self) -> Select[tuple[str]]:
+    def household_ids(self) -> Select[tuple[str]]:
         """The ids of the caller's households, as a subquery (current at each query)."""
         return select(HouseholdMember.household_id).where(HouseholdMember.user_id == self.user_id)
 
@@ -206,7 +206,7 @@ class Scope:
         """Objects shared with a household the caller belongs to now."""
         if self.user_id is None:
             return false()
-        return and_(model.visibility == Visibility.household, model.household_id.in_(self.households()))
+        return and_(model.visibility == Visibility.household, model.household_id.in_(self.household_ids()))
 
     def readable(self, model: type[Owned]) -> ColumnElement[bool]:
         public = model.visibility == Visibility.public
