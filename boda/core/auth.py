@@ -18,12 +18,12 @@ from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from boda.core.db import utcnow
 from boda.core.errors import Conflict, InvalidInput, NotFound, RateLimited, Unauthorized
-from boda.core.models import ApiToken, Owned, Role, User, Visibility, WebSession
+from boda.core.models import ApiToken, HouseholdMember, Owned, Role, User, Visibility, WebSession
 
 _hasher = PasswordHasher()
 
@@ -190,7 +190,12 @@ def end_web_session(session: Session, secret: str) -> None:
 
 @dataclass(frozen=True)
 class Scope:
-    """The caller as queries see it; anonymous callers see public objects only."""
+    """The caller as queries see it; anonymous callers see public objects only.
+
+    Household access is a subquery evaluated inside every statement, not a
+    list taken at login: a member who leaves or is removed loses access with
+    the next query, and building a scope needs no database.
+    """
 
     user_id: str | None
     is_admin: bool = False
@@ -199,13 +204,28 @@ class Scope:
     def of(cls, user: User | None) -> Scope:
         return cls(user_id=user.id, is_admin=user.is_admin) if user else cls(user_id=None)
 
-    def readable(self, model: type[Owned]) -> ColumnElement[bool]:
-        public = model.visibility == Visibility.public
-        return public if self.user_id is None else or_(model.owner_id == self.user_id, public)
+    def household_ids(self) -> Select[tuple[str]]:
+        """The ids of the caller's households, as a subquery (current at each query)."""
+        return select(HouseholdMember.household_id).where(HouseholdMember.user_id == self.user_id)
 
-    def writable(self, model: type[Owned]) -> ColumnElement[bool]:
+    def shared_with_me(self, model: type[Owned]) -> ColumnElement[bool]:
+        """Objects shared with a household the caller belongs to now."""
         if self.user_id is None:
             return false()
+        return and_(model.visibility == Visibility.household, model.household_id.in_(self.household_ids()))
+
+    def readable(self, model: type[Owned]) -> ColumnElement[bool]:
+        public = model.visibility == Visibility.public
+        if self.user_id is None:
+            return public
+        return or_(model.owner_id == self.user_id, public, self.shared_with_me(model))
+
+    def writable(self, model: type[Owned], *, household_write: bool = False) -> ColumnElement[bool]:
+        """The owner; with household_write (the app decides), members of the object's household too."""
+        if self.user_id is None:
+            return false()
+        if household_write:
+            return or_(model.owner_id == self.user_id, self.shared_with_me(model))
         return model.owner_id == self.user_id
 
     def require_user(self) -> str:
@@ -214,9 +234,10 @@ class Scope:
         return self.user_id
 
 
-def get_visible(session: Session, model: type[OwnedT], object_id: str, scope: Scope, *, write: bool = False) -> OwnedT:
+def get_visible(session: Session, model: type[OwnedT], object_id: str, scope: Scope, *, write: bool = False,
+                household_write: bool = False) -> OwnedT:
     """One object the caller may see (or change); 404 for everything else."""
-    condition = scope.writable(model) if write else scope.readable(model)
+    condition = scope.writable(model, household_write=household_write) if write else scope.readable(model)
     row = session.scalar(select(model).where(model.id == object_id, condition))  # type: ignore[attr-defined]
     if row is None:
         raise NotFound(f"No {model.__name__} with id {object_id}")
@@ -225,18 +246,36 @@ def get_visible(session: Session, model: type[OwnedT], object_id: str, scope: Sc
 
 def get_shared(session: Session, model: type[OwnedT], share_token: str) -> OwnedT:
     row = session.scalar(select(model).where(model.share_token == share_token,
-                                             model.visibility != Visibility.private))
+                                             model.visibility.in_([Visibility.unlisted, Visibility.public])))
     if row is None:
         raise NotFound("This link does not exist or is no longer shared")
     return row
 
 
-def set_visibility(obj: Owned, visibility: Visibility) -> None:
+def set_visibility(session: Session, obj: Owned, visibility: Visibility, *, scope: Scope,
+                   household_id: str | None = None) -> None:
+    """Change who may see an object; `household` needs a household the caller belongs to.
+
+    The household is kept only with `household` visibility, so an object is
+    never shared with a household by accident after being made private.
+    """
+    if visibility == Visibility.household:
+        member = household_id is not None and session.scalar(
+            select(HouseholdMember.household_id).where(HouseholdMember.household_id == household_id,
+                                                       HouseholdMember.user_id == scope.require_user()))
+        if not member:
+            raise InvalidInput("Household visibility needs the id of a household you belong to",
+                               key="household_required")
+        obj.household_id = household_id
+    elif household_id is not None:
+        raise InvalidInput("A household is given only with household visibility", key="household_unexpected")
+    else:
+        obj.household_id = None
     obj.visibility = visibility
     if visibility == Visibility.unlisted and not obj.share_token:
         obj.share_token = secrets.token_urlsafe(32)
-    elif visibility == Visibility.private:
-        obj.share_token = None
+    elif visibility in (Visibility.private, Visibility.household):
+        obj.share_token = None  # a household object is not for link holders
 
 
 def public_user(user: User) -> dict[str, Any]:

@@ -105,6 +105,12 @@ class AiSettings(BaseModel):
     )
 
 
+class HouseholdsSettings(BaseModel):
+    invite_days: int = Field(
+        default=7, ge=1, le=365, description="Days an invitation link stays valid before it expires."
+    )
+
+
 class CoreSettings(BaseSettings):
     """The core's settings; `Settings` adds one group per app (from its spec)."""
 
@@ -130,6 +136,7 @@ class CoreSettings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     jobs: JobsSettings = Field(default_factory=JobsSettings)
     ai: AiSettings = Field(default_factory=AiSettings)
+    households: HouseholdsSettings = Field(default_factory=HouseholdsSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -49,6 +49,13 @@ class Conflict(BodaError):
     status_code = 409
 
 
+class Gone(BodaError):
+    """Existed, but is no longer usable (an expired or used invitation)."""
+
+    code = "gone"
+    status_code = 410
+
+
 class PayloadTooLarge(BodaError):
     code = "payload_too_large"
     status_code = 413

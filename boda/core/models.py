@@ -18,9 +18,16 @@ class Role(StrEnum):
 
 
 class Visibility(StrEnum):
-    private = "private"  # the owner (and their household, where an app says so)
+    private = "private"  # the owner only
+    household = "household"  # the owner and the members of the object's household
     unlisted = "unlisted"  # anyone holding the share link
     public = "public"  # everyone, listed in galleries
+
+
+class HouseholdRole(StrEnum):
+    owner = "owner"  # exactly one: renames, removes members, hands over, deletes
+    admin = "admin"  # invites people too
+    member = "member"
 
 
 class JobStatus(StrEnum):
@@ -93,16 +100,45 @@ class HouseholdMember(Base):
         ForeignKey("households.id", ondelete="CASCADE"), primary_key=True
     )
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    role: Mapped[str] = mapped_column(String(16), default="member")  # owner | member
+    role: Mapped[HouseholdRole] = mapped_column(String(16), default=HouseholdRole.member)
     household: Mapped[Household] = relationship(back_populates="members")
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class HouseholdInvite(IdMixin, TimestampMixin, Base):
+    """An offer to join a household, sent as a link; only the code's hash is stored.
+
+    Invitations are codes, never usernames: inviting does not tell anyone
+    which accounts exist, and nobody joins without saying yes.
+    """
+
+    __tablename__ = "household_invites"
+
+    household_id: Mapped[str] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), index=True)
+    inviter_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    max_uses: Mapped[int] = mapped_column(Integer, default=1)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    declined_at: Mapped[datetime | None] = mapped_column(default=None)
+    household: Mapped[Household] = relationship(lazy="joined")
+    inviter: Mapped[User] = relationship(lazy="joined")
 
 
 class Owned:
-    """Every shareable object: an owner and a visibility (see core.auth.Scope)."""
+    """Every shareable object: an owner, a visibility and, when shared with one, a household.
+
+    Read and write through `core.auth.Scope`; set visibility with `core.auth.set_visibility`.
+    """
 
     @declared_attr
     def owner_id(cls) -> Mapped[str]:
         return mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+
+    @declared_attr
+    def household_id(cls) -> Mapped[str | None]:
+        # SET NULL: when a household is deleted its objects fall back to their owner alone.
+        return mapped_column(ForeignKey("households.id", ondelete="SET NULL"), index=True, default=None)
 
     visibility: Mapped[Visibility] = mapped_column(String(16), default=Visibility.private)
     share_token: Mapped[str | None] = mapped_column(String(43), unique=True, default=None)

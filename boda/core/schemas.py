@@ -41,6 +41,7 @@ class FileOut(BaseModel):
     width: int | None
     height: int | None
     visibility: str
+    household_id: str | None = None
     created_at: datetime
     url: str = ""
     share_url: str | None = None
@@ -49,7 +50,7 @@ class FileOut(BaseModel):
     def of(cls, row: Any) -> FileOut:
         out = cls.model_validate(row)
         out.url = f"/api/v1/files/{row.id}/content"
-        # Only owners and public viewers get here; a public file's link is no secret.
+        # Owners, household members and public viewers get here; only unlisted and public files have a link.
         out.share_url = f"/api/v1/shared/{row.share_token}" if row.share_token else None
         return out
 

@@ -1,4 +1,4 @@
-"""Server-rendered pages shared by all apps: home, login, jobs, account."""
+"""Server-rendered pages shared by all apps: home, login, jobs, account, invitations."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
-from boda.core import auth, jobs
+from boda.core import auth, households, jobs
 from boda.core.errors import Forbidden, Unauthorized
-from boda.core.models import ApiToken, JobStatus, User
+from boda.core.models import ApiToken, HouseholdMember, JobStatus, User
+from boda.web.api.households import household_out
 from boda.web.deps import SESSION_COOKIE, DbSession, MaybeUser, RuntimeDep, same_origin
 from boda.web.i18n import LANG_COOKIE, LOCALES, locale_for
 
@@ -124,7 +125,20 @@ def account(page: Page, session: DbSession) -> Response:
         return redirect
     assert page.user is not None
     tokens = session.scalars(select(ApiToken).where(ApiToken.user_id == page.user.id)).all()
-    return page.render("account.html", tokens=tokens)
+    mine = [household_out(row, page.user.id) for row in households.list_mine(session, user_id=page.user.id)]
+    return page.render("account.html", tokens=tokens, households=mine,
+                       invite_days=page.request.app.state.settings.households.invite_days)
+
+
+@router.get("/invite/{code}")
+def invite(code: str, page: Page, session: DbSession) -> Response:
+    """Accept or decline an invitation; the answer is sent by static/households.js."""
+    if (redirect := require_login(page)) is not None:
+        return redirect
+    assert page.user is not None
+    row = households.open_invite(session, code=code)  # a used, declined or expired link shows why
+    member = session.get(HouseholdMember, (row.household_id, page.user.id)) is not None
+    return page.render("invite.html", invite=row, code=code, member=member)
 
 
 @router.get("/about")

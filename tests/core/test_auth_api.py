@@ -1,4 +1,4 @@
-"""Accounts, sessions, CSRF, tokens, households, and that B never sees A's files."""
+"""Accounts, sessions, CSRF, tokens, and that B never sees A's files (households: test_households.py)."""
 
 from fastapi.testclient import TestClient
 
@@ -68,17 +68,6 @@ def test_only_admins_create_users(client: TestClient, alice: Account, admin: Acc
     assert short.status_code == 400 and "8 characters" in short.json()["error"]["message"]
 
 
-def test_households(client: TestClient, alice: Account, bob: Account) -> None:
-    home = alice.post("/api/v1/households", json={"name": "우리 집"}).json()
-    assert home["members"] == ["alice"]
-    added = alice.post(f"/api/v1/households/{home['id']}/members", json={"username": "bob"}).json()
-    assert added["members"] == ["alice", "bob"]
-    assert [h["name"] for h in bob.get("/api/v1/households").json()] == ["우리 집"]
-    mallory = alice.post("/api/v1/households", json={"name": "other"}).json()
-    assert bob.post(f"/api/v1/households/{mallory['id']}/members",
-                    json={"username": "bob"}).status_code == 404
-
-
 def test_other_users_private_file_is_404(client: TestClient, alice: Account, bob: Account) -> None:
     made = alice.post("/api/v1/vision/anonymize", files={"file": ("a.png", png_bytes(), "image/png")})
     assert made.status_code == 201, made.text
@@ -111,15 +100,6 @@ def test_unlisted_and_public_sharing(client: TestClient, alice: Account, bob: Ac
     assert bob.get(f"/api/v1/files/{copy_id}/content").status_code == 200
     alice.patch(f"/api/v1/files/{copy_id}", json={"visibility": "private"})
     assert client.get(f"/api/v1/shared/{token}").status_code == 404  # the link dies with privacy
-
-
-def test_only_owners_add_members(client: TestClient, alice: Account, bob: Account) -> None:
-    home = alice.post("/api/v1/households", json={"name": "home"}).json()
-    alice.post(f"/api/v1/households/{home['id']}/members", json={"username": "bob"})
-    refused = bob.post(f"/api/v1/households/{home['id']}/members", json={"username": "alice"})
-    assert refused.status_code == 403
-    unknown = alice.post(f"/api/v1/households/{home['id']}/members", json={"username": "nobody-here"})
-    assert unknown.status_code == 400 and "nobody" not in unknown.json()["error"]["message"]
 
 
 def test_password_guessing_is_throttled(client: TestClient, alice: Account) -> None:

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from boda.core import auth
 from boda.core.auth import Scope
@@ -22,6 +22,7 @@ router = APIRouter(tags=["files"])
 
 class VisibilityIn(BaseModel):
     visibility: Visibility
+    household_id: str | None = Field(default=None, max_length=36, description="Needed with `household`.")
 
 
 @router.get("/files/{file_id}")
@@ -72,7 +73,8 @@ def delete_file(file_id: str, session: DbSession, user: CurrentUser) -> None:
 @router.patch("/files/{file_id}")
 def share_file(file_id: str, body: VisibilityIn, session: DbSession, user: CurrentUser) -> FileOut:
     """Change who may see one of the caller's files."""
-    row = auth.get_visible(session, StoredFile, file_id, Scope.of(user), write=True)
-    auth.set_visibility(row, body.visibility)
+    scope = Scope.of(user)
+    row = auth.get_visible(session, StoredFile, file_id, scope, write=True)
+    auth.set_visibility(session, row, body.visibility, scope=scope, household_id=body.household_id)
     session.flush()
     return FileOut.of(row)
