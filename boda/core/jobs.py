@@ -464,11 +464,10 @@ def get_job(session: Session, job_id: str, *, user_id: str, is_admin: bool = Fal
 
 def list_jobs(session: Session, *, user_id: str, status: list[JobStatus] | None = None,
               limit: int = 50, offset: int = 0) -> tuple[list[Job], int]:
-    from sqlalchemy import func
+    from boda.core.listing import paginate
 
     query = select(Job).where(Job.owner_id == user_id)
     if status:
         query = query.where(Job.status.in_(status))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(Job.id.desc()).limit(limit).offset(offset)).all()
-    return list(rows), total
+    listed = paginate(session, query.order_by(Job.id.desc()), limit=limit, offset=offset)
+    return listed.items, listed.total

@@ -6,7 +6,6 @@ from typing import Any, BinaryIO
 
 import numpy as np
 from PIL import Image
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from boda.apps.vision import mnist
@@ -17,6 +16,7 @@ from boda.core import uploads
 from boda.core.auth import Scope, get_visible
 from boda.core.config import Settings
 from boda.core.errors import BodaError, InvalidInput
+from boda.core.listing import list_visible
 from boda.core.models import Job, StoredFile
 from boda.core.runtime import Runtime
 
@@ -187,10 +187,9 @@ def start_batch(session: Session, runtime: Runtime, *, owner_id: str,
 
 def list_anonymizations(session: Session, scope: Scope, *, limit: int, offset: int
                         ) -> tuple[list[Anonymization], int]:
-    query = select(Anonymization).where(Anonymization.owner_id == scope.require_user())
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(Anonymization.id.desc()).limit(limit).offset(offset)).all()
-    return list(rows), total
+    """The caller's own anonymised photos (the Vision page is a personal tool)."""
+    listed = list_visible(session, Anonymization, scope, limit=limit, offset=offset, reach="mine")
+    return listed.items, listed.total  # type: ignore[return-value]
 
 
 def get_anonymization(session: Session, scope: Scope, anonymization_id: str) -> Anonymization:
