@@ -14,11 +14,12 @@ from sqlalchemy import func, select
 from boda.core import auth, jobs
 from boda.core.auth import AdminUser, CurrentUser, MaybeUser, Scope
 from boda.core.db import DbSession
-from boda.core.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from boda.core.errors import Forbidden, NotFound, Unauthorized
 from boda.core.events import stream
 from boda.core.models import ApiToken, Household, HouseholdMember, JobStatus, Role, StoredFile, Visibility
 from boda.core.runtime import RuntimeDep
 from boda.core.schemas import FileOut, JobOut, Page, PageParams, UserOut
+from boda.web.openapi import SIGNED_IN, errors
 
 router = APIRouter(prefix="/api/v1")
 
@@ -35,7 +36,7 @@ class SessionOut(BaseModel):
     csrf_token: str
 
 
-@router.post("/auth/login", tags=["auth"])
+@router.post("/auth/login", tags=["auth"], responses=errors(401, 429))
 def login(body: LoginIn, request: Request, response: Response, session: DbSession,
           runtime: RuntimeDep) -> SessionOut:
     """Log in with a password; sets the session cookie for the web UI."""
@@ -64,12 +65,12 @@ def me(user: CurrentUser) -> UserOut:
 
 
 class UserIn(BaseModel):
-    username: str = Field(max_length=64)
-    password: str = Field(max_length=256)
+    username: str = Field(min_length=3, max_length=64, pattern=auth.USERNAME_PATTERN)
+    password: str = Field(min_length=auth.MIN_PASSWORD, max_length=256)
     role: Role = Role.user
 
 
-@router.post("/users", tags=["users"], status_code=201)
+@router.post("/users", tags=["users"], status_code=201, responses=errors(409))
 def create_user(body: UserIn, session: DbSession, admin: AdminUser) -> UserOut:
     """Create an account (administrators)."""
     return UserOut.model_validate(auth.create_user(session, username=body.username, password=body.password,
@@ -117,7 +118,7 @@ class HouseholdIn(BaseModel):
 
 
 class MemberIn(BaseModel):
-    username: str
+    username: str = Field(max_length=64)
 
 
 class HouseholdOut(BaseModel):
@@ -169,7 +170,7 @@ def add_member(household_id: str, body: MemberIn, session: DbSession, user: Curr
         raise Forbidden("Only the household's owner adds members")
     new = session.scalar(select(User).where(User.username == body.username))
     if new is None:  # the same answer as for any refusal: usernames are not listed to strangers
-        raise InvalidInput("That user cannot be added")
+        raise Forbidden("That user cannot be added")
     if all(m.user_id != new.id for m in row.members):
         row.members.append(HouseholdMember(user_id=new.id))
     session.flush()
@@ -257,7 +258,7 @@ def get_job(job_id: str, session: DbSession, user: CurrentUser) -> JobOut:
     return JobOut.of(jobs.get_job(session, job_id, user_id=user.id, is_admin=user.is_admin))
 
 
-@router.post("/jobs/{job_id}/cancel", tags=["jobs"])
+@router.post("/jobs/{job_id}/cancel", tags=["jobs"], responses=errors(409))
 def cancel_job(job_id: str, session: DbSession, user: CurrentUser, runtime: RuntimeDep) -> JobOut:
     """Ask a queued or running job to stop."""
     row = jobs.get_job(session, job_id, user_id=user.id, is_admin=user.is_admin)
@@ -274,7 +275,8 @@ def _watchable_job(job_id: str, request: Request, runtime: RuntimeDep) -> str:
         return jobs.get_job(session, job_id, user_id=user.id, is_admin=user.is_admin).id
 
 
-@router.get("/jobs/{job_id}/events", tags=["jobs"], response_class=EventSourceResponse)
+@router.get("/jobs/{job_id}/events", tags=["jobs"], response_class=EventSourceResponse, responses=errors(401),
+            openapi_extra={"security": SIGNED_IN})
 async def job_events(job_id: Annotated[str, Depends(_watchable_job)], request: Request, runtime: RuntimeDep,
                      last_event_id: Annotated[str | None, Header()] = None,
                      after: Annotated[int, Query(ge=0, le=2**62)] = 0) -> AsyncIterator[ServerSentEvent]:
@@ -297,7 +299,7 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@health.get("/readyz")
+@health.get("/readyz", responses={503: {"description": "A check failed; the body says which"}})
 def readyz(runtime: RuntimeDep, response: Response) -> dict[str, object]:
     """Say whether the database and blob store answer."""
     checks: dict[str, str] = {}

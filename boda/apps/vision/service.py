@@ -33,6 +33,11 @@ def mnist_data_dir(settings: Settings) -> Path | None:
     return path if mnist.has_full_mnist(path) else None
 
 
+def mnist_size(settings: Settings) -> int:
+    """How many training digits this server has: 60,000, or the 5,000 of the fallback."""
+    return len(mnist.load_mnist("train", mnist_data_dir(settings))[1])
+
+
 def mnist_digit(settings: Settings, index: int, *, add_noise: bool, seed: int | None = None
                 ) -> tuple[Image.Image, int, int]:
     """One training digit (noisy if asked, as the seed did), its label, and the set's size."""
