@@ -65,7 +65,7 @@ def test_only_admins_create_users(client: TestClient, alice: Account, admin: Acc
     assert created.status_code == 201 and created.json()["role"] == "user"
     assert admin.post("/api/v1/users", json=body).status_code == 409
     short = admin.post("/api/v1/users", json={"username": "dave", "password": "short"})
-    assert short.status_code == 400 and "8 characters" in short.json()["error"]["message"]
+    assert short.status_code == 422 and "8 characters" in short.json()["error"]["message"]
 
 
 def test_households(client: TestClient, alice: Account, bob: Account) -> None:
@@ -119,7 +119,7 @@ def test_only_owners_add_members(client: TestClient, alice: Account, bob: Accoun
     refused = bob.post(f"/api/v1/households/{home['id']}/members", json={"username": "alice"})
     assert refused.status_code == 403
     unknown = alice.post(f"/api/v1/households/{home['id']}/members", json={"username": "nobody-here"})
-    assert unknown.status_code == 400 and "nobody" not in unknown.json()["error"]["message"]
+    assert unknown.status_code == 403 and "nobody" not in unknown.json()["error"]["message"]
 
 
 def test_password_guessing_is_throttled(client: TestClient, alice: Account) -> None:
