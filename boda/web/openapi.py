@@ -193,9 +193,9 @@ async def single_values(request: Request) -> None:
 def allowed_methods(app: Any, scope: dict[str, Any]) -> list[str]:
     """Every method some route answers on this path (several routes may share one)."""
     methods: set[str] = set()
-    for route in app.router.routes:
+    for route in iter_route_contexts(app.router.routes):  # included routers expand to their routes
         match, _ = route.matches(scope)
         if match != Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
+            methods |= route.methods or set()
     return sorted(methods)
 

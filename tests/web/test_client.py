@@ -38,6 +38,16 @@ def test_operation_ids_are_short_unique_and_tagged(served: tuple[TestClient, Any
     assert {"vision_get_mnist_sample", "auth_login", "jobs_list_jobs"} <= set(ids)
 
 
+@pytest.mark.parametrize("method", ["TRACE", "OPTIONS", "PUT"])
+def test_undeclared_methods_get_405_with_allow(served: tuple[TestClient, Any], method: str) -> None:
+    client, account = served
+    for path, allowed in [("/api/v1/vision/mnist-sample", "GET, POST"), ("/healthz", "GET"),
+                          ("/api/v1/files/some-id", "DELETE, GET, PATCH")]:
+        response = client.request(method, path, headers=account.headers)
+        assert response.status_code == 405 and response.headers["allow"] == allowed, path
+        assert response.json()["error"]["code"] == "method_not_allowed"
+
+
 @pytest.fixture(scope="module")
 def generated(served: tuple[TestClient, Any], tmp_path_factory: pytest.TempPathFactory) -> Any:
     out = tmp_path_factory.mktemp("gen")
