@@ -39,6 +39,8 @@ class AppSpec:
     """Module that registers its jobs (imported by every process that runs jobs)."""
     models: str | None = None
     """Module with its SQLAlchemy models (imported before migrations and queries)."""
+    openapi: str | None = None
+    """`module:function(schema, settings)` that narrows its part of the OpenAPI document to this server."""
     settings: type[BaseModel] | None = None
     """Its settings group: `BODA_<KEY>__...` and `[<key>]` in boda.toml."""
 

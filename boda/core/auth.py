@@ -9,6 +9,7 @@ simply not found.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import threading
 import time
@@ -47,10 +48,14 @@ def _digest(token: str) -> str:
 
 # --- users -------------------------------------------------------------------
 
+USERNAME_PATTERN = r"^[\w.-]{3,64}$"  # also the API schema's, so a name the schema allows is never refused
+MIN_PASSWORD = 8
+
+
 def validate_credentials(username: str, password: str) -> None:
-    if not (3 <= len(username) <= 64) or not username.replace("_", "").replace("-", "").replace(".", "").isalnum():
+    if not re.fullmatch(USERNAME_PATTERN, username):
         raise InvalidInput("Username must be 3-64 letters, digits, '.', '-' or '_'")
-    if len(password) < 8:
+    if len(password) < MIN_PASSWORD:
         raise InvalidInput("Password must be at least 8 characters")
 
 

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 T = TypeVar("T")
+
+
+def integral(value: Any) -> Any:
+    """7.0 as 7: JSON Schema counts it an integer (bounds go before this validator, or the schema loses them)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# A JSON Schema integer: 7 and 7.0, never true or "7" (which pydantic's lax mode would take).
+JsonInt = Annotated[StrictInt, BeforeValidator(integral)]
 
 
 class Page(BaseModel, Generic[T]):

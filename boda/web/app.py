@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Response
+from fastapi import Depends, FastAPI, Response
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -18,7 +18,7 @@ from boda import __version__
 from boda.core.apps import load, specs
 from boda.core.config import Settings, get_settings
 from boda.core.runtime import Runtime
-from boda.web import api, pages
+from boda.web import api, openapi, pages
 from boda.web.errors import BodySizeLimit, install_error_handlers
 from boda.web.i18n import translate
 from boda.web.middleware import Observe
@@ -68,6 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # served below with Swagger UI from our own static files, not a CDN
         redoc_url=None,
+        generate_unique_id_function=openapi.operation_id,
+        dependencies=[Depends(openapi.single_values)],
     )
     app.state.settings = settings
     app.state.templates = _templates()
@@ -90,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 app.include_router(load(router))
         if spec.static_dir:  # mounted before /static so that /static/<key>/ reaches the app's folder
             app.mount(f"/static/{spec.key}", StaticFiles(directory=spec.static_dir), name=f"static-{spec.key}")
+    openapi.install(app, [load(spec.openapi) for spec in specs() if spec.openapi])
     app.add_middleware(BodySizeLimit, max_bytes=int(settings.max_request_mb * 1024 * 1024))
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     return app

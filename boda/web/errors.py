@@ -93,7 +93,13 @@ def install_error_handlers(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ").capitalize()
         if exc.status_code == 413:
             message = "Request body too large"
-        return render(request, exc.status_code, code, message)
+        response = render(request, exc.status_code, code, message)
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:  # Starlette's Allow names one route's methods; a path may have several
+            from boda.web.openapi import allowed_methods
+
+            response.headers["allow"] = ", ".join(allowed_methods(request.app, request.scope))
+        return response
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

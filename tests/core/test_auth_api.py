@@ -65,7 +65,7 @@ def test_only_admins_create_users(client: TestClient, alice: Account, admin: Acc
     assert created.status_code == 201 and created.json()["role"] == "user"
     assert admin.post("/api/v1/users", json=body).status_code == 409
     short = admin.post("/api/v1/users", json={"username": "dave", "password": "short"})
-    assert short.status_code == 400 and "8 characters" in short.json()["error"]["message"]
+    assert short.status_code == 422 and "8 characters" in short.json()["error"]["message"]
 
 
 def test_other_users_private_file_is_404(client: TestClient, alice: Account, bob: Account) -> None:

@@ -73,12 +73,12 @@ def test_openapi_and_metrics(client: TestClient) -> None:
 
 
 def test_errors_speak_the_callers_language(client: TestClient, alice: Account) -> None:
-    body = {"index": -5}
-    english = alice.post("/api/v1/vision/mnist-sample", json=body, headers={"accept-language": "en"}).json()
-    korean = alice.post("/api/v1/vision/mnist-sample", json=body, headers={"accept-language": "ko-KR"}).json()
-    assert english["error"]["code"] == korean["error"]["code"] == "invalid_input"
-    assert "choose one from 0 to" in english["error"]["message"]
-    assert korean["error"]["message"].startswith("잘못된 번호입니다: 0부터")
+    files = {"file": ("notes.txt", b"not a picture", "image/png")}
+    english = alice.post("/api/v1/vision/digits", files=files, headers={"accept-language": "en"}).json()
+    korean = alice.post("/api/v1/vision/digits", files=files, headers={"accept-language": "ko-KR"}).json()
+    assert english["error"]["code"] == korean["error"]["code"] == "unsupported_media_type"
+    assert "Not an image we accept" in english["error"]["message"]
+    assert korean["error"]["message"].startswith("받을 수 없는 파일입니다")
     refused = client.post("/api/v1/auth/login", json={"username": "alice", "password": "wrong"},
                           headers={"accept-language": "ko"})
     assert refused.json()["error"]["message"] == "사용자 이름이나 비밀번호가 틀렸습니다."

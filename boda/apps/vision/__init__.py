@@ -12,5 +12,6 @@ spec = AppSpec(
     cli="boda.apps.vision.cli:cli",
     jobs="boda.apps.vision.jobs",
     models="boda.apps.vision.models",
+    openapi="boda.apps.vision.routes:document",
     settings=VisionSettings,
 )

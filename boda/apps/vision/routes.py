@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 
 from boda.apps.vision import service
 from boda.apps.vision.models import Anonymization
 from boda.apps.vision.schemas import (
+    MNIST_MAX_INDEX,
     AnonymizationOut,
     AnonymizeOptions,
     DetectorName,
@@ -19,10 +20,22 @@ from boda.apps.vision.schemas import (
     MnistSampleOut,
 )
 from boda.core.auth import Scope
+from boda.core.config import Settings
 from boda.core.schemas import FileOut, JobOut, Page, PageParams
 from boda.web.deps import CurrentUser, DbSession, RuntimeDep
+from boda.web.openapi import errors, image_upload
 
 router = APIRouter(prefix="/api/v1/vision", tags=["vision"])
+
+
+def document(schema: dict[str, Any], settings: Settings) -> None:
+    """Bound `index` in the OpenAPI document by the digits this server has, so no valid index is refused."""
+    last = service.mnist_size(settings) - 1
+    operations = schema["paths"].get(f"{router.prefix}/mnist-sample", {}).values()
+    for spec in [p["schema"] for op in operations for p in op.get("parameters", []) if p["name"] == "index"] + [
+            schema["components"]["schemas"].get("MnistSampleIn", {}).get("properties", {}).get("index", {})]:
+        if "maximum" in spec:
+            spec["maximum"] = last
 
 
 def _sample_out(sample: dict[str, object]) -> MnistSampleOut:
@@ -31,7 +44,7 @@ def _sample_out(sample: dict[str, object]) -> MnistSampleOut:
 
 @router.get("/mnist-sample")
 def get_mnist_sample(session: DbSession, user: CurrentUser, runtime: RuntimeDep,
-                     index: Annotated[int, Query(ge=-(2**31), le=2**31)] = 100,
+                     index: Annotated[int, Query(ge=0, le=MNIST_MAX_INDEX)] = 100,
                      add_noise: bool = False) -> MnistSampleOut:
     """Store an MNIST training digit (index 100 by default) as PNG and return its label."""
     return _sample_out(service.mnist_sample(session, runtime, owner_id=user.id, index=index,
@@ -47,7 +60,7 @@ def post_mnist_sample(body: MnistSampleIn, session: DbSession, user: CurrentUser
                                             seed=body.seed))
 
 
-@router.post("/digits")
+@router.post("/digits", responses=errors(503), openapi_extra=image_upload("file"))
 def read_digits(user: CurrentUser, runtime: RuntimeDep, file: Annotated[UploadFile, File()],
                 multi: Annotated[bool, Form()] = False) -> DigitsOut:
     """Read a handwritten digit, or a whole number left to right when `multi` is set."""
@@ -73,7 +86,7 @@ def anonymization_out(row: Anonymization) -> AnonymizationOut:
     )
 
 
-@router.post("/anonymize", status_code=201)
+@router.post("/anonymize", status_code=201, responses=errors(503), openapi_extra=image_upload("file"))
 def anonymize(session: DbSession, user: CurrentUser, runtime: RuntimeDep, options: Options,
               file: Annotated[UploadFile, File()]) -> AnonymizationOut:
     """Cover the faces in one photo now; the original stays private, the copy has no EXIF."""
@@ -82,9 +95,10 @@ def anonymize(session: DbSession, user: CurrentUser, runtime: RuntimeDep, option
     return anonymization_out(row)
 
 
-@router.post("/anonymize/batch", status_code=202)
+@router.post("/anonymize/batch", status_code=202, responses=errors(503),
+             openapi_extra=image_upload("files"))
 def anonymize_batch(session: DbSession, user: CurrentUser, runtime: RuntimeDep, options: Options,
-                    files: Annotated[list[UploadFile], File()]) -> JobOut:
+                    files: Annotated[list[UploadFile], File(min_length=1, max_length=service.MAX_BATCH)]) -> JobOut:
     """Queue many photos as one job; follow it at /api/v1/jobs/{id}/events."""
     job = service.start_batch(session, runtime, owner_id=user.id, options=options,
                               files=[(f.file, f.filename) for f in files])

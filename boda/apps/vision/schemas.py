@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field, StrictBool, StrictInt
 
-from boda.core.schemas import FileOut
+from boda.core.schemas import FileOut, JsonInt, integral
 
 Method = Literal["mosaic", "blur", "box"]
 DetectorName = Literal["auto", "centerface", "haar"]
+# The last index of the full MNIST training set; the document narrows it to the installed set (routes.document).
+MNIST_MAX_INDEX = 59_999
 
 
 class MnistSampleIn(BaseModel):
-    index: int = Field(default=100, description="Index into the MNIST training digits.")
+    index: JsonInt = Field(default=100, ge=0, le=MNIST_MAX_INDEX, description="Index into the MNIST training digits.")
     filename: str = Field(default="mnist_sample.png", max_length=200,
                           description="A display name for the stored PNG (never a path).")
-    add_noise: bool = Field(default=False, description="Add Gaussian noise (σ=15) as the seed did.")
-    seed: int | None = Field(default=None, description="Seed for the noise, for a repeatable image.")
+    add_noise: StrictBool = Field(default=False, description="Add Gaussian noise (σ=15) as the seed did.")
+    seed: Annotated[StrictInt, Field(ge=0, le=2**32 - 1), BeforeValidator(integral)] | None = Field(
+        default=None, description="Seed for the noise, for a repeatable image.")
 
 
 class MnistSampleOut(BaseModel):

@@ -27,6 +27,11 @@ MAX_BATCH = 100
 
 # --- MNIST samples -----------------------------------------------------------
 
+def mnist_size(settings: Settings) -> int:
+    """How many training digits this server has."""
+    return len(mnist.load_mnist("train", vision_settings(settings).mnist_dir)[1])
+
+
 def mnist_digit(settings: Settings, index: int, *, add_noise: bool, seed: int | None = None
                 ) -> tuple[Image.Image, int, int]:
     """One training digit (noisy if asked, as the seed did), its label, and the set's size."""

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 from boda.core import auth
 from boda.core.schemas import UserOut
 from boda.web.deps import SESSION_COOKIE, CurrentUser, DbSession, RuntimeDep
+from boda.web.openapi import errors
 
 router = APIRouter(tags=["auth"])
 
@@ -22,7 +23,7 @@ class SessionOut(BaseModel):
     csrf_token: str
 
 
-@router.post("/auth/login")
+@router.post("/auth/login", responses=errors(401, 429))
 def login(body: LoginIn, request: Request, response: Response, session: DbSession,
           runtime: RuntimeDep) -> SessionOut:
     """Log in with a password; sets the session cookie for the web UI."""

@@ -17,7 +17,7 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses={503: {"description": "A check failed; the body says which"}})
 def readyz(runtime: RuntimeDep, response: Response) -> dict[str, object]:
     """Say whether the database and blob store answer."""
     checks: dict[str, str] = {}

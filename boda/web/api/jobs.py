@@ -14,6 +14,7 @@ from boda.core.events import stream
 from boda.core.models import JobStatus
 from boda.core.schemas import JobOut, Page, PageParams
 from boda.web.deps import CurrentUser, DbSession, RuntimeDep, resolve_user
+from boda.web.openapi import SIGNED_IN, errors
 
 router = APIRouter(tags=["jobs"])
 
@@ -32,7 +33,7 @@ def get_job(job_id: str, session: DbSession, user: CurrentUser) -> JobOut:
     return JobOut.of(jobs.get_job(session, job_id, user_id=user.id, is_admin=user.is_admin))
 
 
-@router.post("/jobs/{job_id}/cancel")
+@router.post("/jobs/{job_id}/cancel", responses=errors(409))
 def cancel_job(job_id: str, session: DbSession, user: CurrentUser, runtime: RuntimeDep) -> JobOut:
     """Ask a queued or running job to stop."""
     row = jobs.get_job(session, job_id, user_id=user.id, is_admin=user.is_admin)
@@ -49,7 +50,8 @@ def _watchable_job(job_id: str, request: Request, runtime: RuntimeDep) -> str:
         return jobs.get_job(session, job_id, user_id=user.id, is_admin=user.is_admin).id
 
 
-@router.get("/jobs/{job_id}/events", response_class=EventSourceResponse)
+@router.get("/jobs/{job_id}/events", response_class=EventSourceResponse, responses=errors(401),
+            openapi_extra={"security": SIGNED_IN})
 async def job_events(job_id: Annotated[str, Depends(_watchable_job)], request: Request, runtime: RuntimeDep,
                      last_event_id: Annotated[str | None, Header()] = None,
                      after: Annotated[int, Query(ge=0, le=2**62)] = 0) -> AsyncIterator[ServerSentEvent]:
