@@ -33,6 +33,11 @@ class DbSettings(BaseModel):
     )
     echo: bool = Field(default=False, description="Log every SQL statement.")
     pool_size: int = Field(default=5, description="Connections kept per process (PostgreSQL).")
+    busy_timeout_ms: int = Field(
+        default=10_000, ge=0,
+        description="How long a write waits for another writer's lock (SQLite busy_timeout, PostgreSQL "
+        "lock_timeout) before the request fails with 503 and nothing saved.",
+    )
 
 
 class StorageSettings(BaseModel):

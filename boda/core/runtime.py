@@ -21,7 +21,8 @@ class Runtime:
 
         load_jobs()
         self.settings = settings
-        self.db = Database(settings.database_url, echo=settings.db.echo, pool_size=settings.db.pool_size)
+        self.db = Database(settings.database_url, echo=settings.db.echo, pool_size=settings.db.pool_size,
+                           busy_timeout_ms=settings.db.busy_timeout_ms)
         self.store = BlobStore(settings.storage_url, settings.storage.options)
         self.ai = Providers(settings)
         # Decoding a 50-megapixel photo takes hundreds of MB: bound how many requests do it at once.
