@@ -226,11 +226,16 @@ def get_shared(session: Session, model: type[OwnedT], share_token: str) -> Owned
 
 
 def set_visibility(obj: Owned, visibility: Visibility) -> None:
-    obj.visibility = visibility
-    if visibility == Visibility.unlisted and not obj.share_token:
+    """Change who may see an object; becoming unlisted always issues a fresh link.
+
+    A link handed out earlier (or seen while the object was public) must not
+    come back to life when the owner unlists the object again.
+    """
+    if visibility == Visibility.unlisted and obj.visibility != Visibility.unlisted:
         obj.share_token = secrets.token_urlsafe(32)
     elif visibility == Visibility.private:
         obj.share_token = None
+    obj.visibility = visibility
 
 
 # --- FastAPI dependencies ----------------------------------------------------

@@ -205,6 +205,8 @@ def shared_content(share_token: str, session: DbSession, runtime: RuntimeDep) ->
 def _stream_file(runtime: RuntimeDep, row: StoredFile, download: bool) -> StreamingResponse:
     from urllib.parse import quote
 
+    from boda.core.uploads import download_name
+
     blob = runtime.store.open(row.blob_key)  # before the answer starts: a missing blob is a 404
 
     def chunks() -> Iterator[bytes]:
@@ -213,8 +215,9 @@ def _stream_file(runtime: RuntimeDep, row: StoredFile, download: bool) -> Stream
                 yield block
 
     disposition = "attachment" if download else "inline"
+    name = quote(download_name(row.filename, row.content_type))
     headers = {
-        "content-disposition": f"{disposition}; filename*=UTF-8''{quote(row.filename)}",
+        "content-disposition": f"{disposition}; filename*=UTF-8''{name}",
         "content-length": str(row.size),
         "cache-control": "private, max-age=3600",
         "x-content-type-options": "nosniff",
