@@ -11,6 +11,7 @@ from boda.core.schemas import FileOut
 
 Method = Literal["mosaic", "blur", "box"]
 DetectorName = Literal["auto", "centerface", "haar"]
+MAX_SEED = 2**32 - 1
 
 
 class MnistSampleIn(BaseModel):
@@ -18,7 +19,19 @@ class MnistSampleIn(BaseModel):
     filename: str = Field(default="mnist_sample.png", max_length=200,
                           description="A display name for the stored PNG (never a path).")
     add_noise: bool = Field(default=False, description="Add Gaussian noise (σ=15) as the seed did.")
-    seed: int | None = Field(default=None, description="Seed for the noise, for a repeatable image.")
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED, description="Seed for the noise, for a repeatable image.")
+
+
+class MnistPreviewOut(BaseModel):
+    """A digit shown, not stored: `image_url` renders the PNG each time it is asked for."""
+
+    index: int
+    label: int
+    has_noise: bool
+    seed: int | None = Field(description="The noise's seed (chosen when not given), so the image repeats.")
+    image_url: str
+    dataset_size: int
+    attribution: str
 
 
 class MnistSampleOut(BaseModel):
