@@ -109,9 +109,22 @@ async def logout(request: Request, session: DbSession) -> Response:
     return response
 
 
+def _same_site_path(referer: str, host: str) -> str:
+    """The referring page's path when it is one of ours, else the home page."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(referer)
+    except ValueError:  # e.g. an unbalanced "[" in the host part
+        return "/"
+    if not host or parts.netloc != host:
+        return "/"
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
 @router.get("/lang/{locale}")
 def set_language(locale: str, request: Request) -> Response:
-    back = _safe_next(request.headers.get("referer", "/").split(request.headers.get("host", ""), 1)[-1])
+    back = _safe_next(_same_site_path(request.headers.get("referer", ""), request.headers.get("host", "")))
     response = RedirectResponse(back, status_code=303)
     if locale in LOCALES:
         response.set_cookie(LANG_COOKIE, locale, max_age=365 * 86400, samesite="lax")
