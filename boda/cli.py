@@ -50,7 +50,8 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     console.print(f"[bold]Boda[/bold] on http://{host or settings.host}:{port or settings.port}")
     uvicorn.run("boda.web.app:create_app", factory=True, host=host or settings.host,
-                port=port or settings.port, reload=reload, proxy_headers=True)
+                port=port or settings.port, reload=reload, proxy_headers=bool(settings.trusted_proxies),
+                forwarded_allow_ips=settings.trusted_proxies or None)
 
 
 @app.command()

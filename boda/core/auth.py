@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
@@ -24,8 +22,9 @@ from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.orm import Session
 
 from boda.core.db import DbSession, utcnow
-from boda.core.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited, Unauthorized
+from boda.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from boda.core.models import ApiToken, Owned, Role, User, Visibility, WebSession
+from boda.core.throttle import LoginThrottle
 
 SESSION_COOKIE = "boda_session"
 CSRF_HEADER = "x-csrf-token"
@@ -85,42 +84,6 @@ def authenticate(session: Session, *, username: str, password: str) -> User:
 
 def count_users(session: Session) -> int:
     return len(session.scalars(select(User.id).limit(2)).all())
-
-
-class LoginThrottle:
-    """Slows password guessing: too many failures for one name from one address wait a while.
-
-    Kept in process memory: each web process counts on its own.
-    """
-
-    def __init__(self, *, limit: int = 10, window_seconds: float = 300.0) -> None:
-        self.limit, self.window = limit, window_seconds
-        self._failures: dict[tuple[str, str], list[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: tuple[str, str], now: float) -> list[float]:
-        times = [t for t in self._failures.get(key, []) if now - t < self.window]
-        self._failures[key] = times
-        return times
-
-    def check(self, address: str, username: str) -> None:
-        with self._lock:
-            times = self._recent((address, username.lower()), time.monotonic())
-            if len(times) >= self.limit:
-                wait = int(self.window - (time.monotonic() - times[0])) + 1
-                raise RateLimited(f"Too many failed logins; try again in {wait} s",
-                                  details={"retry_after": wait}, key="too_many_logins")
-
-    def failed(self, address: str, username: str) -> None:
-        with self._lock:
-            key = (address, username.lower())
-            self._recent(key, time.monotonic()).append(time.monotonic())
-            if len(self._failures) > 100_000:  # bounded memory under a spray of names
-                self._failures.clear()
-
-    def succeeded(self, address: str, username: str) -> None:
-        with self._lock:
-            self._failures.pop((address, username.lower()), None)
 
 
 def login(session: Session, throttle: LoginThrottle, *, address: str, username: str, password: str) -> User:

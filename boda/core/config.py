@@ -7,6 +7,7 @@ Nested groups use `__`: `BODA_DB__URL`, `BODA_STORAGE__URL`, `BODA_JOBS__URL`.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from functools import lru_cache
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -114,6 +115,18 @@ class Settings(BaseSettings):
     )
     max_request_mb: float = Field(default=200.0, description="Largest request body of any kind.")
     session_days: int = Field(default=30, description="Web session lifetime.")
+    login_failures_per_user: int = Field(
+        default=10, ge=1, description="Failed logins for one username within the window before it must wait."
+    )
+    login_failures_per_address: int = Field(
+        default=50, ge=1, description="Failed logins from one client address (IPv6: one /64) within the window."
+    )
+    login_window_seconds: float = Field(default=300.0, gt=0, description="The login throttle's window.")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For is believed. "
+        "Empty: the header is ignored and the client is the connecting peer.",
+    )
     cookie_secure: bool = Field(default=False, description="Send cookies over HTTPS only.")
     default_locale: Literal["ko", "en"] = Field(default="en", description="UI language when the browser says nothing.")
     db: DbSettings = Field(default_factory=DbSettings)
@@ -121,6 +134,13 @@ class Settings(BaseSettings):
     jobs: JobsSettings = Field(default_factory=JobsSettings)
     ai: AiSettings = Field(default_factory=AiSettings)
     vision: VisionSettings = Field(default_factory=VisionSettings)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)  # a typo fails at start, not silently
+        return value
 
     @classmethod
     def settings_customise_sources(

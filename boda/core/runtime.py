@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from boda.ai.registry import Providers
-from boda.core.auth import LoginThrottle
 from boda.core.config import Settings
 from boda.core.db import Database
 from boda.core.jobs import JobQueue
 from boda.core.storage import BlobStore
+from boda.core.throttle import DbLoginThrottle, LoginThrottle, RedisLoginThrottle
 
 
 class Runtime:
@@ -27,8 +27,15 @@ class Runtime:
         self.ai = Providers(settings)
         # Decoding a 50-megapixel photo takes hundreds of MB: bound how many requests do it at once.
         self.image_work = threading.BoundedSemaphore(settings.ai.concurrency)
-        self.login_throttle = LoginThrottle()
+        self.login_throttle = self._login_throttle(settings)
         self.queue = JobQueue(self)
+
+    def _login_throttle(self, settings: Settings) -> LoginThrottle:
+        limits = {"per_user": settings.login_failures_per_user, "per_address": settings.login_failures_per_address,
+                  "window_seconds": settings.login_window_seconds}
+        if settings.jobs_url.startswith(("redis://", "rediss://")):  # the many-machines setup has Redis anyway
+            return RedisLoginThrottle(settings.jobs_url, **limits)
+        return DbLoginThrottle(self.db, **limits)
 
     def close(self) -> None:
         self.queue.stop_consumer()

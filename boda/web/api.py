@@ -19,6 +19,7 @@ from boda.core.events import stream
 from boda.core.models import ApiToken, Household, HouseholdMember, JobStatus, Role, StoredFile, Visibility
 from boda.core.runtime import RuntimeDep
 from boda.core.schemas import FileOut, JobOut, Page, PageParams, UserOut
+from boda.web.clients import client_address
 
 router = APIRouter(prefix="/api/v1")
 
@@ -39,8 +40,7 @@ class SessionOut(BaseModel):
 def login(body: LoginIn, request: Request, response: Response, session: DbSession,
           runtime: RuntimeDep) -> SessionOut:
     """Log in with a password; sets the session cookie for the web UI."""
-    address = request.client.host if request.client else "?"
-    user = auth.login(session, runtime.login_throttle, address=address, username=body.username,
+    user = auth.login(session, runtime.login_throttle, address=client_address(request), username=body.username,
                       password=body.password)
     web, secret = auth.create_web_session(session, user=user, days=runtime.settings.session_days)
     response.set_cookie(auth.SESSION_COOKIE, secret, max_age=runtime.settings.session_days * 86400,

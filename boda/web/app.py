@@ -20,6 +20,7 @@ from boda.apps import APPS
 from boda.core.config import Settings, get_settings
 from boda.core.runtime import Runtime
 from boda.web import api, pages
+from boda.web.clients import networks
 from boda.web.errors import BodySizeLimit, install_error_handlers
 from boda.web.i18n import translate
 from boda.web.middleware import Observe
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.trusted_proxies = networks(settings.trusted_proxies)
     app.state.templates = _templates()
     install_error_handlers(app)
     _metrics(app)

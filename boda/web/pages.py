@@ -15,6 +15,7 @@ from boda.core.db import DbSession
 from boda.core.errors import Forbidden, Unauthorized
 from boda.core.models import ApiToken, JobStatus, User
 from boda.core.runtime import RuntimeDep
+from boda.web.clients import client_address
 from boda.web.i18n import LANG_COOKIE, LOCALES, locale_for
 
 router = APIRouter(include_in_schema=False)
@@ -80,13 +81,14 @@ def login(request: Request, session: DbSession, runtime: RuntimeDep,
     page = PageContext(request, None, runtime.settings.default_locale)
     if not auth.same_origin(request):
         raise Forbidden("Log in from Boda's own page", key="csrf")  # login CSRF
-    if old := request.cookies.get(auth.SESSION_COOKIE):
-        auth.end_web_session(session, old)
     try:
-        address = request.client.host if request.client else "?"
-        user = auth.login(session, runtime.login_throttle, address=address, username=username, password=password)
+        user = auth.login(session, runtime.login_throttle, address=client_address(request), username=username,
+                          password=password)
     except Unauthorized:
         return page.render("login.html", status_code=401, next=_safe_next(next), error="login.failed")
+    finally:  # after the throttle has counted: it writes in a transaction of its own
+        if old := request.cookies.get(auth.SESSION_COOKIE):
+            auth.end_web_session(session, old)
     _, secret = auth.create_web_session(session, user=user, days=runtime.settings.session_days)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(auth.SESSION_COOKIE, secret, max_age=runtime.settings.session_days * 86400,
