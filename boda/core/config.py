@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Request
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -129,11 +129,23 @@ class Settings(BaseSettings):
     )
     cookie_secure: bool = Field(default=False, description="Send cookies over HTTPS only.")
     default_locale: Literal["ko", "en"] = Field(default="en", description="UI language when the browser says nothing.")
+    metrics: Literal["off", "local", "token"] = Field(
+        default="local",
+        description="/metrics: off, local (loopback callers that no proxy forwarded) or token "
+        "(Authorization: Bearer <metrics_token>).",
+    )
+    metrics_token: str = Field(default="", description="The bearer token /metrics asks for when metrics = token.")
     db: DbSettings = Field(default_factory=DbSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     jobs: JobsSettings = Field(default_factory=JobsSettings)
     ai: AiSettings = Field(default_factory=AiSettings)
     vision: VisionSettings = Field(default_factory=VisionSettings)
+
+    @model_validator(mode="after")
+    def _metrics_token_set(self) -> Settings:
+        if self.metrics == "token" and len(self.metrics_token) < 16:
+            raise ValueError("metrics = token needs a metrics_token of 16 characters or more")
+        return self
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -199,6 +211,8 @@ def masked(settings: Settings) -> dict[str, Any]:
     for group, key in (("db", "url"), ("jobs", "url"), ("storage", "url")):
         data[group][key] = _mask_url(data[group][key])
     data["storage"]["options"] = {k: "********" for k in data["storage"]["options"]}
+    if data["metrics_token"]:
+        data["metrics_token"] = "********"
     return data
 
 

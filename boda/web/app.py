@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import hmac
 import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Response
-from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -18,9 +18,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from boda import __version__
 from boda.apps import APPS
 from boda.core.config import Settings, get_settings
+from boda.core.errors import NotFound, Unauthorized
 from boda.core.runtime import Runtime
 from boda.web import api, pages
-from boda.web.clients import networks
+from boda.web.clients import is_local, networks
 from boda.web.errors import BodySizeLimit, install_error_handlers
 from boda.web.i18n import translate
 from boda.web.middleware import Observe
@@ -37,12 +38,21 @@ def _templates() -> Jinja2Templates:
     return templates
 
 
-def _metrics(app: FastAPI) -> None:
+def _metrics(app: FastAPI, settings: Settings) -> None:
+    """Request counts and latency; served to loopback callers, to a bearer token, or not at all."""
     registry = CollectorRegistry()
     app.add_middleware(Observe, registry=registry)
+    if settings.metrics == "off":
+        return
 
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
+    def metrics(request: Request) -> Response:
+        if settings.metrics == "local" and not is_local(request):
+            raise NotFound("Not found")  # as if it were off: nothing to learn from outside
+        if settings.metrics == "token":
+            sent = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+            if not hmac.compare_digest(sent.encode(), settings.metrics_token.encode()):
+                raise Unauthorized("Send the metrics token (Authorization: Bearer ...)")
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -74,14 +84,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.trusted_proxies = networks(settings.trusted_proxies)
     app.state.templates = _templates()
     install_error_handlers(app)
-    _metrics(app)
 
     @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="Boda API",
-                                   swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
-                                   swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
-                                   swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png")
+    def docs(request: Request) -> HTMLResponse:
+        # Swagger UI from our own static files, started by /static/docs.js (no inline script).
+        return app.state.templates.TemplateResponse(request, "docs.html")  # type: ignore[no-any-return]
 
     app.include_router(api.health)
     app.include_router(api.router)
@@ -91,5 +98,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
         app.include_router(importlib.import_module(f"boda.apps.{name}.pages").router)
     app.add_middleware(BodySizeLimit, max_bytes=int(settings.max_request_mb * 1024 * 1024))
+    _metrics(app, settings)  # outermost of ours: its headers and counts cover the 413s too
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     return app

@@ -97,8 +97,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
+        from boda.web.middleware import add_security_headers
+
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return render(request, 500, "internal_error", "Something went wrong on our side; it was logged.")
+        response = render(request, 500, "internal_error", "Something went wrong on our side; it was logged.")
+        add_security_headers(response.headers)
+        return response
 
 
 class _BodyTooLarge(Exception):
