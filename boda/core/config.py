@@ -114,6 +114,12 @@ class Settings(BaseSettings):
         default=50_000_000, description="Larger images are refused (decompression-bomb guard)."
     )
     max_request_mb: float = Field(default=200.0, description="Largest request body of any kind.")
+    header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="`boda serve` drops a connection whose request headers take longer (408)."
+    )
+    body_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="A request body that sends nothing for this long is refused (408)."
+    )
     session_days: int = Field(default=30, description="Web session lifetime.")
     login_failures_per_user: int = Field(
         default=10, ge=1, description="Failed logins for one username within the window before it must wait."

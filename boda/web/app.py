@@ -22,7 +22,7 @@ from boda.core.errors import NotFound, Unauthorized
 from boda.core.runtime import Runtime
 from boda.web import api, pages
 from boda.web.clients import is_local, networks
-from boda.web.errors import BodySizeLimit, install_error_handlers
+from boda.web.errors import BodyReadTimeout, BodySizeLimit, install_error_handlers
 from boda.web.i18n import translate
 from boda.web.middleware import Observe
 
@@ -97,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         module = importlib.import_module(f"boda.apps.{name}.routes")
         app.include_router(module.router)
         app.include_router(importlib.import_module(f"boda.apps.{name}.pages").router)
+    app.add_middleware(BodyReadTimeout, seconds=settings.body_timeout_seconds)
     app.add_middleware(BodySizeLimit, max_bytes=int(settings.max_request_mb * 1024 * 1024))
     _metrics(app, settings)  # outermost of ours: its headers and counts cover the 413s too
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
