@@ -45,13 +45,12 @@ def serve(
     reload: Annotated[bool, typer.Option(help="Reload on code changes (development).")] = False,
 ) -> None:
     """Serve the web app and API, with a job worker inside unless BODA_JOBS__IN_PROCESS=false."""
-    import uvicorn
+    from boda.web.server import serve as run_server
 
     settings = get_settings()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     console.print(f"[bold]Boda[/bold] on http://{host or settings.host}:{port or settings.port}")
-    uvicorn.run("boda.web.app:create_app", factory=True, host=host or settings.host,
-                port=port or settings.port, reload=reload, proxy_headers=True)
+    run_server(settings, host=host or settings.host, port=port or settings.port, reload=reload)
 
 
 @app.command()

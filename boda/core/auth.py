@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import threading
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -23,8 +21,9 @@ from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from boda.core.db import utcnow
-from boda.core.errors import Conflict, InvalidInput, NotFound, RateLimited, Unauthorized
+from boda.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from boda.core.models import ApiToken, HouseholdMember, Owned, Role, User, Visibility, WebSession
+from boda.core.throttle import LoginThrottle
 
 _hasher = PasswordHasher()
 
@@ -85,42 +84,6 @@ def authenticate(session: Session, *, username: str, password: str) -> User:
 
 def count_users(session: Session) -> int:
     return len(session.scalars(select(User.id).limit(2)).all())
-
-
-class LoginThrottle:
-    """Slows password guessing: too many failures for one name from one address wait a while.
-
-    Kept in process memory: each web process counts on its own.
-    """
-
-    def __init__(self, *, limit: int = 10, window_seconds: float = 300.0) -> None:
-        self.limit, self.window = limit, window_seconds
-        self._failures: dict[tuple[str, str], list[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: tuple[str, str], now: float) -> list[float]:
-        times = [t for t in self._failures.get(key, []) if now - t < self.window]
-        self._failures[key] = times
-        return times
-
-    def check(self, address: str, username: str) -> None:
-        with self._lock:
-            times = self._recent((address, username.lower()), time.monotonic())
-            if len(times) >= self.limit:
-                wait = int(self.window - (time.monotonic() - times[0])) + 1
-                raise RateLimited(f"Too many failed logins; try again in {wait} s",
-                                  details={"retry_after": wait}, key="too_many_logins")
-
-    def failed(self, address: str, username: str) -> None:
-        with self._lock:
-            key = (address, username.lower())
-            self._recent(key, time.monotonic()).append(time.monotonic())
-            if len(self._failures) > 100_000:  # bounded memory under a spray of names
-                self._failures.clear()
-
-    def succeeded(self, address: str, username: str) -> None:
-        with self._lock:
-            self._failures.pop((address, username.lower()), None)
 
 
 def login(session: Session, throttle: LoginThrottle, *, address: str, username: str, password: str) -> User:
@@ -276,11 +239,12 @@ def set_visibility(session: Session, obj: Owned, visibility: Visibility, *, scop
         raise InvalidInput("A household is given only with household visibility", key="household_unexpected")
     else:
         obj.household_id = None
-    obj.visibility = visibility
-    if visibility == Visibility.unlisted and not obj.share_token:
+    if visibility == Visibility.unlisted and obj.visibility != Visibility.unlisted:
+        # A fresh link each time: one handed out earlier must not come back to life.
         obj.share_token = secrets.token_urlsafe(32)
     elif visibility in (Visibility.private, Visibility.household):
         obj.share_token = None  # a household object is not for link holders
+    obj.visibility = visibility
 
 
 def public_user(user: User) -> dict[str, Any]:

@@ -7,13 +7,14 @@ Nested groups use `__`: `BODA_DB__URL`, `BODA_STORAGE__URL`, `BODA_JOBS__URL`.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -32,6 +33,11 @@ class DbSettings(BaseModel):
     )
     echo: bool = Field(default=False, description="Log every SQL statement.")
     pool_size: int = Field(default=5, description="Connections kept per process (PostgreSQL).")
+    busy_timeout_ms: int = Field(
+        default=10_000, ge=0,
+        description="How long a write waits for another writer's lock (SQLite busy_timeout, PostgreSQL "
+        "lock_timeout) before the request fails with 503 and nothing saved.",
+    )
 
 
 class StorageSettings(BaseModel):
@@ -129,14 +135,51 @@ class CoreSettings(BaseSettings):
         default=50_000_000, description="Larger images are refused (decompression-bomb guard)."
     )
     max_request_mb: float = Field(default=200.0, description="Largest request body of any kind.")
+    header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="`boda serve` drops a connection whose request headers take longer (408)."
+    )
+    body_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="A request body that sends nothing for this long is refused (408)."
+    )
     session_days: int = Field(default=30, description="Web session lifetime.")
+    login_failures_per_user: int = Field(
+        default=10, ge=1, description="Failed logins for one username within the window before it must wait."
+    )
+    login_failures_per_address: int = Field(
+        default=50, ge=1, description="Failed logins from one client address (IPv6: one /64) within the window."
+    )
+    login_window_seconds: float = Field(default=300.0, gt=0, description="The login throttle's window.")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For is believed. "
+        "Empty: the header is ignored and the client is the connecting peer.",
+    )
     cookie_secure: bool = Field(default=False, description="Send cookies over HTTPS only.")
     default_locale: Literal["ko", "en"] = Field(default="en", description="UI language when the browser says nothing.")
+    metrics: Literal["off", "local", "token"] = Field(
+        default="local",
+        description="/metrics: off, local (loopback callers that no proxy forwarded) or token "
+        "(Authorization: Bearer <metrics_token>).",
+    )
+    metrics_token: str = Field(default="", description="The bearer token /metrics asks for when metrics = token.")
     db: DbSettings = Field(default_factory=DbSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     jobs: JobsSettings = Field(default_factory=JobsSettings)
     ai: AiSettings = Field(default_factory=AiSettings)
     households: HouseholdsSettings = Field(default_factory=HouseholdsSettings)
+
+    @model_validator(mode="after")
+    def _metrics_token_set(self) -> Settings:
+        if self.metrics == "token" and len(self.metrics_token) < 16:
+            raise ValueError("metrics = token needs a metrics_token of 16 characters or more")
+        return self
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)  # a typo fails at start, not silently
+        return value
 
     @classmethod
     def settings_customise_sources(
@@ -206,6 +249,8 @@ def masked(settings: Settings) -> dict[str, Any]:
     for group, key in (("db", "url"), ("jobs", "url"), ("storage", "url")):
         data[group][key] = _mask_url(data[group][key])
     data["storage"]["options"] = {k: "********" for k in data["storage"]["options"]}
+    if data["metrics_token"]:
+        data["metrics_token"] = "********"
     return data
 
 

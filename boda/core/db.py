@@ -10,7 +10,10 @@ from typing import Any
 
 import uuid_utils
 from sqlalchemy import JSON, DateTime, Engine, MetaData, String, TypeDecorator, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from boda.core.errors import Unavailable
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -60,45 +63,76 @@ class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cursor = dbapi_conn.cursor()
-    # WAL lets the web server read while a worker writes; busy_timeout waits
-    # for a lock instead of failing at once.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
+def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        # WAL lets the web server read while a worker writes; busy_timeout waits
+        # for a lock instead of failing at once.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.close()
+
+    return on_connect
 
 
-def make_engine(url: str, *, echo: bool = False, pool_size: int = 5) -> Engine:
+def make_engine(url: str, *, echo: bool = False, pool_size: int = 5, busy_timeout_ms: int = 10_000) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 10})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False,
+                                                             "timeout": busy_timeout_ms / 1000})
+        event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_ms))
         return engine
-    return create_engine(url, echo=echo, pool_size=pool_size, pool_pre_ping=True)
+    # lock_timeout: a write that waits on another transaction's lock gives up, like SQLite's busy_timeout.
+    connect_args = {"options": f"-c lock_timeout={int(busy_timeout_ms)}"} if url.startswith("postgresql") else {}
+    return create_engine(url, echo=echo, pool_size=pool_size, pool_pre_ping=True, connect_args=connect_args)
+
+
+# SQLSTATEs for "another transaction is in the way": serialization failure, deadlock, lock timeout.
+_BUSY_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether a database error means "locked by someone else; try again" rather than a bug."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if getattr(exc.orig, "sqlstate", None) in _BUSY_SQLSTATES:
+        return True
+    text = str(exc.orig).lower()
+    return "database is locked" in text or "database table is locked" in text or "database is busy" in text
+
+
+def busy_error() -> Unavailable:
+    return Unavailable("The database is busy; nothing was saved; try again",
+                       details={"retry_after": 1}, key="db_busy")
 
 
 class Database:
     """An engine and its session factory, built once per process from settings."""
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 5) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 5, busy_timeout_ms: int = 10_000) -> None:
         self.url = url
-        self.engine = make_engine(url, echo=echo, pool_size=pool_size)
+        self.engine = make_engine(url, echo=echo, pool_size=pool_size, busy_timeout_ms=busy_timeout_ms)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A unit of work: committed on success, rolled back on error."""
+        """A unit of work: committed on success, rolled back on error.
+
+        A write that lost a lock (another writer held it past the busy timeout)
+        becomes `Unavailable`, so callers say "nothing was saved" instead of a 500.
+        """
         with self.sessions() as session:
             try:
                 yield session
                 session.commit()
-            except BaseException:
+            except BaseException as exc:
                 session.rollback()
+                if is_busy(exc):
+                    raise busy_error() from exc
                 raise
 
     def migrate(self) -> None:

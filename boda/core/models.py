@@ -211,3 +211,14 @@ class BlobOrphan(Base):
 
     blob_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     since: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LoginFailure(IdMixin, Base):
+    """One failed login, counted against a username and, in a second row, an address (see core/throttle)."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_scope_key_at", "scope", "key", "at"),)
+
+    scope: Mapped[str] = mapped_column(String(8))  # user | address
+    key: Mapped[str] = mapped_column(String(255))
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 
 from boda.ai.registry import Providers
-from boda.core.auth import LoginThrottle
 from boda.core.config import Settings
 from boda.core.db import Database
 from boda.core.jobs import JobQueue
 from boda.core.storage import BlobStore
+from boda.core.throttle import DbLoginThrottle, LoginThrottle, RedisLoginThrottle
 
 
 class Runtime:
@@ -18,7 +18,8 @@ class Runtime:
 
         load_jobs()
         self.settings = settings
-        self.db = Database(settings.database_url, echo=settings.db.echo, pool_size=settings.db.pool_size)
+        self.db = Database(settings.database_url, echo=settings.db.echo, pool_size=settings.db.pool_size,
+                           busy_timeout_ms=settings.db.busy_timeout_ms)
         self.store = BlobStore(settings.storage_url, settings.storage.options)
         self.ai = Providers(settings)
         # Decoding a 50-megapixel photo takes hundreds of MB: bound how many requests hold decoded
@@ -26,8 +27,15 @@ class Runtime:
         # (ai.provider_concurrency, in OnnxModel), in requests and jobs alike; jobs hold one photo per
         # worker thread (jobs.workers).
         self.image_work = threading.BoundedSemaphore(settings.ai.concurrency)
-        self.login_throttle = LoginThrottle()
+        self.login_throttle = self._login_throttle(settings)
         self.queue = JobQueue(self)
+
+    def _login_throttle(self, settings: Settings) -> LoginThrottle:
+        limits = {"per_user": settings.login_failures_per_user, "per_address": settings.login_failures_per_address,
+                  "window_seconds": settings.login_window_seconds}
+        if settings.jobs_url.startswith(("redis://", "rediss://")):  # the many-machines setup has Redis anyway
+            return RedisLoginThrottle(settings.jobs_url, **limits)
+        return DbLoginThrottle(self.db, **limits)
 
     def close(self) -> None:
         self.queue.stop_consumer()

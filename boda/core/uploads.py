@@ -7,6 +7,7 @@ content hash. Type comes from the bytes, never from the name or header.
 from __future__ import annotations
 
 import io
+import mimetypes
 import unicodedata
 import warnings
 from collections.abc import Iterator
@@ -64,6 +65,17 @@ def safe_filename(name: str | None) -> str:
     base = "".join(c for c in unicodedata.normalize("NFC", base) if unicodedata.category(c)[0] != "C")
     base = base.strip().lstrip(".")
     return base[:200] or "upload"
+
+
+def download_name(filename: str, content_type: str) -> str:
+    """The name a file is saved under: the client's stem, the extension of what the bytes are.
+
+    The client's own extension is never trusted: "page.html" holding a PNG downloads as "page.png".
+    """
+    stem = safe_filename(filename)
+    stem = stem.rsplit(".", 1)[0] if "." in stem else stem
+    extension = mimetypes.guess_extension(content_type, strict=False) or ".bin"
+    return f"{stem or 'file'}{extension}"
 
 
 @contextmanager

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import Depends, FastAPI, Response
-from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -17,9 +17,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from boda import __version__
 from boda.core.apps import load, specs
 from boda.core.config import Settings, get_settings
+from boda.core.errors import NotFound, Unauthorized
 from boda.core.runtime import Runtime
 from boda.web import api, openapi, pages
-from boda.web.errors import BodySizeLimit, install_error_handlers
+from boda.web.clients import is_local, networks
+from boda.web.errors import BodyReadTimeout, BodySizeLimit, install_error_handlers
 from boda.web.i18n import translate
 from boda.web.middleware import Observe
 
@@ -36,12 +38,21 @@ def _templates() -> Jinja2Templates:
     return templates
 
 
-def _metrics(app: FastAPI) -> None:
+def _metrics(app: FastAPI, settings: Settings) -> None:
+    """Request counts and latency; served to loopback callers, to a bearer token, or not at all."""
     registry = CollectorRegistry()
     app.add_middleware(Observe, registry=registry)
+    if settings.metrics == "off":
+        return
 
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
+    def metrics(request: Request) -> Response:
+        if settings.metrics == "local" and not is_local(request):
+            raise NotFound("Not found")  # as if it were off: nothing to learn from outside
+        if settings.metrics == "token":
+            sent = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+            if not hmac.compare_digest(sent.encode(), settings.metrics_token.encode()):
+                raise Unauthorized("Send the metrics token (Authorization: Bearer ...)")
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -72,16 +83,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(openapi.single_values)],
     )
     app.state.settings = settings
+    app.state.trusted_proxies = networks(settings.trusted_proxies)
     app.state.templates = _templates()
     install_error_handlers(app)
-    _metrics(app)
 
     @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="Boda API",
-                                   swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
-                                   swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
-                                   swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png")
+    def docs(request: Request) -> HTMLResponse:
+        # Swagger UI from our own static files, started by /static/docs.js (no inline script).
+        return app.state.templates.TemplateResponse(request, "docs.html")  # type: ignore[no-any-return]
 
     app.include_router(api.health_router)
     app.include_router(api.router)
@@ -93,6 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if spec.static_dir:  # mounted before /static so that /static/<key>/ reaches the app's folder
             app.mount(f"/static/{spec.key}", StaticFiles(directory=spec.static_dir), name=f"static-{spec.key}")
     openapi.install(app, [load(spec.openapi) for spec in specs() if spec.openapi])
+    app.add_middleware(BodyReadTimeout, seconds=settings.body_timeout_seconds)
     app.add_middleware(BodySizeLimit, max_bytes=int(settings.max_request_mb * 1024 * 1024))
+    _metrics(app, settings)  # outermost of ours: its headers and counts cover the 413s too
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     return app

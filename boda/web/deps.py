@@ -40,7 +40,9 @@ def _session(request: Request) -> Iterator[Session]:
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
 RuntimeDep = Annotated[Runtime, Depends(_runtime)]
-DbSession = Annotated[Session, Depends(_session)]
+# scope="function": the commit runs when the route returns, before the answer is sent, so a
+# 2xx means the change is saved and a failed commit is answered as an error.
+DbSession = Annotated[Session, Depends(_session, scope="function")]
 
 
 def same_origin(request: Request) -> bool:

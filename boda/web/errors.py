@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -16,7 +17,8 @@ log = logging.getLogger(__name__)
 
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
               405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
-              415: "unsupported_media_type", 422: "validation_error", 429: "rate_limited"}
+              408: "request_timeout", 415: "unsupported_media_type", 422: "validation_error",
+              429: "rate_limited"}
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -103,8 +105,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
+        from boda.web.middleware import add_security_headers
+
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return render(request, 500, "internal_error", "Something went wrong on our side; it was logged.")
+        response = render(request, 500, "internal_error", "Something went wrong on our side; it was logged.")
+        add_security_headers(response.headers)
+        return response
 
 
 class _BodyTooLarge(Exception):
@@ -156,4 +162,55 @@ class BodySizeLimit:
             await self.app(scope, counted, guarded_send)
         except BaseException:
             if not refused:
+                raise
+
+
+class _BodyTimedOut(Exception):
+    """Stops the app once the 408 answer has been sent."""
+
+
+class BodyReadTimeout:
+    """Refuse a request body that stops arriving, in Boda's error shape (uvicorn has no body timeout).
+
+    The deadline is between chunks, so a slow but steady upload passes; once the
+    body is complete, `receive` is left alone (it then waits for the disconnect).
+    """
+
+    def __init__(self, app: Any, seconds: float) -> None:
+        self.app, self.seconds = app, seconds
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        body_done = started = timed_out = False
+
+        async def timed_receive() -> Any:
+            nonlocal body_done, timed_out
+            if body_done:
+                return await receive()
+            try:
+                with anyio.fail_after(self.seconds):
+                    message = await receive()
+            except TimeoutError:
+                timed_out = True
+                if not started:
+                    body = error_body("request_timeout", "The request body stopped arriving; nothing was done",
+                                      {"timeout_seconds": self.seconds})
+                    await JSONResponse(body, status_code=408, headers={"connection": "close"})(scope, receive, send)
+                raise _BodyTimedOut() from None
+            body_done = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        async def tracked_send(message: Any) -> None:
+            nonlocal started
+            if timed_out:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, timed_receive, tracked_send)
+        except BaseException:
+            if not timed_out:
                 raise

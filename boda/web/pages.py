@@ -13,6 +13,7 @@ from boda.core import auth, households, jobs
 from boda.core.errors import Forbidden, Unauthorized
 from boda.core.models import ApiToken, HouseholdMember, JobStatus, User
 from boda.web.api.households import household_out
+from boda.web.clients import client_address
 from boda.web.deps import SESSION_COOKIE, DbSession, MaybeUser, RuntimeDep, same_origin
 from boda.web.i18n import LANG_COOKIE, LOCALES, locale_for
 
@@ -71,13 +72,14 @@ def login(request: Request, session: DbSession, runtime: RuntimeDep,
     page = PageContext(request, None, runtime.settings.default_locale)
     if not same_origin(request):
         raise Forbidden("Log in from Boda's own page", key="csrf")  # login CSRF
-    if old := request.cookies.get(SESSION_COOKIE):
-        auth.end_web_session(session, old)
     try:
-        address = request.client.host if request.client else "?"
-        user = auth.login(session, runtime.login_throttle, address=address, username=username, password=password)
+        user = auth.login(session, runtime.login_throttle, address=client_address(request), username=username,
+                          password=password)
     except Unauthorized:
         return page.render("login.html", status_code=401, next=_safe_next(next), error="login.failed")
+    finally:  # after the throttle has counted: it writes in a transaction of its own
+        if old := request.cookies.get(SESSION_COOKIE):
+            auth.end_web_session(session, old)
     _, secret = auth.create_web_session(session, user=user, days=runtime.settings.session_days)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(SESSION_COOKIE, secret, max_age=runtime.settings.session_days * 86400,
@@ -100,9 +102,22 @@ async def logout(request: Request, session: DbSession) -> Response:
     return response
 
 
+def _same_site_path(referer: str, host: str) -> str:
+    """The referring page's path when it is one of ours, else the home page."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(referer)
+    except ValueError:  # e.g. an unbalanced "[" in the host part
+        return "/"
+    if not host or parts.netloc != host:
+        return "/"
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
 @router.get("/lang/{locale}")
 def set_language(locale: str, request: Request) -> Response:
-    back = _safe_next(request.headers.get("referer", "/").split(request.headers.get("host", ""), 1)[-1])
+    back = _safe_next(_same_site_path(request.headers.get("referer", ""), request.headers.get("host", "")))
     response = RedirectResponse(back, status_code=303)
     if locale in LOCALES:
         response.set_cookie(LANG_COOKIE, locale, max_age=365 * 86400, samesite="lax")

@@ -70,3 +70,29 @@ def test_migrations_match_the_models(runtime: Runtime) -> None:
     with runtime.db.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert diff == []
+
+
+def test_unlisting_again_issues_a_fresh_link(client: TestClient, alice: Account) -> None:
+    copy_id = _upload(alice)["anonymized"]["id"]
+    first = alice.patch(f"/api/v1/files/{copy_id}", json={"visibility": "unlisted"}).json()["share_url"]
+    same = alice.patch(f"/api/v1/files/{copy_id}", json={"visibility": "unlisted"}).json()["share_url"]
+    assert same == first  # still unlisted: the link stays
+    for detour in ("public", "private"):
+        alice.patch(f"/api/v1/files/{copy_id}", json={"visibility": detour})
+        again = alice.patch(f"/api/v1/files/{copy_id}", json={"visibility": "unlisted"}).json()["share_url"]
+        assert again != first and client.get(again).status_code == 200
+        assert client.get(first).status_code == 404  # the old link died
+        first = again
+
+
+def test_downloads_take_the_extension_of_the_bytes(client: TestClient, alice: Account) -> None:
+    made = alice.post("/api/v1/vision/anonymize", files={"file": ("page.html", PHOTO, "text/html")}).json()
+    original = made["original"]
+    assert original["filename"] == "page.html" and original["content_type"] == "image/jpeg"
+    for download in ("true", "false"):
+        response = alice.get(original["url"], params={"download": download})
+        assert response.headers["content-type"] == "image/jpeg"
+        assert response.headers["content-disposition"].endswith("filename*=UTF-8''page.jpg")
+    named = alice.post("/api/v1/vision/anonymize", files={"file": ("사진", PHOTO, "image/jpeg")}).json()
+    disposition = alice.get(named["original"]["url"], params={"download": "true"}).headers["content-disposition"]
+    assert disposition == "attachment; filename*=UTF-8''%EC%82%AC%EC%A7%84.jpg"

@@ -101,7 +101,7 @@ def test_draw_a_number_and_read_it(browser: Any, server: str) -> None:
     stroke(page, [(300, 50), (300, 235)])  # a 1
     stroke(page, [(470, 60), (410, 140), (470, 140), (470, 60), (470, 235)])  # a 4
     page.click("#pad-read")
-    page.wait_for_function("document.querySelector('#digit-text').textContent.length >= 3")
+    page.wait_for_function("() => document.querySelector('#digit-text').textContent.length >= 3")
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "digits.png"), full_page=True)
     assert page.text_content("#digit-text") == "714"
@@ -118,7 +118,7 @@ def test_upload_a_face_and_see_it_anonymised(browser: Any, server: str) -> None:
     page.set_input_files("#face-files", str(FIXTURES / "faces" / "astronaut.jpg"))
     page.click("#face-submit")
     after = page.wait_for_selector("img[data-testid=anonymized]")
-    page.wait_for_function("document.querySelector('img[data-testid=anonymized]').naturalWidth > 0")
+    page.wait_for_function("() => document.querySelector('img[data-testid=anonymized]').naturalWidth > 0")
     assert "/api/v1/files/" in after.get_attribute("src")
     assert "1 face(s) found" in page.text_content("#face-result")
     page.wait_for_selector(".facebox")  # the detected box is drawn over the original
@@ -133,10 +133,10 @@ def test_batch_shows_live_progress(browser: Any, server: str) -> None:
     page.set_input_files("#face-files", [photo, photo, photo])
     page.click("#face-submit")
     page.wait_for_selector("#face-job [data-job-id] progress")
-    page.wait_for_function("document.querySelector('#face-job [data-job-id]').dataset.status === 'succeeded'",
+    page.wait_for_function("() => document.querySelector('#face-job [data-job-id]').dataset.status === 'succeeded'",
                            timeout=60_000)
     assert page.eval_on_selector("#face-job progress", "el => el.value") == 100
-    page.wait_for_function("document.querySelectorAll('img[data-testid=anonymized]').length === 3")
+    page.wait_for_function("() => document.querySelectorAll('img[data-testid=anonymized]').length === 3")
     page.goto(f"{server}/jobs")
     assert page.locator(".job .status-succeeded").count() >= 1
     page.context.close()
@@ -152,7 +152,7 @@ def test_mnist_samples_through_htmx(browser: Any, server: str) -> None:
     page.click("#mnist-form button[type=submit]")
     sample = page.wait_for_selector("#mnist-result figure.mnist-sample")
     assert sample.get_attribute("data-label") == str(int(labels[7]))
-    page.wait_for_function("document.querySelector('#mnist-result img').naturalWidth === 28")
+    page.wait_for_function("() => document.querySelector('#mnist-result img').naturalWidth === 28")
     assert "정답" in sample.text_content()  # Korean UI
     page.fill("input[name=index]", "-1")
     page.click("#mnist-form button[type=submit]")
@@ -192,6 +192,31 @@ def test_delete_has_an_undo(browser: Any, server: str) -> None:
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.wait_for_selector("#undo-toast", state="hidden", timeout=15_000)
     assert dialogs == []
-    page.wait_for_function(f"!document.querySelector('[data-anonymization=\"{item_id}\"]')")
+    page.wait_for_function(f"() => !document.querySelector('[data-anonymization=\"{item_id}\"]')")
     assert count() == before - 1
+    page.context.close()
+
+
+def test_no_content_security_policy_violations(browser: Any, server: str) -> None:
+    """Every page, the htmx fragment and the API docs run under the policy without a refusal."""
+    page = logged_in(browser, server)
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+    page.context.add_init_script(
+        "document.addEventListener('securitypolicyviolation', e => console.error("
+        "'Content Security Policy: ' + e.violatedDirective + ' ' + e.blockedURI))")
+    for path in ("/", "/vision", "/vision?tab=faces", "/vision?tab=mnist", "/jobs", "/account", "/about",
+                 "/nope", "/docs"):
+        response = page.goto(f"{server}{path}")
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+        page.wait_for_load_state("networkidle")
+        if path == "/vision?tab=mnist":
+            page.fill("input[name=index]", "7")
+            page.click("#mnist-form button[type=submit]")
+            page.wait_for_function("() => document.querySelector('#mnist-result img')?.naturalWidth === 28")
+        if path == "/docs":
+            page.get_by_text("/api/v1/vision/digits", exact=True).first.wait_for()
+            page.get_by_text("/api/v1/vision/digits", exact=True).first.click()  # open one operation
+            page.wait_for_timeout(300)
+    assert refused == []
     page.context.close()

@@ -68,8 +68,7 @@ def test_api_docs_load_nothing_from_outside(client: TestClient) -> None:
 def test_openapi_and_metrics(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert "/api/v1/vision/digits" in spec["paths"] and "/api/v1/jobs/{job_id}/events" in spec["paths"]
-    client.get("/healthz")
-    assert "boda_http_requests_total" in client.get("/metrics").text
+    assert client.get("/metrics").status_code == 404  # the test client is not a loopback address
 
 
 def test_errors_speak_the_callers_language(client: TestClient, alice: Account) -> None:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form
 from fastapi.responses import Response
 
 from boda.apps.vision import service
-from boda.apps.vision.routes import anonymization_out
+from boda.apps.vision.routes import anonymization_out, mnist_image_url
 from boda.core.auth import Scope
 from boda.core.errors import Unauthorized
 from boda.web.deps import DbSession, RuntimeDep
@@ -27,11 +27,11 @@ def vision_page(page: Page, session: DbSession, tab: str = "digits") -> Response
 
 
 @router.post("/vision/mnist")
-def mnist_fragment(page: Page, session: DbSession, runtime: RuntimeDep, index: Annotated[int, Form()],
+def mnist_fragment(page: Page, runtime: RuntimeDep, index: Annotated[int, Form()],
                    add_noise: Annotated[bool, Form()] = False) -> Response:
-    """An htmx fragment: one MNIST digit with its label."""
+    """An htmx fragment: one MNIST digit with its label, shown from a render URL (nothing stored)."""
     if page.user is None:
         raise Unauthorized("Log in first", key="login_required")
-    sample = service.mnist_sample(session, runtime, owner_id=page.user.id, index=index,
-                                  filename="mnist_sample.png", add_noise=add_noise)
-    return page.render("vision/_mnist_sample.html", sample=sample)
+    sample = service.mnist_preview(runtime.settings, index=index, add_noise=add_noise)
+    url = mnist_image_url(index, add_noise=add_noise, seed=sample["seed"])
+    return page.render("vision/_mnist_sample.html", sample=sample, image_url=url)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Response, UploadFile
 
 from boda.apps.vision import service
 from boda.apps.vision.models import Anonymization
 from boda.apps.vision.schemas import (
+    MAX_SEED,
     MNIST_MAX_INDEX,
     AnonymizationOut,
     AnonymizeOptions,
@@ -16,11 +17,13 @@ from boda.apps.vision.schemas import (
     DigitsOut,
     FaceOut,
     Method,
+    MnistPreviewOut,
     MnistSampleIn,
     MnistSampleOut,
 )
 from boda.core.auth import Scope
 from boda.core.config import Settings
+from boda.core.errors import InvalidInput
 from boda.core.schemas import FileOut, JobOut, Page, PageParams
 from boda.web.deps import CurrentUser, DbSession, RuntimeDep
 from boda.web.openapi import errors, image_upload
@@ -42,13 +45,34 @@ def _sample_out(sample: dict[str, object]) -> MnistSampleOut:
     return MnistSampleOut(image=FileOut.of(sample.pop("file")), **sample)  # type: ignore[arg-type]
 
 
+def mnist_image_url(index: int, *, add_noise: bool, seed: int | None) -> str:
+    query = f"?add_noise=true&seed={seed}" if add_noise else ""
+    return f"/api/v1/vision/mnist-sample/{index}.png{query}"
+
+
+Seed = Annotated[int | None, Query(ge=0, le=MAX_SEED, description="Seed for the noise (a repeatable image).")]
+
+
 @router.get("/mnist-sample")
-def get_mnist_sample(session: DbSession, user: CurrentUser, runtime: RuntimeDep,
+def get_mnist_sample(user: CurrentUser, runtime: RuntimeDep,
                      index: Annotated[int, Query(ge=0, le=MNIST_MAX_INDEX)] = 100,
-                     add_noise: bool = False) -> MnistSampleOut:
-    """Store an MNIST training digit (index 100 by default) as PNG and return its label."""
-    return _sample_out(service.mnist_sample(session, runtime, owner_id=user.id, index=index,
-                                            filename="mnist_sample.png", add_noise=add_noise))
+                     add_noise: bool = False, seed: Seed = None) -> MnistPreviewOut:
+    """Say which digit an MNIST training image is and where to see it; stores nothing (POST stores)."""
+    preview = service.mnist_preview(runtime.settings, index=index, add_noise=add_noise, seed=seed)
+    url = mnist_image_url(index, add_noise=add_noise, seed=preview["seed"])
+    return MnistPreviewOut(image_url=url, **preview)
+
+
+@router.get("/mnist-sample/{index}.png", response_class=Response,
+            responses={200: {"content": {"image/png": {}}, "description": "The digit as a 28×28 PNG."}})
+def mnist_sample_png(index: Annotated[int, Path(ge=0, le=MNIST_MAX_INDEX)], user: CurrentUser, runtime: RuntimeDep,
+                     add_noise: bool = False,
+                     seed: Seed = None) -> Response:
+    """Render an MNIST training digit as PNG, made on request and never stored."""
+    if add_noise and seed is None:
+        raise InvalidInput("A noisy digit needs a seed, so the same URL always shows the same image")
+    png = service.mnist_png(runtime.settings, index=index, add_noise=add_noise, seed=seed)
+    return Response(png, media_type="image/png", headers={"cache-control": "private, max-age=3600"})
 
 
 @router.post("/mnist-sample")

@@ -13,6 +13,7 @@ Method = Literal["mosaic", "blur", "box"]
 DetectorName = Literal["auto", "centerface", "haar"]
 # The last index of the full MNIST training set; the document narrows it to the installed set (routes.document).
 MNIST_MAX_INDEX = 59_999
+MAX_SEED = 2**32 - 1
 
 
 class MnistSampleIn(BaseModel):
@@ -20,8 +21,20 @@ class MnistSampleIn(BaseModel):
     filename: str = Field(default="mnist_sample.png", max_length=200,
                           description="A display name for the stored PNG (never a path).")
     add_noise: StrictBool = Field(default=False, description="Add Gaussian noise (σ=15) as the seed did.")
-    seed: Annotated[StrictInt, Field(ge=0, le=2**32 - 1), BeforeValidator(integral)] | None = Field(
+    seed: Annotated[StrictInt, Field(ge=0, le=MAX_SEED), BeforeValidator(integral)] | None = Field(
         default=None, description="Seed for the noise, for a repeatable image.")
+
+
+class MnistPreviewOut(BaseModel):
+    """A digit shown, not stored: `image_url` renders the PNG each time it is asked for."""
+
+    index: int
+    label: int
+    has_noise: bool
+    seed: int | None = Field(description="The noise's seed (chosen when not given), so the image repeats.")
+    image_url: str
+    dataset_size: int
+    attribution: str
 
 
 class MnistSampleOut(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from boda.apps.vision import mnist
 from boda.apps.vision.models import Anonymization
-from boda.apps.vision.schemas import AnonymizeBatch, AnonymizeOptions
+from boda.apps.vision.schemas import MAX_SEED, AnonymizeBatch, AnonymizeOptions
 from boda.apps.vision.settings import vision_settings
 from boda.core import uploads
 from boda.core.auth import Scope, get_visible
@@ -43,6 +44,21 @@ def mnist_digit(settings: Settings, index: int, *, add_noise: bool, seed: int | 
     if add_noise:
         pixels = np.clip(pixels + np.random.default_rng(seed).normal(0, NOISE_SIGMA, pixels.shape), 0, 255)
     return Image.fromarray(pixels.astype(np.uint8), "L"), int(labels[index]), len(images)
+
+
+def mnist_preview(settings: Settings, *, index: int, add_noise: bool, seed: int | None = None) -> dict[str, Any]:
+    """Say what a digit is without storing anything; a noisy one gets a seed so its image repeats."""
+    if add_noise and seed is None:
+        seed = secrets.randbelow(MAX_SEED + 1)
+    _, label, size = mnist_digit(settings, index, add_noise=False)
+    return {"index": index, "label": label, "has_noise": add_noise, "seed": seed if add_noise else None,
+            "dataset_size": size, "attribution": mnist.MNIST_ATTRIBUTION}
+
+
+def mnist_png(settings: Settings, *, index: int, add_noise: bool, seed: int | None = None) -> bytes:
+    """One digit as PNG bytes, made on request (same arguments, same image when seeded)."""
+    image, _, _ = mnist_digit(settings, index, add_noise=add_noise, seed=seed)
+    return uploads.encode_image(image, "PNG")
 
 
 def mnist_sample(session: Session, runtime: Runtime, *, owner_id: str, index: int, filename: str,

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 
 from boda.core import auth
 from boda.core.schemas import UserOut
+from boda.web.clients import client_address
 from boda.web.deps import SESSION_COOKIE, CurrentUser, DbSession, RuntimeDep
 from boda.web.openapi import errors
 
@@ -27,8 +28,7 @@ class SessionOut(BaseModel):
 def login(body: LoginIn, request: Request, response: Response, session: DbSession,
           runtime: RuntimeDep) -> SessionOut:
     """Log in with a password; sets the session cookie for the web UI."""
-    address = request.client.host if request.client else "?"
-    user = auth.login(session, runtime.login_throttle, address=address, username=body.username,
+    user = auth.login(session, runtime.login_throttle, address=client_address(request), username=body.username,
                       password=body.password)
     web, secret = auth.create_web_session(session, user=user, days=runtime.settings.session_days)
     response.set_cookie(SESSION_COOKIE, secret, max_age=runtime.settings.session_days * 86400,

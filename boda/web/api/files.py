@@ -15,6 +15,7 @@ from boda.core.models import StoredFile, Visibility
 from boda.core.runtime import Runtime
 from boda.core.schemas import FileOut
 from boda.core.uploads import delete_file as delete
+from boda.core.uploads import download_name
 from boda.web.deps import CurrentUser, DbSession, MaybeUser, RuntimeDep
 
 router = APIRouter(tags=["files"])
@@ -54,8 +55,9 @@ def stream_file(runtime: Runtime, row: StoredFile, download: bool) -> StreamingR
                 yield block
 
     disposition = "attachment" if download else "inline"
+    name = quote(download_name(row.filename, row.content_type))  # the sniffed type's extension, not the client's
     headers = {
-        "content-disposition": f"{disposition}; filename*=UTF-8''{quote(row.filename)}",
+        "content-disposition": f"{disposition}; filename*=UTF-8''{name}",
         "content-length": str(row.size),
         "cache-control": "private, max-age=3600",
         "x-content-type-options": "nosniff",

@@ -56,7 +56,9 @@ async def job_events(job_id: Annotated[str, Depends(_watchable_job)], request: R
                      last_event_id: Annotated[str | None, Header()] = None,
                      after: Annotated[int, Query(ge=0, le=2**62)] = 0) -> AsyncIterator[ServerSentEvent]:
     """Stream the job's progress as Server-Sent Events; resumes after Last-Event-ID."""
-    start = int(last_event_id) if last_event_id and last_event_id.isdigit() and len(last_event_id) < 18 else after
+    # ASCII digits only: "²".isdigit() is True, and int() refuses it.
+    resumable = last_event_id and last_event_id.isascii() and last_event_id.isdigit() and len(last_event_id) < 18
+    start = int(last_event_id) if resumable else after
     async for event in stream(runtime.db, job_id, start):
         if await request.is_disconnected():
             return

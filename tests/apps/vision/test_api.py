@@ -14,7 +14,7 @@ from PIL import Image
 
 from boda.core.models import StoredFile
 from boda.core.runtime import Runtime
-from tests.conftest import FIXTURES, Account, png_bytes
+from tests.conftest import FIXTURES, PASSWORD, Account, png_bytes
 
 ASTRONAUT = FIXTURES / "faces" / "astronaut.jpg"
 
@@ -37,14 +37,15 @@ def file_count(runtime: Runtime) -> int:
 
 # --- MNIST samples -----------------------------------------------------------
 
-def test_mnist_sample_get_and_post(alice: Account) -> None:
+def test_mnist_sample_get_and_post(alice: Account, runtime: Runtime) -> None:
     from boda.apps.vision.mnist import load_mnist
 
     images, labels = load_mnist("train")
     got = alice.get("/api/v1/vision/mnist-sample").json()
     assert got["index"] == 100 and got["label"] == int(labels[100]) and got["has_noise"] is False
-    png = alice.get(got["image"]["url"])
-    assert png.headers["content-type"] == "image/png"
+    assert file_count(runtime) == 0  # a GET stores nothing
+    png = alice.get(got["image_url"])
+    assert png.headers["content-type"] == "image/png" and "max-age" in png.headers["cache-control"]
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(png.content))), images[100])  # exact pixels
 
     posted = alice.post("/api/v1/vision/mnist-sample",
@@ -53,6 +54,42 @@ def test_mnist_sample_get_and_post(alice: Account) -> None:
     assert posted["image"]["filename"] == f"x_label{int(labels[7])}_noise.png"  # no path survives
     noisy = np.asarray(Image.open(io.BytesIO(alice.get(posted["image"]["url"]).content))).astype(int)
     assert 5 < np.abs(noisy - images[7]).mean() < 20  # σ=15 noise, clipped
+
+
+def test_mnist_get_writes_nothing_and_its_url_repeats(client: TestClient, alice: Account, runtime: Runtime) -> None:
+    from boda.apps.vision.mnist import load_mnist
+
+    images, labels = load_mnist("train")
+    noisy = alice.get("/api/v1/vision/mnist-sample", params={"index": 7, "add_noise": "true"}).json()
+    assert noisy["label"] == int(labels[7]) and noisy["has_noise"] and isinstance(noisy["seed"], int)
+    first, again = (alice.get(noisy["image_url"]).content for _ in range(2))
+    assert first == again  # the seed is in the URL: the same URL shows the same image
+    pixels = np.asarray(Image.open(io.BytesIO(first))).astype(int)
+    assert 5 < np.abs(pixels - images[7]).mean() < 20
+    seeded = alice.get("/api/v1/vision/mnist-sample", params={"index": 7, "add_noise": "true", "seed": 3}).json()
+    assert seeded["image_url"] == "/api/v1/vision/mnist-sample/7.png?add_noise=true&seed=3"
+    posted = alice.post("/api/v1/vision/mnist-sample", json={"index": 7, "add_noise": True, "seed": 3}).json()
+    assert alice.get(posted["image"]["url"]).content == alice.get(seeded["image_url"]).content
+    assert file_count(runtime) == 1  # only the POST stored a file
+    # A cross-site page that makes the victim's browser load the GET (or the page's fragment) stores nothing.
+    csrf = client.post("/api/v1/auth/login", json={"username": "alice", "password": PASSWORD}).json()["csrf_token"]
+    assert client.get("/api/v1/vision/mnist-sample", headers={"sec-fetch-site": "cross-site"}).status_code == 200
+    fragment = client.post("/vision/mnist", data={"index": "7"}, headers={"X-CSRF-Token": csrf, "hx-request": "true"})
+    assert fragment.status_code == 200 and 'src="/api/v1/vision/mnist-sample/7.png"' in fragment.text
+    assert file_count(runtime) == 1
+    assert client.get("/api/v1/vision/mnist-sample/7.png").status_code == 200
+    assert alice.get("/api/v1/vision/mnist-sample/-1.png").status_code == 422  # the schema bounds it
+    assert alice.get("/api/v1/vision/mnist-sample/7.png", params={"add_noise": "true"}).status_code == 400
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, "x"])
+def test_bad_seed_is_422_not_500(alice: Account, seed: object) -> None:
+    posted = alice.post("/api/v1/vision/mnist-sample", json={"index": 7, "add_noise": True, "seed": seed})
+    assert posted.status_code == 422 and posted.json()["error"]["code"] == "validation_error"
+    got = alice.get("/api/v1/vision/mnist-sample", params={"index": 7, "add_noise": "true", "seed": seed})
+    assert got.status_code == 422
+    png = alice.get("/api/v1/vision/mnist-sample/7.png", params={"add_noise": "true", "seed": seed})
+    assert png.status_code == 422
 
 
 @pytest.mark.parametrize("index", [-1, 10**7])
