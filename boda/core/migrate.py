@@ -15,10 +15,11 @@ from sqlalchemy import Connection, Engine, inspect, text
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
-# Databases made by Boda 0.1 hold one linear history whose head also created
-# Vision's table: they are adopted into the per-app branches as they are.
+# Databases made by Boda 0.1 hold one linear history (this head) that also created
+# some apps' first tables. An app's first revision that existed then says so with a
+# module attribute `adopt_from_linear_history = ("its_table", ...)`: when those tables
+# are there, the revision is recorded as applied instead of run again.
 _LEGACY_HEAD = "fc2379755e77"
-_LEGACY_ADOPTED = {"vision_anonymizations": "5e1c0a7d0001"}
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -34,15 +35,19 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def _adopt_legacy(connection: Connection) -> None:
+    from alembic.script import ScriptDirectory
+
     tables = set(inspect(connection).get_table_names())
     if "alembic_version" not in tables:
         return
     versions = set(connection.scalars(text("SELECT version_num FROM alembic_version")))
     if versions != {_LEGACY_HEAD}:
         return
-    for table, revision in _LEGACY_ADOPTED.items():
-        if table in tables:
-            connection.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": revision})
+    for script in ScriptDirectory.from_config(alembic_config()).walk_revisions():
+        adopted = getattr(script.module, "adopt_from_linear_history", ())
+        if adopted and set(adopted) <= tables:
+            connection.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"),
+                               {"v": script.revision})
 
 
 def upgrade(engine: Engine, revision: str = "heads") -> None:

@@ -16,6 +16,8 @@ revision: str = '5e1c0a7d0001'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = ('vision',)
 depends_on: str | Sequence[str] | None = 'be5d33cd7f20'  # core: users, files, jobs
+# Boda 0.1 made this table in its one linear history: such databases keep it (boda.core.migrate).
+adopt_from_linear_history = ('vision_anonymizations',)
 
 
 def upgrade() -> None:
