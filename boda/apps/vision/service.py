@@ -24,6 +24,7 @@ from boda.core.runtime import Runtime
 APP = "vision"
 NOISE_SIGMA = 15.0  # the seed's np.random.normal(0, 15)
 MAX_BATCH = 100
+PHOTO_TYPES = frozenset({"image/jpeg", "image/heic", "image/heif"})
 
 
 # --- MNIST samples -----------------------------------------------------------
@@ -115,7 +116,8 @@ def _prepare_copy(runtime: Runtime, original: uploads.PreparedFile | StoredFile,
                   options: AnonymizeOptions) -> tuple[uploads.PreparedFile, list[dict[str, Any]], str]:
     """The slow part, done before any row is written: detect, cover, store the copy."""
     covered, faces, detector = cover_faces(runtime, image, options)
-    fmt = "JPEG" if original.content_type == "image/jpeg" else "PNG"
+    # Photos stay photos (a HEIC becomes a JPEG every browser shows); drawings and screenshots stay lossless.
+    fmt = "JPEG" if original.content_type in PHOTO_TYPES else "PNG"
     stem = original.filename.rsplit(".", 1)[0] or "photo"
     name = f"{stem}_anonymized.{'jpg' if fmt == 'JPEG' else 'png'}"
     return uploads.prepare_derived_image(runtime.store, image=covered, filename=name, format=fmt), faces, detector
