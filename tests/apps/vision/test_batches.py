@@ -90,3 +90,11 @@ def test_a_batch_that_made_nothing_has_no_zip(alice: Account, runtime: Runtime) 
         session.query(Anonymization).delete()
     response = alice.get(f"/api/v1/vision/batches/{job['id']}/zip")
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+
+
+def test_batch_errors_speak_korean(alice: Account, runtime: Runtime) -> None:
+    job = start(alice, [("a.png", png_bytes(), "image/png")])
+    with runtime.db.session() as session:
+        session.query(Anonymization).delete()
+    answer = alice.get(f"/api/v1/vision/batches/{job['id']}/zip", headers={"Accept-Language": "ko"}).json()
+    assert answer["error"]["message"] == "이 묶음 작업은 아직 만든 사진이 없습니다."
