@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO
 
+import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -26,6 +27,9 @@ from boda.core.errors import InvalidInput, PayloadTooLarge, UnsupportedMedia
 from boda.core.models import BlobOrphan, StoredFile, Visibility
 from boda.core.storage import BlobStore, SpooledUpload, spool
 
+# HEIC/HEIF (the iPhone's default) through pillow-heif: registered here, the one module that opens uploads.
+pillow_heif.register_heif_opener()
+
 IMAGE_TYPES = {
     "JPEG": "image/jpeg",
     "PNG": "image/png",
@@ -33,7 +37,13 @@ IMAGE_TYPES = {
     "GIF": "image/gif",
     "BMP": "image/bmp",
     "TIFF": "image/tiff",
+    "HEIF": "image/heif",
 }
+# Every content type an image upload may have, and the Pillow format that writes it (HEVC-coded HEIF is HEIC).
+ACCEPTED_TYPES = {**{ctype: fmt for fmt, ctype in IMAGE_TYPES.items()}, "image/heic": "HEIF"}
+# ISO base media "ftyp" brands of HEIF still images; the HEVC-coded ones are what iPhones write (image/heic).
+HEIC_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"})
+HEIF_BRANDS = HEIC_BRANDS | {b"mif1", b"msf1", b"mif2"}
 MAGIC = (
     (b"\xff\xd8\xff", "JPEG"),
     (b"\x89PNG\r\n\x1a\n", "PNG"),
@@ -56,7 +66,18 @@ class ImageInfo:
 def sniff_format(head: bytes) -> str | None:
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "WEBP"
+    if head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS:
+        return "HEIF"
     return next((fmt for magic, fmt in MAGIC if head.startswith(magic)), None)
+
+
+def content_type_of(fmt: str, head: bytes) -> str:
+    """The media type of sniffed bytes: HEIF whose brands say HEVC is image/heic."""
+    if fmt == "HEIF":
+        size = int.from_bytes(head[:4], "big")  # the ftyp box: major brand, version, compatible brands
+        brands = [head[i:i + 4] for i in range(16, min(size, len(head)), 4)] + [head[8:12]]
+        return "image/heic" if HEIC_BRANDS.intersection(brands) else "image/heif"
+    return IMAGE_TYPES[fmt]
 
 
 def safe_filename(name: str | None) -> str:
@@ -89,8 +110,8 @@ def _checked_open(path: Path, head: bytes, *, max_pixels: int, full: bool) -> It
     fmt = sniff_format(head)
     if fmt is None:
         raise UnsupportedMedia(
-            "Not an image we accept (JPEG, PNG, WebP, GIF, BMP, TIFF)",
-            details={"accepted": sorted(IMAGE_TYPES.values())}, key="not_an_image",
+            "Not an image we accept (JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC)",
+            details={"accepted": sorted(ACCEPTED_TYPES)}, key="not_an_image",
         )
     try:
         with warnings.catch_warnings():
@@ -120,7 +141,7 @@ def inspect_image(path: Path, head: bytes, *, max_pixels: int) -> ImageInfo:
             width, height = header.size
     if orientation in (5, 6, 7, 8):  # rotated a quarter turn: the displayed size swaps
         width, height = height, width
-    return ImageInfo(format=fmt, content_type=IMAGE_TYPES[fmt], width=width, height=height)
+    return ImageInfo(format=fmt, content_type=content_type_of(fmt, head), width=width, height=height)
 
 
 def _blob_in_use(session: Session, key: str) -> bool:

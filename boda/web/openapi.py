@@ -67,9 +67,9 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 def image_upload(*fields: str) -> dict[str, Any]:
     """An `openapi_extra=` value: these multipart parts must be images of a type core/uploads accepts."""
-    from boda.core.uploads import IMAGE_TYPES
+    from boda.core.uploads import ACCEPTED_TYPES
 
-    types = ", ".join(sorted(IMAGE_TYPES.values()))
+    types = ", ".join(sorted(ACCEPTED_TYPES))
     encoding = {name: {"contentType": types} for name in fields}
     return {"requestBody": {"content": {"multipart/form-data": {"encoding": encoding}}}}
 

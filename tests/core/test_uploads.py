@@ -79,3 +79,15 @@ def test_exif_orientation_is_applied(tmp_path: Path) -> None:
 ])
 def test_safe_filename(raw: str | None, expected: str) -> None:
     assert safe_filename(raw) == expected
+
+
+def test_heif_brands_name_their_type(tmp_path: Path) -> None:
+    from boda.core.uploads import content_type_of, sniff_format
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(buffer, format="HEIF")
+    info = _inspect(buffer.getvalue(), tmp_path)
+    assert (info.format, info.content_type, info.width, info.height) == ("HEIF", "image/heic", 64, 48)
+    plain = (24).to_bytes(4, "big") + b"ftypmif1" + b"\0\0\0\0" + b"mif1miaf"  # HEIF, not HEVC-coded
+    assert sniff_format(plain) == "HEIF" and content_type_of("HEIF", plain) == "image/heif"
+    assert sniff_format((24).to_bytes(4, "big") + b"ftypisom" + b"\0" * 12) is None  # an MP4 is not an image

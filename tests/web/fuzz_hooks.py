@@ -13,7 +13,7 @@ import schemathesis
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
-from boda.core.uploads import IMAGE_TYPES
+from boda.core.uploads import ACCEPTED_TYPES
 
 
 @st.composite
@@ -30,7 +30,7 @@ def drawings(draw: st.DrawFn, format: str) -> bytes:
     return buffer.getvalue()
 
 
-for fmt, media_type in IMAGE_TYPES.items():
+for media_type, fmt in ACCEPTED_TYPES.items():
     schemathesis.openapi.media_type(media_type, drawings(fmt))
 
 

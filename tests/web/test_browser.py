@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -106,6 +108,10 @@ def test_draw_a_number_and_read_it(browser: Any, server: str) -> None:
     page.screenshot(path=str(SHOTS / "digits.png"), full_page=True)
     assert page.text_content("#digit-text") == "714"
     assert page.locator("#digit-list .digit").count() == 3
+    # An error clears the earlier reading: it must not pass for the answer to the refused file.
+    page.set_input_files("#digit-file", {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not an image"})
+    page.wait_for_selector("#digit-error .alert")
+    assert page.text_content("#digit-text") == "–" and page.locator("#digit-list .digit").count() == 0
     page.click("#pad-clear")
     page.click("#pad-read")
     page.wait_for_selector("#digit-error .alert")  # an empty canvas is a clear error
@@ -136,10 +142,40 @@ def test_batch_shows_live_progress(browser: Any, server: str) -> None:
     page.wait_for_function("() => document.querySelector('#face-job [data-job-id]').dataset.status === 'succeeded'",
                            timeout=60_000)
     assert page.eval_on_selector("#face-job progress", "el => el.value") == 100
-    page.wait_for_function("() => document.querySelectorAll('img[data-testid=anonymized]').length === 3")
+    page.wait_for_function("() => document.querySelectorAll('#face-job .thumbs img').length === 3")
+    page.wait_for_function("() => [...document.querySelectorAll('#face-job .thumbs img')]"
+                           ".every(i => i.complete && i.naturalWidth > 0)")
+    href = page.get_attribute("#face-job a.download-all", "href")
+    assert href.endswith("/zip")
+    archive = page.context.request.get(f"{server}{href}")
+    assert archive.status == 200 and archive.headers["content-type"] == "application/zip"
+    assert len(zipfile.ZipFile(io.BytesIO(archive.body())).namelist()) == 3
     page.goto(f"{server}/jobs")
     assert page.locator(".job .status-succeeded").count() >= 1
+    assert page.locator(".job .thumbs img").count() >= 3 and page.locator(".job a.download-all").count() >= 1
     page.context.close()
+
+
+def test_jobs_page_shows_jobs_started_elsewhere(browser: Any, server: str) -> None:
+    jobs = logged_in(browser, server)
+    jobs.goto(f"{server}/jobs")
+    jobs.wait_for_load_state("networkidle")
+    before = jobs.locator("[data-job-id]").count()
+    other = jobs.context.new_page()  # another tab of the same person
+    other.goto(f"{server}/vision?tab=faces")
+    photo = str(FIXTURES / "faces" / "group.jpg")
+    other.set_input_files("#face-files", [photo, photo])
+    other.click("#face-submit")
+    job_id = other.wait_for_selector("#face-job [data-job-id]").get_attribute("data-job-id")
+    row = jobs.wait_for_selector(f"#job-list [data-job-id='{job_id}']", timeout=15_000)  # no reload
+    assert jobs.locator("[data-job-id]").count() == before + 1
+    assert jobs.locator("#job-list [data-job-id]").first.get_attribute("data-job-id") == job_id  # newest first
+    row_js = f"document.querySelector(\"[data-job-id='{job_id}']\")"
+    jobs.wait_for_function(f"() => {row_js}.dataset.status === 'succeeded'", timeout=60_000)
+    jobs.wait_for_function(f"() => document.querySelectorAll(\"[data-job-id='{job_id}'] .thumbs img\").length === 2")
+    assert row.query_selector("a.download-all") is not None and row.query_selector("[data-cancel]") is None
+    assert jobs.eval_on_selector(f"[data-job-id='{job_id}'] progress", "el => el.value") == 100
+    jobs.context.close()
 
 
 def test_mnist_samples_through_htmx(browser: Any, server: str) -> None:
@@ -148,6 +184,8 @@ def test_mnist_samples_through_htmx(browser: Any, server: str) -> None:
     _, labels = load_mnist("train")
     page = logged_in(browser, server, locale="ko-KR")
     page.goto(f"{server}/vision?tab=mnist")
+    assert f"{len(labels):,}개" in page.text_content("#mnist-help")  # counted from the loaded set
+    assert page.get_attribute("input[name=index]", "max") == str(len(labels) - 1)
     page.fill("input[name=index]", "7")
     page.click("#mnist-form button[type=submit]")
     sample = page.wait_for_selector("#mnist-result figure.mnist-sample")
@@ -220,3 +258,66 @@ def test_no_content_security_policy_violations(browser: Any, server: str) -> Non
             page.wait_for_timeout(300)
     assert refused == []
     page.context.close()
+
+
+PHONE_PAGES = ("/", "/vision", "/vision?tab=faces", "/vision?tab=mnist", "/jobs", "/account", "/about")
+
+
+@pytest.mark.parametrize("locale", ["en-US", "ko-KR"])
+def test_phone_viewport_nothing_overflows(browser: Any, server: str, locale: str) -> None:
+    """At 360-390 px nothing is wider than the screen, the nav never wraps inside a word, the pad still reads."""
+    lang = locale[:2]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for width in (360, 375, 390):
+        context = browser.new_context(locale=locale, viewport={"width": width, "height": 780}, has_touch=True,
+                                      is_mobile=True, device_scale_factor=2)
+        page = context.new_page()
+        page.goto(f"{server}/login")
+        check_fits(page, f"/login at {width} px ({lang})")
+        page.fill("input[name=username]", "minji")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        for path in PHONE_PAGES:
+            page.goto(f"{server}{path}")
+            page.wait_for_load_state("networkidle")
+            check_fits(page, f"{path} at {width} px ({lang})")
+            if width == 375:
+                name = path.strip("/").replace("?tab=", "-") or "home"
+                page.screenshot(path=str(SHOTS / f"phone-{name}-{lang}.png"), full_page=True)
+        page.goto(f"{server}/vision")
+        pad = page.locator("#pad").bounding_box()
+        assert pad["width"] <= width - 20  # scaled down to the screen, drawable
+        stroke(page, [(200, 40), (360, 40), (260, 250)])  # a 7, in canvas units
+        page.uncheck("#pad-multi")
+        page.click("#pad-read")
+        page.wait_for_function("() => /^[0-9]$/.test(document.querySelector('#digit-text').textContent)")
+        assert page.text_content("#digit-text") == "7"
+        context.close()
+    page = browser.new_context(locale=locale, viewport={"width": 375, "height": 780}).new_page()
+    page.goto(f"{server}/login")
+    check_fits(page, f"/login at 375 px ({lang})")
+    page.screenshot(path=str(SHOTS / f"phone-login-{lang}.png"), full_page=True)
+    page.context.close()
+
+
+def check_fits(page: Any, where: str) -> None:
+    wide = page.evaluate("""() => {
+        const width = window.innerWidth;
+        const over = [...document.querySelectorAll('body *')].filter(el => {
+            const r = el.getBoundingClientRect();
+            if (!r.width || getComputedStyle(el).visibility === 'hidden') return false;
+            let p = el.parentElement;  // what sits inside a scrolling strip (nav, tabs) may run past the edge
+            while (p && p !== document.body) {
+                if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(p).overflowX)) return false;
+                p = p.parentElement;
+            }
+            return r.right > width + 0.5 || r.left < -0.5;
+        }).map(el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + (el.className ? '.' + el.className : ''));
+        return {scroll: document.documentElement.scrollWidth, width, over};
+    }""")
+    assert wide["scroll"] <= wide["width"] and not wide["over"], f"{where}: {wide}"
+    # The navigation's links each stay on one line (no letter-by-letter wrap).
+    heights = page.eval_on_selector_all(".topbar nav a", "els => els.map(a => [a.textContent.trim(), "
+                                        "a.getClientRects().length, a.getBoundingClientRect().height])")
+    assert all(rects == 1 and height < 40 for _, rects, height in heights), f"{where}: {heights}"

@@ -4,21 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from boda.apps.vision import service
 from boda.apps.vision.models import Anonymization
 from boda.apps.vision.schemas import AnonymizeBatch
 from boda.core.jobs import JobContext, Queue, job
-from boda.core.models import StoredFile
+from boda.core.models import Job, StoredFile
 
 
 @job("vision.anonymize_batch", payload=AnonymizeBatch, queue=Queue.heavy)
 def anonymize_batch(ctx: JobContext, payload: AnonymizeBatch) -> dict[str, Any]:
-    """Anonymise each stored photo, reporting progress after each one."""
+    """Anonymise each stored photo, reporting progress after each one.
+
+    The result grows with each photo, written in the photo's own transaction, so a
+    batch canceled or failed half way still lists (and zips) what it made.
+    """
     options, file_ids = payload.options, payload.file_ids
     items: list[dict[str, Any]] = []
     faces = 0
+
+    def result() -> dict[str, Any]:
+        return {"items": list(items), "photos": len(file_ids), "done": len(items), "faces": faces,
+                "download_url": service.batch_zip_url(ctx.job_id)}
+
     for i, file_id in enumerate(file_ids):
         ctx.progress(i / len(file_ids), f"{i}/{len(file_ids)}")
         with ctx.runtime.db.session() as session:
@@ -34,5 +43,6 @@ def anonymize_batch(ctx: JobContext, payload: AnonymizeBatch) -> dict[str, Any]:
             items.append({"anonymization_id": row.id, "faces": len(row.faces),
                           "anonymized_url": f"/api/v1/files/{row.anonymized_id}/content",
                           "original_url": f"/api/v1/files/{row.original_id}/content"})
+            session.execute(update(Job).where(Job.id == ctx.job_id).values(result=result()))
     ctx.progress(1.0, f"{len(file_ids)}/{len(file_ids)}")
-    return {"items": items, "photos": len(file_ids), "faces": faces}
+    return result()

@@ -18,12 +18,15 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/vision")
-def vision_page(page: Page, session: DbSession, tab: str = "digits") -> Response:
+def vision_page(page: Page, session: DbSession, runtime: RuntimeDep, tab: str = "digits") -> Response:
     if (redirect := require_login(page)) is not None:
         return redirect
     rows, _ = service.list_anonymizations(session, Scope.of(page.user), limit=6, offset=0)
     tab = tab if tab in ("digits", "faces", "mnist") else "digits"
-    return page.render("vision/index.html", tab=tab, recent=[anonymization_out(r) for r in rows])
+    # The MNIST tab counts the digits this server actually loaded (the full set, or a folder's own files).
+    mnist_size = service.mnist_size(runtime.settings) if tab == "mnist" else 0
+    return page.render("vision/index.html", tab=tab, recent=[anonymization_out(r) for r in rows],
+                       mnist_size=mnist_size)
 
 
 @router.post("/vision/mnist")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Response, UploadFile
+from fastapi.responses import StreamingResponse
 
 from boda.apps.vision import service
 from boda.apps.vision.models import Anonymization
@@ -21,6 +22,7 @@ from boda.apps.vision.schemas import (
     MnistSampleIn,
     MnistSampleOut,
 )
+from boda.core.archive import stream_zip
 from boda.core.auth import Scope
 from boda.core.config import Settings
 from boda.core.errors import InvalidInput
@@ -130,11 +132,23 @@ def anonymize_batch(session: DbSession, user: CurrentUser, runtime: RuntimeDep, 
 
 
 @router.get("/anonymizations")
-def list_anonymizations(session: DbSession, user: CurrentUser,
-                        page: Annotated[PageParams, Depends()]) -> Page[AnonymizationOut]:
+def list_anonymizations(session: DbSession, user: CurrentUser, page: Annotated[PageParams, Depends()],
+                        job_id: Annotated[str | None, Query(max_length=64, description=(
+                            "Only the photos this batch job made (so far, or before it was canceled)."))] = None,
+                        ) -> Page[AnonymizationOut]:
     """List the caller's anonymised photos, newest first."""
-    rows, total = service.list_anonymizations(session, Scope.of(user), limit=page.limit, offset=page.offset)
+    rows, total = service.list_anonymizations(session, Scope.of(user), limit=page.limit, offset=page.offset,
+                                              job_id=job_id)
     return Page(items=[anonymization_out(r) for r in rows], total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/batches/{job_id}/zip", response_class=StreamingResponse, responses={
+    200: {"content": {"application/zip": {}}, "description": "The batch's anonymised photos as one ZIP."}})
+def batch_zip(job_id: str, session: DbSession, user: CurrentUser, runtime: RuntimeDep) -> StreamingResponse:
+    """Download every photo a batch made as one ZIP, streamed as it is built; 404 while it has made none."""
+    filename, entries = service.batch_archive(session, Scope.of(user), job_id)
+    return StreamingResponse(stream_zip(runtime.store, entries), media_type="application/zip", headers={
+        "content-disposition": f'attachment; filename="{filename}"', "cache-control": "private, no-store"})
 
 
 @router.get("/anonymizations/{anonymization_id}")

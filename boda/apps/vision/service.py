@@ -7,16 +7,18 @@ from typing import Any, BinaryIO
 
 import numpy as np
 from PIL import Image
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from boda.apps.vision import mnist
 from boda.apps.vision.models import Anonymization
 from boda.apps.vision.schemas import MAX_SEED, AnonymizeBatch, AnonymizeOptions
 from boda.apps.vision.settings import vision_settings
-from boda.core import uploads
+from boda.core import jobs, uploads
+from boda.core.archive import Entry, unique_names
 from boda.core.auth import Scope, get_visible
 from boda.core.config import Settings
-from boda.core.errors import BodaError, InvalidInput
+from boda.core.errors import BodaError, InvalidInput, NotFound
 from boda.core.listing import list_visible
 from boda.core.models import Job, StoredFile
 from boda.core.runtime import Runtime
@@ -24,6 +26,7 @@ from boda.core.runtime import Runtime
 APP = "vision"
 NOISE_SIGMA = 15.0  # the seed's np.random.normal(0, 15)
 MAX_BATCH = 100
+PHOTO_TYPES = frozenset({"image/jpeg", "image/heic", "image/heif"})
 
 
 # --- MNIST samples -----------------------------------------------------------
@@ -115,7 +118,8 @@ def _prepare_copy(runtime: Runtime, original: uploads.PreparedFile | StoredFile,
                   options: AnonymizeOptions) -> tuple[uploads.PreparedFile, list[dict[str, Any]], str]:
     """The slow part, done before any row is written: detect, cover, store the copy."""
     covered, faces, detector = cover_faces(runtime, image, options)
-    fmt = "JPEG" if original.content_type == "image/jpeg" else "PNG"
+    # Photos stay photos (a HEIC becomes a JPEG every browser shows); drawings and screenshots stay lossless.
+    fmt = "JPEG" if original.content_type in PHOTO_TYPES else "PNG"
     stem = original.filename.rsplit(".", 1)[0] or "photo"
     name = f"{stem}_anonymized.{'jpg' if fmt == 'JPEG' else 'png'}"
     return uploads.prepare_derived_image(runtime.store, image=covered, filename=name, format=fmt), faces, detector
@@ -206,11 +210,34 @@ def start_batch(session: Session, runtime: Runtime, *, owner_id: str,
                                  payload=AnonymizeBatch(file_ids=[f.id for f in rows], options=options))
 
 
-def list_anonymizations(session: Session, scope: Scope, *, limit: int, offset: int
+def list_anonymizations(session: Session, scope: Scope, *, limit: int, offset: int, job_id: str | None = None
                         ) -> tuple[list[Anonymization], int]:
-    """The caller's own anonymised photos (the Vision page is a personal tool)."""
-    listed = list_visible(session, Anonymization, scope, limit=limit, offset=offset, reach="mine")
+    """The caller's own anonymised photos (the Vision page is a personal tool), or one batch's."""
+    where = [Anonymization.job_id == job_id] if job_id is not None else []
+    listed = list_visible(session, Anonymization, scope, limit=limit, offset=offset, reach="mine", where=where)
     return listed.items, listed.total  # type: ignore[return-value]
+
+
+def batch_zip_url(job_id: str) -> str:
+    return f"/api/v1/vision/batches/{job_id}/zip"
+
+
+def batch_archive(session: Session, scope: Scope, job_id: str) -> tuple[str, list[Entry]]:
+    """What a batch made so far (finished, canceled or still running), as named ZIP entries, in upload order."""
+    from boda.apps.vision.jobs import anonymize_batch
+
+    job = jobs.get_job(session, job_id, user_id=scope.user_id or "")  # 404 for anyone but its owner
+    if job.kind != anonymize_batch.kind:
+        raise NotFound(f"Job {job_id} is not a batch of photos", key="not_a_batch")
+    rows = session.scalars(select(Anonymization).where(Anonymization.job_id == job.id,
+                                                       Anonymization.owner_id == job.owner_id)
+                           .order_by(Anonymization.id)).all()
+    if not rows:
+        raise NotFound("This batch has not made any photos yet", key="batch_empty")
+    names = unique_names(uploads.download_name(r.anonymized.filename, r.anonymized.content_type) for r in rows)
+    entries = [Entry(name=name, blob_key=r.anonymized.blob_key, size=r.anonymized.size, modified=r.created_at)
+               for name, r in zip(names, rows, strict=True)]
+    return f"boda-anonymized-{job.created_at:%Y%m%d-%H%M%S}.zip", entries
 
 
 def get_anonymization(session: Session, scope: Scope, anonymization_id: str) -> Anonymization:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from boda.core import jobs
@@ -19,12 +20,22 @@ from boda.web.openapi import SIGNED_IN, errors
 router = APIRouter(tags=["jobs"])
 
 
-@router.get("/jobs")
+NOT_MODIFIED = {304: {"description": "Not modified: the list still has the ETag sent in `If-None-Match`."}}
+
+
+@router.get("/jobs", response_model=Page[JobOut], responses=NOT_MODIFIED)
 def list_jobs(session: DbSession, user: CurrentUser, page: Annotated[PageParams, Depends()],
-              status: Annotated[list[JobStatus] | None, Query()] = None) -> Page[JobOut]:
-    """List the caller's jobs, newest first."""
+              status: Annotated[list[JobStatus] | None, Query()] = None,
+              if_none_match: Annotated[str | None, Header(max_length=200)] = None) -> Response:
+    """List the caller's jobs, newest first; with the ETag it answered, a poller gets a bodiless 304 until a change."""
     rows, total = jobs.list_jobs(session, user_id=user.id, status=status, limit=page.limit, offset=page.offset)
-    return Page(items=[JobOut.of(r) for r in rows], total=total, limit=page.limit, offset=page.offset)
+    body = Page[JobOut](items=[JobOut.of(r) for r in rows], total=total, limit=page.limit,
+                        offset=page.offset).model_dump_json().encode()
+    etag = f'W/"{hashlib.sha256(body).hexdigest()[:32]}"'
+    headers = {"etag": etag, "cache-control": "private, no-cache"}
+    if if_none_match is not None and etag in (tag.strip() for tag in if_none_match.split(",")):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.get("/jobs/{job_id}")

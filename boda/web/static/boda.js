@@ -19,32 +19,130 @@
     ? { queued: "대기 중", running: "실행 중", succeeded: "완료", failed: "실패", canceled: "취소됨" }[s] || s
     : { queued: "Queued", running: "Running", succeeded: "Done", failed: "Failed", canceled: "Canceled" }[s] || s;
 
-  // Follow one job: updates the element's bar, status and message until the final event.
-  function watchJob(id, el, onFinal) {
+  const FINISHED = ["succeeded", "failed", "canceled"];
+  const lang = () => document.documentElement.lang;
+  // Labels the server rendered (jobs page, Vision page), else these.
+  const label = (key, fallback) => document.getElementById("job-list")?.dataset?.[key] || document.getElementById("i18n")?.dataset?.[key] || fallback;
+
+  // Put a job's state (an SSE event or a row of the list) into its element.
+  function showState(el, data) {
     const bar = el.querySelector('[data-role="bar"]');
     const status = el.querySelector('[data-role="status"]');
     const message = el.querySelector('[data-role="message"]');
-    const source = new EventSource(`/api/v1/jobs/${id}/events`);
-    const set = (data) => {
-      if (data.progress !== undefined && bar) bar.value = data.progress;
-      if (data.message !== undefined && message) message.textContent = data.error || data.message || "";
-      if (data.status && status) {
-        status.textContent = statusText(data.status);
-        status.className = `status status-${data.status}`;
-        el.dataset.status = data.status;
+    if (data.progress !== undefined && bar) bar.value = data.progress;
+    if (data.message !== undefined && message) message.textContent = data.error || data.message || "";
+    if (data.status && status) {
+      status.textContent = statusText(data.status);
+      status.className = `status status-${data.status}`;
+      el.dataset.status = data.status;
+    }
+    if (FINISHED.includes(data.status)) el.querySelector("[data-cancel]")?.remove();
+  }
+
+  // What a job made: every item's picture (a canceled batch too: its result grows item by item) and one download.
+  function renderResult(el, result) {
+    let box = el.querySelector('[data-role="result"]');
+    if (!box) { box = document.createElement("div"); box.dataset.role = "result"; el.appendChild(box); }
+    box.innerHTML = "";
+    if (!result) return;
+    const items = (result.items || []).filter((item) => item.anonymized_url);
+    if (result.photos && result.done !== undefined && result.done < result.photos) {
+      const made = document.createElement("p");
+      made.className = "muted";
+      made.textContent = label("made", "{done} of {total} made").replace("{done}", result.done).replace("{total}", result.photos);
+      box.appendChild(made);
+    }
+    if (items.length) {
+      const thumbs = document.createElement("div");
+      thumbs.className = "thumbs";
+      for (const item of items) {
+        const a = document.createElement("a");
+        a.href = item.anonymized_url; a.target = "_blank";
+        const img = document.createElement("img");
+        img.src = item.anonymized_url; img.alt = ""; img.loading = "lazy"; img.className = "result-thumb";
+        a.appendChild(img);
+        thumbs.appendChild(a);
       }
-    };
-    source.addEventListener("progress", (e) => set(JSON.parse(e.data)));
-    source.addEventListener("status", (e) => set(JSON.parse(e.data)));
+      box.appendChild(thumbs);
+    }
+    if (items.length && result.download_url) {
+      const a = document.createElement("a");
+      a.className = "button secondary small download-all"; a.href = result.download_url; a.download = "";
+      a.textContent = label("zip", lang() === "ko" ? "모두 내려받기 (ZIP)" : "Download all (ZIP)");
+      box.appendChild(a);
+    }
+  }
+
+  // Follow one job: updates the element's bar, status and message until the final event.
+  function watchJob(id, el, onFinal) {
+    el.dataset.watching = "1";
+    const source = new EventSource(`/api/v1/jobs/${id}/events`);
+    source.addEventListener("progress", (e) => showState(el, JSON.parse(e.data)));
+    source.addEventListener("status", (e) => showState(el, JSON.parse(e.data)));
     source.addEventListener("final", (e) => {
       const data = JSON.parse(e.data);
-      set(data);
+      showState(el, data);
       source.close();
-      el.querySelector("[data-cancel]")?.remove();
+      delete el.dataset.watching;
       updateBadge();
       if (onFinal) onFinal(data);
     });
     return source;
+  }
+
+  // The jobs page lives: jobs started elsewhere (another tab, the API, the CLI) appear, and every row moves.
+  // One cheap poll of the list (a bodiless 304 while nothing changed); SSE for the first few unfinished jobs,
+  // whose bars then move smoothly (a browser allows only ~6 connections to a host).
+  const MAX_WATCHED = 4;
+  function liveJobs() {
+    const list = document.getElementById("job-list");
+    const template = document.getElementById("job-row");
+    if (!list || !template) return;
+    const watched = () => list.querySelectorAll("[data-watching]").length;
+    const follow = (el) => watchJob(el.dataset.jobId, el, (final) => renderResult(el, final.result));
+    list.querySelectorAll("[data-job-id]").forEach((el) => {
+      if (!FINISHED.includes(el.dataset.status) && watched() < MAX_WATCHED) follow(el);
+    });
+    const rowFor = (job) => {
+      const el = template.content.firstElementChild.cloneNode(true);
+      el.dataset.jobId = job.id;
+      el.querySelector("strong").textContent = job.title || job.kind;
+      const time = el.querySelector("time");
+      time.setAttribute("datetime", job.created_at);
+      time.textContent = new Date(job.created_at).toLocaleString(lang());
+      el.querySelector("[data-cancel]").dataset.cancel = job.id;
+      return el;
+    };
+    let etag = null;
+    async function poll() {
+      if (document.hidden) return;
+      let response;
+      try {
+        response = await fetch("/api/v1/jobs?limit=50", { headers: etag ? { "If-None-Match": etag } : {}, credentials: "same-origin", cache: "no-store" });
+      } catch (err) { return; }
+      if (response.status !== 200) return;  // 304: nothing changed
+      etag = response.headers.get("etag");
+      const page = await response.json();
+      let anchor = null;
+      for (const job of page.items) {  // newest first
+        let el = list.querySelector(`[data-job-id="${CSS.escape(job.id)}"]`);
+        const fresh = !el;
+        if (fresh) {
+          el = rowFor(job);
+          if (anchor) anchor.after(el); else list.prepend(el);
+        }
+        if (!el.dataset.watching && (fresh || el.dataset.status !== job.status || !FINISHED.includes(job.status))) {
+          showState(el, job);
+          if (FINISHED.includes(job.status)) renderResult(el, job.result);
+          else if (watched() < MAX_WATCHED) follow(el);
+        }
+        anchor = el;
+      }
+      document.getElementById("jobs-none").hidden = page.items.length > 0 || list.children.length > 0;
+      updateBadge();
+    }
+    setInterval(poll, Number(list.dataset.pollMs || 3000));
+    document.addEventListener("visibilitychange", () => { if (!document.hidden) poll(); });
   }
 
   // The nav badge counts the caller's unfinished jobs, on every page.
@@ -59,9 +157,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", () => {
-    document.querySelectorAll("[data-job-id]").forEach((el) => {
-      if (["queued", "running"].includes(el.dataset.status)) watchJob(el.dataset.jobId, el);
-    });
+    liveJobs();
     updateBadge();
     document.querySelectorAll("time[datetime]").forEach((t) => {
       t.textContent = new Date(t.getAttribute("datetime")).toLocaleString(document.documentElement.lang);
@@ -100,5 +196,5 @@
     }
   });
 
-  window.Boda = { api, watchJob, updateBadge, statusText };
+  window.Boda = { api, watchJob, updateBadge, statusText, renderResult, showState };
 })();

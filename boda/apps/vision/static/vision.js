@@ -40,7 +40,11 @@
         el.querySelector("small").textContent = `${i18n().confidence} ${(d.confidence * 100).toFixed(1)}%`;
         $("digit-list").appendChild(el);
       }
-    } catch (err) { $("digit-text").textContent = "–"; showError($("digit-error"), err); }
+    } catch (err) {
+      // An error leaves no earlier reading behind: it would look like the answer for this image.
+      $("digit-text").textContent = "–"; $("digit-list").innerHTML = "";
+      showError($("digit-error"), err);
+    }
   }
 
   function compare(item) {
@@ -53,6 +57,8 @@
     caps[0].textContent = t.before; caps[1].textContent = t.after;
     const before = wrap.querySelector(".before");
     before.src = item.original.url;
+    // A browser that cannot show the original (HEIC outside Safari) shows its name instead of a broken image.
+    before.addEventListener("error", () => { const name = document.createElement("p"); name.className = "muted"; name.textContent = item.original.filename; before.replaceWith(name); });
     before.addEventListener("load", () => {
       // Draw the detected face boxes over the original, scaled to its shown size.
       const figure = before.parentElement;
@@ -97,14 +103,8 @@
           el.querySelector("strong").textContent = job.title;
           $("face-job").appendChild(el);
           Boda.updateBadge();
-          Boda.watchJob(job.id, el, async (final) => {
-            if (final.status !== "succeeded") return;
-            for (const item of final.result.items) {
-              if (!item.anonymization_id) continue;
-              const row = await Boda.api(`/api/v1/vision/anonymizations/${item.anonymization_id}`);
-              $("face-result").appendChild(compare(row));
-            }
-          });
+          // Every photo the batch made, also when it was canceled or failed half way, and one ZIP of them.
+          Boda.watchJob(job.id, el, (final) => Boda.renderResult(el, final.result));
         }
       } catch (err) { showError($("face-error"), err); }
       finally { button.disabled = false; button.textContent = form.dataset.label || button.textContent; }
