@@ -226,14 +226,16 @@ def set_visibility(session: Session, obj: Owned, visibility: Visibility, *, scop
 
     The household is kept only with `household` visibility, so an object is
     never shared with a household by accident after being made private.
+    A household the caller is not in is a 404, whether or not it exists.
     """
     if visibility == Visibility.household:
-        member = household_id is not None and session.scalar(
-            select(HouseholdMember.household_id).where(HouseholdMember.household_id == household_id,
-                                                       HouseholdMember.user_id == scope.require_user()))
-        if not member:
+        if household_id is None:
             raise InvalidInput("Household visibility needs the id of a household you belong to",
                                key="household_required")
+        member = session.scalar(select(HouseholdMember.household_id).where(
+            HouseholdMember.household_id == household_id, HouseholdMember.user_id == scope.require_user()))
+        if member is None:
+            raise NotFound(f"No household with id {household_id}", key="household_not_found")
         obj.household_id = household_id
     elif household_id is not None:
         raise InvalidInput("A household is given only with household visibility", key="household_unexpected")

@@ -7,7 +7,9 @@ Rules (the routes and pages only call these):
 - The owner (exactly one) renames, removes members, changes roles, hands
   over ownership and deletes. Owner and admins invite and see pending
   invitations. A member who is not allowed something gets 403: they know
-  the household exists.
+  the household exists. What the current state forbids (removing the
+  owner, changing their role, handing over to yourself, an owner leaving
+  others behind) is a 409.
 - The owner leaves only after handing over, unless they are the last
   member: then leaving deletes the household.
 - What you shared goes with you: when a member leaves or is removed, or
@@ -20,7 +22,9 @@ Rules (the routes and pages only call these):
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
+import unicodedata
 from datetime import timedelta
 
 from sqlalchemy import Update, delete, select, update
@@ -31,6 +35,10 @@ from boda.core.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from boda.core.models import Household, HouseholdInvite, HouseholdMember, HouseholdRole, Owned, Visibility
 
 MANAGERS = (HouseholdRole.owner, HouseholdRole.admin)
+# A name shows at least one character that is neither space nor control (nor a BOM, which some regex dialects
+# count as space). Unanchored, and the same in Python, Rust (pydantic) and ECMA regex: the API schema's too.
+NAME_PATTERN = r"[^\s\x00-\x1f\x7f-\x9f\ufeff]"
+NAME_MAX = 128
 
 
 def _digest(code: str) -> str:
@@ -38,9 +46,10 @@ def _digest(code: str) -> str:
 
 
 def _clean_name(name: str) -> str:
-    name = name.strip()
-    if not 1 <= len(name) <= 128:
-        raise InvalidInput("A household name has 1-128 characters", key="household_name")
+    """Control characters dropped, spaces trimmed; refused when nothing visible is left."""
+    name = "".join(c for c in name if unicodedata.category(c) != "Cc").strip()
+    if not (re.search(NAME_PATTERN, name) and len(name) <= NAME_MAX):
+        raise InvalidInput(f"A household name has 1-{NAME_MAX} characters, one of them visible", key="household_name")
     return name
 
 
@@ -220,14 +229,20 @@ def leave(session: Session, *, household_id: str, user_id: str) -> None:
     _drop_member(session, member)
 
 
+def _member(session: Session, *, household_id: str, member_id: str) -> HouseholdMember:
+    """Another member of a household the caller manages; 404 for anyone not in it."""
+    row = session.get(HouseholdMember, (household_id, member_id))
+    if row is None:
+        raise NotFound(f"No member with id {member_id} in this household", key="member_not_found")
+    return row
+
+
 def remove_member(session: Session, *, household_id: str, user_id: str, member_id: str) -> None:
     owner = membership(session, household_id=household_id, user_id=user_id)
     _require(owner, (HouseholdRole.owner,), "remove members")
-    if member_id == user_id:
-        raise InvalidInput("Leave the household instead of removing yourself", key="remove_self")
-    target = session.get(HouseholdMember, (household_id, member_id))
-    if target is None:
-        raise NotFound(f"No member with id {member_id} in this household")
+    target = _member(session, household_id=household_id, member_id=member_id)
+    if target.role == HouseholdRole.owner:  # the caller: only the owner removes people
+        raise Conflict("Leave the household instead of removing yourself", key="remove_self")
     _drop_member(session, target)
 
 
@@ -236,11 +251,11 @@ def set_role(session: Session, *, household_id: str, user_id: str, member_id: st
     """Make a member an admin or a plain member (ownership moves only by transfer)."""
     owner = membership(session, household_id=household_id, user_id=user_id)
     _require(owner, (HouseholdRole.owner,), "change roles")
-    if role == HouseholdRole.owner or member_id == user_id:
+    if role == HouseholdRole.owner:
         raise InvalidInput("Ownership moves only by handing it over", key="use_transfer")
-    target = session.get(HouseholdMember, (household_id, member_id))
-    if target is None:
-        raise NotFound(f"No member with id {member_id} in this household")
+    target = _member(session, household_id=household_id, member_id=member_id)
+    if target.role == HouseholdRole.owner:  # the owner's own role changes only by handing over
+        raise Conflict("Ownership moves only by handing it over", key="use_transfer")
     target.role = role
     session.flush()
     return target
@@ -250,11 +265,9 @@ def transfer(session: Session, *, household_id: str, user_id: str, new_owner_id:
     """Hand ownership to another member; the old owner stays on as an admin."""
     owner = membership(session, household_id=household_id, user_id=user_id)
     _require(owner, (HouseholdRole.owner,), "hand it over")
-    if new_owner_id == user_id:
-        raise InvalidInput("You already own this household", key="already_owner")
-    target = session.get(HouseholdMember, (household_id, new_owner_id))
-    if target is None:
-        raise NotFound(f"No member with id {new_owner_id} in this household")
+    target = _member(session, household_id=household_id, member_id=new_owner_id)
+    if target is owner:
+        raise Conflict("You already own this household", key="already_owner")
     owner.role, target.role = HouseholdRole.admin, HouseholdRole.owner
     session.flush()
     return owner.household

@@ -36,6 +36,7 @@ WHY = {
     403: "Not allowed: administrators only, or a missing CSRF token on a cookie session",
     404: "Not found, or not visible to the caller",
     409: "Conflict with the current state",
+    410: "No longer usable: an invitation that was used, declined or has expired",
     413: "Request body, file or image too large",
     415: "Not a file type this route accepts",
     422: "A parameter or the body does not match the schema",

@@ -60,6 +60,16 @@ def _sees(account: Account, file: dict) -> bool:
     return meta.status_code == 200
 
 
+def test_household_names_are_what_the_schema_says(client: TestClient, alice: Account) -> None:
+    for blank in ("", "\u001c", " \u3000 ", "\ufeff", "\u0000\n"):
+        refused = alice.post("/api/v1/households", json={"name": blank})
+        assert refused.status_code == 422, repr(blank)
+    made = alice.post("/api/v1/households", json={"name": "\u0000 Kim\u001f family "})
+    assert made.status_code == 201 and made.json()["name"] == "Kim family"  # controls dropped, then trimmed
+    pattern = client.get("/openapi.json").json()["components"]["schemas"]["HouseholdIn"]["properties"]["name"]
+    assert pattern["pattern"] == households.NAME_PATTERN
+
+
 # --- invitations ---------------------------------------------------------------
 
 def test_invite_accept_then_member_reads_household_file(client: TestClient, alice: Account, bob: Account,
@@ -106,7 +116,8 @@ def test_removed_member_loses_access_at_once(client: TestClient, alice: Account,
     assert not _sees(bob, file)
     assert not _sees(alice, bobs) and _sees(bob, bobs)  # what bob shared went with him
     assert alice.delete(f"/api/v1/households/{home}/members/{bob.id}").status_code == 404
-    assert alice.delete(f"/api/v1/households/{home}/members/{alice.id}").status_code == 400  # leave instead
+    removing_owner = alice.delete(f"/api/v1/households/{home}/members/{alice.id}")
+    assert removing_owner.status_code == 409 and removing_owner.json()["error"]["code"] == "conflict"  # leave instead
 
 
 def test_expired_invite_is_refused_clearly(client: TestClient, runtime: Runtime, alice: Account,
@@ -226,6 +237,9 @@ def test_admins_invite_but_do_not_remove(client: TestClient, alice: Account, bob
     made = alice.patch(f"/api/v1/households/{home}/members/{bob.id}", json={"role": "admin"})
     assert made.status_code == 200 and {m["id"]: m["role"] for m in made.json()["members"]}[bob.id] == "admin"
     assert alice.patch(f"/api/v1/households/{home}/members/{bob.id}", json={"role": "owner"}).status_code == 422
+    assert alice.patch(f"/api/v1/households/{home}/members/{alice.id}", json={"role": "member"}).status_code == 409
+    nobody = alice.patch(f"/api/v1/households/{home}/members/{carol.id}", json={"role": "admin"})
+    assert nobody.status_code == 404 and nobody.json()["error"]["code"] == "not_found"  # carol is not in it yet
     code = _invite(bob, home)["code"]
     assert carol.post(f"/api/v1/invites/{code}/accept").status_code == 200
     assert bob.delete(f"/api/v1/households/{home}/members/{carol.id}").status_code == 403
@@ -242,7 +256,7 @@ def test_owner_hands_over_then_leaves(client: TestClient, alice: Account, bob: A
     _join(alice, home, bob)
     refused = alice.post(f"/api/v1/households/{home}/leave")
     assert refused.status_code == 409 and "Hand the household over" in refused.json()["error"]["message"]
-    assert alice.post(f"/api/v1/households/{home}/transfer", json={"user_id": alice.id}).status_code == 400
+    assert alice.post(f"/api/v1/households/{home}/transfer", json={"user_id": alice.id}).status_code == 409
     assert alice.post(f"/api/v1/households/{home}/transfer", json={"user_id": "x" * 36}).status_code == 404
     handed = alice.post(f"/api/v1/households/{home}/transfer", json={"user_id": bob.id})
     assert handed.status_code == 200 and handed.json()["role"] == "admin"
@@ -317,13 +331,17 @@ def test_household_visibility_needs_a_household_of_mine(client: TestClient, alic
     mine, theirs = _household(alice), _household(carol, "carol's")
     made = alice.post("/api/v1/vision/anonymize", files={"file": ("a.png", png_bytes(), "image/png")}).json()
     url = f"/api/v1/files/{made['anonymized']['id']}"
-    for body in ({"visibility": "household"}, {"visibility": "household", "household_id": theirs},
-                 {"visibility": "household", "household_id": "0" * 36}, {"visibility": "public", "household_id": mine}):
+    # The schema says it: household visibility names a household, the others none.
+    for body in ({"visibility": "household"}, {"visibility": "public", "household_id": mine},
+                 {"visibility": "private", "household_id": mine}):
         refused = alice.patch(url, json=body)
-        assert refused.status_code == 400, body
-    # Same answer for carol's real household and one that does not exist.
-    assert (alice.patch(url, json={"visibility": "household", "household_id": theirs}).json()
-            == alice.patch(url, json={"visibility": "household", "household_id": "0" * 36}).json())
+        assert refused.status_code == 422, body
+    # A household she is not in is not found, exactly like one that does not exist.
+    theirs_answer = alice.patch(url, json={"visibility": "household", "household_id": theirs})
+    nowhere = alice.patch(url, json={"visibility": "household", "household_id": "0" * 36})
+    assert theirs_answer.status_code == nowhere.status_code == 404
+    assert theirs_answer.json() == _swap(nowhere.json(), "0" * 36, theirs)
+    assert alice.get(url).json()["visibility"] == "private"
     shared = alice.patch(url, json={"visibility": "household", "household_id": mine}).json()
     assert shared["household_id"] == mine and shared["share_url"] is None
     private = alice.patch(url, json={"visibility": "private"}).json()
@@ -360,7 +378,7 @@ def test_scope_reads_and_writes_on_every_owned_model(runtime: Runtime, client: T
                     get_visible(session, model, row.id, outsider)
                 with pytest.raises(NotFound):
                     get_visible(session, model, row.id, outsider, write=True, household_write=True)
-        with pytest.raises(InvalidInput):
+        with pytest.raises(NotFound):
             set_visibility(session, original, Visibility.household, scope=Scope.of(stranger), household_id=home.id)
         households.leave(session, household_id=home.id, user_id=member.id)
         for row in rows:
@@ -374,8 +392,10 @@ def test_service_rules(runtime: Runtime, client: TestClient) -> None:
         owner, member = (create_user(session, username=n, password=PASSWORD) for n in ("olga", "mina"))
         home = households.create(session, user_id=owner.id, name="  home  ")
         assert home.name == "home"
-        with pytest.raises(InvalidInput):
-            households.rename(session, household_id=home.id, user_id=owner.id, name="   ")
+        for blank in ("   ", "\x1c", "\x00\u3000", "\ufeff"):
+            with pytest.raises(InvalidInput):
+                households.rename(session, household_id=home.id, user_id=owner.id, name=blank)
+        assert households.rename(session, household_id=home.id, user_id=owner.id, name="\x00 home\x1f").name == "home"
         _, code = households.invite(session, household_id=home.id, user_id=owner.id, days=1)
         households.accept(session, code=code, user_id=member.id)
         with pytest.raises(Forbidden):

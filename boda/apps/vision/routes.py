@@ -25,7 +25,6 @@ from boda.apps.vision.schemas import (
 from boda.core.archive import stream_zip
 from boda.core.auth import Scope
 from boda.core.config import Settings
-from boda.core.errors import InvalidInput
 from boda.core.schemas import FileOut, JobOut, Page, PageParams
 from boda.web.deps import CurrentUser, DbSession, RuntimeDep
 from boda.web.openapi import errors, image_upload
@@ -69,11 +68,13 @@ def get_mnist_sample(user: CurrentUser, runtime: RuntimeDep,
             responses={200: {"content": {"image/png": {}}, "description": "The digit as a 28×28 PNG."}})
 def mnist_sample_png(index: Annotated[int, Path(ge=0, le=MNIST_MAX_INDEX)], user: CurrentUser, runtime: RuntimeDep,
                      add_noise: bool = False,
-                     seed: Seed = None) -> Response:
-    """Render an MNIST training digit as PNG, made on request and never stored."""
-    if add_noise and seed is None:
-        raise InvalidInput("A noisy digit needs a seed, so the same URL always shows the same image")
-    png = service.mnist_png(runtime.settings, index=index, add_noise=add_noise, seed=seed)
+                     seed: Annotated[int, Query(ge=0, le=MAX_SEED, description="Seed for the noise.")] = 0,
+                     ) -> Response:
+    """Render an MNIST training digit as PNG, made on request and never stored.
+
+    The seed has a default rather than a random pick, so the same URL always shows the same image.
+    """
+    png = service.mnist_png(runtime.settings, index=index, add_noise=add_noise, seed=seed if add_noise else None)
     return Response(png, media_type="image/png", headers={"cache-control": "private, max-age=3600"})
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Annotated, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter
@@ -21,9 +22,22 @@ from boda.web.deps import CurrentUser, DbSession, MaybeUser, RuntimeDep
 router = APIRouter(tags=["files"])
 
 
-class VisibilityIn(BaseModel):
-    visibility: Visibility
-    household_id: str | None = Field(default=None, max_length=36, description="Needed with `household`.")
+class HouseholdVisibilityIn(BaseModel):
+    """Shared with one household the caller belongs to."""
+
+    visibility: Literal[Visibility.household]
+    household_id: str = Field(max_length=36, description="A household the caller belongs to (else 404).")
+
+
+class OtherVisibilityIn(BaseModel):
+    """Private, by unlisted link, or public: no household."""
+
+    visibility: Literal[Visibility.private, Visibility.unlisted, Visibility.public]
+    household_id: None = Field(default=None, description="Given only with `household` visibility.")
+
+
+# The schema says which visibility needs a household, so no valid body is refused for it.
+VisibilityIn = Annotated[HouseholdVisibilityIn | OtherVisibilityIn, Field(discriminator="visibility")]
 
 
 @router.get("/files/{file_id}")

@@ -14,7 +14,9 @@ from pydantic import BaseModel, Field
 
 from boda.core import households as service
 from boda.core.models import Household, HouseholdInvite, HouseholdRole
+from boda.core.schemas import JsonInt
 from boda.web.deps import CurrentUser, DbSession, RuntimeDep
+from boda.web.openapi import errors
 
 router = APIRouter(tags=["households"])
 
@@ -22,7 +24,8 @@ ROLE_ORDER = {HouseholdRole.owner: 0, HouseholdRole.admin: 1, HouseholdRole.memb
 
 
 class HouseholdIn(BaseModel):
-    name: str = Field(min_length=1, max_length=128)
+    name: str = Field(min_length=1, max_length=service.NAME_MAX, pattern=service.NAME_PATTERN,
+                      description="Trimmed, without control characters; at least one visible character.")
 
 
 class MemberOut(BaseModel):
@@ -41,7 +44,7 @@ class HouseholdOut(BaseModel):
 
 
 class InviteIn(BaseModel):
-    max_uses: int = Field(default=1, ge=1, le=100, description="How many people may accept this link.")
+    max_uses: JsonInt = Field(default=1, ge=1, le=100, description="How many people may accept this link.")
 
 
 class InviteOut(BaseModel):
@@ -138,7 +141,7 @@ def revoke_invite(household_id: str, invite_id: str, session: DbSession, user: C
     service.revoke_invite(session, household_id=household_id, user_id=user.id, invite_id=invite_id)
 
 
-@router.get("/invites/{code}")
+@router.get("/invites/{code}", responses=errors(410))
 def preview_invite(code: str, session: DbSession, user: CurrentUser) -> InvitePreview:
     """Say which household an invitation is for, and who sent it."""
     row = service.open_invite(session, code=code)
@@ -146,31 +149,31 @@ def preview_invite(code: str, session: DbSession, user: CurrentUser) -> InvitePr
                          expires_at=row.expires_at)
 
 
-@router.post("/invites/{code}/accept")
+@router.post("/invites/{code}/accept", responses=errors(409, 410))
 def accept_invite(code: str, session: DbSession, user: CurrentUser) -> HouseholdOut:
     """Join the household an invitation is for."""
     return household_out(service.accept(session, code=code, user_id=user.id), user.id)
 
 
-@router.post("/invites/{code}/decline", status_code=204)
+@router.post("/invites/{code}/decline", status_code=204, responses=errors(409, 410))
 def decline_invite(code: str, session: DbSession, user: CurrentUser) -> None:
     """Decline an invitation; the link stops working."""
     service.decline(session, code=code, user_id=user.id)
 
 
-@router.post("/households/{household_id}/leave", status_code=204)
+@router.post("/households/{household_id}/leave", status_code=204, responses=errors(409))
 def leave_household(household_id: str, session: DbSession, user: CurrentUser) -> None:
     """Leave a household; an owner hands it over first, or deletes it as its last member."""
     service.leave(session, household_id=household_id, user_id=user.id)
 
 
-@router.delete("/households/{household_id}/members/{user_id}", status_code=204)
+@router.delete("/households/{household_id}/members/{user_id}", status_code=204, responses=errors(409))
 def remove_member(household_id: str, user_id: str, session: DbSession, user: CurrentUser) -> None:
     """Remove a member (owner); they lose access to the household's objects at once."""
     service.remove_member(session, household_id=household_id, user_id=user.id, member_id=user_id)
 
 
-@router.patch("/households/{household_id}/members/{user_id}")
+@router.patch("/households/{household_id}/members/{user_id}", responses=errors(409))
 def set_member_role(household_id: str, user_id: str, body: RoleIn, session: DbSession,
                     user: CurrentUser) -> HouseholdOut:
     """Make a member an admin (who may invite) or a plain member (owner)."""
@@ -179,7 +182,7 @@ def set_member_role(household_id: str, user_id: str, body: RoleIn, session: DbSe
     return household_out(row.household, user.id)
 
 
-@router.post("/households/{household_id}/transfer")
+@router.post("/households/{household_id}/transfer", responses=errors(409))
 def transfer_household(household_id: str, body: TransferIn, session: DbSession, user: CurrentUser) -> HouseholdOut:
     """Hand ownership to another member; the caller stays on as an admin."""
     row = service.transfer(session, household_id=household_id, user_id=user.id, new_owner_id=body.user_id)

@@ -79,7 +79,9 @@ def test_mnist_get_writes_nothing_and_its_url_repeats(client: TestClient, alice:
     assert file_count(runtime) == 1
     assert client.get("/api/v1/vision/mnist-sample/7.png").status_code == 200
     assert alice.get("/api/v1/vision/mnist-sample/-1.png").status_code == 422  # the schema bounds it
-    assert alice.get("/api/v1/vision/mnist-sample/7.png", params={"add_noise": "true"}).status_code == 400
+    unseeded = alice.get("/api/v1/vision/mnist-sample/7.png", params={"add_noise": "true"})
+    assert unseeded.status_code == 200  # seed 0: a URL without one still always shows the same image
+    assert unseeded.content == alice.get("/api/v1/vision/mnist-sample/7.png?add_noise=true&seed=0").content
 
 
 @pytest.mark.parametrize("seed", [-1, 2**32, "x"])
