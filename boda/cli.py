@@ -119,35 +119,94 @@ def user_ensure_admin(username: str = "admin") -> None:
 
 
 @user_cli.command("token")
-def user_token(username: str, name: Annotated[str, typer.Option(help="A label.")] = "cli") -> None:
+def user_token(username: str, name: Annotated[str | None, typer.Option(
+        help="A label shown on the account page (default: cli@<this host>).")] = None) -> None:
     """Create an API token for a user and print it once."""
-    from sqlalchemy import select
+    import socket
 
+    from boda.core.accounts import find_user
     from boda.core.auth import create_api_token
-    from boda.core.models import User
 
     runtime = _runtime()
     with runtime.db.session() as session:
-        user = session.scalar(select(User).where(User.username == username))
-        if user is None:
-            raise typer.BadParameter(f"No user named {username!r}")
-        _, secret = create_api_token(session, user=user, name=name)
+        user = find_user(session, username)
+        _, secret = create_api_token(session, user=user, name=name or f"cli@{socket.gethostname()}"[:128])
     console.print(secret)
 
 
 @user_cli.command("list")
 def user_list() -> None:
     """List accounts."""
-    from sqlalchemy import select
-
-    from boda.core.models import User
+    from boda.core.accounts import list_users
 
     runtime = _runtime()
-    table = Table("username", "role", "id", "created")
+    table = Table("username", "role", "active", "id", "created")
     with runtime.db.session() as session:
-        for user in session.scalars(select(User).order_by(User.username)):
-            table.add_row(user.username, user.role, user.id, user.created_at.isoformat(timespec="seconds"))
+        for user in list_users(session):
+            table.add_row(user.username, user.role, "yes" if user.is_active else "no (disabled)", user.id,
+                          user.created_at.isoformat(timespec="seconds"))
     console.print(table)
+
+
+@user_cli.command("set-password")
+def user_set_password(
+    username: str,
+    password: Annotated[str | None, typer.Option(help="Asked for when not given.")] = None,
+    revoke_tokens: Annotated[bool, typer.Option(help="Also revoke every API token of the user.")] = False,
+) -> None:
+    """Reset a user's password; their browser sessions end (their API tokens too with --revoke-tokens)."""
+    from boda.core.accounts import find_user, set_password
+
+    if password is None:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    runtime = _runtime()
+    with runtime.db.session() as session:
+        ended = set_password(session, user=find_user(session, username), password=password,
+                             revoke_tokens=revoke_tokens)
+    kept = "revoked" if revoke_tokens else "kept"
+    console.print(f"Password of {username} changed; {ended} browser session(s) ended; API tokens {kept}.")
+
+
+def _set_active(username: str, active: bool) -> None:
+    from boda.core.accounts import find_user, set_active
+
+    runtime = _runtime()
+    with runtime.db.session() as session:
+        set_active(session, user=find_user(session, username), active=active)
+
+
+@user_cli.command("disable")
+def user_disable(username: str) -> None:
+    """Disable an account: its sessions end and its tokens stop working at once (nothing is deleted)."""
+    _set_active(username, False)
+    console.print(f"Disabled {username}; enable again with: boda user enable {username}")
+
+
+@user_cli.command("enable")
+def user_enable(username: str) -> None:
+    """Enable a disabled account again (its API tokens work again)."""
+    _set_active(username, True)
+    console.print(f"Enabled {username}")
+
+
+@user_cli.command("delete")
+def user_delete(
+    username: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete an account with its files, jobs and tokens; households it owns pass to another member."""
+    from boda.core.accounts import delete_user, find_user, holdings
+
+    runtime = _runtime()
+    with runtime.db.session() as session:
+        user = find_user(session, username)
+        held = holdings(session, user)
+        if not yes:
+            typer.confirm(f"Delete {username} with {held.files} file(s) and {held.jobs} job(s)"
+                          f"{f', handing over {held.households_owned} household(s)' if held.households_owned else ''}?"
+                          " This cannot be undone", abort=True)
+        delete_user(session, user=user)
+    console.print(f"Deleted {username}")
 
 
 @jobs_cli.command("list")

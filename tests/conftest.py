@@ -113,6 +113,9 @@ class Account:
     def post(self, url: str, headers: dict[str, str] | None = None, **kw: object):  # noqa: ANN201
         return self.client.post(url, headers={**self.headers, **(headers or {})}, **kw)  # type: ignore[arg-type]
 
+    def put(self, url: str, headers: dict[str, str] | None = None, **kw: object):  # noqa: ANN201
+        return self.client.put(url, headers={**self.headers, **(headers or {})}, **kw)  # type: ignore[arg-type]
+
     def patch(self, url: str, headers: dict[str, str] | None = None, **kw: object):  # noqa: ANN201
         return self.client.patch(url, headers={**self.headers, **(headers or {})}, **kw)  # type: ignore[arg-type]
 

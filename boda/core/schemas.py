@@ -38,6 +38,7 @@ class UserOut(BaseModel):
     display_name: str
     role: str
     locale: str | None
+    is_active: bool = True
     created_at: datetime
 
 
