@@ -283,13 +283,17 @@ for _spec in specs():
 
 
 def main() -> None:
-    """Entry point: domain errors become one red line and exit code 1, not a traceback."""
-    from boda.core.errors import BodaError
+    """Entry point: domain errors become one red line and exit code 1 (settings errors: 2), not a traceback."""
+    from boda.core.errors import BodaError, ConfigError
 
+    errors = Console(stderr=True)
     try:
         app()
+    except ConfigError as exc:
+        errors.print(exc.message, style="red", markup=False, highlight=False, soft_wrap=True)
+        raise SystemExit(2) from exc
     except BodaError as exc:
-        console.print(f"[red]{exc.message}[/red]")
+        errors.print(exc.message, style="red", markup=False, highlight=False, soft_wrap=True)
         raise SystemExit(1) from exc
 
 

@@ -17,7 +17,7 @@ from tests.conftest import FIXTURES
 @pytest.fixture
 def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
     monkeypatch.setenv("BODA_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("BODA_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("BODA_CONFIG", "")
     monkeypatch.setenv("BODA_JOBS__HEARTBEAT_SECONDS", "0.2")
     monkeypatch.chdir(tmp_path)
     get_settings.cache_clear()

@@ -76,7 +76,7 @@ def test_cli_retrains_the_same_model_into_the_models_folder(
 ) -> None:
     first_out, first, _ = trained
     models = tmp_path / "models"
-    monkeypatch.setenv("BODA_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("BODA_CONFIG", "")
     monkeypatch.setenv("BODA_AI__MODELS_DIR", str(models))
     get_settings.cache_clear()
     try:
