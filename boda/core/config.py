@@ -10,11 +10,11 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
+import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-import tomllib
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
