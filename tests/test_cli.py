@@ -54,7 +54,7 @@ def run_error(run, *args: str) -> Exception:  # noqa: ANN001
 
 
 def test_jobs_selftest_and_list(run) -> None:  # noqa: ANN001
-    assert "succeeded" in run("jobs", "selftest", "--seconds", "0.2")
+    assert "succeeded" in run("jobs", "selftest", "--seconds", "0.2", "--local")
     assert "core.selftest" in run("jobs", "list")
     assert "core.selftest" in run("jobs", "list", "--status", "succeeded")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, ValidationError
 
 T = TypeVar("T")
 
@@ -17,6 +17,19 @@ def integral(value: Any) -> Any:
 
 # A JSON Schema integer: 7 and 7.0, never true or "7" (which pydantic's lax mode would take).
 JsonInt = Annotated[StrictInt, BeforeValidator(integral)]
+
+
+def plain_errors(exc: ValidationError, *, prefix: str = "") -> str:
+    """A validation error as sentences (`--method: Input should be 'mosaic', 'blur' or 'box', got 'foo'`)."""
+    parts = []
+    for error in exc.errors(include_url=False):
+        name = ".".join(str(p) for p in error.get("loc", ()))
+        text = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        value = error.get("input")
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            text += f", got {value!r}"
+        parts.append(f"{prefix}{name}: {text}" if name else text)
+    return "; ".join(parts)
 
 
 class Page(BaseModel, Generic[T]):
