@@ -126,7 +126,7 @@ def revoke_invite(session: Session, *, household_id: str, user_id: str, invite_i
     row = session.scalar(select(HouseholdInvite).where(HouseholdInvite.id == invite_id,
                                                        HouseholdInvite.household_id == household_id))
     if row is None:
-        raise NotFound(f"No invitation with id {invite_id}")
+        raise NotFound(f"No invitation with id {invite_id}", key="invite_not_found")
     session.delete(row)
     session.flush()
 
@@ -227,7 +227,7 @@ def remove_member(session: Session, *, household_id: str, user_id: str, member_i
         raise InvalidInput("Leave the household instead of removing yourself", key="remove_self")
     target = session.get(HouseholdMember, (household_id, member_id))
     if target is None:
-        raise NotFound(f"No member with id {member_id} in this household")
+        raise NotFound(f"No member with id {member_id} in this household", key="member_not_found")
     _drop_member(session, target)
 
 
@@ -240,7 +240,7 @@ def set_role(session: Session, *, household_id: str, user_id: str, member_id: st
         raise InvalidInput("Ownership moves only by handing it over", key="use_transfer")
     target = session.get(HouseholdMember, (household_id, member_id))
     if target is None:
-        raise NotFound(f"No member with id {member_id} in this household")
+        raise NotFound(f"No member with id {member_id} in this household", key="member_not_found")
     target.role = role
     session.flush()
     return target
@@ -254,7 +254,7 @@ def transfer(session: Session, *, household_id: str, user_id: str, new_owner_id:
         raise InvalidInput("You already own this household", key="already_owner")
     target = session.get(HouseholdMember, (household_id, new_owner_id))
     if target is None:
-        raise NotFound(f"No member with id {new_owner_id} in this household")
+        raise NotFound(f"No member with id {new_owner_id} in this household", key="member_not_found")
     owner.role, target.role = HouseholdRole.admin, HouseholdRole.owner
     session.flush()
     return owner.household

@@ -311,7 +311,7 @@ def _make_huey(url: str, name: str, *, immediate: bool) -> Huey:
         path = url.removeprefix("sqlite:///")
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         return SqliteHuey(name, filename=path, immediate=immediate, results=False)
-    raise InvalidInput(f"Unsupported jobs URL {url!r}: use sqlite:///path or redis://host")
+    raise InvalidInput(f"Unsupported jobs URL {url!r}: use sqlite:///path or redis://host", key="jobs_url")
 
 
 def _huey_name(queue: Queue) -> str:
@@ -379,7 +379,7 @@ class JobQueue:
             valid = job.payload.model_validate(payload)
         except ValidationError as exc:
             raise InvalidInput(f"Invalid payload for {job.kind}: {exc.errors()[0]['msg']}",
-                               details={"errors": exc.errors(include_url=False)}) from exc
+                               details={"errors": exc.errors(include_url=False)}, key="invalid_payload") from exc
         self.check_available()
         attempts = job.max_attempts or self.runtime.settings.jobs.retries + 1
         row = Job(kind=job.kind, owner_id=owner_id, payload=valid.model_dump(mode="json"), title=title,
@@ -396,7 +396,7 @@ class JobQueue:
 
     def cancel(self, session: Session, row: Job) -> Job:
         if JobStatus(row.status).finished:
-            raise Conflict(f"The job has already {row.status}")
+            raise Conflict(f"The job has already {row.status}", key="job_finished")
         row.cancel_requested = True
         if row.status == JobStatus.queued:
             # Not started: cancel now; the worker skips it when it comes.
@@ -458,7 +458,7 @@ def get_job(session: Session, job_id: str, *, user_id: str, is_admin: bool = Fal
 
     row = session.get(Job, job_id)
     if row is None or (row.owner_id != user_id and not is_admin):
-        raise NotFound(f"No job with id {job_id}")
+        raise NotFound(f"No job with id {job_id}", key="job_not_found")
     return row
 
 

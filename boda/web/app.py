@@ -48,11 +48,11 @@ def _metrics(app: FastAPI, settings: Settings) -> None:
     @app.get("/metrics", include_in_schema=False)
     def metrics(request: Request) -> Response:
         if settings.metrics == "local" and not is_local(request):
-            raise NotFound("Not found")  # as if it were off: nothing to learn from outside
+            raise NotFound("Not found", key="page_not_found")  # as if it were off: nothing to learn from outside
         if settings.metrics == "token":
             sent = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
             if not hmac.compare_digest(sent.encode(), settings.metrics_token.encode()):
-                raise Unauthorized("Send the metrics token (Authorization: Bearer ...)")
+                raise Unauthorized("Send the metrics token (Authorization: Bearer ...)", key="metrics_token")
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -70,7 +70,8 @@ def mnist_sample_png(index: Annotated[int, Path(ge=0, le=MNIST_MAX_INDEX)], user
                      seed: Seed = None) -> Response:
     """Render an MNIST training digit as PNG, made on request and never stored."""
     if add_noise and seed is None:
-        raise InvalidInput("A noisy digit needs a seed, so the same URL always shows the same image")
+        raise InvalidInput("A noisy digit needs a seed, so the same URL always shows the same image",
+                           key="noise_needs_seed")
     png = service.mnist_png(runtime.settings, index=index, add_noise=add_noise, seed=seed)
     return Response(png, media_type="image/png", headers={"cache-control": "private, max-age=3600"})
 

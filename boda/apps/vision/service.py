@@ -175,9 +175,9 @@ def start_batch(session: Session, runtime: Runtime, *, owner_id: str,
     batch stays stored.
     """
     if not files:
-        raise InvalidInput("Send at least one file")
+        raise InvalidInput("Send at least one file", key="no_files")
     if len(files) > MAX_BATCH:
-        raise InvalidInput(f"At most {MAX_BATCH} files per batch")
+        raise InvalidInput(f"At most {MAX_BATCH} files per batch", key="too_many_files", details={"max": MAX_BATCH})
     prepared: list[uploads.PreparedFile] = []
     try:
         for source, name in files:
