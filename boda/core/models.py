@@ -176,10 +176,15 @@ class Job(IdMixin, TimestampMixin, Base):
         ForeignKey("users.id", ondelete="CASCADE"), index=True, default=None
     )
     kind: Mapped[str] = mapped_column(String(64))
-    title: Mapped[str] = mapped_column(String(255), default="")
+    title: Mapped[str] = mapped_column(String(255), default="")  # English, for logs and the CLI
+    # The same texts as catalogue keys and values, shown in each viewer's language.
+    title_key: Mapped[str | None] = mapped_column(String(128), default=None)
+    title_args: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     status: Mapped[JobStatus] = mapped_column(String(16), default=JobStatus.queued)
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     message: Mapped[str] = mapped_column(Text, default="")
+    message_key: Mapped[str | None] = mapped_column(String(128), default=None)
+    message_args: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -96,7 +97,11 @@ class JobOut(BaseModel):
     events_url: str = ""
 
     @classmethod
-    def of(cls, row: Any) -> JobOut:
+    def of(cls, row: Any, text: Callable[[str | None, dict[str, Any] | None, str], str] | None = None) -> JobOut:
+        """The job; `text(key, args, english)` puts its title and message in the viewer's language."""
         out = cls.model_validate(row)
         out.events_url = f"/api/v1/jobs/{row.id}/events"
+        if text is not None:
+            out.title = text(row.title_key, row.title_args, row.title)
+            out.message = text(row.message_key, row.message_args, row.message)
         return out

@@ -22,7 +22,7 @@ from boda.core.runtime import Runtime
 from boda.web import api, openapi, pages
 from boda.web.clients import is_local, networks
 from boda.web.errors import BodyReadTimeout, BodySizeLimit, install_error_handlers
-from boda.web.i18n import translate
+from boda.web.i18n import text_or, translate
 from boda.web.middleware import Observe
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ def _templates() -> Jinja2Templates:
     templates.env.globals["version"] = __version__
     templates.env.globals["apps"] = [spec for spec in specs() if spec.href]
     templates.env.globals["t"] = translate
+    templates.env.globals["t_or"] = text_or  # a stored key and values, else the stored English text
     return templates
 
 

@@ -20,7 +20,8 @@ def anonymize_batch(ctx: JobContext, payload: AnonymizeBatch) -> dict[str, Any]:
     items: list[dict[str, Any]] = []
     faces = 0
     for i, file_id in enumerate(file_ids):
-        ctx.progress(i / len(file_ids), f"{i}/{len(file_ids)}")
+        ctx.progress(i / len(file_ids), f"{i} of {len(file_ids)} photos", key="vision.job.progress",
+                     args={"done": i, "total": len(file_ids)})
         with ctx.runtime.db.session() as session:
             original = session.get(StoredFile, file_id)
             if original is None or original.owner_id != ctx.owner_id:
@@ -34,5 +35,6 @@ def anonymize_batch(ctx: JobContext, payload: AnonymizeBatch) -> dict[str, Any]:
             items.append({"anonymization_id": row.id, "faces": len(row.faces),
                           "anonymized_url": f"/api/v1/files/{row.anonymized_id}/content",
                           "original_url": f"/api/v1/files/{row.original_id}/content"})
-    ctx.progress(1.0, f"{len(file_ids)}/{len(file_ids)}")
+    ctx.progress(1.0, f"{len(file_ids)} of {len(file_ids)} photos", key="vision.job.progress",
+                 args={"done": len(file_ids), "total": len(file_ids)})
     return {"items": items, "photos": len(file_ids), "faces": faces}

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from boda.apps.vision import service
 from boda.apps.vision.routes import anonymization_out, mnist_image_url
+from boda.core import households
 from boda.core.auth import Scope
 from boda.core.errors import Unauthorized
 from boda.web.deps import DbSession, RuntimeDep
@@ -23,7 +24,9 @@ def vision_page(page: Page, session: DbSession, tab: str = "digits") -> Response
         return redirect
     rows, _ = service.list_anonymizations(session, Scope.of(page.user), limit=6, offset=0)
     tab = tab if tab in ("digits", "faces", "mnist") else "digits"
-    return page.render("vision/index.html", tab=tab, recent=[anonymization_out(r) for r in rows])
+    mine = households.list_mine(session, user_id=page.user.id) if page.user else []  # for the share dialog
+    return page.render("vision/index.html", tab=tab, recent=[anonymization_out(r) for r in rows],
+                       share_households=mine)
 
 
 @router.post("/vision/mnist")

@@ -203,6 +203,7 @@ def start_batch(session: Session, runtime: Runtime, *, owner_id: str,
     session.flush()
     title = f"Anonymise {len(rows)} photo{'s' if len(rows) != 1 else ''}"
     return runtime.queue.enqueue(session, anonymize_batch, owner_id=owner_id, title=title,
+                                 title_key="vision.job.anonymize_batch", title_args={"count": len(rows)},
                                  payload=AnonymizeBatch(file_ids=[f.id for f in rows], options=options))
 
 
