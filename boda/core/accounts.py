@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from boda.core.auth import _digest, hash_password, validate_password, verify_password
-from boda.core.errors import Conflict, InvalidInput, NotFound
+from boda.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from boda.core.models import (
     ApiToken,
     HouseholdMember,
@@ -64,7 +64,7 @@ def change_password(session: Session, *, user: User, current: str, new: str, kee
     a browser left logged in somewhere is exactly what a change is often for.
     """
     if not verify_password(user.password_hash, current):
-        raise InvalidInput("The current password is wrong", key="wrong_password")
+        raise Forbidden("The current password is wrong", key="wrong_password")  # 403: a 401 would read as logged out
     if new == current:
         raise InvalidInput("The new password is the same as the current one", key="same_password")
     validate_password(new)

@@ -31,7 +31,7 @@ def test_change_password_ends_other_sessions_and_keeps_tokens(client: TestClient
     second, csrf = _login(client, "alice")
     wrong = _as_session(client, second, "PUT", "/api/v1/users/me/password", csrf,
                         json={"current_password": "not it at all", "new_password": NEW})
-    assert wrong.status_code == 400 and wrong.json()["error"]["message"] == "The current password is wrong"
+    assert wrong.status_code == 403 and wrong.json()["error"]["message"] == "The current password is wrong"
     done = _as_session(client, second, "PUT", "/api/v1/users/me/password", csrf,
                        json={"current_password": PASSWORD, "new_password": NEW})
     assert done.status_code == 200, done.text

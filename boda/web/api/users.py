@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from boda.core import accounts, auth
-from boda.core.errors import InvalidInput
+from boda.core.errors import Forbidden
 from boda.core.models import Role
 from boda.core.schemas import UserOut
 from boda.web.clients import client_address
@@ -48,7 +50,7 @@ def me(user: CurrentUser) -> UserOut:
     return UserOut.model_validate(user)
 
 
-@router.put("/users/me/password", responses=errors(429))
+@router.put("/users/me/password", responses=errors(403, 429))
 def change_password(body: PasswordIn, request: Request, session: DbSession, user: CurrentUser,
                     runtime: RuntimeDep) -> PasswordChanged:
     """Change one's own password; other browser sessions end, API tokens keep working."""
@@ -59,7 +61,7 @@ def change_password(body: PasswordIn, request: Request, session: DbSession, user
     try:
         ended = accounts.change_password(session, user=user, current=body.current_password,
                                          new=body.new_password, keep_session=keep)
-    except InvalidInput as exc:
+    except Forbidden as exc:
         if exc.key == "wrong_password":
             throttle.failed(address, user.username)
         raise
@@ -79,13 +81,14 @@ def create_user(body: UserIn, session: DbSession, admin: AdminUser) -> UserOut:
                                                    role=body.role))
 
 
-@router.patch("/users/{user_id}", responses=errors(409))
-def update_user(user_id: str, body: UserPatch, session: DbSession, admin: AdminUser) -> UserOut:
+# `:uuid` keeps /users/me out of these routes (its Allow header lists only its own methods).
+@router.patch("/users/{user_id:uuid}", responses=errors(409))
+def update_user(user_id: UUID, body: UserPatch, session: DbSession, admin: AdminUser) -> UserOut:
     """Disable or enable an account, change its role or reset its password (administrators).
 
     The last active administrator cannot be disabled or demoted (409).
     """
-    user = accounts.get_user(session, user_id)
+    user = accounts.get_user(session, str(user_id))
     if body.password is not None:
         accounts.set_password(session, user=user, password=body.password)
     if body.role is not None:
@@ -95,10 +98,10 @@ def update_user(user_id: str, body: UserPatch, session: DbSession, admin: AdminU
     return UserOut.model_validate(user)
 
 
-@router.delete("/users/{user_id}", status_code=204, responses=errors(409))
-def delete_user(user_id: str, session: DbSession, admin: AdminUser) -> None:
+@router.delete("/users/{user_id:uuid}", status_code=204, responses=errors(409))
+def delete_user(user_id: UUID, session: DbSession, admin: AdminUser) -> None:
     """Delete an account and everything it owns (administrators); its households pass to a member.
 
     The last active administrator cannot be deleted (409).
     """
-    accounts.delete_user(session, user=accounts.get_user(session, user_id))
+    accounts.delete_user(session, user=accounts.get_user(session, str(user_id)))
