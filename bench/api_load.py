@@ -5,7 +5,7 @@ Prints figures; asserts nothing. Ends by itself (a fixed number of requests per 
 
 What it does:
 - starts `boda serve --port P` as a subprocess on 127.0.0.1 with a fresh data folder in a temp
-  dir (BODA_DATA_DIR; BODA_CONFIG names a missing file, so no boda.toml is read): SQLite, local
+  dir (BODA_DATA_DIR; BODA_CONFIG is empty, so no boda.toml is read): SQLite, local
   blobs, the in-process job worker, exactly as `make run` serves;
 - creates a user and an API token with the `boda` CLI, stores a photo (POST /vision/anonymize of
   tests/fixtures/faces/astronaut.jpg), an MNIST digit and a page of finished jobs through the API;
@@ -174,7 +174,7 @@ class BodaInstance:
         self.data_dir = workdir / "data"
         self.data_dir.mkdir(parents=True)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("BODA_")}
-        self.env.update({"BODA_DATA_DIR": str(self.data_dir), "BODA_CONFIG": str(workdir / "none.toml"),
+        self.env.update({"BODA_DATA_DIR": str(self.data_dir), "BODA_CONFIG": "",
                          **(extra_env or {})})
         self.cli("user", "create", USER, "--password", PASSWORD)  # also migrates the fresh database
         self.token = self._token()

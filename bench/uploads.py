@@ -405,7 +405,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="boda-bench-uploads-"))
     for name in [k for k in os.environ if k.startswith("BODA_")]:  # this benchmark's settings only
         del os.environ[name]
-    os.environ["BODA_CONFIG"] = str(workdir / "none.toml")  # no boda.toml from the working directory
+    os.environ["BODA_CONFIG"] = ""  # no boda.toml from the working directory
     try:
         in_process(workdir, args.files or (40 if args.quick else 200))
         if not args.skip_memory:

@@ -13,9 +13,10 @@ from rich.table import Table
 from boda.ai.cli import cli as models_cli
 from boda.core.apps import load, specs
 from boda.core.config import Settings, get_settings, masked
+from boda.core.jobs import Queue
+from boda.core.models import Job, JobStatus
 
 if TYPE_CHECKING:
-    from boda.core.models import Job
     from boda.core.runtime import Runtime
 
 app = typer.Typer(help="Boda (보다): self-hosted multimodal AI.", no_args_is_help=True)
@@ -60,8 +61,6 @@ def worker(
                      ] = None,
 ) -> None:
     """Run a job worker (for BODA_JOBS__URL=redis://...; start one per machine)."""
-    from boda.core.jobs import Queue
-
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         queues = [Queue(name) for name in queue] if queue else None
@@ -119,67 +118,133 @@ def user_ensure_admin(username: str = "admin") -> None:
 
 
 @user_cli.command("token")
-def user_token(username: str, name: Annotated[str, typer.Option(help="A label.")] = "cli") -> None:
+def user_token(username: str, name: Annotated[str | None, typer.Option(
+        help="A label shown on the account page (default: cli@<this host>).")] = None) -> None:
     """Create an API token for a user and print it once."""
-    from sqlalchemy import select
+    import socket
 
+    from boda.core.accounts import find_user
     from boda.core.auth import create_api_token
-    from boda.core.models import User
 
     runtime = _runtime()
     with runtime.db.session() as session:
-        user = session.scalar(select(User).where(User.username == username))
-        if user is None:
-            raise typer.BadParameter(f"No user named {username!r}")
-        _, secret = create_api_token(session, user=user, name=name)
+        user = find_user(session, username)
+        _, secret = create_api_token(session, user=user, name=name or f"cli@{socket.gethostname()}"[:128])
     console.print(secret)
 
 
 @user_cli.command("list")
 def user_list() -> None:
     """List accounts."""
-    from sqlalchemy import select
-
-    from boda.core.models import User
+    from boda.core.accounts import list_users
 
     runtime = _runtime()
-    table = Table("username", "role", "id", "created")
+    table = Table("username", "role", "active", "id", "created")
     with runtime.db.session() as session:
-        for user in session.scalars(select(User).order_by(User.username)):
-            table.add_row(user.username, user.role, user.id, user.created_at.isoformat(timespec="seconds"))
+        for user in list_users(session):
+            table.add_row(user.username, user.role, "yes" if user.is_active else "no (disabled)", user.id,
+                          user.created_at.isoformat(timespec="seconds"))
     console.print(table)
+
+
+@user_cli.command("set-password")
+def user_set_password(
+    username: str,
+    password: Annotated[str | None, typer.Option(help="Asked for when not given.")] = None,
+    revoke_tokens: Annotated[bool, typer.Option(help="Also revoke every API token of the user.")] = False,
+) -> None:
+    """Reset a user's password; their browser sessions end (their API tokens too with --revoke-tokens)."""
+    from boda.core.accounts import find_user, set_password
+
+    if password is None:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    runtime = _runtime()
+    with runtime.db.session() as session:
+        ended = set_password(session, user=find_user(session, username), password=password,
+                             revoke_tokens=revoke_tokens)
+    kept = "revoked" if revoke_tokens else "kept"
+    console.print(f"Password of {username} changed; {ended} browser session(s) ended; API tokens {kept}.")
+
+
+def _set_active(username: str, active: bool) -> None:
+    from boda.core.accounts import find_user, set_active
+
+    runtime = _runtime()
+    with runtime.db.session() as session:
+        set_active(session, user=find_user(session, username), active=active)
+
+
+@user_cli.command("disable")
+def user_disable(username: str) -> None:
+    """Disable an account: its sessions end and its tokens stop working at once (nothing is deleted)."""
+    _set_active(username, False)
+    console.print(f"Disabled {username}; enable again with: boda user enable {username}")
+
+
+@user_cli.command("enable")
+def user_enable(username: str) -> None:
+    """Enable a disabled account again (its API tokens work again)."""
+    _set_active(username, True)
+    console.print(f"Enabled {username}")
+
+
+@user_cli.command("delete")
+def user_delete(
+    username: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete an account with its files, jobs and tokens; households it owns pass to another member."""
+    from boda.core.accounts import delete_user, find_user, holdings
+
+    runtime = _runtime()
+    with runtime.db.session() as session:
+        user = find_user(session, username)
+        held = holdings(session, user)
+        if not yes:
+            typer.confirm(f"Delete {username} with {held.files} file(s) and {held.jobs} job(s)"
+                          f"{f', handing over {held.households_owned} household(s)' if held.households_owned else ''}?"
+                          " This cannot be undone", abort=True)
+        delete_user(session, user=user)
+    console.print(f"Deleted {username}")
 
 
 @jobs_cli.command("list")
 def jobs_list(
-    status: Annotated[str | None, typer.Option(help="queued, running, succeeded, failed, canceled")] = None,
-    limit: int = 20,
+    status: Annotated[list[JobStatus] | None, typer.Option(
+        help="Only jobs in this state (repeat for several).", case_sensitive=False)] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="How many, newest first.")] = 20,
 ) -> None:
-    """List recent jobs of all users."""
+    """List recent jobs of all users, with whole ids (for `/api/v1/jobs/ID`)."""
+    from rich.table import Column
     from sqlalchemy import select
 
     from boda.core.models import Job
 
     runtime = _runtime()
-    table = Table("id", "kind", "status", "progress", "message")
+    table = Table(Column("id", no_wrap=True, min_width=36), Column("kind", no_wrap=True), "status", "progress",
+                  Column("message", overflow="fold"))
     with runtime.db.session() as session:
         query = select(Job).order_by(Job.id.desc()).limit(limit)
         if status:
-            query = query.where(Job.status == status)
+            query = query.where(Job.status.in_(status))
         for row in session.scalars(query):
             table.add_row(row.id, row.kind, row.status, f"{row.progress:.0f}%", row.error or row.message)
     console.print(table)
 
 
-def follow_job(runtime: Runtime, job_id: str) -> Job:
-    """Show a job's progress as a bar until it finishes (in-process or on a worker)."""
+def follow_job(runtime: Runtime, job_id: str, *, pickup_timeout: float | None = None) -> Job:
+    """Show a job's progress as a bar until it finishes (in-process or on a worker).
+
+    With `pickup_timeout`, a job no worker has started by then is returned still queued.
+    """
     import time
 
     from rich.progress import Progress
 
-    from boda.core.models import Job, JobStatus
+    from boda.core.models import Job
 
-    with Progress(console=console) as bar:
+    started = time.monotonic()
+    with Progress(console=console, transient=pickup_timeout is not None) as bar:
         task = bar.add_task("queued", total=100)
         while True:
             with runtime.db.session() as session:
@@ -188,28 +253,66 @@ def follow_job(runtime: Runtime, job_id: str) -> Job:
             bar.update(task, completed=row.progress, description=row.message or row.status)
             if JobStatus(row.status).finished:
                 return row
+            if (pickup_timeout is not None and row.status == JobStatus.queued
+                    and time.monotonic() - started > pickup_timeout):
+                return row
             time.sleep(0.2)
 
 
 @jobs_cli.command("selftest")
-def jobs_selftest(seconds: float = 2.0) -> None:
-    """Run a small job through the queue and show its progress (is a worker running?)."""
-    from boda.core.selftest import Selftest, selftest
+def jobs_selftest(
+    seconds: Annotated[float, typer.Option(min=0, max=3600, help="How long the job runs.")] = 2.0,
+    timeout: Annotated[float, typer.Option(min=0.5, help="Seconds to wait for a worker to take the job.")] = 15.0,
+    queue: Annotated[list[Queue] | None, typer.Option(help="Queues to test (repeat; both if unset).")] = None,
+    local: Annotated[bool, typer.Option(
+        help="Run a worker in this command instead (tests the queue, not the running workers).")] = False,
+) -> None:
+    """Send a small job through the configured queue and report which worker ran it.
+
+    The job goes to the workers the server really uses: `boda serve`'s own (jobs.in_process)
+    or `boda worker` processes on Redis. When none takes it in time, it says so and exits 1.
+    """
+    from boda.core.selftest import Selftest, for_queue
 
     runtime = _runtime()
-    in_process = runtime.settings.jobs.in_process and not runtime.settings.jobs.immediate
-    if in_process:
-        runtime.queue.start_consumer(workers=1)
+    jobs = runtime.settings.jobs
+    where = masked(runtime.settings)["jobs"]["url"]
+    if local and not jobs.immediate:
+        runtime.queue.start_consumer(workers=1, queues=queue or list(Queue))
+    failed = False
     try:
-        with runtime.db.session() as session:
-            row = runtime.queue.enqueue(session, selftest, owner_id=None,
-                                        payload=Selftest(seconds=seconds, steps=10), title="selftest")
-        done = follow_job(runtime, row.id)
+        for name in queue or list(Queue):
+            with runtime.db.session() as session:
+                row = runtime.queue.enqueue(session, for_queue(name), owner_id=None,
+                                            payload=Selftest(seconds=seconds, steps=10), title="selftest")
+            done = follow_job(runtime, row.id, pickup_timeout=timeout)
+            if done.status == JobStatus.queued:
+                with runtime.db.session() as session:
+                    runtime.queue.cancel(session, session.get(Job, row.id))  # type: ignore[arg-type]
+                console.print(f"{name}: no worker took the job within {timeout:g} s on {where}. "
+                              + _no_worker_hint(runtime, name), highlight=False)
+                failed = True
+            elif done.status == JobStatus.succeeded:
+                console.print(f"{name}: succeeded on worker {(done.result or {}).get('worker')}", highlight=False)
+            else:
+                console.print(f"{name}: {done.status}: {done.error or done.message}", highlight=False)
+                failed = True
     finally:
         runtime.close()
-    console.print(f"{done.status}: {done.result or done.error}")
-    if done.status != "succeeded":
+    if failed:
         raise typer.Exit(1)
+
+
+def _no_worker_hint(runtime: Runtime, queue: Queue) -> str:
+    jobs = runtime.settings.jobs
+    heavy = queue == Queue.heavy
+    if jobs.url.startswith("redis"):
+        return f"Start one with: boda worker --queue {queue}"
+    if not jobs.in_process:
+        return f"jobs.in_process is off: start one with: boda worker --queue {queue}"
+    if heavy and jobs.heavy_workers == 0:
+        return "jobs.heavy_workers is 0: start one with: boda worker --queue heavy"
+    return "Is `boda serve` running? It runs the worker (jobs.in_process), or use --local to test the queue alone."
 
 
 @config_cli.command("show")
@@ -224,13 +327,17 @@ for _spec in specs():
 
 
 def main() -> None:
-    """Entry point: domain errors become one red line and exit code 1, not a traceback."""
-    from boda.core.errors import BodaError
+    """Entry point: domain errors become one red line and exit code 1 (settings errors: 2), not a traceback."""
+    from boda.core.errors import BodaError, ConfigError
 
+    errors = Console(stderr=True)
     try:
         app()
+    except ConfigError as exc:
+        errors.print(exc.message, style="red", markup=False, highlight=False, soft_wrap=True)
+        raise SystemExit(2) from exc
     except BodaError as exc:
-        console.print(f"[red]{exc.message}[/red]")
+        errors.print(exc.message, style="red", markup=False, highlight=False, soft_wrap=True)
         raise SystemExit(1) from exc
 
 

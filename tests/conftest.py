@@ -113,6 +113,9 @@ class Account:
     def post(self, url: str, headers: dict[str, str] | None = None, **kw: object):  # noqa: ANN201
         return self.client.post(url, headers={**self.headers, **(headers or {})}, **kw)  # type: ignore[arg-type]
 
+    def put(self, url: str, headers: dict[str, str] | None = None, **kw: object):  # noqa: ANN201
+        return self.client.put(url, headers={**self.headers, **(headers or {})}, **kw)  # type: ignore[arg-type]
+
     def patch(self, url: str, headers: dict[str, str] | None = None, **kw: object):  # noqa: ANN201
         return self.client.patch(url, headers={**self.headers, **(headers or {})}, **kw)  # type: ignore[arg-type]
 
@@ -151,3 +154,13 @@ def png_bytes(size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (2
     buffer = io.BytesIO()
     Image.new("RGB", size, color).save(buffer, format=format, **save)
     return buffer.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings_cache() -> Iterator[None]:
+    """`get_settings()` is cached per process: no test may see another's environment through it."""
+    from boda.core.config import get_settings
+
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()

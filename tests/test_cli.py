@@ -17,7 +17,7 @@ from tests.conftest import FIXTURES
 @pytest.fixture
 def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
     monkeypatch.setenv("BODA_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("BODA_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("BODA_CONFIG", "")
     monkeypatch.setenv("BODA_JOBS__HEARTBEAT_SECONDS", "0.2")
     monkeypatch.chdir(tmp_path)
     get_settings.cache_clear()
@@ -54,7 +54,7 @@ def run_error(run, *args: str) -> Exception:  # noqa: ANN001
 
 
 def test_jobs_selftest_and_list(run) -> None:  # noqa: ANN001
-    assert "succeeded" in run("jobs", "selftest", "--seconds", "0.2")
+    assert "succeeded" in run("jobs", "selftest", "--seconds", "0.2", "--local")
     assert "core.selftest" in run("jobs", "list")
     assert "core.selftest" in run("jobs", "list", "--status", "succeeded")
 

@@ -51,18 +51,23 @@ USERNAME_PATTERN = r"^[\w.-]{3,64}$"  # also the API schema's, so a name the sch
 MIN_PASSWORD = 8
 
 
+def validate_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput(f"Password must be at least {MIN_PASSWORD} characters", key="password_short",
+                           details={"min": MIN_PASSWORD})
+
+
 def validate_credentials(username: str, password: str) -> None:
     if not re.fullmatch(USERNAME_PATTERN, username):
-        raise InvalidInput("Username must be 3-64 letters, digits, '.', '-' or '_'")
-    if len(password) < MIN_PASSWORD:
-        raise InvalidInput("Password must be at least 8 characters")
+        raise InvalidInput("Username must be 3-64 letters, digits, '.', '-' or '_'", key="username_invalid")
+    validate_password(password)
 
 
 def create_user(session: Session, *, username: str, password: str, role: Role = Role.user,
                 display_name: str = "") -> User:
     validate_credentials(username, password)
     if session.scalar(select(User.id).where(User.username == username)):
-        raise Conflict(f"User {username!r} already exists")
+        raise Conflict(f"User {username!r} already exists", key="user_exists", details={"username": username})
     user = User(username=username, password_hash=hash_password(password), role=role,
                 display_name=display_name or username)
     session.add(user)
@@ -126,7 +131,7 @@ def list_api_tokens(session: Session, *, user: User) -> list[ApiToken]:
 def revoke_api_token(session: Session, *, user: User, token_id: str) -> None:
     row = session.scalar(select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id))
     if row is None:
-        raise NotFound(f"No token with id {token_id}")
+        raise NotFound(f"No token with id {token_id}", key="token_not_found")
     session.delete(row)
 
 
@@ -208,7 +213,8 @@ def get_visible(session: Session, model: type[OwnedT], object_id: str, scope: Sc
     condition = scope.writable(model, household_write=household_write) if write else scope.readable(model)
     row = session.scalar(select(model).where(model.id == object_id, condition))  # type: ignore[attr-defined]
     if row is None:
-        raise NotFound(f"No {model.__name__} with id {object_id}")
+        # The model's noun, never its class name: the message is for people.
+        raise NotFound(f"No {model.noun} with id {object_id}", key=f"{model.noun_key}_not_found")
     return row
 
 
@@ -216,7 +222,7 @@ def get_shared(session: Session, model: type[OwnedT], share_token: str) -> Owned
     row = session.scalar(select(model).where(model.share_token == share_token,
                                              model.visibility.in_([Visibility.unlisted, Visibility.public])))
     if row is None:
-        raise NotFound("This link does not exist or is no longer shared")
+        raise NotFound("This link does not exist or is no longer shared", key="link_not_found")
     return row
 
 

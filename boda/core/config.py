@@ -10,19 +10,59 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
+import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
+from boda.core.errors import ConfigError
+
 DEFAULT_DATA_DIR = Path("data")
+CONFIG_ENV = "BODA_CONFIG"
+DEFAULT_CONFIG = "boda.toml"
+
+
+class _Undecodable(ValueError):
+    def __init__(self, value: str) -> None:
+        super().__init__(f"{value!r} is neither JSON nor a TOML value")
+        self.value = value
+
+
+class _EnvSource(EnvSettingsSource):
+    """Environment values for dicts and lists as JSON or, like boda.toml, as TOML (`{key = "value"}`)."""
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo | None, value: Any) -> Any:
+        try:
+            return super().decode_complex_value(field_name, field, value)  # type: ignore[arg-type]
+        except ValueError:
+            try:
+                return tomllib.loads(f"value = {value}")["value"]
+            except tomllib.TOMLDecodeError:
+                raise _Undecodable(value) from None
+
+
+def config_file() -> Path | None:
+    """The TOML file to read: `BODA_CONFIG` (which must exist; empty for none) or ./boda.toml if present."""
+    named = os.environ.get(CONFIG_ENV)
+    if named is None:
+        return Path(DEFAULT_CONFIG)
+    if not named.strip():
+        return None
+    path = Path(named)
+    if not path.is_file():
+        raise ConfigError(f"{CONFIG_ENV} names {named}, which is not a file (unset it, or set it empty for none)")
+    return path
 
 
 class DbSettings(BaseModel):
@@ -123,7 +163,6 @@ class CoreSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="BODA_",
         env_nested_delimiter="__",
-        toml_file="boda.toml",
         extra="ignore",
     )
 
@@ -190,9 +229,10 @@ class CoreSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = os.environ.get("BODA_CONFIG", "boda.toml")
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=toml_file)
-        return (init_settings, env_settings, toml, file_secret_settings)
+        sources = [init_settings, _EnvSource(settings_cls)]
+        if (path := config_file()) is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return (*sources, file_secret_settings)
 
     # Derived locations: one place decides where embedded state lives.
     @property
@@ -233,7 +273,59 @@ Settings = _with_app_settings()
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The process's settings; a value that cannot be used is one `ConfigError` line, not a traceback."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(explain(exc)) from None
+    except SettingsError as exc:
+        raise ConfigError(_explain_source(exc)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{config_file()}: not valid TOML ({exc})") from None
+
+
+_SECRET_WORDS = ("url", "token", "options", "secret", "password")
+
+
+def _where(loc: tuple[str | int, ...]) -> str:
+    """`BODA_DB__URL` when the environment set it, else the TOML key (`db.url in boda.toml`)."""
+    names = [str(part) for part in loc if isinstance(part, str)]
+    if not names:
+        return "Settings"
+    for depth in range(len(names), 0, -1):
+        env = "BODA_" + "__".join(n.upper() for n in names[:depth])
+        if any(key.upper() == env for key in os.environ):
+            return env
+    key = ".".join(names) or "settings"
+    try:
+        path = config_file()
+    except ConfigError:
+        path = None
+    return f"{key} in {path}" if path is not None and path.is_file() else key
+
+
+def explain(exc: ValidationError) -> str:
+    """A settings error as one line per problem, joined: `BODA_PORT: Input should be a valid integer, got 'abc'`."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        loc = tuple(error.get("loc", ()))
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        value = error.get("input")
+        secret = any(word in str(part).lower() for part in loc for word in _SECRET_WORDS)
+        if isinstance(value, str | int | float) and not isinstance(value, bool) and not secret and loc:
+            message += f", got {value!r}"
+        lines.append(f"{_where(loc)}: {message}")
+    return "; ".join(lines)
+
+
+def _explain_source(exc: SettingsError) -> str:
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, _Undecodable):
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(cause, _Undecodable):
+        names = [key for key, value in os.environ.items() if key.upper().startswith("BODA_") and value == cause.value]
+        return f"{names[0] if names else 'A BODA_ variable'}: expected JSON or a TOML value such as {{key = \"value\"}}"
+    return str(exc)
 
 
 def new_secret() -> str:

@@ -22,6 +22,13 @@ class BodaError(Exception):
         self.key = key  # names the message in the UI catalogue (error.<key>), filled from details
 
 
+class ConfigError(BodaError):
+    """A setting that cannot be used: the process stops with one line that names it (`boda` exits 2)."""
+
+    code = "config_error"
+    status_code = 500
+
+
 class InvalidInput(BodaError):
     code = "invalid_input"
     status_code = 400

@@ -135,7 +135,7 @@ def revoke_invite(session: Session, *, household_id: str, user_id: str, invite_i
     row = session.scalar(select(HouseholdInvite).where(HouseholdInvite.id == invite_id,
                                                        HouseholdInvite.household_id == household_id))
     if row is None:
-        raise NotFound(f"No invitation with id {invite_id}")
+        raise NotFound(f"No invitation with id {invite_id}", key="invite_not_found")
     session.delete(row)
     session.flush()
 

@@ -110,8 +110,12 @@ class JobContext:
         self.attempt = attempt
         self._last_write = float("-inf")
 
-    def progress(self, fraction: float, message: str = "") -> None:
+    def progress(self, fraction: float, message: str = "", *, key: str | None = None,
+                 args: dict[str, Any] | None = None) -> None:
         """Record progress (0..1); raises JobCanceled if a cancel was asked for.
+
+        `message` is English; `key` and `args` name the same text in the catalogue, so
+        each viewer reads it in their language.
 
         Writes are throttled (`jobs.progress_interval`): a loop over 10,000 small items
         costs a few dozen writes, not 10,000. The last step (1.0) is always written.
@@ -128,9 +132,10 @@ class JobContext:
             if not _owns(row, self.attempt):
                 raise JobSuperseded()
             row.progress = percent
-            row.message = message
+            row.message, row.message_key, row.message_args = message, key, args
             row.heartbeat_at = utcnow()
-            publish(session, self.job_id, "progress", {"progress": percent, "message": message})
+            publish(session, self.job_id, "progress", {"progress": percent, "message": message,
+                                                       "message_key": key, "message_args": args})
 
     def check_canceled(self) -> None:
         with self.runtime.db.session() as session:
@@ -153,6 +158,7 @@ def _finish(session: Session, row: Job, status: JobStatus, **fields: Any) -> Non
     for key, value in fields.items():
         setattr(row, key, value)
     final = {"status": status.value, "progress": row.progress, "message": row.message,
+             "message_key": row.message_key, "message_args": row.message_args,
              "result": row.result, "error": row.error}
     publish(session, row.id, "final", final)
 
@@ -192,7 +198,8 @@ def execute(runtime: Runtime, job_id: str) -> None:
         if row is None or JobStatus(row.status).finished or row.status == JobStatus.running:
             return  # a duplicate delivery or a job already taken
         if row.cancel_requested:
-            _finish(session, row, JobStatus.canceled, message="Canceled before it started")
+            _finish(session, row, JobStatus.canceled, message="Canceled before it started",
+                    message_key="job.canceled_before_start", message_args=None)
             return
         spec = _REGISTRY.get(row.kind)
         if spec is None:
@@ -222,7 +229,8 @@ def execute(runtime: Runtime, job_id: str) -> None:
         with db.session() as session:
             row = session.get(Job, job_id, with_for_update=True)
             if row is not None and _owns(row, attempt):
-                _finish(session, row, JobStatus.canceled, message="Canceled")
+                _finish(session, row, JobStatus.canceled, message="Canceled", message_key="job.canceled",
+                        message_args=None)
         return
     except Exception as exc:
         log.warning("job %s (%s) attempt %d failed: %s", job_id, spec.kind, attempt, exc)
@@ -232,7 +240,8 @@ def execute(runtime: Runtime, job_id: str) -> None:
         row = session.get(Job, job_id, with_for_update=True)
         if row is not None and _owns(row, attempt):
             row.progress = 100.0
-            _finish(session, row, JobStatus.succeeded, result=result or {}, message=row.message or "Done")
+            done = {} if row.message else {"message": "Done", "message_key": "job.done", "message_args": None}
+            _finish(session, row, JobStatus.succeeded, result=result or {}, **done)
 
 
 def _error_text(exc: BaseException) -> str:
@@ -311,7 +320,7 @@ def _make_huey(url: str, name: str, *, immediate: bool) -> Huey:
         path = url.removeprefix("sqlite:///")
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         return SqliteHuey(name, filename=path, immediate=immediate, results=False)
-    raise InvalidInput(f"Unsupported jobs URL {url!r}: use sqlite:///path or redis://host")
+    raise InvalidInput(f"Unsupported jobs URL {url!r}: use sqlite:///path or redis://host", key="jobs_url")
 
 
 def _huey_name(queue: Queue) -> str:
@@ -369,7 +378,8 @@ class JobQueue:
                               key="queue_down") from exc
 
     def enqueue(self, session: Session, job: JobDef[PayloadT], *, payload: PayloadT | dict[str, Any],
-                owner_id: str | None, title: str = "") -> Job:
+                owner_id: str | None, title: str = "", title_key: str | None = None,
+                title_args: dict[str, Any] | None = None) -> Job:
         """Add the job's row to the caller's transaction; its message leaves once that commits.
 
         A message sent before the commit could reach a worker before the row exists,
@@ -379,11 +389,11 @@ class JobQueue:
             valid = job.payload.model_validate(payload)
         except ValidationError as exc:
             raise InvalidInput(f"Invalid payload for {job.kind}: {exc.errors()[0]['msg']}",
-                               details={"errors": exc.errors(include_url=False)}) from exc
+                               details={"errors": exc.errors(include_url=False)}, key="invalid_payload") from exc
         self.check_available()
         attempts = job.max_attempts or self.runtime.settings.jobs.retries + 1
         row = Job(kind=job.kind, owner_id=owner_id, payload=valid.model_dump(mode="json"), title=title,
-                  max_attempts=attempts, heartbeat_at=utcnow())
+                  title_key=title_key, title_args=title_args, max_attempts=attempts, heartbeat_at=utcnow())
         session.add(row)
         session.flush()
         publish(session, row.id, "status", {"status": "queued"})
@@ -396,11 +406,11 @@ class JobQueue:
 
     def cancel(self, session: Session, row: Job) -> Job:
         if JobStatus(row.status).finished:
-            raise Conflict(f"The job has already {row.status}")
+            raise Conflict(f"The job has already {row.status}", key="job_finished")
         row.cancel_requested = True
         if row.status == JobStatus.queued:
             # Not started: cancel now; the worker skips it when it comes.
-            row.message = "Canceled"
+            row.message, row.message_key, row.message_args = "Canceled", "job.canceled", None
             _finish(session, row, JobStatus.canceled)
         session.flush()
         return row
@@ -458,7 +468,7 @@ def get_job(session: Session, job_id: str, *, user_id: str, is_admin: bool = Fal
 
     row = session.get(Job, job_id)
     if row is None or (row.owner_id != user_id and not is_admin):
-        raise NotFound(f"No job with id {job_id}")
+        raise NotFound(f"No job with id {job_id}", key="job_not_found")
     return row
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
@@ -129,7 +129,11 @@ class Owned:
     """Every shareable object: an owner, a visibility and, when shared with one, a household.
 
     Read and write through `core.auth.Scope`; set visibility with `core.auth.set_visibility`.
+    `noun` names the kind in English messages, `noun_key` its `error.<noun_key>_not_found` text.
     """
+
+    noun: ClassVar[str] = "object"
+    noun_key: ClassVar[str] = "object"
 
     @declared_attr
     def owner_id(cls) -> Mapped[str]:
@@ -148,6 +152,7 @@ class StoredFile(IdMixin, TimestampMixin, Owned, Base):
     """A file in the blob store. The client's name is metadata, never a path."""
 
     __tablename__ = "files"
+    noun = noun_key = "file"
 
     blob_key: Mapped[str] = mapped_column(String(128), index=True)
     filename: Mapped[str] = mapped_column(String(255), default="")
@@ -171,10 +176,15 @@ class Job(IdMixin, TimestampMixin, Base):
         ForeignKey("users.id", ondelete="CASCADE"), index=True, default=None
     )
     kind: Mapped[str] = mapped_column(String(64))
-    title: Mapped[str] = mapped_column(String(255), default="")
+    title: Mapped[str] = mapped_column(String(255), default="")  # English, for logs and the CLI
+    # The same texts as catalogue keys and values, shown in each viewer's language.
+    title_key: Mapped[str | None] = mapped_column(String(128), default=None)
+    title_args: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     status: Mapped[JobStatus] = mapped_column(String(16), default=JobStatus.queued)
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     message: Mapped[str] = mapped_column(Text, default="")
+    message_key: Mapped[str | None] = mapped_column(String(128), default=None)
+    message_args: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)

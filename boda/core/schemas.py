@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, ValidationError
 
 T = TypeVar("T")
 
@@ -17,6 +18,19 @@ def integral(value: Any) -> Any:
 
 # A JSON Schema integer: 7 and 7.0, never true or "7" (which pydantic's lax mode would take).
 JsonInt = Annotated[StrictInt, BeforeValidator(integral)]
+
+
+def plain_errors(exc: ValidationError, *, prefix: str = "") -> str:
+    """A validation error as sentences (`--method: Input should be 'mosaic', 'blur' or 'box', got 'foo'`)."""
+    parts = []
+    for error in exc.errors(include_url=False):
+        name = ".".join(str(p) for p in error.get("loc", ()))
+        text = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        value = error.get("input")
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            text += f", got {value!r}"
+        parts.append(f"{prefix}{name}: {text}" if name else text)
+    return "; ".join(parts)
 
 
 class Page(BaseModel, Generic[T]):
@@ -38,6 +52,7 @@ class UserOut(BaseModel):
     display_name: str
     role: str
     locale: str | None
+    is_active: bool = True
     created_at: datetime
 
 
@@ -82,7 +97,11 @@ class JobOut(BaseModel):
     events_url: str = ""
 
     @classmethod
-    def of(cls, row: Any) -> JobOut:
+    def of(cls, row: Any, text: Callable[[str | None, dict[str, Any] | None, str], str] | None = None) -> JobOut:
+        """The job; `text(key, args, english)` puts its title and message in the viewer's language."""
         out = cls.model_validate(row)
         out.events_url = f"/api/v1/jobs/{row.id}/events"
+        if text is not None:
+            out.title = text(row.title_key, row.title_args, row.title)
+            out.message = text(row.message_key, row.message_args, row.message)
         return out

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from boda.core.jobs import JobContext, job, worker_name
+from boda.core.jobs import JobContext, JobDef, Queue, job, worker_name
 
 
 class Selftest(BaseModel):
@@ -15,11 +15,19 @@ class Selftest(BaseModel):
     steps: int = Field(default=5, ge=1, le=10_000)
 
 
-@job("core.selftest", payload=Selftest)
-def selftest(ctx: JobContext, payload: Selftest) -> dict[str, Any]:
+def _selftest(ctx: JobContext, payload: Selftest) -> dict[str, Any]:
     """Wait `seconds` in `steps` steps, reporting progress at each, and say which worker ran it."""
     steps, seconds = payload.steps, payload.seconds
     for step in range(steps):
         ctx.progress(step / steps, f"step {step + 1} of {steps}")
         time.sleep(seconds / steps)
     return {"steps": steps, "worker": worker_name()}
+
+
+selftest = job("core.selftest", payload=Selftest)(_selftest)
+selftest_heavy = job("core.selftest_heavy", payload=Selftest, queue=Queue.heavy)(_selftest)
+
+
+def for_queue(queue: Queue) -> JobDef[Selftest]:
+    """The selftest that waits in this queue (so `boda jobs selftest` reaches the heavy workers too)."""
+    return selftest_heavy if queue == Queue.heavy else selftest

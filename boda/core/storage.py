@@ -83,7 +83,7 @@ class BlobStore:
 
     def path(self, key: str) -> str:
         if len(key) != 64 or not all(c in "0123456789abcdef" for c in key):
-            raise NotFound("No such blob")  # keys are hashes: anything else is a path trick
+            raise NotFound("No such blob", key="blob_not_found")  # keys are hashes: anything else is a path trick
         return f"{self.root}/{key[:2]}/{key[2:4]}/{key}"
 
     def exists(self, key: str) -> bool:
@@ -122,7 +122,7 @@ class BlobStore:
         try:
             return self.fs.open(self.path(key), "rb")  # type: ignore[no-any-return]
         except FileNotFoundError as exc:
-            raise NotFound("No such blob") from exc
+            raise NotFound("No such blob", key="blob_not_found") from exc
 
     def read(self, key: str) -> bytes:
         with self.open(key) as f:

@@ -22,7 +22,7 @@ from boda.core.runtime import Runtime
 from boda.web import api, openapi, pages
 from boda.web.clients import is_local, networks
 from boda.web.errors import BodyReadTimeout, BodySizeLimit, install_error_handlers
-from boda.web.i18n import translate
+from boda.web.i18n import text_or, translate
 from boda.web.middleware import Observe
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ def _templates() -> Jinja2Templates:
     templates.env.globals["version"] = __version__
     templates.env.globals["apps"] = [spec for spec in specs() if spec.href]
     templates.env.globals["t"] = translate
+    templates.env.globals["t_or"] = text_or  # a stored key and values, else the stored English text
     return templates
 
 
@@ -48,11 +49,11 @@ def _metrics(app: FastAPI, settings: Settings) -> None:
     @app.get("/metrics", include_in_schema=False)
     def metrics(request: Request) -> Response:
         if settings.metrics == "local" and not is_local(request):
-            raise NotFound("Not found")  # as if it were off: nothing to learn from outside
+            raise NotFound("Not found", key="page_not_found")  # as if it were off: nothing to learn from outside
         if settings.metrics == "token":
             sent = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
             if not hmac.compare_digest(sent.encode(), settings.metrics_token.encode()):
-                raise Unauthorized("Send the metrics token (Authorization: Bearer ...)")
+                raise Unauthorized("Send the metrics token (Authorization: Bearer ...)", key="metrics_token")
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 

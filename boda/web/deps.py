@@ -67,7 +67,7 @@ def resolve_user(request: Request, session: Session, *, check_csrf: bool = True)
     if token is not None:
         user = auth.user_for_token(session, token)
         if user is None:
-            raise Unauthorized("Invalid or revoked API token")
+            raise Unauthorized("Invalid or revoked API token", key="token_invalid")
         request.state.auth = "token"
         return user
     cookie = request.cookies.get(SESSION_COOKIE)
@@ -97,7 +97,7 @@ def _require_user(user: Annotated[User | None, Depends(_current_user)]) -> User:
 
 def _require_admin(user: Annotated[User, Depends(_require_user)]) -> User:
     if not user.is_admin:
-        raise Forbidden("Administrators only")
+        raise Forbidden("Administrators only", key="admin_only")
     return user
 
 

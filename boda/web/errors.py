@@ -63,13 +63,16 @@ def localized(request: Request, exc: BodaError) -> str:
     from boda.web.i18n import catalogue, locale_for, translate
 
     locale = locale_for(request, None, request.app.state.settings.default_locale)
+    if locale == "en":
+        return exc.message
     name = f"error.{exc.key}"
-    if not exc.key or locale == "en" or name not in catalogue(locale):
-        return exc.message
-    try:
-        return translate(locale, name, **exc.details)
-    except (KeyError, IndexError, ValueError):
-        return exc.message
+    if exc.key and name in catalogue(locale):
+        try:
+            return translate(locale, name, **exc.details)
+        except (KeyError, IndexError, ValueError):
+            pass
+    # No text of its own: the kind of error, in the caller's language, rather than English.
+    return catalogue(locale).get(f"error.code.{exc.code}", exc.message)
 
 
 def install_error_handlers(app: FastAPI) -> None:

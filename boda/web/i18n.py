@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from fastapi import Request
 
@@ -56,3 +58,22 @@ def locale_for(request: Request, user_locale: str | None, default: str) -> str:
     if user_locale in LOCALES:
         return user_locale  # type: ignore[return-value]
     return negotiate(request.headers.get("accept-language", ""), default)
+
+
+def text_or(locale: str, key: str | None, args: dict[str, Any] | None, english: str) -> str:
+    """A stored key and values in this language; the stored English text when the key is unknown."""
+    if not key or (key not in catalogue(locale) and key not in catalogue("en")):
+        return english
+    try:
+        return translate(locale, key, **(args or {}))
+    except (KeyError, IndexError, ValueError):
+        return english
+
+
+JobText = Callable[[str | None, dict[str, Any] | None, str], str]
+
+
+def job_text(request: Request, user_locale: str | None = None) -> JobText:
+    """`JobOut.of(row, job_text(request))`: job titles and messages in the caller's language."""
+    locale = locale_for(request, user_locale, request.app.state.settings.default_locale)
+    return lambda key, args, english: text_or(locale, key, args, english)

@@ -7,11 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 
 from boda.core import auth, households, jobs
 from boda.core.errors import Forbidden, Unauthorized
-from boda.core.models import ApiToken, HouseholdMember, JobStatus, User
+from boda.core.models import HouseholdMember, JobStatus, User
 from boda.web.api.households import household_out
 from boda.web.clients import client_address
 from boda.web.deps import SESSION_COOKIE, DbSession, MaybeUser, RuntimeDep, same_origin
@@ -139,7 +138,7 @@ def account(page: Page, session: DbSession) -> Response:
     if (redirect := require_login(page)) is not None:
         return redirect
     assert page.user is not None
-    tokens = session.scalars(select(ApiToken).where(ApiToken.user_id == page.user.id)).all()
+    tokens = auth.list_api_tokens(session, user=page.user)
     mine = [household_out(row, page.user.id) for row in households.list_mine(session, user_id=page.user.id)]
     return page.render("account.html", tokens=tokens, households=mine,
                        invite_days=page.request.app.state.settings.households.invite_days)

@@ -157,7 +157,7 @@ def test_digest_is_computed_once_per_path_size_and_mtime(tmp_path: Path) -> None
 
 @pytest.fixture
 def run_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    monkeypatch.setenv("BODA_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("BODA_CONFIG", "")
     monkeypatch.setenv("BODA_AI__MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.setattr("boda.ai.cli.console", Console(width=300))  # one row a line
     get_settings.cache_clear()

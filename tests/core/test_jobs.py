@@ -163,7 +163,7 @@ def test_reaper_requeues_or_fails_silent_jobs(client: TestClient, runtime: Runti
 def _start_worker(settings: Settings, tmp_path: Path, name: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "BODA_DATA_DIR": str(settings.data_dir), "BODA_DB__URL": settings.database_url,
            "BODA_JOBS__URL": settings.jobs.url, "BODA_JOBS__HEARTBEAT_SECONDS": "0.2",
-           "BODA_JOBS__STALE_AFTER_SECONDS": "1.5", "BODA_CONFIG": str(tmp_path / "none.toml")}
+           "BODA_JOBS__STALE_AFTER_SECONDS": "1.5", "BODA_CONFIG": ""}
     log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - the process owns it
     return subprocess.Popen([sys.executable, "-m", "boda", "worker", "--workers", "1"], env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -321,3 +321,53 @@ def check_fits(page: Any, where: str) -> None:
     heights = page.eval_on_selector_all(".topbar nav a", "els => els.map(a => [a.textContent.trim(), "
                                         "a.getClientRects().length, a.getBoundingClientRect().height])")
     assert all(rects == 1 and height < 40 for _, rects, height in heights), f"{where}: {heights}"
+
+
+def test_share_an_anonymised_photo_by_link(browser: Any, server: str) -> None:
+    page = logged_in(browser, server)
+    page.goto(f"{server}/vision?tab=faces")
+    page.set_input_files("#face-files", str(FIXTURES / "faces" / "astronaut.jpg"))
+    page.click("#face-submit")
+    page.wait_for_selector("img[data-testid=anonymized]")
+    page.click("#face-result [data-share-file]")
+    page.wait_for_selector("#share-dialog[open]")
+    assert page.locator("#share-form input[value=private]").is_checked()
+    page.check("#share-form input[value=unlisted]")
+    page.click("#share-save")
+    page.wait_for_selector("#share-link-field:not([hidden])")
+    link = page.input_value("#share-form input[name=link]")
+    assert "/api/v1/shared/" in link
+    anonymous = browser.new_context()
+    assert anonymous.request.get(link).status == 200  # anyone with the link sees the copy
+    page.check("#share-form input[value=private]")
+    page.click("#share-save")
+    page.wait_for_selector("#share-link-field[hidden]", state="attached")
+    assert anonymous.request.get(link).status == 404  # and no one once it is private again
+    anonymous.close()
+    page.context.close()
+
+
+def test_change_password_and_revoke_a_token_on_the_account_page(browser: Any, server: str) -> None:
+    page = logged_in(browser, server)
+    page.goto(f"{server}/account")
+    page.fill("#token-form input[name=name]", "browser test")
+    page.click("#token-form button[type=submit]")
+    secret = page.wait_for_selector("#token-secret:not([hidden])").text_content()
+    page.reload()
+    page.on("dialog", lambda d: d.accept())
+    page.click("tr:has-text('browser test') [data-revoke]")
+    page.wait_for_selector("tr:has-text('browser test')", state="detached")
+    assert page.context.request.get(f"{server}/api/v1/users/me",
+                                    headers={"Authorization": f"Bearer {secret}"}).status == 401
+    page.fill("#password-form input[name=current_password]", PASSWORD)
+    page.fill("#password-form input[name=new_password]", "a changed password")
+    page.fill("#password-form input[name=repeat]", "a changed password")
+    page.click("#password-form button[type=submit]")
+    page.wait_for_selector("#password-result:not([hidden])")
+    assert "Password changed" in page.text_content("#password-result")
+    page.fill("#password-form input[name=current_password]", "a changed password")  # and back, for other tests
+    page.fill("#password-form input[name=new_password]", PASSWORD)
+    page.fill("#password-form input[name=repeat]", PASSWORD)
+    page.click("#password-form button[type=submit]")
+    page.wait_for_function("() => !document.querySelector('#password-form input[name=current_password]').value")
+    page.context.close()

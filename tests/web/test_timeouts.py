@@ -24,7 +24,7 @@ TIMEOUT = 1.0
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     tmp = tmp_path_factory.mktemp("serve")
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(REPO), "BODA_CONFIG": str(tmp / "none.toml"),
+    env = {**os.environ, "PYTHONPATH": str(REPO), "BODA_CONFIG": "",
            "BODA_DATA_DIR": str(tmp / "data"), "BODA_PORT": str(port), "BODA_JOBS__IN_PROCESS": "false",
            "BODA_HEADER_TIMEOUT_SECONDS": str(TIMEOUT), "BODA_BODY_TIMEOUT_SECONDS": str(TIMEOUT)}
     proc = subprocess.Popen([sys.executable, "-m", "boda", "serve"], env=env, cwd=tmp,

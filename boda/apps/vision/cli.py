@@ -44,8 +44,14 @@ def train_digits_command(
     if missing:
         console.print(f"[red]Training needs {' and '.join(missing)}: pip install 'boda[train]'[/red]")
         raise typer.Exit(1)
+    from boda.ai.catalog import CARRIED_DIR
+
     settings = get_settings()
     out = out or settings.models_dir / "digits_cnn.onnx"
+    if out.resolve().parent == CARRIED_DIR.resolve():
+        # The carried weights are checked against their SHA256SUMS: overwriting them breaks every install.
+        raise typer.BadParameter(f"{out} is one of the weights carried with Boda; write to the models folder "
+                                 f"({settings.models_dir}) instead", param_hint="--out")
     data_dir = data_dir or vision_settings(settings).mnist_dir
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
                TimeElapsedColumn())
@@ -103,7 +109,7 @@ def mnist_sample_command(
     index: Annotated[int, typer.Argument(help="Index into the MNIST training digits.")] = 100,
     out: Annotated[Path, typer.Option(help="Where to write the PNG.")] = Path("mnist_sample.png"),
     noise: Annotated[bool, typer.Option("--noise", help="Add Gaussian noise (σ=15).")] = False,
-    seed: Annotated[int | None, typer.Option(help="Seed for the noise.")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, max=2**32 - 1, help="Seed for the noise.")] = None,
 ) -> None:
     """Write an MNIST training digit as a PNG and print its label."""
     from boda.apps.vision.mnist import MNIST_ATTRIBUTION
@@ -128,15 +134,20 @@ def anonymize_command(
 ) -> None:
     """Cover the faces in photos on disk; copies go to --out without EXIF, originals are untouched."""
     from PIL import Image, ImageOps
+    from pydantic import ValidationError
     from rich.progress import Progress
 
     from boda.apps.vision.schemas import AnonymizeOptions
     from boda.apps.vision.service import cover_faces
     from boda.core.runtime import Runtime
+    from boda.core.schemas import plain_errors
     from boda.core.uploads import encode_image
 
-    options = AnonymizeOptions.model_validate({"method": method, "threshold": threshold, "strength": strength,
-                                               "detector": detector})
+    try:
+        options = AnonymizeOptions.model_validate({"method": method, "threshold": threshold, "strength": strength,
+                                                   "detector": detector})
+    except ValidationError as exc:
+        raise typer.BadParameter(plain_errors(exc, prefix="--")) from None
     runtime = Runtime(get_settings())
     out.mkdir(parents=True, exist_ok=True)
     total_faces = 0

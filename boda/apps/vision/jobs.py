@@ -29,7 +29,8 @@ def anonymize_batch(ctx: JobContext, payload: AnonymizeBatch) -> dict[str, Any]:
                 "download_url": service.batch_zip_url(ctx.job_id)}
 
     for i, file_id in enumerate(file_ids):
-        ctx.progress(i / len(file_ids), f"{i}/{len(file_ids)}")
+        ctx.progress(i / len(file_ids), f"{i} of {len(file_ids)} photos", key="vision.job.progress",
+                     args={"done": i, "total": len(file_ids)})
         with ctx.runtime.db.session() as session:
             original = session.get(StoredFile, file_id)
             if original is None or original.owner_id != ctx.owner_id:
@@ -44,5 +45,6 @@ def anonymize_batch(ctx: JobContext, payload: AnonymizeBatch) -> dict[str, Any]:
                           "anonymized_url": f"/api/v1/files/{row.anonymized_id}/content",
                           "original_url": f"/api/v1/files/{row.original_id}/content"})
             session.execute(update(Job).where(Job.id == ctx.job_id).values(result=result()))
-    ctx.progress(1.0, f"{len(file_ids)}/{len(file_ids)}")
+    ctx.progress(1.0, f"{len(file_ids)} of {len(file_ids)} photos", key="vision.job.progress",
+                 args={"done": len(file_ids), "total": len(file_ids)})
     return result()

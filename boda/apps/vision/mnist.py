@@ -41,7 +41,7 @@ def load_mnist(split: Split, data_dir: Path | None = None) -> tuple[np.ndarray, 
     images, labels = (Path(data_dir or CARRIED_DIR) / name for name in _FILES[split])
     if not (images.is_file() and labels.is_file()):
         raise Unavailable(f"MNIST {split} files ({', '.join(_FILES[split])}) not found in {images.parent}",
-                          details={"folder": str(images.parent)})
+                          details={"folder": str(images.parent)}, key="mnist_missing")
     return _load_idx_pair(images.resolve(), labels.resolve())
 
 

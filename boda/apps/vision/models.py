@@ -15,6 +15,7 @@ class Anonymization(IdMixin, TimestampMixin, Owned, Base):
     """An original photo (kept private) and its anonymised copy, with the faces found."""
 
     __tablename__ = "vision_anonymizations"
+    noun, noun_key = "anonymised photo", "anonymization"
     # A retried batch job must not cover the same photo twice.
     __table_args__ = (UniqueConstraint("job_id", "original_id"),)
 

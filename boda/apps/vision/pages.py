@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from boda.apps.vision import service
 from boda.apps.vision.routes import anonymization_out, mnist_image_url
+from boda.core import households
 from boda.core.auth import Scope
 from boda.core.errors import Unauthorized
 from boda.web.deps import DbSession, RuntimeDep
@@ -25,8 +26,9 @@ def vision_page(page: Page, session: DbSession, runtime: RuntimeDep, tab: str = 
     tab = tab if tab in ("digits", "faces", "mnist") else "digits"
     # The MNIST tab counts the digits this server actually loaded (the full set, or a folder's own files).
     mnist_size = service.mnist_size(runtime.settings) if tab == "mnist" else 0
+    mine = households.list_mine(session, user_id=page.user.id) if page.user else []  # for the share dialog
     return page.render("vision/index.html", tab=tab, recent=[anonymization_out(r) for r in rows],
-                       mnist_size=mnist_size)
+                       mnist_size=mnist_size, share_households=mine)
 
 
 @router.post("/vision/mnist")

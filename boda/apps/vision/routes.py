@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Path, Query, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 
 from boda.apps.vision import service
@@ -27,6 +27,7 @@ from boda.core.auth import Scope
 from boda.core.config import Settings
 from boda.core.schemas import FileOut, JobOut, Page, PageParams
 from boda.web.deps import CurrentUser, DbSession, RuntimeDep
+from boda.web.i18n import job_text
 from boda.web.openapi import errors, image_upload
 
 router = APIRouter(prefix="/api/v1/vision", tags=["vision"])
@@ -124,12 +125,12 @@ def anonymize(session: DbSession, user: CurrentUser, runtime: RuntimeDep, option
 
 @router.post("/anonymize/batch", status_code=202, responses=errors(503),
              openapi_extra=image_upload("files"))
-def anonymize_batch(session: DbSession, user: CurrentUser, runtime: RuntimeDep, options: Options,
+def anonymize_batch(request: Request, session: DbSession, user: CurrentUser, runtime: RuntimeDep, options: Options,
                     files: Annotated[list[UploadFile], File(min_length=1, max_length=service.MAX_BATCH)]) -> JobOut:
     """Queue many photos as one job; follow it at /api/v1/jobs/{id}/events."""
     job = service.start_batch(session, runtime, owner_id=user.id, options=options,
                               files=[(f.file, f.filename) for f in files])
-    return JobOut.of(job)
+    return JobOut.of(job, job_text(request, user.locale))
 
 
 @router.get("/anonymizations")

@@ -179,9 +179,9 @@ def start_batch(session: Session, runtime: Runtime, *, owner_id: str,
     batch stays stored.
     """
     if not files:
-        raise InvalidInput("Send at least one file")
+        raise InvalidInput("Send at least one file", key="no_files")
     if len(files) > MAX_BATCH:
-        raise InvalidInput(f"At most {MAX_BATCH} files per batch")
+        raise InvalidInput(f"At most {MAX_BATCH} files per batch", key="too_many_files", details={"max": MAX_BATCH})
     prepared: list[uploads.PreparedFile] = []
     try:
         for source, name in files:
@@ -207,6 +207,7 @@ def start_batch(session: Session, runtime: Runtime, *, owner_id: str,
     session.flush()
     title = f"Anonymise {len(rows)} photo{'s' if len(rows) != 1 else ''}"
     return runtime.queue.enqueue(session, anonymize_batch, owner_id=owner_id, title=title,
+                                 title_key="vision.job.anonymize_batch", title_args={"count": len(rows)},
                                  payload=AnonymizeBatch(file_ids=[f.id for f in rows], options=options))
 
 

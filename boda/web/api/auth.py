@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from boda.core import auth
 from boda.core.schemas import UserOut
@@ -46,27 +48,32 @@ def logout(request: Request, response: Response, session: DbSession, user: Curre
 
 
 class TokenIn(BaseModel):
-    name: str = Field(default="token", max_length=128)
+    name: str = Field(default="token", max_length=128, description="A label: where or what it is for.")
 
 
 class TokenOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
     id: str
     name: str
-    prefix: str
-    token: str | None = None
+    prefix: str = Field(description="The secret's first characters, to tell tokens apart.")
+    created_at: datetime
+    last_used_at: datetime | None = Field(description="Updated at most every five minutes.")
+    token: str | None = Field(default=None, description="The secret: only in the answer that created it.")
 
 
 @router.post("/tokens", status_code=201)
 def create_token(body: TokenIn, session: DbSession, user: CurrentUser) -> TokenOut:
     """Create an API token; its secret is shown only in this answer."""
     row, secret = auth.create_api_token(session, user=user, name=body.name)
-    return TokenOut(id=row.id, name=row.name, prefix=row.prefix, token=secret)
+    out = TokenOut.model_validate(row)
+    out.token = secret
+    return out
 
 
 @router.get("/tokens")
 def list_tokens(session: DbSession, user: CurrentUser) -> list[TokenOut]:
     """List the caller's API tokens (without secrets)."""
-    return [TokenOut(id=r.id, name=r.name, prefix=r.prefix) for r in auth.list_api_tokens(session, user=user)]
+    return [TokenOut.model_validate(r) for r in auth.list_api_tokens(session, user=user)]
 
 
 @router.delete("/tokens/{token_id}", status_code=204)

@@ -15,6 +15,7 @@ from boda.core.events import stream
 from boda.core.models import JobStatus
 from boda.core.schemas import JobOut, Page, PageParams
 from boda.web.deps import CurrentUser, DbSession, RuntimeDep, resolve_user
+from boda.web.i18n import job_text
 from boda.web.openapi import SIGNED_IN, errors
 
 router = APIRouter(tags=["jobs"])
@@ -24,12 +25,13 @@ NOT_MODIFIED = {304: {"description": "Not modified: the list still has the ETag 
 
 
 @router.get("/jobs", response_model=Page[JobOut], responses=NOT_MODIFIED)
-def list_jobs(session: DbSession, user: CurrentUser, page: Annotated[PageParams, Depends()],
+def list_jobs(request: Request, session: DbSession, user: CurrentUser, page: Annotated[PageParams, Depends()],
               status: Annotated[list[JobStatus] | None, Query()] = None,
               if_none_match: Annotated[str | None, Header(max_length=200)] = None) -> Response:
     """List the caller's jobs, newest first; with the ETag it answered, a poller gets a bodiless 304 until a change."""
     rows, total = jobs.list_jobs(session, user_id=user.id, status=status, limit=page.limit, offset=page.offset)
-    body = Page[JobOut](items=[JobOut.of(r) for r in rows], total=total, limit=page.limit,
+    text = job_text(request, user.locale)
+    body = Page[JobOut](items=[JobOut.of(r, text) for r in rows], total=total, limit=page.limit,
                         offset=page.offset).model_dump_json().encode()
     etag = f'W/"{hashlib.sha256(body).hexdigest()[:32]}"'
     headers = {"etag": etag, "cache-control": "private, no-cache"}
@@ -39,16 +41,18 @@ def list_jobs(session: DbSession, user: CurrentUser, page: Annotated[PageParams,
 
 
 @router.get("/jobs/{job_id}")
-def get_job(job_id: str, session: DbSession, user: CurrentUser) -> JobOut:
-    """Return one of the caller's jobs."""
-    return JobOut.of(jobs.get_job(session, job_id, user_id=user.id, is_admin=user.is_admin))
+def get_job(job_id: str, request: Request, session: DbSession, user: CurrentUser) -> JobOut:
+    """Return one of the caller's jobs (title and message in the caller's language)."""
+    return JobOut.of(jobs.get_job(session, job_id, user_id=user.id, is_admin=user.is_admin),
+                     job_text(request, user.locale))
 
 
 @router.post("/jobs/{job_id}/cancel", responses=errors(409))
-def cancel_job(job_id: str, session: DbSession, user: CurrentUser, runtime: RuntimeDep) -> JobOut:
+def cancel_job(job_id: str, request: Request, session: DbSession, user: CurrentUser,
+               runtime: RuntimeDep) -> JobOut:
     """Ask a queued or running job to stop."""
     row = jobs.get_job(session, job_id, user_id=user.id, is_admin=user.is_admin)
-    return JobOut.of(runtime.queue.cancel(session, row))
+    return JobOut.of(runtime.queue.cancel(session, row), job_text(request, user.locale))
 
 
 def _watchable_job(job_id: str, request: Request, runtime: RuntimeDep) -> str:
@@ -70,7 +74,11 @@ async def job_events(job_id: Annotated[str, Depends(_watchable_job)], request: R
     # ASCII digits only: "²".isdigit() is True, and int() refuses it.
     resumable = last_event_id and last_event_id.isascii() and last_event_id.isdigit() and len(last_event_id) < 18
     start = int(last_event_id) if resumable else after
+    text = job_text(request)
     async for event in stream(runtime.db, job_id, start):
         if await request.is_disconnected():
             return
-        yield ServerSentEvent(id=event.id, event=event.event, data=event.data, comment=event.comment)
+        data = event.data
+        if data and data.get("message_key"):  # the message in the watcher's language
+            data = {**data, "message": text(data["message_key"], data.get("message_args"), data.get("message", ""))}
+        yield ServerSentEvent(id=event.id, event=event.event, data=data, comment=event.comment)

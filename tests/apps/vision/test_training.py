@@ -74,9 +74,12 @@ def test_cli_retrains_the_same_model_into_the_models_folder(
     trained: tuple[Path, dict[str, Any], list[float]], tiny_mnist: Path, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from boda.ai.catalog import CARRIED_DIR
+
     first_out, first, _ = trained
     models = tmp_path / "models"
-    monkeypatch.setenv("BODA_CONFIG", str(tmp_path / "none.toml"))
+    carried = (CARRIED_DIR / "digits_cnn.onnx").read_bytes()
+    monkeypatch.setenv("BODA_CONFIG", "")
     monkeypatch.setenv("BODA_AI__MODELS_DIR", str(models))
     get_settings.cache_clear()
     try:
@@ -88,6 +91,9 @@ def test_cli_retrains_the_same_model_into_the_models_folder(
     assert "Test accuracy" in result.output
     out = models / "digits_cnn.onnx"  # the models folder, never the installed package
     assert out.read_bytes() == first_out.read_bytes()
+    assert (CARRIED_DIR / "digits_cnn.onnx").read_bytes() == carried  # the shipped weights are untouched
+    refused = CliRunner().invoke(cli, ["train-digits", "--out", str(CARRIED_DIR / "digits_cnn.onnx")])
+    assert refused.exit_code == 2 and "carried with Boda" in refused.output
     assert json.loads(out.with_suffix(".json").read_text())["test_accuracy"] == first["test_accuracy"]
     # The deterministic-kernels switch is process-wide: training puts it back.
     assert not torch.are_deterministic_algorithms_enabled()
