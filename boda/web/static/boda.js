@@ -20,11 +20,13 @@
     : { queued: "Queued", running: "Running", succeeded: "Done", failed: "Failed", canceled: "Canceled" }[s] || s;
 
   // Follow one job: updates the element's bar, status and message until the final event.
+  // When the server restarts, the stream ends with a `reconnect` event and EventSource comes back
+  // by itself with Last-Event-ID. Should a proxy answer 502 meanwhile, EventSource gives up: open a
+  // new one after the last id seen (`?after=`), so nothing is lost or shown twice.
   function watchJob(id, el, onFinal) {
     const bar = el.querySelector('[data-role="bar"]');
     const status = el.querySelector('[data-role="status"]');
     const message = el.querySelector('[data-role="message"]');
-    const source = new EventSource(`/api/v1/jobs/${id}/events`);
     const set = (data) => {
       if (data.progress !== undefined && bar) bar.value = data.progress;
       if (data.message !== undefined && message) message.textContent = data.error || data.message || "";
@@ -34,17 +36,30 @@
         el.dataset.status = data.status;
       }
     };
-    source.addEventListener("progress", (e) => set(JSON.parse(e.data)));
-    source.addEventListener("status", (e) => set(JSON.parse(e.data)));
-    source.addEventListener("final", (e) => {
-      const data = JSON.parse(e.data);
-      set(data);
-      source.close();
-      el.querySelector("[data-cancel]")?.remove();
-      updateBadge();
-      if (onFinal) onFinal(data);
-    });
-    return source;
+    let lastId = "";
+    let done = false;
+    const open = () => {
+      const source = new EventSource(`/api/v1/jobs/${id}/events` + (lastId ? `?after=${lastId}` : ""));
+      const on = (type, handle) => source.addEventListener(type, (e) => {
+        if (e.lastEventId) lastId = e.lastEventId;
+        handle(JSON.parse(e.data));
+      });
+      on("progress", set);
+      on("status", set);
+      on("final", (data) => {
+        done = true;
+        set(data);
+        source.close();
+        el.querySelector("[data-cancel]")?.remove();
+        updateBadge();
+        if (onFinal) onFinal(data);
+      });
+      source.onerror = () => {
+        if (!done && source.readyState === EventSource.CLOSED) setTimeout(open, 2000);
+      };
+      return source;
+    };
+    return open();
   }
 
   // The nav badge counts the caller's unfinished jobs, on every page.
