@@ -20,7 +20,8 @@ from boda.core.config import Settings
 from boda.core.events import events_after
 from boda.core.runtime import Runtime
 from boda.core.selftest import selftest
-from tests.services import free_port
+from tests.conftest import PASSWORD
+from tests.services import CHROMIUM_ARGS, chromium_path, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -72,13 +73,13 @@ def stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
     runtime = Runtime(settings)
     runtime.db.migrate()
     with runtime.db.session() as session:
-        user = create_user(session, username="alice", password="correct horse battery")
+        user = create_user(session, username="alice", password=PASSWORD)
         _, token = create_api_token(session, user=user, name="tests")
         job = runtime.queue.enqueue(session, selftest, owner_id=user.id, payload={"seconds": 120, "steps": 1200})
     procs: list[subprocess.Popen[bytes]] = [_start(tmp_path, "worker", "worker", "--workers", "1")]
 
-    def serve(name: str) -> tuple[subprocess.Popen[bytes], int]:
-        port = free_port()
+    def serve(name: str, port: int | None = None) -> tuple[subprocess.Popen[bytes], int]:
+        port = port or free_port()
         proc = _start(tmp_path, name, "serve", port=port)
         procs.append(proc)
         _wait_healthy(proc, port, tmp_path / f"{name}.log")
@@ -136,3 +137,42 @@ def test_sigterm_ends_streams_at_once_and_they_resume_exactly(stack: dict[str, A
     assert received == stored  # every event once, in order, across the restart
     second.send_signal(signal.SIGTERM)
     assert second.wait(10) == -signal.SIGTERM  # uvicorn re-raises the signal once it has shut down
+
+
+@pytest.mark.browser
+def test_the_jobs_page_follows_its_job_across_a_restart(stack: dict[str, Any]) -> None:
+    """The browser's EventSource comes back by itself to the new process and picks up where it was."""
+    from playwright.sync_api import sync_playwright
+
+    job_id, tmp = stack["job"], stack["tmp"]
+    first, port = stack["serve"]("serve1")
+    base = f"http://127.0.0.1:{port}"
+    streams: list[dict[str, str]] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.on("request", lambda r: streams.append({"url": r.url, **r.all_headers()}) if "/events" in r.url else None)
+        page.goto(f"{base}/login?next=/jobs")
+        page.fill("input[name=username]", "alice")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/jobs")
+        bar = page.locator(f'[data-job-id="{job_id}"] [data-role="bar"]')
+        value = lambda: float(bar.evaluate("b => b.value"))  # noqa: E731
+        page.wait_for_function("b => b.value > 0.5", arg=bar.element_handle(), timeout=30_000)
+        first.send_signal(signal.SIGTERM)
+        first.wait(5)
+        before, opened = value(), len(streams)
+        stack["serve"]("serve2", port)
+        page.wait_for_function(f"b => b.value > {before} + 0.5", arg=bar.element_handle(), timeout=30_000)
+        page.click(f'[data-cancel="{job_id}"]')
+        page.wait_for_function(f'() => document.querySelector(\'[data-job-id="{job_id}"]\').dataset.status'
+                               ' === "canceled"', timeout=30_000)
+        assert value() > before
+        browser.close()
+    (tmp / "streams.json").write_text(json.dumps(streams, indent=1))
+    resumed = streams[opened:]
+    assert resumed, streams
+    # Chromium retries every second (`retry: 1000`) while no server listens; the attempt that
+    # reaches the new one carries the last id it saw (failed attempts show no headers at all).
+    assert int(resumed[-1]["last-event-id"]) > 0 and "after=" not in resumed[-1]["url"], resumed[-1]
