@@ -113,7 +113,7 @@ def serve(settings: Settings, *, host: str, port: int, reload: bool) -> None:
     protocol = http_protocol()
     protocol.header_timeout = settings.header_timeout_seconds  # type: ignore[attr-defined]
     options: dict[str, Any] = dict(
-        host=host, port=port, http=protocol, log_config=None,  # boda.core.logging has configured logging
+        host=host, port=port, http=protocol,
         timeout_keep_alive=min(5, max(1, int(settings.header_timeout_seconds))),
         timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
         proxy_headers=bool(settings.trusted_proxies), forwarded_allow_ips=settings.trusted_proxies or None)
@@ -123,4 +123,5 @@ def serve(settings: Settings, *, host: str, port: int, reload: bool) -> None:
     from boda.web.app import create_app
 
     app = create_app(settings)
-    DrainingServer(uvicorn.Config(app, **options), app.state.draining).run()
+    # log_config=None: uvicorn's lines go through the handler boda.core.logging installed (text or JSON).
+    DrainingServer(uvicorn.Config(app, log_config=None, **options), app.state.draining).run()
