@@ -56,6 +56,7 @@ bench: install-dev
 	$(BIN)/python bench/faces.py
 	$(BIN)/python bench/uploads.py
 	$(BIN)/python bench/api_load.py
+	$(BIN)/python bench/threads.py
 
 lint: install-dev
 	$(BIN)/ruff check boda tests bench

@@ -31,9 +31,13 @@ console = Console()
 
 
 def _runtime(settings: Settings | None = None, *, migrate: bool = True) -> Runtime:
+    from boda.core.logging import configure
     from boda.core.runtime import Runtime
 
-    runtime = Runtime(settings or get_settings())
+    settings = settings or get_settings()
+    if not logging.getLogger().handlers:  # a command's own output is on the console: warnings only, unless DEBUG
+        configure(settings, level="DEBUG" if settings.log_level == "DEBUG" else "WARNING")
+    runtime = Runtime(settings)
     if migrate:
         runtime.db.migrate()
     return runtime
@@ -46,10 +50,11 @@ def serve(
     reload: Annotated[bool, typer.Option(help="Reload on code changes (development).")] = False,
 ) -> None:
     """Serve the web app and API, with a job worker inside unless BODA_JOBS__IN_PROCESS=false."""
+    from boda.core.logging import configure
     from boda.web.server import serve as run_server
 
     settings = get_settings()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure(settings)
     console.print(f"[bold]Boda[/bold] on http://{host or settings.host}:{port or settings.port}")
     run_server(settings, host=host or settings.host, port=port or settings.port, reload=reload)
 
@@ -61,7 +66,10 @@ def worker(
                      ] = None,
 ) -> None:
     """Run a job worker (for BODA_JOBS__URL=redis://...; start one per machine)."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from boda.core.jobs import Queue
+    from boda.core.logging import configure
+
+    configure(get_settings())
     try:
         queues = [Queue(name) for name in queue] if queue else None
     except ValueError as exc:

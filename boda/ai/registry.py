@@ -15,6 +15,7 @@ time and the provider's own concurrency limit from settings.
 from __future__ import annotations
 
 import importlib
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,11 +55,41 @@ class Build:
 
         ai = self.settings.ai
         concurrency = ai.provider_limits.get(limit_key or self.name, ai.provider_concurrency)
-        return OnnxOptions(threads=ai.threads, concurrency=concurrency, idle_unload_seconds=ai.idle_unload_seconds)
+        return OnnxOptions(threads=inference_threads(self.settings), concurrency=concurrency,
+                           idle_unload_seconds=ai.idle_unload_seconds)
 
     @property
     def cache_dir(self) -> Path:
         return self.settings.data_dir / "cache" / "models"
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (taskset/cpuset aware where the OS says)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def inference_threads(settings: Settings) -> int:
+    """Threads one inference uses: `ai.threads`, or (0) the cores shared by the inferences that may run at once.
+
+    ONNX Runtime's own default, every core for every session, oversubscribes the
+    machine as soon as two worker threads infer at once: each run then waits on
+    the others' threads (bench/threads.py measures it). Job threads of both queues
+    and the requests allowed to hold images at once can all be inferring together.
+    """
+    if settings.ai.threads:
+        return settings.ai.threads
+    at_once = settings.jobs.workers + settings.jobs.heavy_workers + settings.ai.concurrency
+    return max(1, usable_cores() // max(1, at_once))
+
+
+def _set_opencv_threads(threads: int) -> None:
+    import cv2
+
+    # OpenCV's own pool is process-wide and also defaults to every core.
+    cv2.setNumThreads(threads)
 
 
 Factory = Callable[[Build], Any]
@@ -111,6 +142,8 @@ class Providers:
             raise InvalidInput(f"No {capability} named {key[1]!r}; choose one of {registered(capability)}",
                                details={"capability": capability, "name": key[1]})
         with self._lock:
+            if not self._built:
+                _set_opencv_threads(inference_threads(self.settings))
             if key not in self._built:
                 self._built[key] = factory(Build(self.settings, key[1]))
             return self._built[key]

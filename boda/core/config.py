@@ -128,7 +128,10 @@ class AiSettings(BaseModel):
         description="Folder searched for model weights before carried and packaged ones; downloads "
         "and trained models go here. Unset: <data_dir>/models.",
     )
-    threads: int = Field(default=0, description="ONNX Runtime intra-op threads (0: all cores).")
+    threads: int = Field(
+        default=0, ge=0, description="ONNX Runtime (and OpenCV) threads per inference. 0: the cores divided by "
+        "the inferences that may run at once (jobs.workers + jobs.heavy_workers + ai.concurrency).",
+    )
     concurrency: int = Field(
         default=2, ge=1, description="Requests holding decoded images at once; more wait (bounds memory)."
     )
@@ -179,6 +182,17 @@ class CoreSettings(BaseSettings):
     )
     body_timeout_seconds: float = Field(
         default=30.0, gt=0, description="A request body that sends nothing for this long is refused (408)."
+    )
+    shutdown_timeout_seconds: float = Field(
+        default=4.0, ge=0, description="On SIGTERM, `boda serve` gives open requests this long to finish, then "
+        "cancels them; event streams end at once and their clients reconnect.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Level of Boda's log lines; DEBUG also lets the libraries' chatter through."
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="Log lines as text, or one JSON object a line (time, level, logger, "
+        "message, job_id, exc).",
     )
     session_days: int = Field(default=30, description="Web session lifetime.")
     login_failures_per_user: int = Field(

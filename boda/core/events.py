@@ -8,6 +8,7 @@ reconnecting client resumes exactly after its Last-Event-ID.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from boda.core.models import JobEvent
 POLL_SECONDS = 0.25
 KEEPALIVE_SECONDS = 15.0
 MAX_STREAM_SECONDS = 600.0
+RECONNECT_MS = 1000  # the `retry:` hint sent with `reconnect`: soon, but not in a tight loop
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,12 @@ class Event:
     event: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
     comment: str | None = None
+    retry: int | None = None
+
+
+def reconnect(reason: str) -> Event:
+    """The stream is not over: come back (with Last-Event-ID) and resume. No id, so the resume point stays."""
+    return Event(event="reconnect", data={"reason": reason}, retry=RECONNECT_MS)
 
 
 def publish(session: Session, job_id: str, type_: str, data: dict[str, Any]) -> None:
@@ -46,18 +54,26 @@ def events_after(db: Database, job_id: str, after: int) -> list[JobEvent]:
         return list(rows)
 
 
-async def stream(db: Database, job_id: str, last_event_id: int = 0,
-                 max_seconds: float = MAX_STREAM_SECONDS) -> AsyncIterator[Event]:
+async def stream(db: Database, job_id: str, last_event_id: int = 0, max_seconds: float = MAX_STREAM_SECONDS,
+                 stop: threading.Event | None = None) -> AsyncIterator[Event]:
     """Yield the job's events after last_event_id until its final event.
 
     It also ends when the job is over and nothing is left to send (a client
-    resuming past the end), and after max_seconds: browsers reconnect by
-    themselves with Last-Event-ID, so no stream is held forever.
+    resuming past the end). After max_seconds, or as soon as `stop` is set (the
+    server is shutting down), it ends with a `reconnect` event: browsers come
+    back by themselves with Last-Event-ID, so no stream is held forever and a
+    deploy need not wait for one.
     """
     after = last_event_id
     idle = 0.0
     deadline = time.monotonic() + max_seconds
-    while time.monotonic() < deadline:
+    while True:
+        if stop is not None and stop.is_set():
+            yield reconnect("shutdown")
+            return
+        if time.monotonic() >= deadline:
+            yield reconnect("timeout")
+            return
         rows = await asyncio.to_thread(events_after, db, job_id, after)
         for row in rows:
             after = row.id

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from boda.core.db import Database, utcnow
 from boda.core.errors import Conflict, InvalidInput, Unavailable
 from boda.core.events import publish
+from boda.core.logging import tagged_with_job
 from boda.core.models import Job, JobStatus
 
 if TYPE_CHECKING:
@@ -190,6 +191,7 @@ class _Heartbeat:
                 log.exception("heartbeat failed for job %s", self._job_id)
 
 
+@tagged_with_job
 def execute(runtime: Runtime, job_id: str) -> None:
     """Run one attempt of a job; called by the worker for each queue message."""
     db, settings = runtime.db, runtime.settings

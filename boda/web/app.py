@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -84,6 +85,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(openapi.single_values)],
     )
     app.state.settings = settings
+    # Set when the server begins to shut down (boda.web.server): event streams end at once, telling
+    # their clients to reconnect, instead of holding the old process open for minutes.
+    app.state.draining = threading.Event()
     app.state.trusted_proxies = networks(settings.trusted_proxies)
     app.state.templates = _templates()
     install_error_handlers(app)

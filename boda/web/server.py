@@ -1,16 +1,24 @@
-"""`boda serve` under uvicorn, with the one guard uvicorn lacks: a deadline for request headers.
+"""`boda serve` under uvicorn, with two things uvicorn lacks: a deadline for request headers, and a quick stop.
 
 uvicorn times out idle keep-alive connections, but a client that connects and
 sends half a request line (or headers one byte a minute) is held forever. The
 body has its own deadline in the app (`web.errors.BodyReadTimeout`).
+
+On SIGTERM uvicorn waits for every open response, and a job's event stream is
+open for up to ten minutes: `DrainingServer` first tells the app to end its
+streams (each sends `reconnect`, and clients resume after their Last-Event-ID
+on the next process), and `shutdown_timeout_seconds` bounds the rest.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import threading
 from typing import Any
 
+import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from boda.core.config import Settings
@@ -88,14 +96,32 @@ def http_protocol() -> type[asyncio.Protocol]:
     return HttpToolsWithDeadline or H11WithDeadline
 
 
-def serve(settings: Settings, *, host: str, port: int, reload: bool) -> None:
-    """Run uvicorn. (With --reload the worker process keeps the default header deadline.)"""
-    import uvicorn
+class DrainingServer(uvicorn.Server):
+    """A uvicorn server that, when it starts to shut down, sets the app's `draining` event first."""
 
+    def __init__(self, config: uvicorn.Config, draining: threading.Event) -> None:
+        super().__init__(config)
+        self.draining = draining
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.draining.set()
+        await super().shutdown(sockets)
+
+
+def serve(settings: Settings, *, host: str, port: int, reload: bool) -> None:
+    """Run uvicorn. (With --reload, a development mode, the defaults of uvicorn's worker apply.)"""
     protocol = http_protocol()
     protocol.header_timeout = settings.header_timeout_seconds  # type: ignore[attr-defined]
-    uvicorn.run("boda.web.app:create_app", factory=True, host=host, port=port, reload=reload,
-                http=protocol,  # type: ignore[arg-type]
-                timeout_keep_alive=min(5, max(1, int(settings.header_timeout_seconds))),
-                proxy_headers=bool(settings.trusted_proxies),
-                forwarded_allow_ips=settings.trusted_proxies or None)
+    options: dict[str, Any] = dict(
+        host=host, port=port, http=protocol,
+        timeout_keep_alive=min(5, max(1, int(settings.header_timeout_seconds))),
+        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
+        proxy_headers=bool(settings.trusted_proxies), forwarded_allow_ips=settings.trusted_proxies or None)
+    if reload:
+        uvicorn.run("boda.web.app:create_app", factory=True, reload=True, **options)
+        return
+    from boda.web.app import create_app
+
+    app = create_app(settings)
+    # log_config=None: uvicorn's lines go through the handler boda.core.logging installed (text or JSON).
+    DrainingServer(uvicorn.Config(app, log_config=None, **options), app.state.draining).run()

@@ -224,7 +224,7 @@ def test_streams_hold_no_connection_and_end(client: TestClient, runtime: Runtime
 def test_stream_ends_by_itself(runtime: Runtime) -> None:
     import asyncio
 
-    from boda.core.events import stream
+    from boda.core.events import reconnect, stream
 
     with runtime.db.session() as session:
         row = Job(kind="core.selftest", payload={}, status=JobStatus.queued)  # never picked up
@@ -234,8 +234,33 @@ def test_stream_ends_by_itself(runtime: Runtime) -> None:
         return [event async for event in stream(runtime.db, row.id, 0, max_seconds=0.6)]
 
     started = time.monotonic()
-    assert asyncio.run(collect()) == []
+    assert asyncio.run(collect()) == [reconnect("timeout")]  # not over: come back with Last-Event-ID
     assert time.monotonic() - started < 3
+
+
+def test_stream_ends_when_the_server_stops(runtime: Runtime) -> None:
+    import asyncio
+    import threading
+
+    from boda.core.events import publish, reconnect, stream
+
+    with runtime.db.session() as session:
+        row = Job(kind="core.selftest", payload={}, status=JobStatus.running)  # runs on (elsewhere)
+        session.add(row)
+        session.flush()
+        publish(session, row.id, "status", {"status": "running"})
+    stop = threading.Event()
+
+    async def collect() -> list[Any]:
+        seen = []
+        async for event in stream(runtime.db, row.id, 0, stop=stop):
+            seen.append(event)
+            stop.set()  # after the first event, the server begins to shut down
+        return seen
+
+    events = asyncio.run(collect())
+    assert [e.event for e in events] == ["status", "reconnect"] and events[-1] == reconnect("shutdown")
+    assert events[-1].id is None and events[-1].retry == 1000  # no id: the client's resume point stays
 
 
 def test_reaper_resends_a_job_whose_message_was_lost(client: TestClient, runtime: Runtime, alice: Account) -> None:

@@ -70,15 +70,20 @@ def _watchable_job(job_id: str, request: Request, runtime: RuntimeDep) -> str:
 async def job_events(job_id: Annotated[str, Depends(_watchable_job)], request: Request, runtime: RuntimeDep,
                      last_event_id: Annotated[str | None, Header()] = None,
                      after: Annotated[int, Query(ge=0, le=2**62)] = 0) -> AsyncIterator[ServerSentEvent]:
-    """Stream the job's progress as Server-Sent Events; resumes after Last-Event-ID."""
+    """Stream the job's progress as Server-Sent Events; resumes after Last-Event-ID.
+
+    Events: `status`, `progress`, `final` (the last one), and `reconnect` when the
+    server ends the stream before the job is over (a restart, or after 10 minutes):
+    connect again with the last id seen as Last-Event-ID (browsers do it by themselves).
+    """
     # ASCII digits only: "²".isdigit() is True, and int() refuses it.
     resumable = last_event_id and last_event_id.isascii() and last_event_id.isdigit() and len(last_event_id) < 18
     start = int(last_event_id) if resumable else after
     text = job_text(request)
-    async for event in stream(runtime.db, job_id, start):
+    async for event in stream(runtime.db, job_id, start, stop=request.app.state.draining):
         if await request.is_disconnected():
             return
         data = event.data
         if data and data.get("message_key"):  # the message in the watcher's language
             data = {**data, "message": text(data["message_key"], data.get("message_args"), data.get("message", ""))}
-        yield ServerSentEvent(id=event.id, event=event.event, data=data, comment=event.comment)
+        yield ServerSentEvent(id=event.id, event=event.event, data=data, comment=event.comment, retry=event.retry)

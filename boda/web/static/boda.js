@@ -74,20 +74,35 @@
   }
 
   // Follow one job: updates the element's bar, status and message until the final event.
+  // When the server restarts, the stream ends with a `reconnect` event and EventSource comes back
+  // by itself with Last-Event-ID. Should a proxy answer 502 meanwhile, EventSource gives up: open a
+  // new one after the last id seen (`?after=`), so nothing is lost or shown twice.
   function watchJob(id, el, onFinal) {
     el.dataset.watching = "1";
-    const source = new EventSource(`/api/v1/jobs/${id}/events`);
-    source.addEventListener("progress", (e) => showState(el, JSON.parse(e.data)));
-    source.addEventListener("status", (e) => showState(el, JSON.parse(e.data)));
-    source.addEventListener("final", (e) => {
-      const data = JSON.parse(e.data);
-      showState(el, data);
-      source.close();
-      delete el.dataset.watching;
-      updateBadge();
-      if (onFinal) onFinal(data);
-    });
-    return source;
+    let lastId = "";
+    let done = false;
+    const open = () => {
+      const source = new EventSource(`/api/v1/jobs/${id}/events` + (lastId ? `?after=${lastId}` : ""));
+      const on = (type, handle) => source.addEventListener(type, (e) => {
+        if (e.lastEventId) lastId = e.lastEventId;
+        handle(JSON.parse(e.data));
+      });
+      on("progress", (data) => showState(el, data));
+      on("status", (data) => showState(el, data));
+      on("final", (data) => {
+        done = true;
+        showState(el, data);
+        source.close();
+        delete el.dataset.watching;
+        updateBadge();
+        if (onFinal) onFinal(data);
+      });
+      source.onerror = () => {
+        if (!done && source.readyState === EventSource.CLOSED) setTimeout(open, 2000);
+      };
+      return source;
+    };
+    return open();
   }
 
   // The jobs page lives: jobs started elsewhere (another tab, the API, the CLI) appear, and every row moves.
