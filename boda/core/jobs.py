@@ -306,7 +306,11 @@ class _EmbeddedConsumer(Consumer):  # type: ignore[misc]
 
 def _make_huey(url: str, name: str, *, immediate: bool) -> Huey:
     if url.startswith("redis"):
-        return RedisHuey(name, url=url, immediate=immediate, results=False)
+        # A bounded connect: readiness and enqueue answer "unavailable" rather than hang on a lost host.
+        from redis import ConnectionPool
+
+        pool = ConnectionPool.from_url(url, socket_connect_timeout=5)
+        return RedisHuey(name, connection_pool=pool, immediate=immediate, results=False)
     if url.startswith("sqlite:///"):
         path = url.removeprefix("sqlite:///")
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
@@ -367,6 +371,13 @@ class JobQueue:
         except Exception as exc:
             raise Unavailable("The job queue is unavailable; nothing was saved; try again later",
                               key="queue_down") from exc
+
+    def check(self) -> None:
+        """Raise if any queue's storage does not answer (readiness): Redis, or the SQLite queue file."""
+        if self.runtime.settings.jobs.immediate:
+            return
+        for huey in self.hueys.values():
+            huey.pending_count()
 
     def enqueue(self, session: Session, job: JobDef[PayloadT], *, payload: PayloadT | dict[str, Any],
                 owner_id: str | None, title: str = "") -> Job:
