@@ -19,8 +19,12 @@ def anonymize_batch(ctx: JobContext, payload: AnonymizeBatch) -> dict[str, Any]:
     options, file_ids = payload.options, payload.file_ids
     items: list[dict[str, Any]] = []
     faces = 0
+    with ctx.runtime.db.session() as session:  # what an earlier attempt finished (a killed worker's)
+        finished = set(session.scalars(select(Anonymization.original_id)
+                                       .where(Anonymization.job_id == ctx.job_id)))
     for i, file_id in enumerate(file_ids):
-        ctx.progress(i / len(file_ids), f"{i}/{len(file_ids)}")
+        if file_id not in finished:  # a retry reports where the work is at once, not 0 %
+            ctx.progress(i / len(file_ids), f"{i}/{len(file_ids)}")
         with ctx.runtime.db.session() as session:
             original = session.get(StoredFile, file_id)
             if original is None or original.owner_id != ctx.owner_id:
