@@ -78,7 +78,7 @@ class JobsSettings(BaseModel):
     retry_delay: float = Field(default=2.0, description="First retry delay in seconds; doubles each retry.")
     heartbeat_seconds: float = Field(default=2.0, gt=0, description="How often a running job proves it is alive.")
     stale_after_seconds: float = Field(
-        default=10.0, gt=0, description="A running job silent for this long is taken as lost (worker killed) and "
+        default=8.0, gt=0, description="A running job silent for this long is taken as lost (worker killed) and "
         "queued again; a queued job this old whose message is in no queue is sent again. Keep it several "
         "heartbeats long, and the machines' clocks in step (NTP).",
     )
