@@ -116,9 +116,17 @@ class JobsSettings(BaseModel):
     immediate: bool = Field(default=False, description="Run jobs inline, in the caller (tests, debugging).")
     retries: int = Field(default=2, description="Retries of a failed job before it is marked failed.")
     retry_delay: float = Field(default=2.0, description="First retry delay in seconds; doubles each retry.")
-    heartbeat_seconds: float = Field(default=5.0, description="How often a running job proves it is alive.")
+    heartbeat_seconds: float = Field(default=2.0, gt=0, description="How often a running job proves it is alive.")
     stale_after_seconds: float = Field(
-        default=60.0, description="A running job silent for this long is taken as lost (worker killed)."
+        default=8.0, gt=0, description="A running job silent for this long is taken as lost (worker killed) and "
+        "queued again; a queued job this old whose message is in no queue is sent again. Keep it several "
+        "heartbeats long, and the machines' clocks in step (NTP).",
+    )
+    maintenance_seconds: float = Field(
+        default=2.0, gt=0, description="How often the fleet looks for lost jobs (one worker per round)."
+    )
+    sweep_seconds: float = Field(
+        default=600.0, gt=0, description="How often the fleet deletes blobs no row uses (one worker per round)."
     )
 
 

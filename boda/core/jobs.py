@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import signal
 import socket
 import threading
@@ -23,18 +24,19 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from huey import RedisHuey, SqliteHuey, crontab
+from huey import RedisHuey, SqliteHuey
 from huey.api import Huey
 from huey.consumer import Consumer
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import event, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from boda.core.db import Database, utcnow
 from boda.core.errors import Conflict, InvalidInput, Unavailable
 from boda.core.events import publish
 from boda.core.logging import tagged_with_job
-from boda.core.models import Job, JobStatus
+from boda.core.models import Job, JobStatus, Schedule
 
 if TYPE_CHECKING:
     from boda.core.runtime import Runtime
@@ -104,11 +106,15 @@ def queue_of(kind: str) -> Queue:
 class JobContext:
     """What a running job sees: the runtime, and a way to report progress."""
 
-    def __init__(self, runtime: Runtime, job_id: str, owner_id: str | None, attempt: int = 1) -> None:
+    def __init__(self, runtime: Runtime, job_id: str, owner_id: str | None, attempt: int = 1,
+                 resumed_from: float = 0.0) -> None:
         self.runtime = runtime
         self.job_id = job_id
         self.owner_id = owner_id
         self.attempt = attempt
+        # The progress (0..1) an earlier attempt reached: a job that can pick up where it was
+        # (finished items are kept) reports from there, so a retry does not jump back to 0 %.
+        self.resumed_from = resumed_from
         self._last_write = float("-inf")
 
     def progress(self, fraction: float, message: str = "", *, key: str | None = None,
@@ -212,15 +218,26 @@ def execute(runtime: Runtime, job_id: str) -> None:
         except ValidationError as exc:
             _finish(session, row, JobStatus.failed, error=f"Invalid payload for {row.kind}: {exc}")
             return
+        previous, me = row.worker, worker_name()
         row.status = JobStatus.running
         row.attempts += 1
         row.started_at = row.started_at or utcnow()
         row.heartbeat_at = utcnow()
-        row.worker = worker_name()
+        row.worker = me
         owner_id, attempt = row.owner_id, row.attempts
-        publish(session, job_id, "status", {"status": "running", "attempt": attempt})
+        news: dict[str, Any] = {"status": "running", "attempt": attempt}
+        if attempt > 1:
+            # The row keeps the progress the last attempt reached until this one reports.
+            lost = _LOST in (row.message or "")
+            row.message = (f"The worker {previous} stopped; resumed on {me}" if lost
+                           else f"Attempt {attempt} on {me}")
+            news |= {"message": row.message, "progress": row.progress}
+            log.log(logging.WARNING if lost else logging.INFO, "job %s (%s): %s (attempt %d, from %.0f %%)",
+                    job_id, row.kind, row.message, attempt, row.progress)
+        publish(session, job_id, "status", news)
+        resumed_from = (row.progress or 0.0) / 100 if attempt > 1 else 0.0
 
-    context = JobContext(runtime, job_id, owner_id, attempt)
+    context = JobContext(runtime, job_id, owner_id, attempt, resumed_from)
     try:
         with _Heartbeat(db, job_id, settings.jobs.heartbeat_seconds):
             result = spec.func(context, payload)
@@ -273,9 +290,20 @@ def _after_failure(runtime: Runtime, job_id: str, attempt: int, exc: BaseExcepti
         runtime.queue.send(job_id, queue_of(row.kind), delay=retry_in)
 
 
+_LOST = "stopped during attempt"
+
+
 def reap_stale(runtime: Runtime) -> int:
-    """Requeue or fail running jobs whose worker stopped beating; returns how many."""
-    limit = utcnow() - timedelta(seconds=runtime.settings.jobs.stale_after_seconds)
+    """Requeue or fail running jobs whose worker stopped beating, resend lost messages; returns how many.
+
+    Both are judged by `jobs.stale_after_seconds`: a running job whose heartbeat is older is
+    taken as lost (its worker was killed); a queued job as old whose id is in none of the
+    queue's messages (pending or scheduled) lost its message (a worker killed between taking
+    and starting it, a Redis restarted empty) and is sent again. Duplicates are harmless:
+    `execute` skips a job that is running or finished.
+    """
+    stale_after = runtime.settings.jobs.stale_after_seconds
+    limit = utcnow() - timedelta(seconds=stale_after)
     requeue: list[tuple[str, Queue]] = []
     with runtime.db.session() as session:
         stale = session.scalars(
@@ -283,29 +311,113 @@ def reap_stale(runtime: Runtime) -> int:
             .with_for_update(skip_locked=True)
         ).all()
         for row in stale:
-            lost = f"The worker ({row.worker}) stopped during attempt {row.attempts}"
+            silent = (utcnow() - row.heartbeat_at).total_seconds() if row.heartbeat_at else stale_after
+            lost = f"The worker {row.worker} {_LOST} {row.attempts} (silent for {silent:.0f} s)"
             if row.attempts < row.max_attempts and not row.cancel_requested:
                 row.status = JobStatus.queued
                 row.heartbeat_at = utcnow()
                 row.message = f"{lost}; queued again"
-                publish(session, row.id, "status", {"status": "queued", "message": row.message})
+                publish(session, row.id, "status", {"status": "queued", "message": row.message,
+                                                    "progress": row.progress})
                 requeue.append((row.id, queue_of(row.kind)))
+                log.warning("job %s (%s): %s; queued again at %.0f %%", row.id, row.kind, lost, row.progress)
             else:
+                log.warning("job %s (%s): %s; no attempts left", row.id, row.kind, lost)
                 _finish(session, row, JobStatus.failed, error=f"{lost}; no attempts left")
-        # A queue message lost on the way (a worker killed between taking and starting it,
-        # a queue restarted empty) leaves a job queued for ever: send such jobs again.
-        # Duplicates are harmless: `execute` skips a job that is running or finished.
-        lost_limit = utcnow() - timedelta(seconds=max(5 * runtime.settings.jobs.stale_after_seconds, 300))
         waiting = session.scalars(
             select(Job).where(Job.status == JobStatus.queued, Job.cancel_requested.is_(False),
-                              Job.heartbeat_at < lost_limit).with_for_update(skip_locked=True)
+                              Job.heartbeat_at < limit).with_for_update(skip_locked=True)
         ).all()
+        resent = 0
+        carried = runtime.queue.carried_ids({queue_of(row.kind) for row in waiting}) if waiting else {}
         for row in waiting:
+            queue = queue_of(row.kind)
+            if queue not in carried or row.id in carried[queue]:
+                continue  # its message waits (or the queue could not be read: judge next time)
             row.heartbeat_at = utcnow()
-            requeue.append((row.id, queue_of(row.kind)))
+            row.message = "The queue lost this job's message; sent again"
+            publish(session, row.id, "status", {"status": "queued", "message": row.message})
+            log.warning("job %s (%s): its message was lost from the %s queue; sent again", row.id, row.kind, queue)
+            requeue.append((row.id, queue))
+            resent += 1
     for job_id, queue in requeue:
-        runtime.queue.send(job_id, queue)
-    return len(stale) + len(waiting)
+        try:
+            runtime.queue.send(job_id, queue)
+        except Exception:  # the row stays queued: the next round sends it again
+            log.exception("could not send job %s to the %s queue", job_id, queue)
+    return len(stale) + resent
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """A task the fleet runs once every `every` seconds, whichever worker claims the round."""
+
+    name: str
+    every: float
+    func: Callable[[Runtime], object]
+
+
+def claim_round(db: Database, name: str, every: float, *, owner: str) -> bool:
+    """Whether this process runs this round of `name`: it moved the shared schedule forward first."""
+    now = utcnow()
+    due = now + timedelta(seconds=every)
+    with db.session() as session:
+        claimed = session.execute(
+            update(Schedule).where(Schedule.name == name, Schedule.next_run_at <= now)
+            .values(next_run_at=due, owner=owner)
+        ).rowcount
+        if claimed or session.get(Schedule, name) is not None:
+            return bool(claimed)
+    try:  # the first round ever: whoever inserts the row runs it
+        with db.session() as session:
+            session.add(Schedule(name=name, next_run_at=due, owner=owner))
+    except IntegrityError:
+        return False
+    return True
+
+
+class Maintenance:
+    """Periodic work on a loop of its own in each worker process, never behind jobs.
+
+    One thread per task polls the shared schedule (`schedules` table); one process runs
+    each round, and a killed one delays nothing: the next poll anywhere takes the next round.
+    """
+
+    def __init__(self, runtime: Runtime, tasks: list[Periodic]) -> None:
+        self.runtime, self.tasks = runtime, tasks
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        self._stop.clear()
+        for task in self.tasks:
+            thread = threading.Thread(target=self._loop, args=(task,), daemon=True, name=f"boda-{task.name}")
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        self._threads = []
+
+    def _loop(self, task: Periodic) -> None:
+        owner = f"{socket.gethostname()}:{os.getpid()}"
+        # Polls at half the period: a round starts at most half a period late (a poll that just
+        # missed it), and the jitter keeps a fleet started together from polling in step.
+        poll = min(task.every / 2, 30.0)
+        while not self._stop.wait(poll * random.uniform(0.8, 1.0)):  # noqa: S311 - not security
+            try:
+                if claim_round(self.runtime.db, task.name, task.every, owner=owner):
+                    task.func(self.runtime)
+            except Exception:  # a missed round is retried at the next poll
+                log.exception("periodic task %s failed", task.name)
+
+
+def _sweep(runtime: Runtime) -> None:
+    from boda.core.uploads import sweep_orphans
+
+    sweep_orphans(runtime.db, runtime.store, grace_seconds=runtime.settings.storage.orphan_grace_seconds)
 
 
 class _EmbeddedConsumer(Consumer):  # type: ignore[misc]
@@ -317,7 +429,11 @@ class _EmbeddedConsumer(Consumer):  # type: ignore[misc]
 
 def _make_huey(url: str, name: str, *, immediate: bool) -> Huey:
     if url.startswith("redis"):
-        return RedisHuey(name, url=url, immediate=immediate, results=False)
+        # A bounded connect: readiness and enqueue answer "unavailable" rather than hang on a lost host.
+        from redis import ConnectionPool
+
+        pool = ConnectionPool.from_url(url, socket_connect_timeout=5)
+        return RedisHuey(name, connection_pool=pool, immediate=immediate, results=False)
     if url.startswith("sqlite:///"):
         path = url.removeprefix("sqlite:///")
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
@@ -350,16 +466,12 @@ class JobQueue:
 
             self._tasks[queue] = run_job
 
-        # Periodic work is scheduled once, on the default queue.
-        @self.huey.periodic_task(crontab(minute="*"), name="boda.reap_stale")
-        def reap() -> None:
-            reap_stale(runtime)
-
-        @self.huey.periodic_task(crontab(minute="*/10"), name="boda.sweep_blobs")
-        def sweep() -> None:
-            from boda.core.uploads import sweep_orphans
-
-            sweep_orphans(runtime.db, runtime.store, grace_seconds=settings.storage.orphan_grace_seconds)
+        # Periodic work: one schedule for the fleet, on a loop of its own (not behind jobs).
+        jobs = settings.jobs
+        self.maintenance = Maintenance(runtime, [
+            Periodic("reap_stale", jobs.maintenance_seconds, reap_stale),
+            Periodic("sweep_blobs", jobs.sweep_seconds, _sweep),
+        ])
 
     def send(self, job_id: str, queue: Queue = Queue.default, *, delay: float | None = None) -> None:
         task = self._tasks[queue]
@@ -378,6 +490,29 @@ class JobQueue:
         except Exception as exc:
             raise Unavailable("The job queue is unavailable; nothing was saved; try again later",
                               key="queue_down") from exc
+
+    def carried_ids(self, queues: Iterable[Queue]) -> dict[Queue, set[str]]:
+        """The job ids each queue holds a message for (waiting or scheduled for later).
+
+        A queue that cannot be read is left out: its jobs are not taken for lost.
+        """
+        carried: dict[Queue, set[str]] = {}
+        for queue in queues:
+            huey = self.hueys[queue]
+            try:
+                tasks = [*huey.pending(), *huey.scheduled()]
+            except Exception:
+                log.exception("could not read the %s queue's messages", queue)
+                continue
+            carried[queue] = {str(task.args[0]) for task in tasks if task.args}
+        return carried
+
+    def check(self) -> None:
+        """Raise if any queue's storage does not answer (readiness): Redis, or the SQLite queue file."""
+        if self.runtime.settings.jobs.immediate:
+            return
+        for huey in self.hueys.values():
+            huey.pending_count()
 
     def enqueue(self, session: Session, job: JobDef[PayloadT], *, payload: PayloadT | dict[str, Any],
                 owner_id: str | None, title: str = "", title_key: str | None = None,
@@ -423,7 +558,7 @@ class JobQueue:
         return {queue: counts[queue] for queue in (queues or Queue) if counts[queue] > 0}
 
     def _consumer(self, queue: Queue, workers: int, cls: type[Consumer] = Consumer) -> Consumer:
-        return cls(self.hueys[queue], workers=workers, worker_type="thread", periodic=queue == Queue.default,
+        return cls(self.hueys[queue], workers=workers, worker_type="thread", periodic=False,
                    max_delay=1.0, check_worker_health=True)
 
     # The consumers: inside `boda serve` by default, or alone in `boda worker`.
@@ -433,11 +568,46 @@ class JobQueue:
             consumer = self._consumer(queue, count, _EmbeddedConsumer)
             consumer.start()
             self._consumers.append(consumer)
+        self.maintenance.start()
 
-    def stop_consumer(self) -> None:
+    def stop_consumer(self, *, wait: float | None = None) -> None:
+        """Stop this process's consumers; jobs still running after `wait` seconds go back to the queue.
+
+        Without `wait` it waits for running jobs to end (`boda worker`'s graceful stop). A web
+        server gives them a moment, then hands them back: a deploy never waits for a long batch,
+        and the job goes on elsewhere (or after the restart) from where its work is.
+        """
+        self.maintenance.stop()
         for consumer in self._consumers:
-            consumer.stop(graceful=True)
+            consumer.stop(graceful=False)
+        deadline = time.monotonic() + (wait if wait is not None else float("inf"))
+        threads = [thread for consumer in self._consumers for _, thread in consumer.worker_threads]
+        for thread in threads:
+            thread.join(None if wait is None else max(0.0, deadline - time.monotonic()))
+        if any(thread.is_alive() for thread in threads):
+            self.release_running()
         self._consumers = []
+
+    def release_running(self) -> int:
+        """Queue again the jobs this process is running (it is stopping); their late writes are refused."""
+        prefix = f"{socket.gethostname()}:{os.getpid()}:"
+        released: list[tuple[str, Queue]] = []
+        with self.runtime.db.session() as session:
+            rows = session.scalars(select(Job).where(Job.status == JobStatus.running, Job.worker.startswith(prefix))
+                                   .with_for_update(skip_locked=True)).all()
+            for row in rows:
+                row.status = JobStatus.queued
+                row.heartbeat_at = utcnow()
+                row.message = f"The server stopped during attempt {row.attempts}; queued again"
+                publish(session, row.id, "status", {"status": "queued", "message": row.message})
+                released.append((row.id, queue_of(row.kind)))
+        for job_id, queue in released:
+            log.warning("job %s handed back to the %s queue: this process is stopping", job_id, queue)
+            try:
+                self.send(job_id, queue)
+            except Exception:  # the reaper sends it again
+                log.exception("could not queue job %s again", job_id)
+        return len(released)
 
     def run_consumer_forever(self, *, workers: int | None = None, queues: Iterable[Queue] | None = None) -> None:
         """`boda worker`: consumers for the chosen queues until SIGINT/SIGTERM, then a graceful stop."""

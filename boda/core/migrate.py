@@ -7,6 +7,9 @@ its key and depending on the core revision it builds on.
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -50,8 +53,38 @@ def _adopt_legacy(connection: Connection) -> None:
                                {"v": script.revision})
 
 
+# One key for every Boda process that migrates this database (PostgreSQL advisory locks are per database).
+_LOCK_KEY = zlib.crc32(b"boda.migrate")
+# How long a migration waits for another process's (SQLite); PostgreSQL waits without a limit.
+_SQLITE_WAIT_MS = 10 * 60 * 1000
+
+
+@contextmanager
+def _migration_lock(connection: Connection) -> Iterator[None]:
+    """Let one process at a time upgrade: a fleet started together must not race on `alembic_version`.
+
+    PostgreSQL: an advisory lock held by this transaction (released at its commit or rollback);
+    the next process then sees the schema at head and does nothing. SQLite: the upgrade runs in
+    one `BEGIN EXCLUSIVE` transaction, which also makes it all-or-nothing.
+    """
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+        yield
+    elif dialect == "sqlite":
+        previous = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+        connection.exec_driver_sql(f"PRAGMA busy_timeout = {_SQLITE_WAIT_MS}")
+        try:
+            connection.exec_driver_sql("BEGIN EXCLUSIVE")
+        finally:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(previous or 0)}")
+        yield
+    else:
+        yield
+
+
 def upgrade(engine: Engine, revision: str = "heads") -> None:
-    with engine.begin() as connection:
+    with engine.begin() as connection, _migration_lock(connection):
         _adopt_legacy(connection)
         command.upgrade(alembic_config(connection), revision)
 

@@ -232,3 +232,17 @@ class LoginFailure(IdMixin, Base):
     scope: Mapped[str] = mapped_column(String(8))  # user | address
     key: Mapped[str] = mapped_column(String(255))
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Schedule(Base):
+    """When a periodic task (the reaper, the blob sweep) is next due, for every process at once.
+
+    Each worker process polls; the one whose update moves `next_run_at` forward runs that
+    round, so the fleet keeps one schedule however many workers it has.
+    """
+
+    __tablename__ = "schedules"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_run_at: Mapped[datetime] = mapped_column()
+    owner: Mapped[str | None] = mapped_column(String(255))  # the worker that claimed the last round

@@ -37,6 +37,6 @@ class Runtime:
             return RedisLoginThrottle(settings.jobs_url, **limits)
         return DbLoginThrottle(self.db, **limits)
 
-    def close(self) -> None:
-        self.queue.stop_consumer()
+    def close(self, *, wait: float | None = None) -> None:
+        self.queue.stop_consumer(wait=wait)
         self.db.dispose()

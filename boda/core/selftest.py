@@ -18,7 +18,8 @@ class Selftest(BaseModel):
 def _selftest(ctx: JobContext, payload: Selftest) -> dict[str, Any]:
     """Wait `seconds` in `steps` steps, reporting progress at each, and say which worker ran it."""
     steps, seconds = payload.steps, payload.seconds
-    for step in range(steps):
+    # Steps are only waits: a retry (its worker was killed) goes on from the step reached.
+    for step in range(min(int(ctx.resumed_from * steps), steps - 1), steps):
         ctx.progress(step / steps, f"step {step + 1} of {steps}")
         time.sleep(seconds / steps)
     return {"steps": steps, "worker": worker_name()}

@@ -81,6 +81,22 @@ class BlobStore:
         elif not self.fs.exists(self.root):
             self.fs.mkdir(self.root)
 
+    def check(self) -> None:
+        """Raise if the store does not answer (readiness).
+
+        S3 and Azure have no empty folders: until the first blob is written the root prefix
+        does not exist, and an existing bucket or container is all a fresh store needs.
+        """
+        if self.is_local:
+            if not os.path.isdir(self.root) or not os.access(self.root, os.W_OK | os.X_OK):
+                raise FileNotFoundError(f"The blob folder {self.root} is missing or not writable")
+            return
+        self.fs.invalidate_cache(self.root)  # listings are cached: ask the service
+        try:
+            self.fs.ls(self.root, detail=False)
+        except FileNotFoundError:
+            self.fs.info(self.root.split("/", 1)[0])  # the bucket or container itself
+
     def path(self, key: str) -> str:
         if len(key) != 64 or not all(c in "0123456789abcdef" for c in key):
             raise NotFound("No such blob", key="blob_not_found")  # keys are hashes: anything else is a path trick

@@ -72,7 +72,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            runtime.close()
+            # A job running in this process gets a second to end; then it is queued again, so a deploy
+            # never waits for a long batch (it goes on in a worker, or here after the restart).
+            runtime.close(wait=1.0)
 
     app = FastAPI(
         title="Boda",

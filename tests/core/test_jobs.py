@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
+from sqlalchemy import select
 
 from boda.core.config import Settings
 from boda.core.db import utcnow
@@ -160,10 +161,11 @@ def test_reaper_requeues_or_fails_silent_jobs(client: TestClient, runtime: Runti
         assert session.get(Job, fresh.id).status == "running"  # type: ignore[union-attr]
 
 
-def _start_worker(settings: Settings, tmp_path: Path, name: str) -> subprocess.Popen[bytes]:
+def _start_worker(settings: Settings, tmp_path: Path, name: str, **jobs: str) -> subprocess.Popen[bytes]:
+    jobs = {"HEARTBEAT_SECONDS": "0.2", "STALE_AFTER_SECONDS": "1.5", **jobs}
     env = {**os.environ, "BODA_DATA_DIR": str(settings.data_dir), "BODA_DB__URL": settings.database_url,
-           "BODA_JOBS__URL": settings.jobs.url, "BODA_JOBS__HEARTBEAT_SECONDS": "0.2",
-           "BODA_JOBS__STALE_AFTER_SECONDS": "1.5", "BODA_CONFIG": ""}
+           "BODA_JOBS__URL": settings.jobs.url, "BODA_CONFIG": "",
+           **{f"BODA_JOBS__{key}": value for key, value in jobs.items() if value}}
     log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - the process owns it
     return subprocess.Popen([sys.executable, "-m", "boda", "worker", "--workers", "1"], env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -369,3 +371,135 @@ def test_progress_writes_are_throttled(runtime: Runtime, alice: Account) -> None
         writes = session.scalar(select(func.count()).select_from(JobEvent).where(JobEvent.job_id == row.id))
         assert session.get(Job, row.id).progress == 100.0  # type: ignore[union-attr]
     assert 2 <= (writes or 0) < 100
+
+
+def _wait_for_log(path: Path, text: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in path.read_text(errors="replace"):
+        assert time.monotonic() < deadline, path.read_text(errors="replace")[-3000:]
+        time.sleep(0.1)
+
+
+@pytest.mark.redis
+def test_a_killed_workers_job_resumes_elsewhere_within_15_s(tmp_path: Path, db_url: str, redis_url: str) -> None:
+    """Default timings: a second worker takes the job over within 15 s, says so, and goes on from where it was."""
+    from boda.core.models import JobEvent
+
+    settings = make_settings(tmp_path, db_url, jobs={"url": redis_url, "in_process": False, "immediate": False})
+    runtime = Runtime(settings)
+    runtime.db.migrate()
+    runtime.queue.huey.flush()
+    defaults = {"HEARTBEAT_SECONDS": "", "STALE_AFTER_SECONDS": ""}  # the shipped defaults (2 s, 8 s)
+    with runtime.db.session() as session:
+        row = runtime.queue.enqueue(session, selftest, owner_id=None, payload={"seconds": 40, "steps": 80})
+    first = _start_worker(settings, tmp_path, "worker1", **defaults)
+    second = None
+    try:
+        wait_for(runtime, row.id, {"running"}, timeout=60)
+        second = _start_worker(settings, tmp_path, "worker2", **defaults)
+        _wait_for_log(tmp_path / "worker2.log", "Boda worker on")
+        while (running := wait_for(runtime, row.id, {"running"})).progress < 10:
+            time.sleep(0.05)
+        os.killpg(first.pid, signal.SIGKILL)
+        killed_at, reached = time.monotonic(), running.progress
+        first.wait(10)
+        deadline = killed_at + 30
+        while (current := wait_for(runtime, row.id, {"running", "queued"})).attempts < 2:
+            assert time.monotonic() < deadline, "never resumed"
+            time.sleep(0.05)
+        resumed_after = time.monotonic() - killed_at
+        assert resumed_after < 15, f"resumed after {resumed_after:.1f} s"
+        while wait_for(runtime, row.id, {"running"}).progress <= current.progress:  # it goes on reporting
+            time.sleep(0.1)
+        with runtime.db.session() as session:
+            session.get(Job, row.id).cancel_requested = True  # type: ignore[union-attr]
+        wait_for(runtime, row.id, {"canceled"}, timeout=20)
+        with runtime.db.session() as session:
+            events = session.scalars(select(JobEvent).where(JobEvent.job_id == row.id).order_by(JobEvent.id)).all()
+        messages = [e.data.get("message", "") for e in events]
+        lost = next(i for i, m in enumerate(messages) if "stopped during attempt 1" in m)
+        resumed = next(i for i, m in enumerate(messages) if "stopped; resumed on" in m)
+        assert lost < resumed and events[lost].data["status"] == "queued"
+        later = [e.data["progress"] for e in events[resumed:] if e.type == "progress"]
+        assert later and min(later) >= reached - 1.25  # one step of 80 at most: never back to 0 %
+        assert "queued again" in (tmp_path / "worker2.log").read_text()  # logged by whoever reaped it
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(20)
+        runtime.close()
+
+
+def test_a_lost_message_is_sent_again_and_a_waiting_one_is_not(tmp_path: Path) -> None:
+    from boda.core.models import JobEvent
+
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'l.db'}",
+                             jobs={"immediate": False, "in_process": False, "stale_after_seconds": 1})
+    runtime = Runtime(settings)
+    runtime.db.migrate()
+    huey = runtime.queue.huey
+    try:
+        with runtime.db.session() as session:
+            row = runtime.queue.enqueue(session, selftest, owner_id=None, payload={"seconds": 0})
+        with runtime.db.session() as session:
+            session.get(Job, row.id).heartbeat_at = utcnow().replace(year=2000)  # type: ignore[union-attr]
+        assert reap_stale(runtime) == 0 and huey.pending_count() == 1  # its message waits: no duplicate
+        huey.flush()  # the queue restarted empty
+        assert reap_stale(runtime) == 1 and huey.pending_count() == 1
+        assert reap_stale(runtime) == 0  # sent again: it waits again
+        with runtime.db.session() as session:
+            events = session.scalars(select(JobEvent).where(JobEvent.job_id == row.id)).all()
+            messages = [e.data.get("message") for e in events]
+        assert "The queue lost this job's message; sent again" in messages
+    finally:
+        runtime.close()
+
+
+def test_one_round_per_schedule_however_many_claim(runtime: Runtime) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from boda.core.jobs import claim_round
+
+    def claim(owner: int) -> bool:
+        return claim_round(runtime.db, "test.round", 0.5, owner=f"w{owner}")
+
+    with ThreadPoolExecutor(8) as pool:
+        assert sum(pool.map(claim, range(8))) == 1  # the first round ever, inserted once
+        assert sum(pool.map(claim, range(8))) == 0  # not due yet
+        time.sleep(0.6)
+        assert sum(pool.map(claim, range(8))) == 1
+
+
+def test_the_reaper_does_not_wait_behind_long_jobs(tmp_path: Path, db_url: str) -> None:
+    settings = make_settings(tmp_path, db_url, jobs={"immediate": False, "in_process": True, "workers": 1,
+                                                     "heavy_workers": 0, "maintenance_seconds": 0.2,
+                                                     "stale_after_seconds": 1, "heartbeat_seconds": 0.2})
+    with TestClient(create_app(settings)) as client:
+        runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        with runtime.db.session() as session:
+            long = runtime.queue.enqueue(session, selftest, owner_id=None, payload={"seconds": 60, "steps": 600})
+        wait_for(runtime, long.id, {"running"})  # the only worker thread is busy for a minute
+        with runtime.db.session() as session:
+            lost = Job(kind="core.selftest", payload={}, status=JobStatus.running, attempts=1, max_attempts=1,
+                       heartbeat_at=utcnow().replace(year=2000), worker="gone:1")
+            session.add(lost)
+        failed = wait_for(runtime, lost.id, {"failed"}, timeout=5)
+        assert "gone:1 stopped during attempt 1" in (failed.error or "")
+        assert wait_for(runtime, long.id, {"running"}).status == "running"
+        with runtime.db.session() as session:
+            session.get(Job, long.id).cancel_requested = True  # type: ignore[union-attr]
+        wait_for(runtime, long.id, {"canceled"}, timeout=10)
+
+
+def test_a_stopping_server_hands_its_running_job_back(live: Any) -> None:
+    """A deploy does not wait for a long job: it is queued again, and its late writes are refused."""
+    client, runtime, alice = live
+    with runtime.db.session() as session:
+        row = runtime.queue.enqueue(session, selftest, owner_id=alice.id, payload={"seconds": 30, "steps": 300})
+    wait_for(runtime, row.id, {"running"})
+    started = time.monotonic()
+    runtime.queue.stop_consumer(wait=0.3)
+    assert time.monotonic() - started < 3
+    back = wait_for(runtime, row.id, {"queued"})
+    assert "server stopped during attempt 1" in back.message

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from boda.core.apps import specs
 from boda.core.db import Database
 from boda.core.migrate import alembic_config
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _scripts() -> ScriptDirectory:
@@ -73,5 +80,24 @@ def test_a_database_from_before_the_branches_is_adopted(db_url: str) -> None:
             applied = set(connection.scalars(text("SELECT version_num FROM alembic_version")))
             assert "vision_anonymizations" in inspect(connection).get_table_names()
         assert set(_scripts().get_heads()) <= _reached(applied)
+    finally:
+        db.dispose()
+
+
+def test_many_migrations_at_once_all_succeed(db_url: str, tmp_path: Path) -> None:
+    """A fleet started together: 10 `boda migrate` on an empty database all exit 0, one schema."""
+    env = {**os.environ, "BODA_DATA_DIR": str(tmp_path / "data"), "BODA_DB__URL": db_url,
+           "BODA_CONFIG": "", "PYTHONPATH": str(REPO)}
+    procs = [subprocess.Popen([sys.executable, "-m", "boda", "migrate"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT) for _ in range(10)]
+    outputs = [(proc.wait(180), proc.stdout.read().decode() if proc.stdout else "") for proc in procs]
+    failed = [out for rc, out in outputs if rc != 0]
+    assert not failed, failed[0][-3000:]
+    db = Database(db_url)
+    try:
+        with db.engine.connect() as connection:
+            applied = list(connection.scalars(text("SELECT version_num FROM alembic_version")))
+        assert len(applied) == len(set(applied))  # each head recorded once
+        assert set(_scripts().get_heads()) <= _reached(set(applied))
     finally:
         db.dispose()

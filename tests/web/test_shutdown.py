@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _env(tmp: Path, port: int) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(REPO), "BODA_CONFIG": str(tmp / "none.toml"),
+    return {**os.environ, "PYTHONPATH": str(REPO), "BODA_CONFIG": "",
             "BODA_DATA_DIR": str(tmp / "data"), "BODA_PORT": str(port), "BODA_JOBS__IN_PROCESS": "false",
             "BODA_JOBS__PROGRESS_INTERVAL": "0.05", "BODA_AI__THREADS": "1"}
 

@@ -28,9 +28,13 @@ def anonymize_batch(ctx: JobContext, payload: AnonymizeBatch) -> dict[str, Any]:
         return {"items": list(items), "photos": len(file_ids), "done": len(items), "faces": faces,
                 "download_url": service.batch_zip_url(ctx.job_id)}
 
+    with ctx.runtime.db.session() as session:  # what an earlier attempt finished (a killed worker's)
+        finished = set(session.scalars(select(Anonymization.original_id)
+                                       .where(Anonymization.job_id == ctx.job_id)))
     for i, file_id in enumerate(file_ids):
-        ctx.progress(i / len(file_ids), f"{i} of {len(file_ids)} photos", key="vision.job.progress",
-                     args={"done": i, "total": len(file_ids)})
+        if file_id not in finished:  # a retry reports where the work is at once, not 0 %
+            ctx.progress(i / len(file_ids), f"{i} of {len(file_ids)} photos", key="vision.job.progress",
+                         args={"done": i, "total": len(file_ids)})
         with ctx.runtime.db.session() as session:
             original = session.get(StoredFile, file_id)
             if original is None or original.owner_id != ctx.owner_id:

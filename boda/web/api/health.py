@@ -19,7 +19,7 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses={503: {"description": "A check failed; the body says which"}})
 def readyz(runtime: RuntimeDep, response: Response) -> dict[str, object]:
-    """Say whether the database and blob store answer."""
+    """Say whether the database, the blob store and the job queue answer."""
     checks: dict[str, str] = {}
     try:
         with runtime.db.session() as session:
@@ -28,10 +28,15 @@ def readyz(runtime: RuntimeDep, response: Response) -> dict[str, object]:
     except Exception as exc:  # readiness reports, it does not raise
         checks["database"] = f"error: {exc}"
     try:
-        runtime.store.fs.ls(runtime.store.root)
+        runtime.store.check()
         checks["storage"] = "ok"
     except Exception as exc:
         checks["storage"] = f"error: {exc}"
+    try:
+        runtime.queue.check()
+        checks["queue"] = "ok"
+    except Exception as exc:
+        checks["queue"] = f"error: {exc}"
     ready = all(v == "ok" for v in checks.values())
     response.status_code = 200 if ready else 503
     return {"status": "ok" if ready else "unavailable", "checks": checks}
