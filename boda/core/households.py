@@ -230,10 +230,14 @@ def leave(session: Session, *, household_id: str, user_id: str) -> None:
 
 
 def _member(session: Session, *, household_id: str, member_id: str) -> HouseholdMember:
-    """Another member of a household the caller manages; 404 for anyone not in it."""
+    """Another member of a household the caller manages.
+
+    Someone not in it is a conflict with the household's membership (409), not a missing
+    household: the household the caller manages is there (a 404 would say it is not).
+    """
     row = session.get(HouseholdMember, (household_id, member_id))
     if row is None:
-        raise NotFound(f"No member with id {member_id} in this household", key="member_not_found")
+        raise Conflict(f"User {member_id} is not a member of this household", key="member_not_found")
     return row
 
 

@@ -115,7 +115,8 @@ def test_removed_member_loses_access_at_once(client: TestClient, alice: Account,
     assert alice.delete(f"/api/v1/households/{home}/members/{bob.id}").status_code == 204
     assert not _sees(bob, file)
     assert not _sees(alice, bobs) and _sees(bob, bobs)  # what bob shared went with him
-    assert alice.delete(f"/api/v1/households/{home}/members/{bob.id}").status_code == 404
+    gone = alice.delete(f"/api/v1/households/{home}/members/{bob.id}")
+    assert gone.status_code == 409 and "not a member" in gone.json()["error"]["message"]  # the household is there
     removing_owner = alice.delete(f"/api/v1/households/{home}/members/{alice.id}")
     assert removing_owner.status_code == 409 and removing_owner.json()["error"]["code"] == "conflict"  # leave instead
 
@@ -239,7 +240,7 @@ def test_admins_invite_but_do_not_remove(client: TestClient, alice: Account, bob
     assert alice.patch(f"/api/v1/households/{home}/members/{bob.id}", json={"role": "owner"}).status_code == 422
     assert alice.patch(f"/api/v1/households/{home}/members/{alice.id}", json={"role": "member"}).status_code == 409
     nobody = alice.patch(f"/api/v1/households/{home}/members/{carol.id}", json={"role": "admin"})
-    assert nobody.status_code == 404 and nobody.json()["error"]["code"] == "not_found"  # carol is not in it yet
+    assert nobody.status_code == 409 and nobody.json()["error"]["code"] == "conflict"  # carol is not in it yet
     code = _invite(bob, home)["code"]
     assert carol.post(f"/api/v1/invites/{code}/accept").status_code == 200
     assert bob.delete(f"/api/v1/households/{home}/members/{carol.id}").status_code == 403
@@ -257,7 +258,7 @@ def test_owner_hands_over_then_leaves(client: TestClient, alice: Account, bob: A
     refused = alice.post(f"/api/v1/households/{home}/leave")
     assert refused.status_code == 409 and "Hand the household over" in refused.json()["error"]["message"]
     assert alice.post(f"/api/v1/households/{home}/transfer", json={"user_id": alice.id}).status_code == 409
-    assert alice.post(f"/api/v1/households/{home}/transfer", json={"user_id": "x" * 36}).status_code == 404
+    assert alice.post(f"/api/v1/households/{home}/transfer", json={"user_id": "x" * 36}).status_code == 409
     handed = alice.post(f"/api/v1/households/{home}/transfer", json={"user_id": bob.id})
     assert handed.status_code == 200 and handed.json()["role"] == "admin"
     assert {m["id"]: m["role"] for m in handed.json()["members"]} == {bob.id: "owner", alice.id: "admin"}
