@@ -164,3 +164,24 @@ def _fresh_settings_cache() -> Iterator[None]:
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., str]]:
+    """`boda ...` in-process on a fresh data folder; asserts the exit code and returns the output."""
+    from typer.testing import CliRunner
+
+    from boda.cli import app as cli_app
+
+    monkeypatch.setenv("BODA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("BODA_CONFIG", "")
+    monkeypatch.setenv("BODA_JOBS__HEARTBEAT_SECONDS", "0.2")
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+
+    def invoke(*args: str, code: int = 0, input: str | None = None) -> str:
+        result = runner.invoke(cli_app, list(args), input=input, catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result.output
+
+    yield invoke

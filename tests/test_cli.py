@@ -5,31 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
-from boda.cli import app
-from boda.core.config import get_settings
 from tests.conftest import FIXTURES
-
-
-@pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
-    monkeypatch.setenv("BODA_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("BODA_CONFIG", "")
-    monkeypatch.setenv("BODA_JOBS__HEARTBEAT_SECONDS", "0.2")
-    monkeypatch.chdir(tmp_path)
-    get_settings.cache_clear()
-    runner = CliRunner()
-
-    def invoke(*args: str, ok: bool = True) -> str:
-        result = runner.invoke(app, list(args), catch_exceptions=False)
-        assert (result.exit_code == 0) == ok, result.output
-        return result.output
-
-    yield invoke
-    get_settings.cache_clear()
 
 
 def test_users_tokens_and_config(run) -> None:  # noqa: ANN001
@@ -64,7 +42,7 @@ def test_vision_commands(run, tmp_path: Path) -> None:  # noqa: ANN001
     assert "label" in out and Image.open(tmp_path / "seven.png").size == (28, 28)
     label = out.split("label")[1].split()[0]
     assert run("vision", "read-digits", "seven.png").startswith(label)
-    assert "choose one from 0 to" in run("vision", "mnist-sample", "--", "-1", ok=False)
+    assert "choose one from 0 to" in run("vision", "mnist-sample", "--", "-1", code=2)
     photos = [str(FIXTURES / "faces" / name) for name in ("astronaut.jpg", "group.jpg", "coffee.jpg")]
     done = run("vision", "anonymize", *photos, "--out", "covered", "--method", "box")
     assert "3 photo(s), 5 face(s) covered" in done

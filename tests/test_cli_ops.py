@@ -9,31 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from boda.cli import app
 from boda.core.config import get_settings
 from boda.core.errors import BodaError
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
-    monkeypatch.setenv("BODA_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("BODA_CONFIG", "")
-    monkeypatch.setenv("BODA_JOBS__HEARTBEAT_SECONDS", "0.2")
-    monkeypatch.chdir(tmp_path)
-    get_settings.cache_clear()
-    runner = CliRunner()
-
-    def invoke(*args: str, code: int = 0, input: str | None = None) -> str:
-        result = runner.invoke(app, list(args), input=input, catch_exceptions=False)
-        assert result.exit_code == code, result.output
-        return result.output
-
-    yield invoke
-    get_settings.cache_clear()
 
 
 def _boda(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
