@@ -150,6 +150,12 @@ class JobContext:
                 raise JobCanceled()
 
 
+def _tell(row: Job, message: str, key: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Set the row's message (English, and a catalogue key for the viewer's language); the event's fields."""
+    row.message, row.message_key, row.message_args = message, key, args
+    return {"message": message, "message_key": key, "message_args": args}
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
 
@@ -229,9 +235,12 @@ def execute(runtime: Runtime, job_id: str) -> None:
         if attempt > 1:
             # The row keeps the progress the last attempt reached until this one reports.
             lost = _LOST in (row.message or "")
-            row.message = (f"The worker {previous} stopped; resumed on {me}" if lost
-                           else f"Attempt {attempt} on {me}")
-            news |= {"message": row.message, "progress": row.progress}
+            if lost:
+                told = _tell(row, f"The worker {previous} stopped; resumed on {me}", "job.resumed",
+                             {"previous": previous, "worker": me})
+            else:
+                told = _tell(row, f"Attempt {attempt} on {me}", "job.attempt", {"attempt": attempt, "worker": me})
+            news |= {**told, "progress": row.progress}
             log.log(logging.WARNING if lost else logging.INFO, "job %s (%s): %s (attempt %d, from %.0f %%)",
                     job_id, row.kind, row.message, attempt, row.progress)
         publish(session, job_id, "status", news)
@@ -281,8 +290,10 @@ def _after_failure(runtime: Runtime, job_id: str, attempt: int, exc: BaseExcepti
             retry_in = runtime.settings.jobs.retry_delay * 2 ** (row.attempts - 1)
             row.status = JobStatus.queued
             row.heartbeat_at = utcnow() + timedelta(seconds=retry_in)  # when it is due again
-            row.message = f"Attempt {row.attempts} failed ({_error_text(exc)}); retrying in {retry_in:g} s"
-            publish(session, job_id, "status", {"status": "queued", "message": row.message})
+            told = _tell(row, f"Attempt {row.attempts} failed ({_error_text(exc)}); retrying in {retry_in:g} s",
+                         "job.retrying", {"attempt": row.attempts, "error": _error_text(exc),
+                                          "seconds": f"{retry_in:g}"})
+            publish(session, job_id, "status", {"status": "queued", **told})
         else:
             log.debug("job %s failed:\n%s", job_id, "".join(traceback.format_exception(exc)))
             _finish(session, row, JobStatus.failed, error=_error_text(exc))
@@ -316,9 +327,9 @@ def reap_stale(runtime: Runtime) -> int:
             if row.attempts < row.max_attempts and not row.cancel_requested:
                 row.status = JobStatus.queued
                 row.heartbeat_at = utcnow()
-                row.message = f"{lost}; queued again"
-                publish(session, row.id, "status", {"status": "queued", "message": row.message,
-                                                    "progress": row.progress})
+                told = _tell(row, f"{lost}; queued again", "job.worker_lost",
+                             {"worker": row.worker, "attempt": row.attempts, "silent": f"{silent:.0f}"})
+                publish(session, row.id, "status", {"status": "queued", **told, "progress": row.progress})
                 requeue.append((row.id, queue_of(row.kind)))
                 log.warning("job %s (%s): %s; queued again at %.0f %%", row.id, row.kind, lost, row.progress)
             else:
@@ -335,8 +346,8 @@ def reap_stale(runtime: Runtime) -> int:
             if queue not in carried or row.id in carried[queue]:
                 continue  # its message waits (or the queue could not be read: judge next time)
             row.heartbeat_at = utcnow()
-            row.message = "The queue lost this job's message; sent again"
-            publish(session, row.id, "status", {"status": "queued", "message": row.message})
+            told = _tell(row, "The queue lost this job's message; sent again", "job.message_resent", {})
+            publish(session, row.id, "status", {"status": "queued", **told})
             log.warning("job %s (%s): its message was lost from the %s queue; sent again", row.id, row.kind, queue)
             requeue.append((row.id, queue))
             resent += 1
@@ -598,8 +609,9 @@ class JobQueue:
             for row in rows:
                 row.status = JobStatus.queued
                 row.heartbeat_at = utcnow()
-                row.message = f"The server stopped during attempt {row.attempts}; queued again"
-                publish(session, row.id, "status", {"status": "queued", "message": row.message})
+                told = _tell(row, f"The server stopped during attempt {row.attempts}; queued again",
+                             "job.server_stopped", {"attempt": row.attempts})
+                publish(session, row.id, "status", {"status": "queued", **told})
                 released.append((row.id, queue_of(row.kind)))
         for job_id, queue in released:
             log.warning("job %s handed back to the %s queue: this process is stopping", job_id, queue)

@@ -49,3 +49,23 @@ def test_jobs_without_keys_keep_their_text(client: TestClient, runtime: Runtime,
                                     title="plain title")
     shown = alice.get(f"/api/v1/jobs/{row.id}", headers=KO).json()
     assert shown["title"] == "plain title" and shown["message"] == "step 2 of 2"
+
+
+def test_the_queues_own_messages_read_in_korean_too(client: TestClient, runtime: Runtime, alice: Account) -> None:
+    """A worker lost, a job queued again: the reaper's words follow the viewer's language as well."""
+    from boda.core.db import utcnow
+    from boda.core.jobs import reap_stale
+    from boda.core.models import JobStatus
+
+    with runtime.db.session() as session:
+        row = Job(kind="core.selftest", owner_id=alice.id, payload={"seconds": 0, "steps": 1},
+                  status=JobStatus.running, attempts=1, max_attempts=3, worker="gone:1",
+                  heartbeat_at=utcnow().replace(year=2000))
+        session.add(row)
+    reap_stale(runtime)  # queued again, and (immediate queue) run again at once
+    with client.stream("GET", f"/api/v1/jobs/{row.id}/events", headers={**alice.headers, **KO}) as events:
+        data = [json.loads(line[5:]) for line in events.iter_lines() if line.startswith("data:")]
+    lost = [d["message"] for d in data if d.get("message_key") == "job.worker_lost"]
+    assert lost and lost[0].startswith("작업자 gone:1가 1번째 시도 중 멈췄습니다")
+    resumed = [d["message"] for d in data if d.get("message_key") == "job.resumed"]
+    assert resumed and "에서 이어서 합니다" in resumed[0]
