@@ -218,14 +218,17 @@ def _drop_member(session: Session, member: HouseholdMember) -> None:
 
 
 def leave(session: Session, *, household_id: str, user_id: str) -> None:
-    """Leave; the owner hands over first, or, as the last member, deletes the household."""
+    """Leave; the owner hands over first, and the last member deletes the household instead.
+
+    Leaving never deletes: a household and what it shares go only by DELETE, asked for by name.
+    """
     member = membership(session, household_id=household_id, user_id=user_id)
     if member.role == HouseholdRole.owner:
         if len(member.household.members) > 1:
             raise Conflict("Hand the household over to another member before leaving",
                            key="owner_must_transfer")
-        _delete_household(session, member.household)
-        return
+        raise Conflict("You are its last member: delete the household instead of leaving it",
+                       key="last_member_deletes")
     _drop_member(session, member)
 
 

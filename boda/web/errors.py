@@ -75,6 +75,17 @@ def localized(request: Request, exc: BodaError) -> str:
     return catalogue(locale).get(f"error.code.{exc.code}", exc.message)
 
 
+def _validation_summary(request: Request, english: str, problems: list[dict[str, str]]) -> str:
+    """English keeps pydantic's words; other languages get a sentence of their own naming the fields."""
+    from boda.web.i18n import catalogue, locale_for, translate
+
+    locale = locale_for(request, None, request.app.state.settings.default_locale)
+    if locale == "en" or "error.validation" not in catalogue(locale):
+        return english
+    fields = ", ".join(dict.fromkeys(p["field"] or "body" for p in problems)) or "-"
+    return translate(locale, "error.validation", fields=fields)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BodaError)
     async def boda_error(request: Request, exc: BodaError) -> Response:
@@ -90,7 +101,8 @@ def install_error_handlers(app: FastAPI) -> None:
             for err in exc.errors()
         ]
         summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems) or "Invalid request"
-        return render(request, 422, "validation_error", summary, {"errors": problems})
+        return render(request, 422, "validation_error", _validation_summary(request, summary, problems),
+                      {"errors": problems})
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

@@ -272,11 +272,14 @@ def test_owner_hands_over_then_leaves(client: TestClient, alice: Account, bob: A
     assert bob.get(f"/api/v1/households/{home}").json()["role"] == "owner"
 
 
-def test_last_member_leaving_deletes_the_household(client: TestClient, runtime: Runtime, alice: Account,
-                                                   bob: Account) -> None:
+def test_the_last_member_deletes_rather_than_leaves(client: TestClient, runtime: Runtime, alice: Account,
+                                                    bob: Account) -> None:
     home = _household(alice)
     file = _household_file(alice, home)
-    assert alice.post(f"/api/v1/households/{home}/leave").status_code == 204
+    refused = alice.post(f"/api/v1/households/{home}/leave")
+    assert refused.status_code == 409 and "delete the household" in refused.json()["error"]["message"]
+    assert alice.get(f"/api/v1/households/{home}").status_code == 200  # leaving never deletes
+    assert alice.delete(f"/api/v1/households/{home}").status_code == 204
     assert alice.get(f"/api/v1/households/{home}").status_code == 404
     assert _sees(alice, file)
     after = alice.get(f"/api/v1/files/{file['id']}").json()

@@ -127,3 +127,12 @@ def test_metrics_access(tmp_path: Path, db_url: str, mode: str) -> None:
 def test_metrics_token_must_be_set(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="metrics_token"):
         make_settings(tmp_path, "sqlite://", metrics="token")
+
+
+def test_validation_errors_speak_korean_and_name_the_fields(client: TestClient, alice: Account) -> None:
+    answer = alice.post("/api/v1/vision/mnist-sample", json={"index": "many"}, headers={"accept-language": "ko"})
+    assert answer.status_code == 422
+    body = answer.json()["error"]
+    assert body["message"] == "요청 값이 올바르지 않습니다: index" and body["details"]["errors"][0]["field"] == "index"
+    english = alice.post("/api/v1/vision/mnist-sample", json={"index": "many"}).json()["error"]["message"]
+    assert english.startswith("index: ")  # pydantic's own words, for English readers and scripts
