@@ -313,44 +313,39 @@ def test_payloads_are_checked_when_enqueued(runtime: Runtime) -> None:
         assert session.query(Job).count() == 0
 
 
-def test_the_message_leaves_only_after_the_commit(tmp_path: Path) -> None:
-    """A rolled-back transaction sends nothing; a committed one sends its job."""
-    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'o.db'}", jobs={"immediate": False,
-                                                                              "in_process": False})
-    runtime = Runtime(settings)
+@pytest.fixture
+def idle(tmp_path: Path) -> Any:
+    """A runtime whose queue holds messages: no worker anywhere, nothing runs inline."""
+    runtime = Runtime(make_settings(tmp_path, f"sqlite:///{tmp_path / 'idle.db'}",
+                                    jobs={"immediate": False, "in_process": False}))
     runtime.db.migrate()
-    try:
-        with pytest.raises(RuntimeError), runtime.db.session() as session:
-            runtime.queue.enqueue(session, selftest, owner_id=None, payload={"seconds": 0})
-            assert runtime.queue.huey.pending_count() == 0  # not before the commit
-            raise RuntimeError("the request failed after enqueueing")
-        assert runtime.queue.huey.pending_count() == 0
-        with runtime.db.session() as session:
-            assert session.query(Job).count() == 0
-            row = runtime.queue.enqueue(session, selftest, owner_id=None, payload={"seconds": 0})
-            assert runtime.queue.huey.pending_count() == 0
-        assert runtime.queue.huey.pending_count() == 1
-        heavy = runtime.queue.hueys[Queue.heavy]
-        assert heavy.pending_count() == 0 and row.kind == "core.selftest"
-    finally:
-        runtime.close()
+    yield runtime
+    runtime.close()
 
 
-def test_heavy_jobs_wait_in_their_own_queue(tmp_path: Path) -> None:
+def test_the_message_leaves_only_after_the_commit(idle: Runtime) -> None:
+    """A rolled-back transaction sends nothing; a committed one sends its job."""
+    with pytest.raises(RuntimeError), idle.db.session() as session:
+        idle.queue.enqueue(session, selftest, owner_id=None, payload={"seconds": 0})
+        assert idle.queue.huey.pending_count() == 0  # not before the commit
+        raise RuntimeError("the request failed after enqueueing")
+    assert idle.queue.huey.pending_count() == 0
+    with idle.db.session() as session:
+        assert session.query(Job).count() == 0
+        row = idle.queue.enqueue(session, selftest, owner_id=None, payload={"seconds": 0})
+        assert idle.queue.huey.pending_count() == 0
+    assert idle.queue.huey.pending_count() == 1
+    heavy = idle.queue.hueys[Queue.heavy]
+    assert heavy.pending_count() == 0 and row.kind == "core.selftest"
+
+
+def test_heavy_jobs_wait_in_their_own_queue(idle: Runtime) -> None:
     from boda.apps.vision.jobs import anonymize_batch
 
-    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'h.db'}", jobs={"immediate": False,
-                                                                              "in_process": False})
-    runtime = Runtime(settings)
-    runtime.db.migrate()
-    try:
-        with runtime.db.session() as session:
-            runtime.queue.enqueue(session, anonymize_batch, owner_id=None,
-                                  payload={"file_ids": ["x"], "options": {}})
-        assert runtime.queue.hueys[Queue.heavy].pending_count() == 1
-        assert runtime.queue.huey.pending_count() == 0
-    finally:
-        runtime.close()
+    with idle.db.session() as session:
+        idle.queue.enqueue(session, anonymize_batch, owner_id=None, payload={"file_ids": ["x"], "options": {}})
+    assert idle.queue.hueys[Queue.heavy].pending_count() == 1
+    assert idle.queue.huey.pending_count() == 0
 
 
 def test_progress_writes_are_throttled(runtime: Runtime, alice: Account) -> None:
