@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -63,15 +65,37 @@ class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+def _enable_wal(cursor: Any, patience_s: float) -> None:
+    """Switch the file to WAL (the web server reads while a worker writes), once per file.
+
+    The mode is stored in the file, so later connections find it set. Switching needs the
+    file to itself and SQLite answers "locked" at once, without its busy handler, when
+    several processes open a new database together (a fleet running `boda migrate`):
+    those retry until the first one has switched it.
+    """
+    deadline = time.monotonic() + patience_s
+    delay = 0.005
+    while True:
+        try:
+            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+
 def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
     def on_connect(dbapi_conn: Any, _record: Any) -> None:
         cursor = dbapi_conn.cursor()
-        # WAL lets the web server read while a worker writes; busy_timeout waits
-        # for a lock instead of failing at once.
-        cursor.execute("PRAGMA journal_mode=WAL")
+        # busy_timeout first: everything after it waits for a lock instead of failing at once.
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        _enable_wal(cursor, busy_timeout_ms / 1000)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.close()
 
     return on_connect
