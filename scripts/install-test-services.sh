@@ -33,9 +33,13 @@ fi
 if [[ ! -x /usr/bin/chromium ]]; then
     missing+=(chromium)
 fi
+# Text in photos (Album): Tesseract with its Korean data (English comes with it).
+if ! command -v tesseract >/dev/null 2>&1 || [[ ! -f /usr/share/tesseract-ocr/5/tessdata/kor.traineddata ]]; then
+    missing+=(tesseract-ocr tesseract-ocr-kor)
+fi
 
 if ((${#missing[@]} == 0)); then
-    step_done "apt: postgresql, redis-server, chromium already installed, skipped"
+    step_done "apt: postgresql, redis-server, chromium, tesseract already installed, skipped"
 else
     if [[ $EUID -eq 0 ]]; then
         SUDO=()
@@ -59,6 +63,7 @@ fi
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || die "initdb not found after install"
 command -v redis-server >/dev/null 2>&1 || die "redis-server not found after install"
 [[ -x /usr/bin/chromium ]] || die "/usr/bin/chromium not found after install"
+command -v tesseract >/dev/null 2>&1 || die "tesseract not found after install"
 
 # --- npm: Azurite (and the web UI's vendored packages) ---------------------------
 command -v npm >/dev/null 2>&1 || die "npm not found (Node 20 is required)"

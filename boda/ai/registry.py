@@ -32,9 +32,12 @@ if TYPE_CHECKING:
     from boda.ai.faces import FaceDetector
     from boda.ai.onnx import OnnxOptions
 
-Capability = Literal["face_detector", "object_detector", "image_classifier", "digit_reader"]
+Capability = Literal["face_detector", "object_detector", "image_classifier", "digit_reader",
+                     "image_text_embedder", "text_encoder", "face_embedder", "ocr", "chat"]
 # Imported on first use, so the modules (and ONNX Runtime) load only in processes that need them.
-PROVIDER_MODULES = ("boda.ai.faces", "boda.ai.digits", "boda.ai.classify", "boda.ai.detect")
+PROVIDER_MODULES = ("boda.ai.faces", "boda.ai.digits", "boda.ai.classify", "boda.ai.detect",
+                    "boda.ai.text_encoders", "boda.ai.concepts", "boda.ai.clip", "boda.ai.face_embed",
+                    "boda.ai.ocr", "boda.ai.llm")
 
 
 @dataclass(frozen=True)

@@ -148,6 +148,19 @@ class AiSettings(BaseModel):
     )
     image_classifier: str = Field(default="efficientnet_lite0", description="Image classifier provider.")
     object_detector: str = Field(default="yolox_nano", description="Object detector provider.")
+    image_text_embedder: str = Field(
+        default="concepts", description="Image-text embeddings for search: concepts (offline, any machine) or clip "
+        "(needs CLIP weights in the models folder or a download).",
+    )
+    clip_model: str = Field(
+        default="ViT-B-32__openai", description="CLIP model when image_text_embedder = clip (a folder name under "
+        "<models_dir>/clip/, or a declared download).",
+    )
+    text_encoder: str = Field(default="", description="Multilingual text encoder the concepts backend embeds with; "
+                              "empty: the first registered.")
+    face_embedder: str = Field(default="sface", description="Face embedding provider (people in Album).")
+    ocr: str = Field(default="tesseract", description="Text-in-photo reader.")
+    ocr_languages: str = Field(default="kor+eng", description="Tesseract languages for text in photos.")
     downloads: bool = Field(
         default=True, description="Download declared weights found nowhere locally (checksummed, resumable)."
     )

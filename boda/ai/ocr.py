@@ -1,0 +1,1 @@
+"""Placeholder: filled in by the Album work (see boda/ai/embed.py)."""
