@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from boda.ai.detect import ObjectDetector
     from boda.ai.digits import DigitReader
     from boda.ai.faces import FaceDetector
+    from boda.ai.llm import ChatModel
     from boda.ai.onnx import OnnxOptions
 
 Capability = Literal["face_detector", "object_detector", "image_classifier", "digit_reader",
@@ -133,8 +134,8 @@ class Providers:
         self._built: dict[tuple[Capability, str], Any] = {}
 
     def default_name(self, capability: Capability) -> str:
-        """The settings' choice (`ai.<capability>`), else the first registered."""
-        chosen = getattr(self.settings.ai, capability, None)
+        """The settings' choice (`ai.<capability>`; `llm.provider` for chat), else the first registered."""
+        chosen = self.settings.llm.provider if capability == "chat" else getattr(self.settings.ai, capability, None)
         return str(chosen) if chosen else registered(capability)[0]
 
     def get(self, capability: Capability, name: str | None = None) -> Any:
@@ -159,6 +160,10 @@ class Providers:
 
     def image_classifier(self, name: str | None = None) -> ImageClassifier:
         return cast("ImageClassifier", self.get("image_classifier", name))
+
+    def chat(self, name: str | None = None) -> ChatModel:
+        """The configured chat model; with `llm.provider = off` one whose `available` is False."""
+        return cast("ChatModel", self.get("chat", name))
 
     @property
     def digit_reader(self) -> DigitReader:

@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -175,6 +175,33 @@ class AiSettings(BaseModel):
     )
 
 
+class LlmSettings(BaseModel):
+    """The chat model every app shares (captions, questions about a photo, recipes, prompt enhancing)."""
+
+    provider: Literal["off", "openai", "local"] = Field(
+        default="off", description="off (features that need an LLM say so), openai (any OpenAI-compatible "
+        "endpoint: OpenAI, Gemini, CLOVA Studio, Ollama, vLLM, llama.cpp server) or local (a GGUF file through "
+        "llama-cpp-python, the llm-local extra).",
+    )
+    base_url: str = Field(
+        default="", description="The endpoint's base URL, e.g. http://localhost:11434/v1 (Ollama). Empty: OpenAI."
+    )
+    model: str = Field(default="gpt-4o-mini", description="Model name the endpoint knows.")
+    vision_model: str = Field(default="", description="Model for requests with images; empty: model.")
+    api_key: SecretStr = Field(default=SecretStr(""), description="Bearer key; empty for servers that need none.")
+    timeout_seconds: float = Field(default=60.0, gt=0, description="Longest wait for one answer (per try).")
+    max_retries: int = Field(
+        default=2, ge=0, description="Retries after a timeout, 429 (after its Retry-After) or 5xx, with backoff."
+    )
+    json_mode: Literal["json_schema", "json_object", "prompt"] = Field(
+        default="json_schema", description="How JSON answers are asked for: structured output with the schema, "
+        "JSON mode, or the schema in the prompt only. Always validated, with one repair retry.",
+    )
+    local_model_path: Path | None = Field(
+        default=None, description="GGUF file for provider = local; relative: under the models folder."
+    )
+
+
 class HouseholdsSettings(BaseModel):
     invite_days: int = Field(
         default=7, ge=1, le=365, description="Days an invitation link stays valid before it expires."
@@ -240,6 +267,7 @@ class CoreSettings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     jobs: JobsSettings = Field(default_factory=JobsSettings)
     ai: AiSettings = Field(default_factory=AiSettings)
+    llm: LlmSettings = Field(default_factory=LlmSettings)
     households: HouseholdsSettings = Field(default_factory=HouseholdsSettings)
 
     @model_validator(mode="after")
@@ -319,7 +347,7 @@ def get_settings() -> Settings:
         raise ConfigError(f"{config_file()}: not valid TOML ({exc})") from None
 
 
-_SECRET_WORDS = ("url", "token", "options", "secret", "password")
+_SECRET_WORDS = ("url", "token", "options", "secret", "password", "api_key")
 
 
 def _where(loc: tuple[str | int, ...]) -> str:
