@@ -373,3 +373,15 @@ def test_local_without_llama_cpp_or_file_says_what_is_missing(tmp_path: Path) ->
     with pytest.raises(LlmUnavailable) as raised:
         ask(chat)
     assert raised.value.details["reason"] == "missing"
+
+
+def test_every_llm_error_reason_has_korean_text() -> None:
+    """boda/ai may raise without catalogue text, but apps show these errors to people: each reason has its own."""
+    from boda.web.i18n import catalogue, translate
+
+    reasons = ["off", "missing", "auth", "rate_limited", "timeout", "down", "model", "bad_request", "bad_output",
+               "truncated"]
+    for reason in reasons:
+        for locale in ("ko", "en"):
+            assert f"error.llm_{reason}" in catalogue(locale), (locale, reason)
+    assert "7초" in translate("ko", "error.llm_rate_limited", retry_after=7, reason="rate_limited")
