@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import math
 import re
 import threading
@@ -31,6 +32,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from boda.ai.registry import Build, inference_threads, register
 from boda.core.errors import InvalidInput, RateLimited, Unavailable
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -461,18 +464,40 @@ class OpenAICompatibleChat:
                 body["response_format"] = fmt
         return body
 
+    def _downgrade(self, exc: LlmUnavailable, body: dict[str, Any]) -> bool:
+        """After a 400/422 about the response format, ask the next way (json_schema, json_object, prompt) from now on.
+
+        Endpoints differ in what they accept (older Ollama and vLLM, some llama.cpp server
+        builds, models without structured output): the answer is validated either way.
+        """
+        fmt = body.get("response_format")
+        text = str(exc.message).lower()
+        if (fmt is None or exc.details.get("reason") != "bad_request" or exc.details.get("status") not in (400, 422)
+                or not any(word in text for word in ("response_format", "json", "grammar"))):
+            return False
+        fallback: JsonMode = "json_object" if fmt["type"] == "json_schema" else "prompt"
+        log.warning("The chat model at %s refused response_format %s; asking with %s from now on",
+                    self.base_url, fmt["type"], fallback)
+        self.json_mode = fallback
+        return True
+
     async def chat(self, messages: Sequence[Message], *, images: Sequence[bytes] | None = None,
                    json_schema: JsonSchema | None = None, temperature: float = DEFAULT_TEMPERATURE,
                    max_tokens: int = DEFAULT_MAX_TOKENS) -> ChatResult:
         schema = schema_dict(json_schema) if json_schema is not None else None
-        body = self._request(messages, images, schema, temperature, max_tokens)
-        if json_schema is None:
-            return await self._complete(body)
+        while True:
+            body = self._request(messages, images, schema, temperature, max_tokens)
+            if json_schema is None:
+                return await self._complete(body)
 
-        async def complete(msgs: list[dict[str, Any]]) -> ChatResult:
-            return await self._complete({**body, "messages": msgs})
+            async def complete(msgs: list[dict[str, Any]], body: dict[str, Any] = body) -> ChatResult:
+                return await self._complete({**body, "messages": msgs})
 
-        return await answer_json(complete, body["messages"], json_schema)
+            try:
+                return await answer_json(complete, body["messages"], json_schema)
+            except LlmUnavailable as exc:
+                if not self._downgrade(exc, body):
+                    raise
 
     async def _complete(self, body: dict[str, Any]) -> ChatResult:
         try:
@@ -495,11 +520,15 @@ class OpenAICompatibleChat:
         raises `LlmUnavailable(reason="truncated")` rather than passing half an answer as whole.
         """
         schema = schema_dict(json_schema) if json_schema is not None else None
-        body = self._request(messages, images, schema, temperature, max_tokens)
-        try:
-            chunks = await self.client().chat.completions.create(**body, stream=True)
-        except Exception as exc:
-            raise self._mapped(exc, body["model"]) from exc
+        while True:
+            body = self._request(messages, images, schema, temperature, max_tokens)
+            try:
+                chunks = await self.client().chat.completions.create(**body, stream=True)
+                break
+            except Exception as exc:
+                mapped = self._mapped(exc, body["model"])
+                if not (isinstance(mapped, LlmUnavailable) and self._downgrade(mapped, body)):
+                    raise mapped from exc
         finished = False
         try:
             async for chunk in chunks:

@@ -33,12 +33,14 @@ class ChatServer:
         self.models = models
         self.requests: list[dict[str, Any]] = []
         self.script: list[dict[str, Any]] = []
+        self.refused_formats: set[str] = set()  # response_format types answered 400, as some servers do
         self.url = ""
         self.app = Starlette(routes=[Route("/v1/chat/completions", self.completions, methods=["POST"])])
 
     def reset(self) -> None:
         self.requests.clear()
         self.script.clear()
+        self.refused_formats.clear()
 
     @property
     def last(self) -> dict[str, Any]:
@@ -54,6 +56,8 @@ class ChatServer:
             await asyncio.sleep(step["sleep"])
         if "status" in step:
             return _error(step["status"], step.get("message", "scripted failure"), None, step.get("headers"))
+        if (body.get("response_format") or {}).get("type") in self.refused_formats:
+            return _error(400, f"response_format type {body['response_format']['type']} is not supported", None)
         if body.get("model") not in self.models:
             return _error(404, f"The model `{body.get('model')}` does not exist", "model_not_found")
         content = step["content"] if "content" in step else _echo(body)

@@ -196,6 +196,33 @@ def test_a_pydantic_model_is_a_schema_too(fake: ChatServer) -> None:
     assert fake.requests[0]["body"]["response_format"]["json_schema"]["name"] == "Caption"
 
 
+
+def test_an_endpoint_refusing_structured_output_is_asked_in_json_mode_then_plainly(fake: ChatServer) -> None:
+    fake.refused_formats.add("json_schema")
+    chat = model(fake)
+    fake.script += [{}, {"content": json.dumps(GOOD)}]  # the refused request takes the empty step
+    assert ask(chat, json_schema=RECIPE).data == GOOD
+    assert [r["body"].get("response_format", {}).get("type") for r in fake.requests] == ["json_schema", "json_object"]
+    assert chat.json_mode == "json_object"  # remembered: the next question goes straight to JSON mode
+    fake.requests.clear()
+    fake.script.append({"content": json.dumps(GOOD)})
+    assert ask(chat, json_schema=RECIPE).data == GOOD and len(fake.requests) == 1
+    fake.refused_formats.add("json_object")
+    fake.script += [{}, {"content": json.dumps(GOOD)}]
+    deltas, error = streamed(chat, json_schema=RECIPE)  # streaming falls back the same way
+    assert error is None and json.loads("".join(deltas)) == GOOD
+    assert chat.json_mode == "prompt" and "response_format" not in fake.last
+
+
+def test_a_400_about_something_else_is_not_taken_for_a_format_problem(fake: ChatServer) -> None:
+    fake.script.append({"status": 400, "message": "This model's maximum context length is 8192 tokens"})
+    chat = model(fake)
+    with pytest.raises(LlmUnavailable, match="maximum context length") as raised:
+        ask(chat, json_schema=RECIPE)
+    assert raised.value.details["reason"] == "bad_request" and chat.json_mode == "json_schema"
+    assert len(fake.requests) == 1
+
+
 def test_parse_json_finds_the_value_in_prose() -> None:
     assert parse_json('Here: {"a": [1, 2]} done') == {"a": [1, 2]}
     assert parse_json("[1, 2]") == [1, 2]
