@@ -592,8 +592,10 @@ def _retry_after(headers: Mapping[str, str]) -> int:
 
 
 @register("chat", "openai")
-def _openai(build: Build) -> OpenAICompatibleChat:
+def _openai(build: Build) -> OpenAICompatibleChat | NoChat:
     llm = build.settings.llm
+    if not llm.model:
+        return NoChat("openai", "llm.model is empty: name the model the endpoint serves", why="missing")
     return OpenAICompatibleChat(model=llm.model, base_url=llm.base_url, api_key=llm.api_key.get_secret_value(),
                                 vision_model=llm.vision_model, timeout_seconds=llm.timeout_seconds,
                                 max_retries=llm.max_retries, json_mode=llm.json_mode)
@@ -740,26 +742,56 @@ def _language(language: str) -> Language:
     return language  # type: ignore[return-value]
 
 
+def fit_image(data: bytes, max_side: int = 1024) -> bytes:
+    """The photo as the model should see it: upright (EXIF orientation), at most `max_side` pixels a side.
+
+    Vision endpoints scale large images down anyway (OpenAI tiles at 768-2048 px), so a
+    12 MP original only costs upload time and tokens. Small JPEG/PNG/WebP/GIF files pass
+    as they are; anything else Pillow opens (HEIC with pillow-heif registered) becomes JPEG.
+    """
+    import io
+
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        image = Image.open(io.BytesIO(data))
+        orientation = image.getexif().get(0x0112, 1)
+        if max(image.size) <= max_side and orientation == 1:
+            try:
+                image_mime(data)
+                return data
+            except InvalidInput:
+                pass
+        image = ImageOps.exif_transpose(image)
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        out = io.BytesIO()
+        image.convert("RGB").save(out, format="JPEG", quality=85)
+        return out.getvalue()
+    except (UnidentifiedImageError, OSError) as exc:
+        raise InvalidInput("The photo could not be read as an image", details={"error": str(exc)[:200]}) from None
+
+
 def _one_line(text: str) -> str:
     line = " ".join(text.strip().split())
     return line.strip("\"'“”‘’「」")
 
 
-async def describe_image(chat: ChatModel, image: bytes, language: str = "en", *, max_tokens: int = 80) -> str:
+async def describe_image(chat: ChatModel, image: bytes, language: str = "en", *, max_tokens: int = 80,
+                         max_side: int = 1024) -> str:
     """One short caption of the photo in `language` (ko or en): Album's captions."""
     system = _CAPTION[_language(language)]
     prompt = "이 사진을 설명하세요." if language == "ko" else "Caption this photo."
     result = await chat.chat([{"role": "system", "content": system}, {"role": "user", "content": prompt}],
-                             images=[image], temperature=0.2, max_tokens=max_tokens)
+                             images=[fit_image(image, max_side)], temperature=0.2, max_tokens=max_tokens)
     return _one_line(result.text)
 
 
 async def ask_image(chat: ChatModel, image: bytes, question: str, language: str = "en", *,
-                    max_tokens: int = 200) -> str:
+                    max_tokens: int = 200, max_side: int = 1024) -> str:
     """A short answer about the photo in `language` (ko or en): Album's "ask this photo"."""
     system = _ASK[_language(language)]
     if not question.strip():
         raise InvalidInput("Ask a question about the photo")
     result = await chat.chat([{"role": "system", "content": system}, {"role": "user", "content": question.strip()}],
-                             images=[image], temperature=0.2, max_tokens=max_tokens)
+                             images=[fit_image(image, max_side)], temperature=0.2, max_tokens=max_tokens)
     return result.text.strip()

@@ -412,3 +412,36 @@ def test_every_llm_error_reason_has_korean_text() -> None:
         for locale in ("ko", "en"):
             assert f"error.llm_{reason}" in catalogue(locale), (locale, reason)
     assert "7초" in translate("ko", "error.llm_rate_limited", retry_after=7, reason="rate_limited")
+
+
+def _sent_image(server: ChatServer) -> bytes:
+    part = next(p for p in server.last["messages"][-1]["content"] if p["type"] == "image_url")
+    return base64.b64decode(part["image_url"]["url"].split(",", 1)[1])
+
+
+def test_the_helpers_send_photos_upright_and_no_larger_than_needed(fake: ChatServer) -> None:
+    import io
+
+    from PIL import Image
+
+    small = png_bytes()
+    asyncio.run(describe_image(model(fake), small, "en"))
+    assert _sent_image(fake) == small  # a small PNG goes as it is
+    asyncio.run(ask_image(model(fake), png_bytes((3000, 2000)), "what?", "en"))
+    sent = Image.open(io.BytesIO(_sent_image(fake)))
+    assert sent.format == "JPEG" and sent.size == (1024, 683)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: the camera was turned; viewers rotate it 90° clockwise
+    buffer = io.BytesIO()
+    Image.new("RGB", (80, 40), (0, 90, 200)).save(buffer, format="JPEG", exif=exif.tobytes())
+    asyncio.run(describe_image(model(fake), buffer.getvalue(), "ko"))
+    assert Image.open(io.BytesIO(_sent_image(fake))).size == (40, 80)
+    asyncio.run(describe_image(model(fake), png_bytes(format="BMP"), "en"))
+    assert _sent_image(fake)[:3] == b"\xff\xd8\xff"  # a format vision endpoints may not read becomes JPEG
+    with pytest.raises(InvalidInput, match="could not be read"):
+        asyncio.run(describe_image(model(fake), b"not an image at all", "en"))
+
+
+def test_openai_without_a_model_is_unavailable_not_broken(tmp_path: Path) -> None:
+    chat = Providers(_settings(tmp_path, provider="openai", model="")).chat()
+    assert chat.available is False and "llm.model is empty" in chat.reason
