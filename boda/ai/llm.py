@@ -637,9 +637,9 @@ class LlamaCppChat:
         return not self.reason
 
     def _load(self) -> Any:
-        if (why := self.reason) != "":
-            raise _unavailable("missing", why, provider=self.name)
         if self._llama is None:
+            if (why := self.reason) != "":
+                raise _unavailable("missing", why, provider=self.name)
             from llama_cpp import Llama
 
             self._llama = Llama(model_path=str(self.model_path), n_ctx=self.context_tokens,
