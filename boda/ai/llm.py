@@ -25,10 +25,10 @@ import math
 import re
 import threading
 import weakref
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from boda.ai.registry import Build, inference_threads, register
 from boda.core.errors import InvalidInput, RateLimited, Unavailable
@@ -429,8 +429,9 @@ class OpenAICompatibleChat:
         self.timeout_seconds = timeout_seconds
         self.max_retries = max_retries
         self.json_mode: JsonMode = json_mode
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncOpenAI] = weakref.WeakKeyDictionary()
+        self._clients: dict[asyncio.AbstractEventLoop, AsyncOpenAI] = {}
         self._lock = threading.Lock()
+        _open_models.add(self)
 
     @property
     def available(self) -> bool:
@@ -445,6 +446,9 @@ class OpenAICompatibleChat:
 
         loop = asyncio.get_running_loop()
         with self._lock:
+            # A closed loop's client can never be used again (its pool holds the loop, so no weak map frees it).
+            for gone in [other for other in self._clients if other.is_closed()]:
+                del self._clients[gone]
             client = self._clients.get(loop)
             if client is None:
                 # Servers that need no key (Ollama, llama.cpp) still get a header: the SDK insists on one.
@@ -452,6 +456,13 @@ class OpenAICompatibleChat:
                                      timeout=self.timeout_seconds, max_retries=self.max_retries)
                 self._clients[loop] = client
             return client
+
+    async def aclose(self) -> None:
+        """Close the running loop's client (its pooled connections); the next call opens another."""
+        with self._lock:
+            client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.close()
 
     def _request(self, messages: Sequence[Message], images: Sequence[bytes] | None, schema: dict[str, Any] | None,
                  temperature: float, max_tokens: int) -> dict[str, Any]:
@@ -579,6 +590,26 @@ class OpenAICompatibleChat:
         if isinstance(exc, openai.APIError):
             return _unavailable("down", f"The chat model at {self.base_url} failed: {exc.message}", **where)
         return exc
+
+
+_open_models: weakref.WeakSet[OpenAICompatibleChat] = weakref.WeakSet()
+T = TypeVar("T")
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run one coroutine from synchronous code (a job, the CLI) in its own loop, and close what it opened there.
+
+    `asyncio.run` alone would leave the loop's pooled connections to the endpoint unclosed.
+    """
+
+    async def main() -> T:
+        try:
+            return await coro
+        finally:
+            for chat in list(_open_models):
+                await chat.aclose()
+
+    return asyncio.run(main())
 
 
 def _retry_after(headers: Mapping[str, str]) -> int:

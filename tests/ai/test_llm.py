@@ -23,6 +23,7 @@ from boda.ai.llm import (
     ask_image,
     describe_image,
     parse_json,
+    run_sync,
     validate,
 )
 from boda.ai.registry import Providers
@@ -64,7 +65,7 @@ def model(server: ChatServer, **overrides: Any) -> OpenAICompatibleChat:
 
 
 def ask(chat: ChatModel, text: str = "hello", **kw: Any) -> ChatResult:
-    return asyncio.run(chat.chat([{"role": "user", "content": text}], **kw))
+    return run_sync(chat.chat([{"role": "user", "content": text}], **kw))
 
 
 def streamed(chat: ChatModel, text: str = "hello", **kw: Any) -> tuple[list[str], BaseException | None]:
@@ -76,7 +77,7 @@ def streamed(chat: ChatModel, text: str = "hello", **kw: Any) -> tuple[list[str]
             deltas.append(delta)
 
     try:
-        asyncio.run(go())
+        run_sync(go())
     except Exception as exc:  # noqa: BLE001 - returned for the test to inspect
         return deltas, exc
     return deltas, None
@@ -121,9 +122,21 @@ def test_an_unknown_image_format_is_refused_before_sending(fake: ChatServer) -> 
 def test_one_model_serves_many_event_loops(fake: ChatServer) -> None:
     """Jobs each run their own loop: the client built in the first must not be reused in the second."""
     chat = model(fake)
-    assert ask(chat, "one").text == "echo: one"
-    assert ask(chat, "two").text == "echo: two"
+    question = [{"role": "user", "content": "one"}]
+    assert asyncio.run(chat.chat(question)).text == "echo: one"
+    assert asyncio.run(chat.chat(question)).text == "echo: one"
     assert len(fake.requests) == 2
+    for _ in range(5):
+        asyncio.run(chat.chat(question))
+    assert len(chat._clients) == 1  # clients of closed loops are let go, not kept forever
+    chat._clients.clear()
+
+    async def inside() -> Any:
+        result = await chat.chat(question)
+        return result, next(iter(chat._clients.values()))
+
+    result, client = run_sync(inside())
+    assert result.text == "echo: one" and client.is_closed() and chat._clients == {}  # run_sync closed it
 
 
 # --- JSON answers -------------------------------------------------------------------------
@@ -348,23 +361,23 @@ def test_stream_errors_are_mapped_too(fake: ChatServer) -> None:
 
 def test_describe_image_asks_for_one_short_caption_in_the_language(fake: ChatServer) -> None:
     fake.script.append({"content": ' "빨간 자동차가\n 길에 서 있다." '})
-    caption = asyncio.run(describe_image(model(fake), png_bytes(), "ko"))
+    caption = run_sync(describe_image(model(fake), png_bytes(), "ko"))
     assert caption == "빨간 자동차가 길에 서 있다."
     system, user = fake.last["messages"]
     assert system["role"] == "system" and "한국어" in system["content"] and "한 문장" in system["content"]
     assert any(p["type"] == "image_url" for p in user["content"]) and fake.last["model"] == "vision-model"
-    asyncio.run(describe_image(model(fake), png_bytes(), "en"))
+    run_sync(describe_image(model(fake), png_bytes(), "en"))
     assert "one short caption in English" in fake.last["messages"][0]["content"]
     with pytest.raises(InvalidInput):
-        asyncio.run(describe_image(model(fake), png_bytes(), "fr"))
+        run_sync(describe_image(model(fake), png_bytes(), "fr"))
 
 
 def test_ask_image_sends_the_question_with_the_photo(fake: ChatServer) -> None:
-    answer = asyncio.run(ask_image(model(fake), png_bytes(), "무슨 색이에요?", "ko"))
+    answer = run_sync(ask_image(model(fake), png_bytes(), "무슨 색이에요?", "ko"))
     assert answer == "echo: 무슨 색이에요? [images=1]"
     assert "한국어" in fake.last["messages"][0]["content"]
     with pytest.raises(InvalidInput):
-        asyncio.run(ask_image(model(fake), png_bytes(), "  ", "en"))
+        run_sync(ask_image(model(fake), png_bytes(), "  ", "en"))
 
 
 # --- settings and the registry ------------------------------------------------------------
@@ -425,21 +438,21 @@ def test_the_helpers_send_photos_upright_and_no_larger_than_needed(fake: ChatSer
     from PIL import Image
 
     small = png_bytes()
-    asyncio.run(describe_image(model(fake), small, "en"))
+    run_sync(describe_image(model(fake), small, "en"))
     assert _sent_image(fake) == small  # a small PNG goes as it is
-    asyncio.run(ask_image(model(fake), png_bytes((3000, 2000)), "what?", "en"))
+    run_sync(ask_image(model(fake), png_bytes((3000, 2000)), "what?", "en"))
     sent = Image.open(io.BytesIO(_sent_image(fake)))
     assert sent.format == "JPEG" and sent.size == (1024, 683)
     exif = Image.Exif()
     exif[0x0112] = 6  # stored sideways: the camera was turned; viewers rotate it 90° clockwise
     buffer = io.BytesIO()
     Image.new("RGB", (80, 40), (0, 90, 200)).save(buffer, format="JPEG", exif=exif.tobytes())
-    asyncio.run(describe_image(model(fake), buffer.getvalue(), "ko"))
+    run_sync(describe_image(model(fake), buffer.getvalue(), "ko"))
     assert Image.open(io.BytesIO(_sent_image(fake))).size == (40, 80)
-    asyncio.run(describe_image(model(fake), png_bytes(format="BMP"), "en"))
+    run_sync(describe_image(model(fake), png_bytes(format="BMP"), "en"))
     assert _sent_image(fake)[:3] == b"\xff\xd8\xff"  # a format vision endpoints may not read becomes JPEG
     with pytest.raises(InvalidInput, match="could not be read"):
-        asyncio.run(describe_image(model(fake), b"not an image at all", "en"))
+        run_sync(describe_image(model(fake), b"not an image at all", "en"))
 
 
 def test_openai_without_a_model_is_unavailable_not_broken(tmp_path: Path) -> None:
