@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
@@ -21,6 +22,7 @@ from boda.ai.ocr import (
 from boda.ai.registry import Providers
 from boda.core.config import Settings
 from boda.core.errors import Unavailable
+from tests.conftest import FIXTURES
 
 FONT = Path(__file__).parents[2] / "boda" / "web" / "static" / "vendor" / "pretendard" / "PretendardVariable.woff2"
 Box = tuple[int, int, int, int]
@@ -106,6 +108,12 @@ def test_blank_photo_has_no_text(reader: TesseractReader) -> None:
     assert result == OcrResult("", [], "kor+eng")
 
 
+@pytest.mark.parametrize("photo", ["coffee.jpg", "group.jpg", "astronaut.jpg"])
+def test_texture_in_photos_without_text_is_not_read_as_words(reader: TesseractReader, photo: str) -> None:
+    """Wood grain, hair and a spacesuit: Tesseract reads symbols and short letter runs there."""
+    assert reader.read(cv2.imread(str(FIXTURES / "faces" / photo), cv2.IMREAD_COLOR)).words == []
+
+
 def test_missing_program_or_language_is_a_clear_unavailable_state() -> None:
     no_program = TesseractReader(command="no-such-tesseract-here")
     assert not no_program.available() and "apt-get install tesseract-ocr" in no_program.problem
@@ -146,7 +154,8 @@ def test_tsv_words_are_filtered_scaled_and_korean_syllables_joined() -> None:
         row(1, 100, 40, 95, "김"), row(1, 145, 40, 90, "치"),  # gap 5 < 0.4 x 40: one word
         row(1, 190, 80, 93, "찌개"),  # gap 5 after a single syllable: the same word
         row(1, 275, 80, 94, "먹자"),  # two syllables after a word, however close: a second word
-        row(1, 400, 60, 20, "~~"),  # low confidence: dropped
+        row(1, 400, 60, 99, "~~"),  # no letters: dropped
+        row(1, 500, 30, 70, "ad"),  # short and unsure: dropped
         row(2, 100, 80, 96, "Open"), row(2, 185, 40, 96, "24"),  # English is never joined
     ])
     lines = parse_tsv(tsv, scale=2.0)
