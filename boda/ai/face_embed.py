@@ -206,6 +206,9 @@ def cluster_faces(vectors: np.ndarray | Sequence[np.ndarray], threshold: float =
     their faces' mean cosine is at least `threshold`. Average linkage rather than single
     (DBSCAN-like chaining), so one blurred face that resembles two people does not merge
     them; rather than complete, so a person seen in good and poor light stays one group.
+    Measured on the 31 fixture faces (3 people, tests/ai/test_face_embed.py): average linkage
+    finds exactly the 3 people for any threshold from 0.20 to 0.75, DBSCAN (min_samples=1)
+    from 0.25 to 0.80; the default, 0.363, sits well inside both.
     """
     matrix = normalised(np.asarray(vectors, dtype=np.float32).reshape(-1, DIM))
     if len(matrix) < 2:
