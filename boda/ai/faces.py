@@ -166,12 +166,13 @@ def dynamic_centerface(data: bytes) -> bytes:
     return bytes(model.SerializeToString())
 
 
-def runnable_copy(source: Path, cache_dir: Path) -> Path:
+def runnable_copy(source: Path, cache_dir: Path, rewrite: Callable[[bytes], bytes] | None = None) -> Path:
     """The rewritten model as a file (ONNX Runtime's wrapper loads paths), named by its
     content and compared byte for byte before reuse: a stale or altered copy is replaced.
-    Rewriting costs about 30 ms, once per process."""
+    Rewriting costs about 30 ms, once per process. `rewrite` defaults to CenterFace's
+    (`dynamic_centerface`); SFace passes its own (`boda.ai.face_embed.clean_sface`)."""
     try:
-        rewritten = dynamic_centerface(source.read_bytes())
+        rewritten = (rewrite or dynamic_centerface)(source.read_bytes())
     except OSError as exc:
         raise Unavailable(f"Cannot read face model {source.name}", details={"path": str(source)}) from exc
     except Exception as exc:  # protobuf's DecodeError: not an ONNX model
