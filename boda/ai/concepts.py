@@ -44,6 +44,7 @@ CLASS_MIN = 0.03  # ImageNet classes below this probability are noise
 DETECTION_MIN = 0.35
 MAX_CLASSES = 5
 MAX_COLOURED = 3  # objects whose colour is named
+TEXT_WEIGHT = 1.5  # words written in a photo are what a user remembers and types exactly
 
 # Broad groups over ImageNet-1k index ranges (inclusive), for the words people search with.
 GROUPS: tuple[tuple[int, int, str], ...] = (
@@ -190,8 +191,10 @@ def readable_words(text: str) -> list[str]:
         core = token.strip(".,;:!?\"'()[]{}“”‘’-–—")
         letters = sum(ch.isalpha() for ch in core)
         digits = sum(ch.isdigit() for ch in core)
-        if len(core) >= 2 and letters + digits == len(core) and (
-                letters >= 3 or (letters >= 2 and not core.isascii()) or (letters and digits and len(core) >= 3)):
+        if len(core) < 2 or letters + digits != len(core):
+            continue
+        if letters >= 3 or (letters >= 2 and not core.isascii()) or (
+                letters and digits and len(core) >= 3 and core.isascii()):
             words.append(core)
     return words if sum(len(w) for w in words) >= 4 else []
 
@@ -306,12 +309,12 @@ class ConceptEmbedder:
         words = readable_words(facts.text)
         if words:
             text = " ".join(words)[:200]
-            add("text", f"text: {text}", 1.0)
+            add("text", f"text: {text}", TEXT_WEIGHT)
             add("text", "a photo with written text", 0.3)
             if len(words) >= 8:
                 add("text", "a document with text", 0.6)
             else:
-                add("text", f'a sign that says "{text}"', 0.8)
+                add("text", f'a sign that says "{text}"', 0.8 * TEXT_WEIGHT)
         people = max(facts.faces, len(facts.people), len(by_label.get("person", [])))
         if facts.faces:
             add("people", plural("person", facts.faces) if facts.faces <= 5 else "a group of people", 0.8)
