@@ -142,3 +142,11 @@ def test_text_encoders_put_korean_beside_english() -> None:
     e5 = E5Small(threads=1)
     assert float(e5.encode(["a cat"], kind="query")[0] @ e5.encode(["a cat"])[0]) < 0.999  # prefixes differ
     assert UseMultilingual(threads=1).encode([]).shape == (0, 512)
+
+
+def test_any_photo_mode_or_size_is_embedded(embedder: ConceptEmbedder) -> None:
+    odd = [Image.new("RGB", (1, 1)), photo("camera"), photo("coffee").convert("RGBA"), photo("coffee").convert("P")]
+    vectors = embedder.embed_images(odd)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert "a black and white photo" in [c.label for c in embedder.describe(photo("camera")).concepts]
+    assert embedder.embed_images([]).shape == (0, embedder.dim)
