@@ -19,8 +19,10 @@ Where the vocabulary comes from (and why each part is there):
   of the photo's centre when no object was boxed ("an orange tabby cat").
 - What the caller knows (`PhotoFacts`): text read in the photo, faces, people's names.
 
-A photo's vector is the weighted mean of its concept-sentence embeddings, normalised
-(bench/album_quality.py measures it against one descriptive document: the mean wins).
+A photo's vector is the weighted mean of its concept-sentence embeddings, normalised.
+bench/album_quality.py measures it against one descriptive document of the same concepts:
+the mean finds more in the top 5 (0.89 / 0.86 English / Korean against 0.86 / 0.81), and each
+recurring sentence is embedded once per process (a cache), which a per-photo document cannot be.
 """
 
 from __future__ import annotations
