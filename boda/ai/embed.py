@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 from PIL import Image
@@ -65,6 +65,10 @@ class TextEncoder(Protocol):
     key: str
     dim: int
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """(N, dim) float32, each row L2-normalised; Korean and English land in one space."""
+    def encode(self, texts: Sequence[str], kind: Literal["query", "document"] = "document") -> np.ndarray:
+        """(N, dim) float32, each row L2-normalised; Korean and English land in one space.
+
+        `kind` says whether the texts are search queries or the documents searched:
+        asymmetric encoders (e5: "query: " / "passage: ") encode them differently.
+        """
         ...

@@ -116,6 +116,16 @@ def registered(capability: Capability) -> list[str]:
     return list(_factories.get(capability, {}))
 
 
+def create(capability: Capability, name: str, settings: Settings) -> Any:
+    """A new provider from its factory (not kept): for providers built from other providers."""
+    _discover()
+    factory = _factories.get(capability, {}).get(name)
+    if factory is None:
+        raise InvalidInput(f"No {capability} named {name!r}; choose one of {registered(capability)}",
+                           details={"capability": capability, "name": name})
+    return factory(Build(settings, name))
+
+
 def _discover() -> None:
     global _discovered
     with _discover_lock:
