@@ -30,7 +30,8 @@ def list_command() -> None:
         except Unavailable as exc:
             missing += not weights.optional
             where, verified = f"[red]{exc.message}[/red]", "-"
-        table.add_row(weights.name, weights.filename, f"{weights.size / 1e6:.1f}" if weights.size else "?", weights.licence, where, verified)
+        size = f"{weights.size / 1e6:.1f}" if weights.size else "?"
+        table.add_row(weights.name, weights.filename, size, weights.licence, where, verified)
     console.print(table)
     console.print(f"Models folder: {models_dir}")
     if missing:

@@ -139,7 +139,8 @@ class BpeTokenizer:
     def __init__(self, vocab_path: Path, context_length: int = CONTEXT_LENGTH) -> None:
         import regex
 
-        merges_text = gzip.open(vocab_path).read().decode("utf-8").split("\n")
+        with gzip.open(vocab_path) as f:
+            merges_text = f.read().decode("utf-8").split("\n")
         merges = [tuple(m.split()) for m in merges_text[1:49152 - 256 - 2 + 1]]
         vocab = list(bytes_to_unicode().values())
         vocab += [v + "</w>" for v in vocab]
