@@ -279,7 +279,7 @@ def _download(url: str, partial: Path, size: int, report: Report) -> None:
         if size and have >= size:
             return  # complete (or too long: the checksum will say)
         if not size and have:
-            partial.unlink()  # size unknown: a partial file cannot be told from a whole one, start again
+            partial.unlink()  # size never learnt: a partial file cannot be told from a whole one, start again
             have = 0
         headers = {"Range": f"bytes={have}-"} if have else {}
         try:
@@ -287,13 +287,15 @@ def _download(url: str, partial: Path, size: int, report: Report) -> None:
                 response.raise_for_status()
                 resumed = response.status_code == 206  # a server without Range support sends it all again
                 done = have if resumed else 0
+                if not size and not resumed:  # declared without a size (sha256 ""): the server's, when it says
+                    size = int(response.headers.get("Content-Length") or 0)
                 with partial.open("ab" if resumed else "wb") as f:
                     for chunk in response.iter_bytes():  # as it arrives: a drop loses nothing written
                         f.write(chunk)
                         done += len(chunk)
                         report(done, size or done)
             if not size:
-                return
+                return  # no size known at all: what arrived is the file
             if done < size:
                 failures.append(f"stopped at {done} of {size} bytes")
         except httpx.TransportError as exc:  # dropped or refused: try again from where it stopped
