@@ -196,3 +196,32 @@ def _no_tokenizers() -> bool:
     except ImportError:
         return True
     return False
+
+
+def test_an_int32_text_input_as_immich_exports_it_is_fed_int32(tmp_path: Path) -> None:
+    """Immich's open_clip text towers take `text` as int32; ids must arrive unchanged, whatever the dtype."""
+    table = np.random.default_rng(0).normal(size=(49408, 4)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["table", "text"], ["g"]),
+         helper.make_node("ReduceSum", ["g", "one"], ["embedding"], keepdims=0)],
+        "text32", [helper.make_tensor_value_info("text", TensorProto.INT32, ["n", 77])],
+        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["n", 4])],
+        [helper.make_tensor("table", TensorProto.FLOAT, [49408, 4], table.ravel()),
+         helper.make_tensor("one", TensorProto.INT64, [1], [1])])
+    folder = tmp_path / "immich"
+    (folder / "textual").mkdir(parents=True)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+              str(folder / "textual" / "model.onnx"))
+    (folder / "config.json").write_text('{"embed_dim": 4, "vision_cfg": {"image_size": 224}, '
+                                        '"text_cfg": {"context_length": 77}}')
+    (folder / "visual").mkdir()
+    (folder / "visual" / "preprocess_cfg.json").write_text(
+        '{"size": [256, 256], "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "interpolation": "bicubic", '
+        '"resize_mode": "shortest"}')
+    clip = ClipEmbedder(folder, name="immich", vocab=VOCAB)
+    ids = BpeTokenizer(VOCAB)(["빨간 자동차", "a red car"])["text"]
+    expected = table[ids].sum(axis=1)
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    np.testing.assert_allclose(clip.embed_texts(["빨간 자동차", "a red car"]), expected, rtol=1e-5, atol=1e-6)
+    assert clip.preprocess.size == 256 and clip.preprocess.mean == (0.5, 0.5, 0.5)
+    assert clip.pixels([Image.fromarray(data.coffee())]).shape == (1, 3, 256, 256)
