@@ -216,7 +216,10 @@ class HfTokenizer:
             raise Unavailable(f"CLIP tokenizer not found: {path}", details={"path": str(path)})
         self.tokenizer = Tokenizer.from_file(str(path))
         self.tokenizer.enable_truncation(max_length=context_length)
-        self.tokenizer.enable_padding(length=context_length)
+        # XLM-R pads with "<pad>" (id 1), BERT-style towers with "[PAD]"; the mask hides it either way
+        pad = next((t for t in ("<pad>", "[PAD]", "<|endoftext|>") if self.tokenizer.token_to_id(t) is not None), None)
+        self.tokenizer.enable_padding(length=context_length, pad_token=pad or "[PAD]",
+                                      pad_id=self.tokenizer.token_to_id(pad) if pad else 0)
         self.context_length = context_length
 
     def __call__(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
