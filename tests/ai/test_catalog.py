@@ -181,3 +181,17 @@ def test_models_cli_lists_and_fetches(run_cli, server: Server, tmp_path: Path,  
     assert run_cli("fetch", "yolox_nano").exit_code == 0  # carried: nothing to download
     unknown = run_cli("fetch", "nonesuch")
     assert unknown.exit_code == 1 and "No weights named" in unknown.output
+
+
+def test_a_file_declared_without_digest_downloads_into_its_subfolder_unverified(server: Server,
+                                                                               tmp_path: Path) -> None:
+    # Immich's CLIP exports: no digest or size known in advance (sha256="", size=0).
+    weights = replace(blob(server), name="nodigest", filename="clip/m/visual/w.bin", sha256="", size=0,
+                      optional=True)
+    server.cut_next = 1_000_000  # a dropped connection: resumed, against the size the server announced
+    found = locate(weights, models_dir=tmp_path, download=True)
+    assert server.seen == [None, "bytes=1000000-"]
+    assert found.path == tmp_path / "clip" / "m" / "visual" / "w.bin" and found.path.read_bytes() == PAYLOAD
+    assert found.origin == "download" and not found.verified
+    again = locate(weights, models_dir=tmp_path)
+    assert again.origin == "models folder" and not again.verified
