@@ -1,0 +1,7 @@
+"""Album's web pages: library, photo, albums, trash."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(include_in_schema=False)
