@@ -73,17 +73,18 @@ def _detail(session: Session, runtime: RuntimeDep, scope: Scope, photo: Photo) -
 
 @router.post("/photos", status_code=201, responses=errors(503), openapi_extra=image_upload("files"))
 def upload_photos(session: DbSession, user: CurrentUser, runtime: RuntimeDep,
-                  files: Annotated[list[UploadFile], File(min_length=1, max_length=1000)]) -> list[PhotoOut]:
+                  files: Annotated[list[UploadFile], File(min_length=1, max_length=service.MAX_FILES)],
+                  ) -> list[PhotoOut]:
     """Store photos (JPEG, PNG, WebP, HEIC, GIF); bytes already in the library answer with `duplicate_of`."""
     stored = service.upload_photos(session, runtime, owner_id=user.id, files=[(f.file, f.filename) for f in files])
     tags = service.tags_of(session, [s.photo.id for s in stored])
     return [photo_out(s.photo, tags[s.photo.id], s.duplicate_of) for s in stored]
 
 
-@router.get("/photos")
+@router.get("/photos", responses=errors(404))
 def list_photos(session: DbSession, user: CurrentUser, page: Annotated[PageParams, Depends()],
                 filters: Annotated[PhotoFilters, Query()]) -> Page[PhotoOut]:
-    """List the library (own photos and those households share), newest taken first, filtered."""
+    """List the library (own photos and those households share), newest taken first; 404 for a hidden album."""
     listed = service.list_photos(session, Scope.of(user), filters, limit=page.limit, offset=page.offset)
     return Page(items=photos_out(session, listed.items), total=listed.total, limit=page.limit, offset=page.offset)
 
@@ -100,7 +101,7 @@ def photo_thumbnail(photo_id: str, session: DbSession, user: MaybeUser, runtime:
                     size: Annotated[int, Query(ge=1, le=4096, description="Wanted long side in px.")] = 256,
                     ) -> StreamingResponse:
     """Stream a WebP thumbnail at least `size` px on its long side (or the largest made)."""
-    photo = service.get_photo(session, Scope.of(user), photo_id)
+    photo = service.get_photo(session, Scope.of(user), photo_id, trashed=True)
     return stream_file(runtime, service.thumbnail_file(session, photo, size), False)
 
 
@@ -108,7 +109,7 @@ def photo_thumbnail(photo_id: str, session: DbSession, user: MaybeUser, runtime:
 def photo_original(photo_id: str, session: DbSession, user: MaybeUser, runtime: RuntimeDep,
                    download: bool = False) -> StreamingResponse:
     """Stream the original file as uploaded (EXIF included: only for those who may see the photo)."""
-    photo = service.get_photo(session, Scope.of(user), photo_id)
+    photo = service.get_photo(session, Scope.of(user), photo_id, trashed=True)
     return stream_file(runtime, service.original_file(session, photo), download)
 
 
@@ -137,7 +138,7 @@ def update_photo(photo_id: str, body: PhotoPatch, session: DbSession, user: Curr
     return _detail(session, runtime, scope, photo)
 
 
-@router.delete("/photos/trash", status_code=200)
+@router.delete("/trash", status_code=200)
 def empty_trash(session: DbSession, user: CurrentUser) -> dict[str, int]:
     """Delete every photo in the caller's trash for good."""
     return {"deleted": service.empty_trash(session, Scope.of(user))}
@@ -145,7 +146,7 @@ def empty_trash(session: DbSession, user: CurrentUser) -> dict[str, int]:
 
 @router.delete("/photos/{photo_id}", status_code=204)
 def trash_photo(photo_id: str, session: DbSession, user: CurrentUser) -> None:
-    """Move one of the caller's photos to the trash (restorable for `album.trash_days`)."""
+    """Move one of the caller's photos to the trash: gone from here, restorable for `album.trash_days`."""
     service.trash_photo(session, Scope.of(user), photo_id)
 
 
@@ -215,7 +216,7 @@ def delete_album(album_id: str, session: DbSession, user: CurrentUser) -> None:
 
 @router.post("/albums/{album_id}/photos")
 def add_album_photos(album_id: str, body: PhotoIds, session: DbSession, user: CurrentUser) -> AlbumOut:
-    """Add photos the caller may see to an album (theirs, or one their household shares)."""
+    """Add photos the caller may see to an album (theirs, or one their household shares); others are skipped."""
     scope = Scope.of(user)
     return _album(session, scope, service.add_to_album(session, scope, album_id, body.photo_ids))
 

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
 
 from boda.core.models import Visibility
 
+RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def rfc3339(value: object) -> object:
+    """Only what the schema's `date-time` format is: pydantic alone also takes 0.5 (a timestamp) or a bare date."""
+    if not isinstance(value, str) or not RFC3339.fullmatch(value):
+        raise ValueError("Expected an RFC 3339 date-time with a time zone, e.g. 2026-05-01T09:30:00+09:00")
+    return value.upper()
+
+
+DateTime = Annotated[AwareDatetime, BeforeValidator(rfc3339)]
 Source = Literal["user", "auto", "classifier"]
-TagName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f/\\]+$")]
+# At least one visible character; no "/" (a tag is a path segment when removed), no control characters.
+TagName = Annotated[str, Field(min_length=1, max_length=64,
+                               pattern=r"^[^\x00-\x1f\x7f-\x9f/\\]*[^\s\x00-\x1f\x7f-\x9f/\\][^\x00-\x1f\x7f-\x9f/\\]*$")]
 
 
 class IndexPayload(BaseModel):
@@ -61,12 +75,27 @@ class PhotoDetailOut(PhotoOut):
     album_ids: list[str] = Field(description="Albums the caller may see that hold this photo.")
 
 
-class PhotoPatch(BaseModel):
+class _PhotoChange(BaseModel):
     favorite: bool | None = None
-    taken_at: datetime | None = Field(default=None, description="With a time zone; stored as UTC.")
-    visibility: Visibility | None = None
-    household_id: str | None = Field(default=None, max_length=36,
-                                     description="With `household` visibility: a household the caller is in.")
+    taken_at: DateTime | None = Field(default=None, description="RFC 3339 with a zone; stored as UTC.")
+
+
+class PhotoPatchHousehold(_PhotoChange):
+    """Share with one household the caller belongs to (else 404)."""
+
+    visibility: Literal[Visibility.household]
+    household_id: str = Field(max_length=36)
+
+
+class PhotoPatchOther(_PhotoChange):
+    """Any other change: visibility private, unlisted (a share link) or public, or left as it is."""
+
+    visibility: Literal[Visibility.private, Visibility.unlisted, Visibility.public] | None = None
+    household_id: None = Field(default=None, description="Given only with `household` visibility.")
+
+
+# The schema says which visibility needs a household, so no valid body is refused for it.
+PhotoPatch = PhotoPatchHousehold | PhotoPatchOther
 
 
 class AlbumIn(BaseModel):
@@ -74,12 +103,25 @@ class AlbumIn(BaseModel):
     description: str = Field(default="", max_length=5000)
 
 
-class AlbumPatch(BaseModel):
+class _AlbumChange(BaseModel):
     title: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=5000)
-    cover_photo_id: str | None = Field(default=None, max_length=36)
-    visibility: Visibility | None = None
-    household_id: str | None = Field(default=None, max_length=36)
+    cover_photo_id: str | None = Field(default=None, max_length=36, description="A photo in the album (else 404).")
+
+
+class AlbumPatchHousehold(_AlbumChange):
+    """Share with one household the caller belongs to: its members see the album and may add photos."""
+
+    visibility: Literal[Visibility.household]
+    household_id: str = Field(max_length=36)
+
+
+class AlbumPatchOther(_AlbumChange):
+    visibility: Literal[Visibility.private, Visibility.unlisted, Visibility.public] | None = None
+    household_id: None = Field(default=None, description="Given only with `household` visibility.")
+
+
+AlbumPatch = AlbumPatchHousehold | AlbumPatchOther
 
 
 class AlbumOut(BaseModel):

@@ -11,10 +11,11 @@ from typing import Any, BinaryIO
 import imagehash
 from PIL import Image, ImageOps
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, false, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from boda.apps.album.models import Album, AlbumPhoto, Photo, PhotoTag, Tag
+from boda.apps.album.schemas import DateTime
 from boda.apps.album.settings import album_settings
 from boda.core import uploads
 from boda.core.auth import Scope, get_visible, set_visibility
@@ -25,6 +26,7 @@ from boda.core.models import StoredFile, Visibility
 from boda.core.runtime import Runtime
 
 APP = "album"
+MAX_FILES = 100  # per upload request (also the API schema's bound)
 
 # EXIF tags (Pillow numbers them as the standard does).
 EXIF_IFD, GPS_IFD = 0x8769, 0x8825
@@ -200,9 +202,8 @@ def upload_photos(session: Session, runtime: Runtime, *, owner_id: str,
     """
     if not files:
         raise InvalidInput("Send at least one file", key="no_files")
-    limit = album_settings(runtime.settings).max_files
-    if len(files) > limit:
-        raise InvalidInput(f"At most {limit} files per upload", key="too_many_files", details={"max": limit})
+    if len(files) > MAX_FILES:
+        raise InvalidInput(f"At most {MAX_FILES} files per upload", key="too_many_files", details={"max": MAX_FILES})
     prepared: list[PreparedPhoto] = []
     try:
         for source, name in files:
@@ -275,8 +276,8 @@ def in_library(scope: Scope) -> ColumnElement[bool]:
 class PhotoFilters(BaseModel):
     """What the library (and search) narrows photos to; every field is optional."""
 
-    date_from: datetime | None = Field(default=None, description="Taken at or after (with a time zone).")
-    date_to: datetime | None = Field(default=None, description="Taken before (with a time zone).")
+    date_from: DateTime | None = Field(default=None, description="Taken at or after (RFC 3339, with a zone).")
+    date_to: DateTime | None = Field(default=None, description="Taken before (RFC 3339, with a zone).")
     album_id: str | None = Field(default=None, max_length=36)
     tag: str | None = Field(default=None, max_length=64)
     camera: str | None = Field(default=None, max_length=128, description="Make or model contains this text.")
@@ -291,8 +292,13 @@ class PhotoFilters(BaseModel):
 
 
 def _aware(moment: datetime) -> datetime:
-    """In UTC; a time without a zone is read as UTC."""
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    """In UTC; a time without a zone is read as UTC. Year 1 at +01:00 has no UTC datetime: the nearest one."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        return (datetime.min if moment.year == 1 else datetime.max).replace(tzinfo=UTC)
 
 
 def normalize_tag(name: str) -> str:
@@ -344,10 +350,17 @@ def list_photos(session: Session, scope: Scope, filters: PhotoFilters, *, limit:
     return paginate(session, photo_filter_query(scope, filters), limit=limit, offset=offset)
 
 
-def get_photo(session: Session, scope: Scope, photo_id: str, *, write: bool = False) -> Photo:
-    """One photo the caller may see, or (write) one of the caller's own; 404 for anything else."""
+def get_photo(session: Session, scope: Scope, photo_id: str, *, write: bool = False, trashed: bool = False
+              ) -> Photo:
+    """One photo the caller may see, or (write) one of the caller's own; 404 for anything else.
+
+    A trashed photo is gone from its address (as a deleted one would be) except where `trashed`
+    is asked for: its owner's trash shows its thumbnail and restores it.
+    """
     condition = Photo.owner_id == scope.require_user() if write else photo_readable(scope)
-    row = session.scalar(select(Photo).where(Photo.id == photo_id, condition))
+    in_trash = Photo.owner_id == scope.user_id if trashed else false()
+    row = session.scalar(select(Photo).where(Photo.id == photo_id, condition,
+                                             or_(Photo.trashed_at.is_(None), in_trash)))
     if row is None:
         raise NotFound(f"No photo with id {photo_id}", key="photo_not_found")
     return row
@@ -433,7 +446,7 @@ def trash_photo(session: Session, scope: Scope, photo_id: str) -> Photo:
 
 
 def restore_photo(session: Session, scope: Scope, photo_id: str) -> Photo:
-    photo = get_photo(session, scope, photo_id, write=True)
+    photo = get_photo(session, scope, photo_id, write=True, trashed=True)
     photo.trashed_at = None
     session.flush()
     return photo
@@ -566,13 +579,15 @@ def delete_album(session: Session, scope: Scope, album_id: str) -> None:
 
 
 def add_to_album(session: Session, scope: Scope, album_id: str, photo_ids: Sequence[str]) -> Album:
-    """Add photos the caller may see; members of a household album may add to it too."""
+    """Add photos the caller may see; members of a household album may add to it too.
+
+    Ids of photos the caller may not see (or that do not exist, or are in the trash) are
+    skipped alike, so the answer tells nothing about them; the album's count shows what was added.
+    """
     album = get_album(session, scope, album_id, write=True, household_write=True)
-    wanted = list(dict.fromkeys(photo_ids))
-    found = set(session.scalars(select(Photo.id).where(Photo.id.in_(wanted), photo_readable(scope),
+    found = set(session.scalars(select(Photo.id).where(Photo.id.in_(list(photo_ids)), photo_readable(scope),
                                                        Photo.trashed_at.is_(None))))
-    if missing := [pid for pid in wanted if pid not in found]:
-        raise NotFound(f"No photo with id {missing[0]}", key="photo_not_found", details={"photo_id": missing[0]})
+    wanted = [pid for pid in dict.fromkeys(photo_ids) if pid in found]
     present = set(session.scalars(select(AlbumPhoto.photo_id).where(AlbumPhoto.album_id == album.id,
                                                                     AlbumPhoto.photo_id.in_(wanted))))
     session.add_all(AlbumPhoto(album_id=album.id, photo_id=pid, added_by=scope.user_id)

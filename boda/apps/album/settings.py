@@ -14,7 +14,6 @@ class AlbumSettings(BaseModel):
                                             "photos count as near duplicates.")
     thumbnail_sizes: list[int] = Field(default=[256, 1024], min_length=1,
                                        description="Long sides (px) of the WebP thumbnails made per photo.")
-    max_files: int = Field(default=100, ge=1, le=1000, description="Most files in one upload request.")
 
 
 def album_settings(settings: object) -> AlbumSettings:

@@ -148,11 +148,15 @@ def test_trash_restore_empty_and_purge(alice: Account, runtime: Runtime) -> None
     assert alice.get(f"{API}/photos").json()["total"] == 2
     trash = alice.get(f"{API}/photos", params={"trashed": "true"}).json()
     assert [p["id"] for p in trash["items"]] == [ids[0]] and trash["items"][0]["trashed_at"]
+    # Gone from its address as a deleted photo would be; its thumbnail still shows in the owner's trash.
+    assert alice.get(f"{API}/photos/{ids[0]}").status_code == 404
+    assert alice.patch(f"{API}/photos/{ids[0]}", json={"favorite": True}).status_code == 404
+    assert alice.get(f"{API}/photos/{ids[0]}/thumbnail").status_code == 200
     assert alice.post(f"{API}/photos/{ids[0]}/restore").json()["trashed_at"] is None
     assert alice.get(f"{API}/photos").json()["total"] == 3
 
     alice.delete(f"{API}/photos/{ids[1]}")
-    assert alice.delete(f"{API}/photos/trash").json() == {"deleted": 1}
+    assert alice.delete(f"{API}/trash").json() == {"deleted": 1}
     assert alice.get(f"{API}/photos/{ids[1]}").status_code == 404
     assert counts(runtime) == (2, 6)  # two photos, each an original and two thumbnails
 
@@ -185,6 +189,8 @@ def test_filters(alice: Account, runtime: Runtime) -> None:
     assert ids(oldest_first="true") == [cam["id"], plain["id"]]
     assert ids(date_to="2022-01-01T00:00:00Z") == [cam["id"]]
     assert ids(date_from="2022-01-01T00:00:00Z") == [plain["id"]]
+    for bad in ("0.5", "2022-01-01", "2022-01-01T00:00:00"):  # only RFC 3339 with a zone, as the schema says
+        assert alice.get(f"{API}/photos", params={"date_from": bad}).status_code == 422
     assert ids(camera="eos") == [cam["id"]] and ids(camera="nikon") == []
     assert ids(min_lat=37, max_lat=38, min_lon=-123, max_lon=-122) == [cam["id"]]
     assert ids(min_lat=0, max_lat=10) == []

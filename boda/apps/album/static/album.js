@@ -118,7 +118,7 @@
         case "favorite": await Boda.api(`${API}/photos/${id}`, json("PATCH", { favorite: button.dataset.value === "true" })); break;
         case "trash": await Boda.api(`${API}/photos/${id}`, { method: "DELETE" }); window.location.assign("/album"); return;
         case "restore": await Boda.api(`${API}/photos/${id}/restore`, { method: "POST" }); break;
-        case "empty-trash": if (!window.confirm(text("confirm"))) return; await Boda.api(`${API}/photos/trash`, { method: "DELETE" }); break;
+        case "empty-trash": if (!window.confirm(text("confirm"))) return; await Boda.api(`${API}/trash`, { method: "DELETE" }); break;
         case "delete-album": await Boda.api(`${API}/albums/${encodeURIComponent(button.dataset.albumId)}`, { method: "DELETE" }); window.location.assign("/album/albums"); return;
         default: return;
       }
