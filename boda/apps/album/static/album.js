@@ -52,12 +52,24 @@
       list.appendChild(row);
       return [file, row];
     });
-    let stored = 0;
     for (let i = 0; i < rows.length; i += 3) {  // three at a time: steady progress without flooding the server
       const done = await Promise.all(rows.slice(i, i + 3).map(([file, row]) => uploadOne(file, row)));
-      stored += done.filter((p) => p && !p.duplicate_of).length;
+      showNew(done.filter((p) => p && !p.duplicate_of));
     }
-    if (stored) window.location.reload();
+  }
+
+  // New photos go to the top of the grid at once; the list of uploads (and any failure) stays in view.
+  function showNew(photos) {
+    const library = $("album-library");
+    if (!library || !photos.length) return;
+    let list = library.querySelector('[data-testid="photo-grid"]');
+    if (!list) {
+      library.querySelector(".empty")?.remove();
+      list = grid([]); list.dataset.testid = "photo-grid";
+      library.appendChild(list);
+    }
+    const cells = grid(photos).children;
+    for (const cell of Array.from(cells).reverse()) list.prepend(cell);
   }
 
   function setupDrop() {
