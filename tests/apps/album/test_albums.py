@@ -116,3 +116,21 @@ def test_a_photo_shared_with_the_household_directly(alice: Account, bob: Account
     assert [p["id"] for p in bob.get(f"{API}/photos").json()["items"]] == [mine]
     assert alice.patch(f"{API}/photos/{mine}", json={"visibility": "private"}).status_code == 200
     assert bob.get(f"{API}/photos/{mine}").status_code == 404
+
+
+def test_deleting_an_account_takes_its_photos_out_of_shared_albums(alice: Account, bob: Account,
+                                                                  runtime: Runtime) -> None:
+    from boda.core.accounts import delete_user
+    from boda.core.models import User
+
+    home = household_of(runtime, alice, bob)
+    album_id = alice.post(f"{API}/albums", json={"title": "Family"}).json()["id"]
+    alice.patch(f"{API}/albums/{album_id}", json={"visibility": "household", "household_id": home})
+    bobs = photo(bob, 11)
+    bob.post(f"{API}/albums/{album_id}/photos", json={"photo_ids": [bobs]})
+    assert alice.get(f"{API}/albums/{album_id}").json()["cover_photo_id"] == bobs
+    with runtime.db.session() as session:
+        delete_user(session, user=session.get(User, bob.id))
+    album = alice.get(f"{API}/albums/{album_id}").json()
+    assert album["photo_count"] == 0 and album["cover_photo_id"] is None
+    assert alice.get(f"{API}/photos/{bobs}").status_code == 404
