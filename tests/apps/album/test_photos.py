@@ -166,7 +166,9 @@ def test_trash_restore_empty_and_purge(alice: Account, runtime: Runtime) -> None
     assert purge_trash(runtime) == 1
     # Blobs are shared by content: a small photo's two thumbnails are the same bytes.
     assert counts(runtime) == (1, 3) and blobs(runtime) == 2
+    alice.delete(f"{API}/photos/{ids[0]}")  # trashed just now: kept
     assert purge_trash(runtime) == 0
+    assert alice.post(f"{API}/photos/{ids[0]}/restore").status_code == 200
 
 
 def test_the_purge_is_a_periodic_task_of_the_worker(runtime: Runtime) -> None:
