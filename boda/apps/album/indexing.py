@@ -45,7 +45,7 @@ def complete_photo(session: Session, runtime: Runtime, photo: Photo) -> bool:
     if not missing and photo.phash:
         return False
     with runtime.image_work:
-        upright, facts = service.decode_upright(runtime.store.read(photo.blob_key))
+        upright, facts = service.decode_upright(runtime.store.read(photo.blob_key), max_side=max(sizes))
         if not photo.phash:
             photo.phash = service.phash_hex(upright)
         for key, value in facts.items():

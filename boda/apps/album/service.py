@@ -85,10 +85,16 @@ def exif_facts(image: Image.Image) -> dict[str, Any]:
             "camera_model": _exif_text(exif.get(MODEL)), "gps_lat": lat, "gps_lon": lon}
 
 
-def decode_upright(data: bytes) -> tuple[Image.Image, dict[str, Any]]:
-    """The first frame, turned as its EXIF orientation says, as RGB; and its EXIF facts."""
+def decode_upright(data: bytes, *, max_side: int | None = None) -> tuple[Image.Image, dict[str, Any]]:
+    """The first frame, turned as its EXIF orientation says, as RGB; and its EXIF facts.
+
+    With `max_side` a JPEG is decoded at the smallest DCT scale still at least that large
+    (a 12-megapixel photo at half size): thumbnails and the pHash need no more, at a fraction of the time.
+    """
     with Image.open(io.BytesIO(data)) as image:
         facts = exif_facts(image)
+        if max_side and image.format == "JPEG":
+            image.draft("RGB", (max_side, max_side))
         image.seek(0)  # a GIF's (or multi-image HEIF's) first frame
         upright = ImageOps.exif_transpose(image).convert("RGB")
     return upright, facts
@@ -138,7 +144,8 @@ def prepare_photo(runtime: Runtime, source: BinaryIO, filename: str | None, *, t
     prepared = PreparedPhoto(original=original, sha256=original.blob_key, phash="", facts={})
     try:
         with runtime.image_work:
-            upright, prepared.facts = decode_upright(runtime.store.read(original.blob_key))
+            largest = max(album_settings(settings).thumbnail_sizes)
+            upright, prepared.facts = decode_upright(runtime.store.read(original.blob_key), max_side=largest)
             prepared.phash = phash_hex(upright)
             if thumbnails:
                 prepared.thumbnails = _prepare_thumbnails(runtime, upright, original.filename)
