@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-INSTALLED = ("vision",)
+INSTALLED = ("vision", "album")
 """The apps this Boda runs, in the order of the home page."""
 
 
@@ -43,6 +43,9 @@ class AppSpec:
     """`module:function(schema, settings)` that narrows its part of the OpenAPI document to this server."""
     settings: type[BaseModel] | None = None
     """Its settings group: `BODA_<KEY>__...` and `[<key>]` in boda.toml."""
+    periodic: str | None = None
+    """`module:function(settings) -> list[core.jobs.Periodic]`: its periodic work (e.g. a purge), run by
+    every worker process's maintenance loop on the fleet's one schedule."""
 
     @property
     def package(self) -> str:

@@ -425,6 +425,13 @@ class Maintenance:
                 log.exception("periodic task %s failed", task.name)
 
 
+def _app_periodic(settings: Any) -> list[Periodic]:
+    """Each app's periodic tasks, as its spec declares them (`AppSpec.periodic`)."""
+    from boda.core.apps import load, specs
+
+    return [task for spec in specs() if spec.periodic for task in load(spec.periodic)(settings)]
+
+
 def _sweep(runtime: Runtime) -> None:
     from boda.core.uploads import sweep_orphans
 
@@ -482,6 +489,7 @@ class JobQueue:
         self.maintenance = Maintenance(runtime, [
             Periodic("reap_stale", jobs.maintenance_seconds, reap_stale),
             Periodic("sweep_blobs", jobs.sweep_seconds, _sweep),
+            *_app_periodic(settings),
         ])
 
     def send(self, job_id: str, queue: Queue = Queue.default, *, delay: float | None = None) -> None:

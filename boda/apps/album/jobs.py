@@ -1,0 +1,35 @@
+"""Album's background work: one job kind that indexes new photos, and the trash purge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from boda.apps.album import service
+from boda.apps.album.schemas import IndexPayload
+from boda.apps.album.settings import album_settings
+from boda.core.jobs import JobContext, Periodic, Queue, job
+from boda.core.runtime import Runtime
+
+
+@job("album.index", payload=IndexPayload, queue=Queue.heavy)
+def index_job(ctx: JobContext, payload: IndexPayload) -> dict[str, Any]:
+    """Complete and index photos just stored, with progress per photo (see indexing.index_photos)."""
+    from boda.apps.album.indexing import index_photos
+
+    def progress(done: int, total: int) -> None:
+        ctx.progress(done / total, f"{done} of {total} photos", key="album.job.progress",
+                     args={"done": done, "total": total})
+
+    with ctx.runtime.db.session() as session:
+        return index_photos(session, ctx.runtime, payload.photo_ids, progress)
+
+
+def purge_trash(runtime: Runtime) -> int:
+    """Delete photos trashed longer than `album.trash_days` (everyone's)."""
+    days = album_settings(runtime.settings).trash_days
+    with runtime.db.session() as session:
+        return service.purge_expired(session, days=days)
+
+
+def periodic(settings: Any) -> list[Periodic]:
+    return [Periodic("album.purge_trash", album_settings(settings).purge_seconds, purge_trash)]

@@ -1,0 +1,92 @@
+"""Album's tables: photos, albums and their members, tags."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from boda.core.db import Base, IdMixin, TimestampMixin, UTCDateTime, utcnow
+from boda.core.models import Owned, StoredFile
+
+
+class Photo(IdMixin, TimestampMixin, Owned, Base):
+    """One photo: the original (a private core file), its facts, and what indexing adds later.
+
+    The original and its thumbnails are `files` rows (app "album"), so the core's blob
+    sweep and account deletion know them; access is decided here, on the photo.
+    """
+
+    __tablename__ = "album_photos"
+    noun, noun_key = "photo", "photo"
+    # One copy of the same bytes per owner: a second upload answers with the first photo.
+    __table_args__ = (UniqueConstraint("owner_id", "sha256"), Index("ix_album_photos_owner_taken", "owner_id",
+                                                                     "taken_at"))
+
+    file_id: Mapped[str] = mapped_column(ForeignKey("files.id", ondelete="CASCADE"))
+    blob_key: Mapped[str] = mapped_column(String(128))
+    sha256: Mapped[str] = mapped_column(String(64))
+    phash: Mapped[str] = mapped_column(String(16), index=True)  # imagehash phash, 64 bits as hex
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    mime: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255), default="")  # the client's, for display only
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True), default=utcnow, index=True)
+    camera_make: Mapped[str | None] = mapped_column(String(128), default=None)
+    camera_model: Mapped[str | None] = mapped_column(String(128), default=None)
+    gps_lat: Mapped[float | None] = mapped_column(Float, default=None)
+    gps_lon: Mapped[float | None] = mapped_column(Float, default=None)
+    favorite: Mapped[bool] = mapped_column(Boolean, default=False)
+    trashed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(timezone=True), default=None, index=True)
+    thumbnails: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # long side (str) -> files.id
+    # Filled by indexing (boda.apps.album.indexing.index_photos); empty until then.
+    caption: Mapped[str | None] = mapped_column(Text, default=None)
+    caption_source: Mapped[str | None] = mapped_column(String(64), default=None)
+    ocr_text: Mapped[str | None] = mapped_column(Text, default=None)
+    faces_count: Mapped[int | None] = mapped_column(Integer, default=None)
+    index_key: Mapped[str | None] = mapped_column(String(128), default=None)  # which embedder indexed it
+    indexed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(timezone=True), default=None)
+    concepts: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
+
+    file: Mapped[StoredFile] = relationship(foreign_keys=[file_id], lazy="raise")
+
+
+class Album(IdMixin, TimestampMixin, Owned, Base):
+    __tablename__ = "album_albums"
+    noun, noun_key = "album", "album"
+
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    cover_photo_id: Mapped[str | None] = mapped_column(ForeignKey("album_photos.id", ondelete="SET NULL"),
+                                                       default=None)
+
+
+class AlbumPhoto(Base):
+    __tablename__ = "album_album_photos"
+
+    album_id: Mapped[str] = mapped_column(ForeignKey("album_albums.id", ondelete="CASCADE"), primary_key=True)
+    photo_id: Mapped[str] = mapped_column(ForeignKey("album_photos.id", ondelete="CASCADE"), primary_key=True,
+                                          index=True)
+    added_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True), default=utcnow)
+
+
+class Tag(IdMixin, Base):
+    """A tag's name, shared vocabulary: it is reached only through photos the caller may see."""
+
+    __tablename__ = "album_tags"
+
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class PhotoTag(Base):
+    __tablename__ = "album_photo_tags"
+
+    photo_id: Mapped[str] = mapped_column(ForeignKey("album_photos.id", ondelete="CASCADE"), primary_key=True)
+    tag_id: Mapped[str] = mapped_column(ForeignKey("album_tags.id", ondelete="CASCADE"), primary_key=True,
+                                        index=True)
+    source: Mapped[str] = mapped_column(String(16), default="user")  # user | auto | classifier
+    score: Mapped[float | None] = mapped_column(Float, default=None)
+    tag: Mapped[Tag] = relationship(lazy="joined")

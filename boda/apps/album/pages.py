@@ -1,0 +1,88 @@
+"""Album's web pages: library, photo, albums, trash. Actions go through the API (static/album.js)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from boda.apps.album import service
+from boda.apps.album.routes import album_out, photos_out
+from boda.apps.album.service import PhotoFilters
+from boda.apps.album.settings import album_settings
+from boda.core import households
+from boda.core.auth import Scope
+from boda.web.deps import DbSession, RuntimeDep
+from boda.web.pages import Page, require_login
+
+router = APIRouter(include_in_schema=False)
+PER_PAGE = 60
+
+
+def _offset(page: int) -> int:
+    return (max(1, min(page, 100_000)) - 1) * PER_PAGE
+
+
+@router.get("/album")
+def library_page(page: Page, session: DbSession, p: int = 1, favorites: bool = False) -> Response:
+    if (redirect := require_login(page)) is not None:
+        return redirect
+    scope = Scope.of(page.user)
+    listed = service.list_photos(session, scope, PhotoFilters(favorite=True if favorites else None),
+                                 limit=PER_PAGE, offset=_offset(p))
+    return page.render("album/library.html", photos=photos_out(session, listed.items), total=listed.total,
+                       page_no=max(1, p), per_page=PER_PAGE, tab="favorites" if favorites else "library",
+                       album=None, query="?favorites=true&" if favorites else "?")
+
+
+@router.get("/album/albums")
+def albums_page(page: Page, session: DbSession) -> Response:
+    if (redirect := require_login(page)) is not None:
+        return redirect
+    scope = Scope.of(page.user)
+    listed = service.list_albums(session, scope, limit=200, offset=0)
+    counts = service.photo_counts(session, scope, [a.id for a in listed.items])
+    return page.render("album/albums.html", albums=[album_out(a, counts[a.id]) for a in listed.items],
+                       tab="albums")
+
+
+@router.get("/album/albums/{album_id}")
+def album_page(album_id: str, page: Page, session: DbSession, p: int = 1) -> Response:
+    if (redirect := require_login(page)) is not None:
+        return redirect
+    scope = Scope.of(page.user)
+    album = service.get_album(session, scope, album_id)
+    listed = service.list_photos(session, scope, PhotoFilters(album_id=album.id), limit=PER_PAGE,
+                                 offset=_offset(p))
+    mine = households.list_mine(session, user_id=page.user.id) if page.user else []
+    return page.render("album/library.html", photos=photos_out(session, listed.items), total=listed.total,
+                       page_no=max(1, p), per_page=PER_PAGE, tab="albums",
+                       album=album_out(album, listed.total), query="?", households=mine,
+                       is_owner=page.user is not None and album.owner_id == page.user.id)
+
+
+@router.get("/album/trash")
+def trash_page(page: Page, session: DbSession, runtime: RuntimeDep, p: int = 1) -> Response:
+    if (redirect := require_login(page)) is not None:
+        return redirect
+    listed = service.list_photos(session, Scope.of(page.user), PhotoFilters(trashed=True), limit=PER_PAGE,
+                                 offset=_offset(p))
+    return page.render("album/trash.html", photos=photos_out(session, listed.items), total=listed.total,
+                       page_no=max(1, p), per_page=PER_PAGE, tab="trash", query="?",
+                       days=album_settings(runtime.settings).trash_days)
+
+
+@router.get("/album/photos/{photo_id}")
+def photo_page(photo_id: str, page: Page, session: DbSession, runtime: RuntimeDep) -> Response:
+    if (redirect := require_login(page)) is not None:
+        return redirect
+    scope = Scope.of(page.user)
+    photo = service.get_photo(session, scope, photo_id)
+    distance = album_settings(runtime.settings).near_duplicate_distance
+    near = service.near_duplicates(session, scope, photo, distance=distance)[:12]
+    in_albums = service.albums_of(session, scope, photo.id)
+    listed = service.list_albums(session, scope, limit=200, offset=0)
+    albums = {a.id: a for a in listed.items}
+    return page.render("album/photo.html", photo=photos_out(session, [photo])[0], near=near,
+                       in_albums=[albums[a] for a in in_albums if a in albums],
+                       albums=listed.items, is_owner=page.user is not None and photo.owner_id == page.user.id,
+                       tab="library")

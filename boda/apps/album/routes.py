@@ -1,0 +1,229 @@
+"""Album's API under /api/v1/album."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
+
+from boda.apps.album import service
+from boda.apps.album.models import Album, Photo, PhotoTag
+from boda.apps.album.schemas import (
+    AlbumIn,
+    AlbumOut,
+    AlbumPatch,
+    PhotoDetailOut,
+    PhotoIds,
+    PhotoOut,
+    PhotoPatch,
+    TagIn,
+    TagOut,
+)
+from boda.apps.album.service import PhotoFilters
+from boda.apps.album.settings import album_settings
+from boda.core.auth import Scope
+from boda.core.schemas import Page, PageParams
+from boda.web.api.files import stream_file
+from boda.web.deps import CurrentUser, DbSession, MaybeUser, RuntimeDep
+from boda.web.openapi import errors, image_upload
+
+router = APIRouter(prefix="/api/v1/album", tags=["album"])
+
+IMAGE = {"content": {"image/webp": {}, "image/*": {}}, "description": "The image's bytes."}
+
+
+def photo_out(photo: Photo, tags: list[PhotoTag] | None = None, duplicate_of: str | None = None) -> PhotoOut:
+    base = f"/api/v1/album/photos/{photo.id}"
+    return PhotoOut(
+        id=photo.id, owner_id=photo.owner_id, visibility=photo.visibility, household_id=photo.household_id,
+        share_url=f"/api/v1/album/shared/{photo.share_token}/original" if photo.share_token else None,
+        filename=photo.filename, mime=photo.mime, width=photo.width, height=photo.height, sha256=photo.sha256,
+        phash=photo.phash, taken_at=photo.taken_at, created_at=photo.created_at, camera_make=photo.camera_make,
+        camera_model=photo.camera_model, gps_lat=photo.gps_lat, gps_lon=photo.gps_lon, favorite=photo.favorite,
+        trashed_at=photo.trashed_at, caption=photo.caption, ocr_text=photo.ocr_text, faces_count=photo.faces_count,
+        indexed_at=photo.indexed_at, thumbnail_url=f"{base}/thumbnail", original_url=f"{base}/original",
+        thumbnail_sizes=sorted(int(s) for s in photo.thumbnails),
+        tags=[TagOut(name=t.tag.name, source=t.source, score=t.score) for t in tags or []],
+        duplicate_of=duplicate_of)
+
+
+def photos_out(session: Session, photos: list[Photo]) -> list[PhotoOut]:
+    tags = service.tags_of(session, [p.id for p in photos])
+    return [photo_out(p, tags[p.id]) for p in photos]
+
+
+def album_out(album: Album, count: int) -> AlbumOut:
+    cover = f"/api/v1/album/photos/{album.cover_photo_id}/thumbnail" if album.cover_photo_id else None
+    return AlbumOut(id=album.id, owner_id=album.owner_id, title=album.title, description=album.description,
+                    visibility=album.visibility, household_id=album.household_id,
+                    cover_photo_id=album.cover_photo_id, cover_url=cover, photo_count=count,
+                    created_at=album.created_at)
+
+
+def _detail(session: Session, runtime: RuntimeDep, scope: Scope, photo: Photo) -> PhotoDetailOut:
+    distance = album_settings(runtime.settings).near_duplicate_distance
+    out = photos_out(session, [photo])[0]
+    return PhotoDetailOut(**out.model_dump(), album_ids=service.albums_of(session, scope, photo.id),
+                          near_duplicates=service.near_duplicates(session, scope, photo, distance=distance))
+
+
+# --- photos ------------------------------------------------------------------
+
+@router.post("/photos", status_code=201, responses=errors(503), openapi_extra=image_upload("files"))
+def upload_photos(session: DbSession, user: CurrentUser, runtime: RuntimeDep,
+                  files: Annotated[list[UploadFile], File(min_length=1, max_length=service.MAX_FILES)],
+                  ) -> list[PhotoOut]:
+    """Store photos (JPEG, PNG, WebP, HEIC, GIF); bytes already in the library answer with `duplicate_of`."""
+    stored = service.upload_photos(session, runtime, owner_id=user.id, files=[(f.file, f.filename) for f in files])
+    tags = service.tags_of(session, [s.photo.id for s in stored])
+    return [photo_out(s.photo, tags[s.photo.id], s.duplicate_of) for s in stored]
+
+
+@router.get("/photos", responses=errors(404))
+def list_photos(session: DbSession, user: CurrentUser, page: Annotated[PageParams, Depends()],
+                filters: Annotated[PhotoFilters, Query()]) -> Page[PhotoOut]:
+    """List the library (own photos and those households share), newest taken first; 404 for a hidden album."""
+    listed = service.list_photos(session, Scope.of(user), filters, limit=page.limit, offset=page.offset)
+    return Page(items=photos_out(session, listed.items), total=listed.total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/photos/{photo_id}")
+def get_photo(photo_id: str, session: DbSession, user: MaybeUser, runtime: RuntimeDep) -> PhotoDetailOut:
+    """Return one photo the caller may see, with its near duplicates and albums."""
+    scope = Scope.of(user)
+    return _detail(session, runtime, scope, service.get_photo(session, scope, photo_id))
+
+
+@router.get("/photos/{photo_id}/thumbnail", response_class=StreamingResponse, responses={200: IMAGE})
+def photo_thumbnail(photo_id: str, session: DbSession, user: MaybeUser, runtime: RuntimeDep,
+                    size: Annotated[int, Query(ge=1, le=4096, description="Wanted long side in px.")] = 256,
+                    ) -> StreamingResponse:
+    """Stream a WebP thumbnail at least `size` px on its long side (or the largest made)."""
+    photo = service.get_photo(session, Scope.of(user), photo_id, trashed=True)
+    return stream_file(runtime, service.thumbnail_file(session, photo, size), False)
+
+
+@router.get("/photos/{photo_id}/original", response_class=StreamingResponse, responses={200: IMAGE})
+def photo_original(photo_id: str, session: DbSession, user: MaybeUser, runtime: RuntimeDep,
+                   download: bool = False) -> StreamingResponse:
+    """Stream the original file as uploaded (EXIF included: only for those who may see the photo)."""
+    photo = service.get_photo(session, Scope.of(user), photo_id, trashed=True)
+    return stream_file(runtime, service.original_file(session, photo), download)
+
+
+@router.get("/shared/{share_token}/original", response_class=StreamingResponse, responses={200: IMAGE})
+def shared_original(share_token: str, session: DbSession, runtime: RuntimeDep) -> StreamingResponse:
+    """Stream a photo shared by an unlisted link."""
+    photo = service.shared_photo(session, share_token)
+    return stream_file(runtime, service.original_file(session, photo), False)
+
+
+@router.get("/shared/{share_token}/thumbnail", response_class=StreamingResponse, responses={200: IMAGE})
+def shared_thumbnail(share_token: str, session: DbSession, runtime: RuntimeDep,
+                     size: Annotated[int, Query(ge=1, le=4096)] = 256) -> StreamingResponse:
+    """Stream a thumbnail of a photo shared by an unlisted link."""
+    photo = service.shared_photo(session, share_token)
+    return stream_file(runtime, service.thumbnail_file(session, photo, size), False)
+
+
+@router.patch("/photos/{photo_id}")
+def update_photo(photo_id: str, body: PhotoPatch, session: DbSession, user: CurrentUser,
+                 runtime: RuntimeDep) -> PhotoDetailOut:
+    """Change one of the caller's photos: favourite, date taken, visibility."""
+    scope = Scope.of(user)
+    photo = service.update_photo(session, scope, photo_id, favorite=body.favorite, taken_at=body.taken_at,
+                                 visibility=body.visibility, household_id=body.household_id)
+    return _detail(session, runtime, scope, photo)
+
+
+@router.delete("/trash", status_code=200)
+def empty_trash(session: DbSession, user: CurrentUser) -> dict[str, int]:
+    """Delete every photo in the caller's trash for good."""
+    return {"deleted": service.empty_trash(session, Scope.of(user))}
+
+
+@router.delete("/photos/{photo_id}", status_code=204)
+def trash_photo(photo_id: str, session: DbSession, user: CurrentUser) -> None:
+    """Move one of the caller's photos to the trash: gone from here, restorable for `album.trash_days`."""
+    service.trash_photo(session, Scope.of(user), photo_id)
+
+
+@router.post("/photos/{photo_id}/restore")
+def restore_photo(photo_id: str, session: DbSession, user: CurrentUser) -> PhotoOut:
+    """Bring a photo back from the trash."""
+    return photos_out(session, [service.restore_photo(session, Scope.of(user), photo_id)])[0]
+
+
+@router.post("/photos/{photo_id}/tags", status_code=201)
+def add_tag(photo_id: str, body: TagIn, session: DbSession, user: CurrentUser) -> PhotoOut:
+    """Tag one of the caller's photos."""
+    return photos_out(session, [service.add_tag(session, Scope.of(user), photo_id, body.name)])[0]
+
+
+@router.delete("/photos/{photo_id}/tags/{name}", status_code=204)
+def remove_tag(photo_id: str, name: str, session: DbSession, user: CurrentUser) -> None:
+    """Remove a tag from one of the caller's photos."""
+    service.remove_tag(session, Scope.of(user), photo_id, name)
+
+
+# --- albums ------------------------------------------------------------------
+
+@router.post("/albums", status_code=201)
+def create_album(body: AlbumIn, session: DbSession, user: CurrentUser) -> AlbumOut:
+    """Create an empty private album."""
+    return album_out(service.create_album(session, Scope.of(user), title=body.title, description=body.description),
+                     0)
+
+
+@router.get("/albums")
+def list_albums(session: DbSession, user: CurrentUser, page: Annotated[PageParams, Depends()]) -> Page[AlbumOut]:
+    """List the caller's albums and those their households share, newest first."""
+    scope = Scope.of(user)
+    listed = service.list_albums(session, scope, limit=page.limit, offset=page.offset)
+    counts = service.photo_counts(session, scope, [a.id for a in listed.items])
+    return Page(items=[album_out(a, counts[a.id]) for a in listed.items], total=listed.total,
+                limit=page.limit, offset=page.offset)
+
+
+def _album(session: Session, scope: Scope, album: Album) -> AlbumOut:
+    return album_out(album, service.photo_counts(session, scope, [album.id])[album.id])
+
+
+@router.get("/albums/{album_id}")
+def get_album(album_id: str, session: DbSession, user: MaybeUser) -> AlbumOut:
+    """Return one album the caller may see (its photos: GET /photos?album_id=)."""
+    scope = Scope.of(user)
+    return _album(session, scope, service.get_album(session, scope, album_id))
+
+
+@router.patch("/albums/{album_id}")
+def update_album(album_id: str, body: AlbumPatch, session: DbSession, user: CurrentUser) -> AlbumOut:
+    """Rename, describe, pick a cover, or share one of the caller's albums."""
+    scope = Scope.of(user)
+    album = service.update_album(session, scope, album_id, title=body.title, description=body.description,
+                                 cover_photo_id=body.cover_photo_id, visibility=body.visibility,
+                                 household_id=body.household_id)
+    return _album(session, scope, album)
+
+
+@router.delete("/albums/{album_id}", status_code=204)
+def delete_album(album_id: str, session: DbSession, user: CurrentUser) -> None:
+    """Delete one of the caller's albums; its photos stay."""
+    service.delete_album(session, Scope.of(user), album_id)
+
+
+@router.post("/albums/{album_id}/photos")
+def add_album_photos(album_id: str, body: PhotoIds, session: DbSession, user: CurrentUser) -> AlbumOut:
+    """Add photos the caller may see to an album (theirs, or one their household shares); others are skipped."""
+    scope = Scope.of(user)
+    return _album(session, scope, service.add_to_album(session, scope, album_id, body.photo_ids))
+
+
+@router.post("/albums/{album_id}/photos/remove")
+def remove_album_photos(album_id: str, body: PhotoIds, session: DbSession, user: CurrentUser) -> AlbumOut:
+    """Take photos out of an album (they stay in the library)."""
+    scope = Scope.of(user)
+    return _album(session, scope, service.remove_from_album(session, scope, album_id, body.photo_ids))
+

@@ -1,0 +1,145 @@
+"""Album's API shapes, and the payload of its job."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
+
+from boda.core.models import Visibility
+
+RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def rfc3339(value: object) -> object:
+    """Only what the schema's `date-time` format is: pydantic alone also takes 0.5 (a timestamp) or a bare date."""
+    if not isinstance(value, str) or not RFC3339.fullmatch(value):
+        raise ValueError("Expected an RFC 3339 date-time with a time zone, e.g. 2026-05-01T09:30:00+09:00")
+    return value.upper()
+
+
+DateTime = Annotated[AwareDatetime, BeforeValidator(rfc3339)]
+Source = Literal["user", "auto", "classifier"]
+# At least one visible character; no "/" (a tag is a path segment when removed), no control characters.
+TagName = Annotated[str, Field(min_length=1, max_length=64,
+                               pattern=r"^[^\x00-\x1f\x7f-\x9f/\\]*[^\s\x00-\x1f\x7f-\x9f/\\][^\x00-\x1f\x7f-\x9f/\\]*$")]
+
+
+class IndexPayload(BaseModel):
+    """The payload of `album.index`: photos just stored, to complete and (later) index."""
+
+    photo_ids: list[str] = Field(min_length=1, max_length=1000)
+
+
+class TagOut(BaseModel):
+    name: str
+    source: str
+    score: float | None = None
+
+
+class PhotoOut(BaseModel):
+    id: str
+    owner_id: str
+    visibility: str
+    household_id: str | None
+    share_url: str | None = None
+    filename: str
+    mime: str
+    width: int
+    height: int
+    sha256: str
+    phash: str
+    taken_at: datetime
+    created_at: datetime
+    camera_make: str | None
+    camera_model: str | None
+    gps_lat: float | None
+    gps_lon: float | None
+    favorite: bool
+    trashed_at: datetime | None
+    caption: str | None
+    ocr_text: str | None
+    faces_count: int | None
+    indexed_at: datetime | None
+    thumbnail_url: str
+    original_url: str
+    thumbnail_sizes: list[int]
+    tags: list[TagOut] = []
+    duplicate_of: str | None = Field(default=None, description="Set on upload: the bytes were already this photo.")
+
+
+class PhotoDetailOut(PhotoOut):
+    near_duplicates: list[str] = Field(description="Visible photos whose perceptual hash is within the setting.")
+    album_ids: list[str] = Field(description="Albums the caller may see that hold this photo.")
+
+
+class _PhotoChange(BaseModel):
+    favorite: bool | None = None
+    taken_at: DateTime | None = Field(default=None, description="RFC 3339 with a zone; stored as UTC.")
+
+
+class PhotoPatchHousehold(_PhotoChange):
+    """Share with one household the caller belongs to (else 404)."""
+
+    visibility: Literal[Visibility.household]
+    household_id: str = Field(max_length=36)
+
+
+class PhotoPatchOther(_PhotoChange):
+    """Any other change: visibility private, unlisted (a share link) or public, or left as it is."""
+
+    visibility: Literal[Visibility.private, Visibility.unlisted, Visibility.public] | None = None
+    household_id: None = Field(default=None, description="Given only with `household` visibility.")
+
+
+# The schema says which visibility needs a household, so no valid body is refused for it.
+PhotoPatch = PhotoPatchHousehold | PhotoPatchOther
+
+
+class AlbumIn(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=5000)
+
+
+class _AlbumChange(BaseModel):
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=5000)
+    cover_photo_id: str | None = Field(default=None, max_length=36, description="A photo in the album (else 404).")
+
+
+class AlbumPatchHousehold(_AlbumChange):
+    """Share with one household the caller belongs to: its members see the album and may add photos."""
+
+    visibility: Literal[Visibility.household]
+    household_id: str = Field(max_length=36)
+
+
+class AlbumPatchOther(_AlbumChange):
+    visibility: Literal[Visibility.private, Visibility.unlisted, Visibility.public] | None = None
+    household_id: None = Field(default=None, description="Given only with `household` visibility.")
+
+
+AlbumPatch = AlbumPatchHousehold | AlbumPatchOther
+
+
+class AlbumOut(BaseModel):
+    id: str
+    owner_id: str
+    title: str
+    description: str
+    visibility: str
+    household_id: str | None
+    cover_photo_id: str | None
+    cover_url: str | None
+    photo_count: int
+    created_at: datetime
+
+
+class PhotoIds(BaseModel):
+    photo_ids: list[Annotated[str, Field(max_length=36)]] = Field(min_length=1, max_length=1000)
+
+
+class TagIn(BaseModel):
+    name: TagName

@@ -1,0 +1,136 @@
+"""Albums: CRUD, membership, household sharing (members see, strangers do not), covers."""
+
+from __future__ import annotations
+
+from boda.core import households
+from boda.core.runtime import Runtime
+from tests.apps.album.images import encode, picture
+from tests.conftest import Account, make_account
+
+API = "/api/v1/album"
+
+
+def photo(account: Account, seed: int) -> str:
+    response = account.post(f"{API}/photos", files=[("files", (f"{seed}.png", encode(picture(seed), "PNG")))])
+    assert response.status_code == 201, response.text
+    return response.json()[0]["id"]
+
+
+def household_of(runtime: Runtime, owner: Account, *members: Account) -> str:
+    with runtime.db.session() as session:
+        home = households.create(session, user_id=owner.id, name="Home")
+        for member in members:
+            _, code = households.invite(session, household_id=home.id, user_id=owner.id, days=1)
+            households.accept(session, code=code, user_id=member.id)
+        return home.id
+
+
+def test_album_crud_and_membership(alice: Account, bob: Account) -> None:
+    first, second = photo(alice, 1), photo(alice, 2)
+    album = alice.post(f"{API}/albums", json={"title": "Trip", "description": "Jeju"})
+    assert album.status_code == 201
+    album_id = album.json()["id"]
+    added = alice.post(f"{API}/albums/{album_id}/photos", json={"photo_ids": [first, second, first]}).json()
+    assert added["photo_count"] == 2 and added["cover_photo_id"] == first
+    listed = alice.get(f"{API}/photos", params={"album_id": album_id}).json()
+    assert {p["id"] for p in listed["items"]} == {first, second}
+    assert alice.get(f"{API}/photos/{first}").json()["album_ids"] == [album_id]
+    renamed = alice.patch(f"{API}/albums/{album_id}", json={"title": "Jeju 2026", "cover_photo_id": second}).json()
+    assert renamed["title"] == "Jeju 2026" and renamed["cover_url"].endswith(f"/{second}/thumbnail")
+    removed = alice.post(f"{API}/albums/{album_id}/photos/remove", json={"photo_ids": [second]}).json()
+    assert removed["photo_count"] == 1 and removed["cover_photo_id"] == first
+    # Trashing a photo hides it from the album's count; the album itself stays.
+    alice.delete(f"{API}/photos/{first}")
+    assert alice.get(f"{API}/albums/{album_id}").json()["photo_count"] == 0
+    assert [a["id"] for a in alice.get(f"{API}/albums").json()["items"]] == [album_id]
+
+    # Another user: not found, whatever they try; nor may they add their own photos to it.
+    bobs = photo(bob, 3)
+    assert bob.get(f"{API}/albums/{album_id}").status_code == 404
+    assert bob.get(f"{API}/photos", params={"album_id": album_id}).status_code == 404
+    assert bob.patch(f"{API}/albums/{album_id}", json={"title": "mine"}).status_code == 404
+    assert bob.post(f"{API}/albums/{album_id}/photos", json={"photo_ids": [bobs]}).status_code == 404
+    assert bob.delete(f"{API}/albums/{album_id}").status_code == 404
+    # Nor may alice put bob's photo in her album: skipped, as an id that does not exist is.
+    skipped = alice.post(f"{API}/albums/{album_id}/photos", json={"photo_ids": [bobs, "no-such-id"]})
+    assert skipped.status_code == 200 and skipped.json()["photo_count"] == 0
+    assert bob.get(f"{API}/albums").json()["total"] == 0
+
+    assert alice.delete(f"{API}/albums/{album_id}").status_code == 204
+    assert alice.get(f"{API}/albums/{album_id}").status_code == 404
+    assert alice.post(f"{API}/photos/{first}/restore").status_code == 200  # photos outlive their album
+
+
+def test_household_album_is_seen_by_members_not_strangers(client, alice: Account, bob: Account,  # noqa: ANN001
+                                                          runtime: Runtime) -> None:
+    carol = make_account(runtime, client, "carol")
+    home = household_of(runtime, alice, bob)
+    mine = photo(alice, 4)
+    album_id = alice.post(f"{API}/albums", json={"title": "Family"}).json()["id"]
+    alice.post(f"{API}/albums/{album_id}/photos", json={"photo_ids": [mine]})
+    assert bob.get(f"{API}/albums/{album_id}").status_code == 404  # private until shared
+    shared = alice.patch(f"{API}/albums/{album_id}", json={"visibility": "household", "household_id": home})
+    assert shared.status_code == 200 and shared.json()["household_id"] == home
+
+    # A member sees the album, its photos (also in the library), and may add their own.
+    assert bob.get(f"{API}/albums/{album_id}").json()["title"] == "Family"
+    assert [a["id"] for a in bob.get(f"{API}/albums").json()["items"]] == [album_id]
+    assert [p["id"] for p in bob.get(f"{API}/photos").json()["items"]] == [mine]
+    for path in ("", "/thumbnail", "/original"):
+        assert bob.get(f"{API}/photos/{mine}{path}").status_code == 200
+    bobs = photo(bob, 5)
+    assert bob.post(f"{API}/albums/{album_id}/photos", json={"photo_ids": [bobs]}).json()["photo_count"] == 2
+    assert {p["id"] for p in alice.get(f"{API}/photos", params={"album_id": album_id}).json()["items"]} == {
+        mine, bobs}
+    # ... but may not change or delete the album, nor alice's photo.
+    assert bob.patch(f"{API}/albums/{album_id}", json={"title": "x"}).status_code == 404
+    assert bob.delete(f"{API}/albums/{album_id}").status_code == 404
+    assert bob.patch(f"{API}/photos/{mine}", json={"favorite": True}).status_code == 404
+
+    # A stranger sees nothing of it.
+    assert carol.get(f"{API}/albums/{album_id}").status_code == 404
+    for path in ("", "/thumbnail", "/original"):
+        assert carol.get(f"{API}/photos/{mine}{path}").status_code == 404
+    assert carol.get(f"{API}/photos").json()["total"] == 0
+    # A household carol is not in cannot be named.
+    assert carol.patch(f"{API}/photos/{photo(carol, 6)}",
+                       json={"visibility": "household", "household_id": home}).status_code == 404
+
+    # A trashed photo leaves the shared album for everyone but its owner.
+    alice.delete(f"{API}/photos/{mine}")
+    assert bob.get(f"{API}/photos/{mine}").status_code == 404
+
+    # Leaving the household ends access at once.
+    alice.post(f"{API}/photos/{mine}/restore")
+    with runtime.db.session() as session:
+        households.leave(session, household_id=home, user_id=bob.id)
+    assert bob.get(f"{API}/albums/{album_id}").status_code == 404
+    assert bob.get(f"{API}/photos/{mine}").status_code == 404
+
+
+def test_a_photo_shared_with_the_household_directly(alice: Account, bob: Account, runtime: Runtime) -> None:
+    home = household_of(runtime, alice, bob)
+    mine = photo(alice, 7)
+    out = alice.patch(f"{API}/photos/{mine}", json={"visibility": "household", "household_id": home})
+    assert out.status_code == 200 and out.json()["visibility"] == "household"
+    assert [p["id"] for p in bob.get(f"{API}/photos").json()["items"]] == [mine]
+    assert alice.patch(f"{API}/photos/{mine}", json={"visibility": "private"}).status_code == 200
+    assert bob.get(f"{API}/photos/{mine}").status_code == 404
+
+
+def test_deleting_an_account_takes_its_photos_out_of_shared_albums(alice: Account, bob: Account,
+                                                                  runtime: Runtime) -> None:
+    from boda.core.accounts import delete_user
+    from boda.core.models import User
+
+    home = household_of(runtime, alice, bob)
+    album_id = alice.post(f"{API}/albums", json={"title": "Family"}).json()["id"]
+    alice.patch(f"{API}/albums/{album_id}", json={"visibility": "household", "household_id": home})
+    bobs = photo(bob, 11)
+    bob.post(f"{API}/albums/{album_id}/photos", json={"photo_ids": [bobs]})
+    assert alice.get(f"{API}/albums/{album_id}").json()["cover_photo_id"] == bobs
+    with runtime.db.session() as session:
+        delete_user(session, user=session.get(User, bob.id))
+    album = alice.get(f"{API}/albums/{album_id}").json()
+    assert album["photo_count"] == 0 and album["cover_photo_id"] is None
+    assert alice.get(f"{API}/photos/{bobs}").status_code == 404
