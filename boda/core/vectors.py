@@ -418,17 +418,30 @@ class EmbeddedVectorStore:
                 scores, labels = state.index.search(q, k, params=params)
                 found = _top(scores[0], labels[0], k)
             if len(found) < k:  # small sets, or the graph ran out: the exact scan of the candidates
-                flat = faiss.downcast_index(state.index.storage)
-                params = faiss.SearchParameters()
-                if sel is not None:
-                    params.sel = sel
-                scores, labels = flat.search(q, k, params=params)
-                found = _top(scores[0], labels[0], k)
+                found = self._exact(state, q[0], k, rows)
             del bitmap  # kept alive until FAISS is done with it
             out = [(state.ids[row], score) for row, score in found]
         if allowed is not None and any(i not in allowed for i, _ in out):  # pragma: no cover - a bug, not a case
             raise AssertionError("vector search returned an id outside `allowed`")
         return [(i, s) for i, s in out if i is not None]
+
+    @staticmethod
+    def _exact(state: _Space, q: np.ndarray, k: int, rows: np.ndarray | None) -> list[tuple[int, float]]:
+        """Exact top k over `rows` (None: every live row), on a view of FAISS's own vector storage."""
+        import faiss
+
+        flat = faiss.downcast_index(state.index.storage)
+        total = len(state.ids)
+        stored = faiss.rev_swig_ptr(flat.get_xb(), total * state.dim).reshape(total, state.dim)
+        if rows is None and state.dead:
+            rows = np.fromiter(state.rows.values(), np.int64, len(state.rows))
+        if rows is None:
+            rows, scores = np.arange(total), stored @ q  # no copy of the whole matrix
+        else:
+            scores = stored[rows] @ q
+        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(rows[i]), float(scores[i])) for i in top]
 
     def count(self, space: str) -> int:
         with self._open(space, write=False) as state:
@@ -475,8 +488,10 @@ def pgvector_available(engine: Engine) -> bool:
         return False
 
 
-def _vec_literal(x: np.ndarray) -> str:
-    return "[" + ",".join(repr(float(v)) for v in x) + "]"
+def _vec_param(x: np.ndarray) -> list[float]:
+    """A vector as a float array parameter (`CAST(... AS vector)` takes real[]): psycopg's C dumper is
+    fast, where formatting 512 floats as text costs about 3 ms a vector in Python."""
+    return x.astype(np.float32).tolist()
 
 
 class PgVectorStore:
@@ -490,8 +505,11 @@ class PgVectorStore:
 
     engine = "pgvector"
 
-    def __init__(self, engine: Engine, *, ef_search: int = 64, exact_limit: int = 20_000) -> None:
+    def __init__(self, engine: Engine, *, ef_search: int = 64, exact_limit: int = 20_000,
+                 index_threshold: int = 5_000) -> None:
         self.db = engine
+        self.index_threshold = index_threshold
+        self._indexed: set[str] = set()
         self.ef_search = ef_search
         self.exact_limit = exact_limit
         self._tables: dict[str, tuple[str, int]] = {}
@@ -532,8 +550,6 @@ class PgVectorStore:
                 return row
             conn.execute(text(f"CREATE TABLE IF NOT EXISTS {table} "
                               f"(id varchar({MAX_ID_LEN}) PRIMARY KEY, embedding vector({int(dim)}) NOT NULL)"))
-            conn.execute(text(f"CREATE INDEX IF NOT EXISTS {table}_hnsw ON {table} "
-                              "USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)"))
             conn.execute(text("INSERT INTO vector_spaces (space, table_name, dim) VALUES (:s, :t, :d)"),
                          {"s": space, "t": table, "d": int(dim)})
         return (table, dim)
@@ -548,10 +564,31 @@ class PgVectorStore:
         table, dim = found
         if dim != x.shape[1]:
             raise ValueError(f"space {space} holds {dim}-d vectors, got {x.shape[1]}-d")
-        rows = [{"id": i, "e": _vec_literal(v)} for i, v in zip(names, x, strict=True)]
+        rows = [{"id": i, "e": _vec_param(v)} for i, v in zip(names, x, strict=True)]
         with self.db.begin() as conn:
-            conn.execute(text(f"INSERT INTO {table} (id, embedding) VALUES (:id, CAST(:e AS vector)) "
+            conn.execute(text(f"INSERT INTO {table} (id, embedding) VALUES (:id, CAST(CAST(:e AS real[]) AS vector)) "
                               "ON CONFLICT (id) DO UPDATE SET embedding = EXCLUDED.embedding"), rows)
+        if table not in self._indexed:
+            self._ensure_index(space, table)
+
+    def _ensure_index(self, space: str, table: str) -> None:
+        """The HNSW index, made once the space is worth it (below, an exact scan is as fast).
+
+        Building it over the loaded rows is ~15x faster than growing it row by row (pgvector
+        0.6 here: 1,000 rows in 1 s, against 16 s inserted one by one into the index), so a
+        first import of many photos loads, then indexes.
+        """
+        with self.db.begin() as conn:
+            if conn.execute(text("SELECT to_regclass(:i) IS NOT NULL"), {"i": f"{table}_hnsw"}).scalar_one():
+                self._indexed.add(table)
+                return
+            if conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() < self.index_threshold:
+                return
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": space})
+            conn.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
+            conn.execute(text(f"CREATE INDEX IF NOT EXISTS {table}_hnsw ON {table} "
+                              "USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)"))
+        self._indexed.add(table)
 
     def delete(self, space: str, ids: Collection[str]) -> int:
         found = self._table(space)
@@ -571,13 +608,13 @@ class PgVectorStore:
         q = _normalised(query)
         if q.shape[1] != dim:
             raise ValueError(f"space {space} holds {dim}-d vectors, got a {q.shape[1]}-d query")
-        params: dict[str, Any] = {"q": _vec_literal(q[0]), "k": int(k)}
+        params: dict[str, Any] = {"q": _vec_param(q[0]), "k": int(k)}
+        qv = "CAST(CAST(:q AS real[]) AS vector)"
         where = "WHERE id = ANY(:ids) " if allowed is not None else ""
         # The exact scan: the materialised CTE keeps the planner off the HNSW index, so the
         # restriction is applied before ranking, never after a beam.
         exact = (f"WITH c AS MATERIALIZED (SELECT id, embedding FROM {table} {where}) "
-                 "SELECT id, 1 - (embedding <=> CAST(:q AS vector)) FROM c "
-                 "ORDER BY embedding <=> CAST(:q AS vector) LIMIT :k")
+                 f"SELECT id, 1 - (embedding <=> {qv}) FROM c ORDER BY embedding <=> {qv} LIMIT :k")
         with self.db.begin() as conn:
             if allowed is not None:
                 params["ids"] = list({str(i) for i in allowed})
@@ -590,8 +627,8 @@ class PgVectorStore:
                 total = conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
                 ef = min(max(ef, int(ef * total / len(params["ids"]))), 1000)
             conn.execute(text(f"SET LOCAL hnsw.ef_search = {int(ef)}"))
-            rows = conn.execute(text(f"SELECT id, 1 - (embedding <=> CAST(:q AS vector)) FROM {table} {where}"
-                                     "ORDER BY embedding <=> CAST(:q AS vector) LIMIT :k"), params).all()
+            rows = conn.execute(text(f"SELECT id, 1 - (embedding <=> {qv}) FROM {table} {where}"
+                                     f"ORDER BY embedding <=> {qv} LIMIT :k"), params).all()
             if len(rows) < k:  # the beam came back short: are there more to find?
                 more = conn.execute(text(f"SELECT count(*) > :n FROM {table} {where}"),
                                     {**params, "n": len(rows)}).scalar_one()
@@ -621,6 +658,7 @@ class PgVectorStore:
             self._tables.pop(space, None)
         if found is None:
             return
+        self._indexed.discard(found[0])
         with self.db.begin() as conn:
             conn.execute(text(f"DROP TABLE IF EXISTS {found[0]}"))
             conn.execute(text("DELETE FROM vector_spaces WHERE space = :s"), {"s": space})

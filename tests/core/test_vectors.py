@@ -233,3 +233,19 @@ def test_auto_takes_pgvector_where_postgres_has_it(tmp_path: Path, pg_engine: En
     finally:
         plain.dispose()
         drop()
+
+
+def test_embedded_exact_path_matches_numpy(tmp_path: Path) -> None:
+    """Small spaces and allowed sets are scanned exactly: the same order as numpy, tombstones skipped."""
+    rng = np.random.default_rng(5)
+    names = ids(400)
+    x = rng.standard_normal((400, 32)).astype(np.float32)
+    store = EmbeddedVectorStore(tmp_path / "v")  # default exact_limit: everything here is exact
+    store.upsert(SPACE, names, x)
+    q = rng.standard_normal(32)
+    assert [i for i, _ in store.search(SPACE, q, k=10)] == exact(x, names, q, 10)
+    assert [i for i, _ in store.search(SPACE, q, k=10, allowed=set(names))] == exact(x, names, q, 10)
+    store.delete(SPACE, exact(x, names, q, 3))
+    assert [i for i, _ in store.search(SPACE, q, k=7)] == exact(x, names, q, 10)[3:]
+    scores = [s for _, s in store.search(SPACE, q, k=1, allowed=names[:1])]
+    assert scores == [pytest.approx(float(unit(x[0]) @ unit(q)), abs=1e-5)]
