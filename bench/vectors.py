@@ -206,8 +206,7 @@ def pgvector_engine(x: np.ndarray, tmp: Path) -> Engine:
     engine = create_engine(url)
     store = PgVectorStore(engine)
     names = [f"{i:08d}" for i in range(len(x))]
-    for start in range(0, len(x), 5000):
-        store.upsert(SPACE, names[start:start + 5000], x[start:start + 5000])
+    store.upsert(SPACE, names, x)  # a first import: rows loaded, then the HNSW index built over them
 
     def search(q: np.ndarray) -> list[int]:
         return [int(i) for i, _ in store.search(SPACE, q, 10)]

@@ -257,7 +257,20 @@ class EmbeddedVectorStore:
                     fcntl.flock(lock_file, fcntl.LOCK_UN)
 
     def _sync(self, space: str, folder: Path) -> None:
-        """Load a newer generation, replay log records other processes appended; cheap when nothing changed."""
+        """Load a newer generation, replay log records other processes appended; cheap when nothing changed.
+
+        A reader takes no file lock: a writer's new generation may replace the one it just named
+        (its files deleted); it then reads `CURRENT` again.
+        """
+        for attempt in range(5):
+            try:
+                return self._catch_up(space, folder)
+            except FileNotFoundError:
+                self._seen.pop(space, None)
+                if attempt == 4:
+                    raise
+
+    def _catch_up(self, space: str, folder: Path) -> None:
         gen = self._generation(folder)
         seen_gen, seen_bytes = self._seen.get(space, (-1, 0))
         if gen != seen_gen:
@@ -384,8 +397,17 @@ class EmbeddedVectorStore:
         q = _normalised(query)
         # One query gains nothing from OpenMP's team, and on a busy machine its threads spin
         # against each other (measured: 32 ms instead of 4 ms for a flat 10k scan on 2 shared
-        # cores). The setting is per calling thread, so batch adds elsewhere keep theirs.
+        # cores). The setting is per calling thread, and restored after.
+        threads = faiss.omp_get_max_threads()
         faiss.omp_set_num_threads(1)
+        try:
+            return self._search(space, q, k, allowed)
+        finally:
+            faiss.omp_set_num_threads(threads)
+
+    def _search(self, space: str, q: np.ndarray, k: int, allowed: Collection[str] | None) -> list[tuple[str, float]]:
+        import faiss
+
         with self._open(space, write=False) as state:
             if state is None or not state.rows:
                 return []
