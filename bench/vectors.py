@@ -4,7 +4,7 @@
     python bench/vectors.py --sizes 1000000 --engines embedded,faiss-ivf --build-limit 900
 
 Engines: `numpy` (exact, the baseline every ratio is against), `embedded` (Boda's
-EmbeddedVectorStore: FAISS HNSW M=32, ef 64, through the store's own code, fsynced log
+EmbeddedVectorStore: FAISS HNSW M=32, ef 128, through the store's own code, fsynced log
 included), `faiss-ivf` (IVF-Flat, nprobe 32), `usearch` (HNSW, connectivity 16), `sqlite-vec`
 (vec0, exact scan), `pgvector` (Boda's PgVectorStore on a private PostgreSQL 16 from pgserver).
 

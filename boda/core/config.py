@@ -188,7 +188,7 @@ class VectorsSettings(BaseModel):
         "with the vector extension, else embedded).",
     )
     ef_search: int = Field(
-        default=64, ge=8, le=1000, description="HNSW search beam: higher finds the true nearest more often, slower.",
+        default=128, ge=8, le=1000, description="HNSW search beam: higher finds the true nearest more often, slower.",
     )
 
 

@@ -211,7 +211,7 @@ class EmbeddedVectorStore:
 
     engine = "embedded"
 
-    def __init__(self, root: Path, *, m: int = 32, ef_construction: int = 64, ef_search: int = 64,
+    def __init__(self, root: Path, *, m: int = 32, ef_construction: int = 64, ef_search: int = 128,
                  exact_limit: int = 20_000) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
@@ -454,13 +454,20 @@ class EmbeddedVectorStore:
 
         flat = faiss.downcast_index(state.index.storage)
         total = len(state.ids)
-        stored = faiss.rev_swig_ptr(flat.get_xb(), total * state.dim).reshape(total, state.dim)
+        q = np.ascontiguousarray(q, dtype=np.float32)
         if rows is None and state.dead:
             rows = np.fromiter(state.rows.values(), np.int64, len(state.rows))
+        # FAISS's single-threaded SIMD dot products, not numpy's `@`: BLAS threads fight on a busy
+        # machine (a 1,000-row scan measured 35 ms with OpenBLAS's threads, 4 ms without).
         if rows is None:
-            rows, scores = np.arange(total), stored @ q  # no copy of the whole matrix
+            rows, scores = np.arange(total), np.empty(total, np.float32)
+            faiss.fvec_inner_products_ny(faiss.swig_ptr(scores), faiss.swig_ptr(q), flat.get_xb(), state.dim, total)
         else:
-            scores = stored[rows] @ q
+            stored = faiss.rev_swig_ptr(flat.get_xb(), total * state.dim).reshape(total, state.dim)
+            picked = np.ascontiguousarray(stored[rows])
+            scores = np.empty(len(rows), np.float32)
+            faiss.fvec_inner_products_ny(faiss.swig_ptr(scores), faiss.swig_ptr(q), faiss.swig_ptr(picked),
+                                         state.dim, len(rows))
         top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(int(rows[i]), float(scores[i])) for i in top]
@@ -527,7 +534,7 @@ class PgVectorStore:
 
     engine = "pgvector"
 
-    def __init__(self, engine: Engine, *, ef_search: int = 64, exact_limit: int = 20_000,
+    def __init__(self, engine: Engine, *, ef_search: int = 128, exact_limit: int = 20_000,
                  index_threshold: int = 5_000) -> None:
         self.db = engine
         self.index_threshold = index_threshold
