@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from boda.core.config import Settings
 from boda.core.runtime import Runtime
 from boda.web.app import create_app
-from tests.services import azurite_server, postgres_server, redis_server
+from tests.services import azurite_server, pgvector_server, postgres_server, redis_server
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -29,6 +29,13 @@ PASSWORD = "correct horse battery"
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with postgres_server(tmp_path_factory.mktemp("pg")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def pgvector_url() -> Iterator[str]:
+    """PostgreSQL 16 with pgvector (the `postgres` server above is Debian's, without it)."""
+    with pgvector_server() as url:
         yield url
 
 
@@ -55,7 +62,7 @@ def _fresh_pg_database(server_url: str) -> tuple[str, Callable[[], None]]:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
-    return server_url.rsplit("/", 1)[0] + f"/{name}", drop
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False), drop
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -9,6 +9,7 @@ it then fail (they are never skipped).
     with postgres_server(tmp) as url:      # postgresql+psycopg://boda@127.0.0.1:PORT/boda
     with redis_server(tmp) as url:         # redis://127.0.0.1:PORT/0
     with azurite_server(tmp) as conn_str:  # Azure Storage connection string (devstoreaccount1)
+    with pgvector_server() as url:         # PostgreSQL 16 + pgvector (PyPI pgserver), over a socket
     chromium_path()                        # "/usr/bin/chromium" or None
 """
 
@@ -310,6 +311,33 @@ class _Postgres:
                 shutil.rmtree(self.base, ignore_errors=True)
             if self.sockdir.parent != self.base:
                 shutil.rmtree(self.sockdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def pgvector_server() -> Iterator[str]:
+    """PostgreSQL 16 with the pgvector extension, from the PyPI package `pgserver` (Debian's has none).
+
+    Yields `postgresql+psycopg://postgres@/postgres?host=SOCKET_DIR` (a superuser, so the
+    tests' databases can `CREATE EXTENSION vector`). The cluster lives in a fresh folder of the
+    system temp dir (as root, pgserver runs it as its own `pgserver` user, who must reach it)
+    and is deleted when the server stops.
+    """
+    try:
+        import pgserver
+    except ImportError:
+        raise ServiceError(f"pgvector: the `pgserver` package is missing; {INSTALL_HINT}") from None
+    base = Path(tempfile.mkdtemp(prefix="boda-pgv-"))
+    try:
+        server = pgserver.get_server(base / "data", cleanup_mode="delete")
+    except Exception as exc:
+        shutil.rmtree(base, ignore_errors=True)
+        raise ServiceError(f"pgvector: pgserver did not start: {exc}\n{log_tail(base / 'data' / 'log')}") from exc
+    try:
+        uri = server.get_uri()  # postgresql://postgres:@/postgres?host=/socket/dir
+        yield "postgresql+psycopg://postgres@/postgres?" + uri.split("?", 1)[1]
+    finally:
+        server.cleanup()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 # --- Redis ------------------------------------------------------------------------------

@@ -208,6 +208,17 @@ class HouseholdsSettings(BaseModel):
     )
 
 
+class VectorsSettings(BaseModel):
+    engine: Literal["auto", "embedded", "pgvector"] = Field(
+        default="auto", description="Where search vectors live: embedded (a FAISS index under <data_dir>/vectors, "
+        "one machine), pgvector (the PostgreSQL database, HNSW) or auto (pgvector when the database is PostgreSQL "
+        "with the vector extension, else embedded).",
+    )
+    ef_search: int = Field(
+        default=128, ge=8, le=1000, description="HNSW search beam: higher finds the true nearest more often, slower.",
+    )
+
+
 class CoreSettings(BaseSettings):
     """The core's settings; `Settings` adds one group per app (from its spec)."""
 
@@ -269,6 +280,7 @@ class CoreSettings(BaseSettings):
     ai: AiSettings = Field(default_factory=AiSettings)
     llm: LlmSettings = Field(default_factory=LlmSettings)
     households: HouseholdsSettings = Field(default_factory=HouseholdsSettings)
+    vectors: VectorsSettings = Field(default_factory=VectorsSettings)
 
     @model_validator(mode="after")
     def _metrics_token_set(self) -> Settings:
