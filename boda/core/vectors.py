@@ -14,8 +14,9 @@ Engines (chosen by `make_vector_store` from `vectors.engine`):
 
 - `EmbeddedVectorStore`: FAISS HNSW (inner product on normalised vectors) per space, in memory,
   persisted under `<data_dir>/vectors/`. Chosen by measurement (bench/vectors.py, 512-d, on 2
-  busy shared cores): at 100k, p50 2.7 ms / p95 10.7 ms, recall@10 0.94 at ef 64 and 0.97 at
-  ef 128, 33x faster than numpy's exact scan, ~2.3 GB per million vectors; and FAISS filters by
+  busy shared cores): at 100k, ef 64: p50 2.7 ms / p95 10.7 ms, recall@10 0.94 (33x numpy's exact
+  scan); ef 128 (the default): p50 8.0 / p95 13.8 ms, recall 0.98 (19x numpy, on a busier machine);
+  ~2.3 GB per million vectors; and FAISS filters by
   id *inside* the graph search, which usearch's Python API cannot (usearch: recall 0.98 at 10k,
   no filter); IVF needs training and scored recall 0.55-0.71 at nprobe 32; sqlite-vec is an
   exact scan (and this Python's sqlite3 cannot load extensions). 1M was not measured here (the
