@@ -117,13 +117,31 @@ def registered(capability: Capability) -> list[str]:
 
 
 def create(capability: Capability, name: str, settings: Settings) -> Any:
-    """A new provider from its factory (not kept): for providers built from other providers."""
+    """A provider from its factory, shared by the process: for providers built from other providers."""
     _discover()
     factory = _factories.get(capability, {}).get(name)
     if factory is None:
         raise InvalidInput(f"No {capability} named {name!r}; choose one of {registered(capability)}",
                            details={"capability": capability, "name": name})
-    return factory(Build(settings, name))
+    key = (capability, name, _fingerprint(settings))
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = factory(Build(settings, name))
+        return _shared[key]
+
+
+# Providers are built once per process for the same AI settings, whichever Runtime asks: a model
+# is hundreds of MB and seconds to load, and a process (or a test session) may build several
+# Runtimes. Reentrant: a factory may build the providers it is made of (concepts -> text encoder).
+_shared: dict[tuple[str, str, str], Any] = {}
+_shared_lock = threading.RLock()
+
+
+def _fingerprint(settings: Settings) -> str:
+    """What a provider is built from: the AI and LLM settings, the models folder, the thread budget."""
+    llm = getattr(settings, "llm", None)
+    return "|".join([settings.ai.model_dump_json(), llm.model_dump_json() if llm is not None else "",
+                     str(settings.models_dir), str(inference_threads(settings))])
 
 
 def _discover() -> None:
@@ -159,7 +177,7 @@ class Providers:
             if not self._built:
                 _set_opencv_threads(inference_threads(self.settings))
             if key not in self._built:
-                self._built[key] = factory(Build(self.settings, key[1]))
+                self._built[key] = create(capability, key[1], self.settings)
             return self._built[key]
 
     def face_detector(self, name: str | None = None) -> FaceDetector:

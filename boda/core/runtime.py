@@ -10,6 +10,7 @@ from boda.core.db import Database
 from boda.core.jobs import JobQueue
 from boda.core.storage import BlobStore
 from boda.core.throttle import DbLoginThrottle, LoginThrottle, RedisLoginThrottle
+from boda.core.vectors import VectorStore, make_vector_store
 
 
 class Runtime:
@@ -29,6 +30,16 @@ class Runtime:
         self.image_work = threading.BoundedSemaphore(settings.ai.concurrency)
         self.login_throttle = self._login_throttle(settings)
         self.queue = JobQueue(self)
+        self._vectors: VectorStore | None = None
+        self._vectors_lock = threading.Lock()
+
+    @property
+    def vectors(self) -> VectorStore:
+        """The vector store (built on first use: a process that never searches never opens it)."""
+        with self._vectors_lock:
+            if self._vectors is None:
+                self._vectors = make_vector_store(self.settings, self.db.engine)
+            return self._vectors
 
     def _login_throttle(self, settings: Settings) -> LoginThrottle:
         limits = {"per_user": settings.login_failures_per_user, "per_address": settings.login_failures_per_address,
@@ -39,4 +50,6 @@ class Runtime:
 
     def close(self, *, wait: float | None = None) -> None:
         self.queue.stop_consumer(wait=wait)
+        if self._vectors is not None:
+            self._vectors.close()
         self.db.dispose()

@@ -89,3 +89,65 @@ def import_command(
     runtime.close()
     if failed:
         raise typer.Exit(1)
+
+
+def _owner(session: object, user: str | None) -> str:
+    from boda.core.accounts import find_user, list_users
+
+    if user is None:
+        users = list_users(session)  # type: ignore[arg-type]
+        if len(users) != 1:
+            raise typer.BadParameter("name the user whose library this is", param_hint="--user")
+        return users[0].id
+    return find_user(session, user).id  # type: ignore[arg-type]
+
+
+@cli.command("search")
+def search_command(
+    query: Annotated[str, typer.Argument(help="What the photos show, in Korean or English.")],
+    limit: Annotated[int, typer.Option(min=1, max=200, help="How many photos.")] = 10,
+    user: Annotated[str | None, typer.Option(help="Whose library (default: the only user there is).")] = None,
+) -> None:
+    """Find photos by what is in them (e.g. `boda album search "빨간 자동차"`), best first."""
+    from boda.apps.album import search
+    from boda.apps.album.service import PhotoFilters
+    from boda.cli import _runtime
+    from boda.core.auth import Scope
+    from boda.core.models import User
+
+    runtime = _runtime()
+    try:
+        with runtime.db.session() as session:
+            owner = session.get(User, _owner(session, user))
+            found = search.by_text(session, runtime, Scope.of(owner), query, PhotoFilters(), limit=limit)
+            for hit in found.hits:
+                taken = hit.photo.taken_at.strftime("%Y-%m-%d")
+                console.print(f"{hit.score:6.3f}  {hit.photo.id}  {taken}  {hit.photo.filename}"
+                              + (f"  [dim]{hit.photo.caption}[/dim]" if hit.photo.caption else ""))
+            if not found.hits:
+                console.print("No photos found.")
+            if found.pending:
+                console.print(f"[yellow]{found.pending} photos are not indexed by {found.backend} yet.[/yellow]")
+    except BodaError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(1) from exc
+    finally:
+        runtime.close()
+
+
+@cli.command("reindex")
+def reindex_command(
+    user: Annotated[str | None, typer.Option(help="Only this user's photos (default: everyone's).")] = None,
+) -> None:
+    """Queue indexing for photos the current backend (ai.image_text_embedder) has not indexed."""
+    from boda.apps.album.indexing import queue_stale
+    from boda.cli import _runtime
+
+    runtime = _runtime()
+    try:
+        with runtime.db.session() as session:
+            owner_id = _owner(session, user) if user else None
+            queued = queue_stale(session, runtime, owner_id=owner_id)
+        console.print(f"Queued {queued} photos for indexing by {runtime.ai.get('image_text_embedder').key}.")
+    finally:
+        runtime.close()

@@ -1,24 +1,39 @@
-"""The seam where a stored photo is completed and indexed, run by the `album.index` job.
+"""Completing and understanding stored photos, run by the `album.index` job.
 
-Today it completes what an upload may have left out (EXIF facts, perceptual hash,
-thumbnails: a photo recorded without them, e.g. by an older version or an import that
-skipped them). The integrator adds embeddings, OCR, faces and captions here, filling
-`Photo.index_key`, `indexed_at`, `ocr_text`, `faces_count`, `caption`/`caption_source`
-and `concepts`; each photo is committed on its own so a retried job resumes.
+First what an upload may have left out (EXIF facts, perceptual hash, thumbnails).
+Then what search needs, in batches (CLIP runs a batch at once): the words written in
+the photo (OCR), its faces, an image-text embedding stored in the vector store under
+the embedder's key, and (from the concepts backend) what was seen: a plain caption and
+automatic tags. Each batch is committed on its own, so a retried job resumes.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import select
+import numpy as np
+from PIL import Image
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from boda.ai.concepts import readable_words
+from boda.ai.embed import Concept, ImageTextEmbedder, PhotoFacts
 from boda.apps.album import service
-from boda.apps.album.models import Photo
+from boda.apps.album.models import Photo, PhotoTag, Tag
 from boda.core import uploads
+from boda.core.db import utcnow
+from boda.core.errors import BodaError
 from boda.core.runtime import Runtime
+
+log = logging.getLogger(__name__)
+BATCH = 8  # photos embedded at once: CLIP's batched inference is several times one-at-a-time
+UNDERSTAND_SIDE = 1024  # the models see at most this (OCR reads signs fine at this size)
+AUTO_TAG_KINDS = ("object", "class", "scene")
+AUTO_TAG_MIN_WEIGHT = 0.35
+AUTO_TAGS_PER_PHOTO = 5
 
 Progress = Callable[[int, int], None]
 """progress(done, total): called after each photo (a job turns it into progress events)."""
@@ -28,14 +43,121 @@ def index_photos(session: Session, runtime: Runtime, photo_ids: Sequence[str], p
                  ) -> dict[str, Any]:
     """Complete (and, once added, index) these photos; ids that no longer exist are skipped."""
     photos = {p.id: p for p in session.scalars(select(Photo).where(Photo.id.in_(list(photo_ids))))}
-    completed = 0
-    for done, photo_id in enumerate(photo_ids, start=1):
-        photo = photos.get(photo_id)
-        if photo is not None and complete_photo(session, runtime, photo):
-            completed += 1
-        session.commit()  # one photo at a time: a retry keeps what was finished
+    embedder: ImageTextEmbedder = runtime.ai.get("image_text_embedder")
+    completed = indexed = 0
+    done = 0
+    for start in range(0, len(photo_ids), BATCH):
+        batch = [photos[i] for i in photo_ids[start:start + BATCH] if i in photos]
+        for photo in batch:
+            if complete_photo(session, runtime, photo):
+                completed += 1
+        todo = [p for p in batch if p.trashed_at is None and p.index_key != embedder.key]
+        if todo:
+            indexed += understand_photos(session, runtime, embedder, todo)
+        session.commit()  # one batch at a time: a retry keeps what was finished
+        done = min(len(photo_ids), start + BATCH)
         progress(done, len(photo_ids))
-    return {"photos": len(photo_ids), "found": len(photos), "completed": completed}
+    return {"photos": len(photo_ids), "found": len(photos), "completed": completed, "indexed": indexed,
+            "backend": embedder.key}
+
+
+def space_for(key: str) -> str:
+    """The vector space of one embedder's photo vectors (another embedder, another space)."""
+    return f"album.photos:{key}"
+
+
+def understand_photos(session: Session, runtime: Runtime, embedder: ImageTextEmbedder, photos: list[Photo]) -> int:
+    """OCR, faces, embedding, caption and automatic tags for a batch; how many were indexed."""
+    images: list[Image.Image] = []
+    facts: list[PhotoFacts] = []
+    for photo in photos:
+        with runtime.image_work:
+            image, _ = service.decode_upright(runtime.store.read(photo.blob_key), max_side=UNDERSTAND_SIDE)
+            image.thumbnail((UNDERSTAND_SIDE, UNDERSTAND_SIDE))
+        text, words = read_text(runtime, image)
+        faces = count_faces(runtime, image)
+        photo.ocr_text, photo.faces_count = text, faces
+        photo.concepts = words
+        images.append(image)
+        facts.append(PhotoFacts(text=text, faces=faces))
+    describe = getattr(embedder, "describe", None)
+    if describe is not None and hasattr(embedder, "embed_concepts"):
+        # The concepts backend: describe once, embed the description (no second look at the photo).
+        described = [describe(image, fact) for image, fact in zip(images, facts, strict=True)]
+        vectors = embedder.embed_concepts([d.concepts for d in described])  # type: ignore[attr-defined]
+        for photo, description in zip(photos, described, strict=True):
+            photo.caption, photo.caption_source = description.caption, "concepts"
+            photo.concepts = (photo.concepts or []) + [_concept_json(c) for c in description.concepts]
+            set_auto_tags(session, photo, description.concepts)
+    else:
+        vectors = embedder.embed_images(images, facts)
+    runtime.vectors.upsert(space_for(embedder.key), [p.id for p in photos], np.asarray(vectors, np.float32))
+    now = utcnow()
+    for photo in photos:
+        photo.index_key, photo.indexed_at = embedder.key, now
+    session.flush()
+    return len(photos)
+
+
+def _concept_json(concept: Concept) -> dict[str, Any]:
+    data = asdict(concept)
+    data["weight"] = round(float(concept.weight), 4)
+    data["box"] = list(concept.box) if concept.box else None
+    return data
+
+
+def read_text(runtime: Runtime, image: Image.Image) -> tuple[str, list[dict[str, Any]]]:
+    """The words written in the photo, and each word's box (kind "ocr"); nothing when OCR is unavailable."""
+    reader = runtime.ai.get("ocr")
+    if not reader.available():
+        return "", []
+    try:
+        result = reader.read(image)
+    except BodaError as exc:  # a time limit, a missing language: index the photo without its text
+        log.warning("album: no text read from a photo: %s", exc)
+        return "", []
+    if not readable_words(result.text):  # texture read as "424" or "iby,": a photo without text
+        return "", []
+    words = [{"kind": "ocr", "label": w.text, "weight": round(float(w.confidence), 3), "box": list(w.box)}
+             for w in result.words]
+    return result.text.strip(), words
+
+
+def count_faces(runtime: Runtime, image: Image.Image) -> int:
+    bgr = np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
+    return len(runtime.ai.face_detector().detect(bgr))
+
+
+def set_auto_tags(session: Session, photo: Photo, concepts: Sequence[Concept]) -> None:
+    """Replace the photo's automatic tags by its strongest objects, classes and scenes (user tags stay)."""
+    wanted: dict[str, float] = {}
+    for concept in sorted(concepts, key=lambda c: -c.weight):
+        if concept.kind in AUTO_TAG_KINDS and concept.weight >= AUTO_TAG_MIN_WEIGHT:
+            name = service.normalize_tag(_tag_name(concept.label))
+            if name and name not in wanted and len(wanted) < AUTO_TAGS_PER_PHOTO:
+                wanted[name] = round(float(concept.weight), 3)
+    links = session.scalars(select(PhotoTag).where(PhotoTag.photo_id == photo.id)).all()
+    for link in links:
+        if link.source == "auto" and link.tag.name not in wanted:
+            session.delete(link)
+    present = {link.tag.name for link in links}
+    for name, weight in wanted.items():
+        if name in present:
+            continue
+        tag = session.scalar(select(Tag).where(Tag.name == name))
+        if tag is None:
+            tag = Tag(name=name)
+            session.add(tag)
+            session.flush()
+        session.add(PhotoTag(photo_id=photo.id, tag_id=tag.id, source="auto", score=weight))
+
+
+def _tag_name(label: str) -> str:
+    """"a red car" -> "red car"; "two cats" -> "cats": a tag is the thing, not the sentence."""
+    words = label.split()
+    while words and words[0].lower() in {"a", "an", "the", "some", "two", "three", "four", "five", "many"}:
+        words = words[1:]
+    return " ".join(words)
 
 
 def complete_photo(session: Session, runtime: Runtime, photo: Photo) -> bool:
@@ -61,3 +183,46 @@ def complete_photo(session: Session, runtime: Runtime, photo: Photo) -> bool:
         photo.thumbnails = made
     session.flush()
     return True
+
+
+STALE_BATCH = 200
+
+
+def queue_stale(session: Session, runtime: Runtime, *, owner_id: str | None = None, limit: int = 10_000) -> int:
+    """Queue `album.index` jobs for photos not indexed by the current backend (new, or a changed setting).
+
+    Search keeps working meanwhile: photos still on an old backend are found by their words,
+    and join the ranking as soon as their batch is done.
+    """
+    from boda.apps.album.models import Photo as PhotoRow
+
+    key = runtime.ai.get("image_text_embedder").key
+    query = (select(PhotoRow.owner_id, PhotoRow.id)
+             .where(PhotoRow.trashed_at.is_(None), or_(PhotoRow.index_key.is_(None), PhotoRow.index_key != key))
+             .order_by(PhotoRow.owner_id, PhotoRow.id).limit(limit))
+    if owner_id is not None:
+        query = query.where(PhotoRow.owner_id == owner_id)
+    by_owner: dict[str, list[str]] = {}
+    for owner, photo_id in session.execute(query):
+        by_owner.setdefault(owner, []).append(photo_id)
+    if not by_owner or _indexing_queued(session):
+        return 0
+    for owner, ids in by_owner.items():
+        for start in range(0, len(ids), STALE_BATCH):
+            service.queue_index(session, runtime, owner_id=owner, photo_ids=ids[start:start + STALE_BATCH])
+    session.commit()
+    return sum(map(len, by_owner.values()))
+
+
+def _indexing_queued(session: Session) -> bool:
+    """Whether index jobs are already waiting or running (the periodic check must not pile them up)."""
+    from boda.core.models import Job
+
+    return session.scalar(select(Job.id).where(Job.kind == "album.index",
+                                               Job.status.in_(["queued", "running"])).limit(1)) is not None
+
+
+def reindex_stale(runtime: Runtime) -> int:
+    """The periodic task: pick up photos a changed backend has not indexed yet."""
+    with runtime.db.session() as session:
+        return queue_stale(session, runtime)

@@ -32,4 +32,8 @@ def purge_trash(runtime: Runtime) -> int:
 
 
 def periodic(settings: Any) -> list[Periodic]:
-    return [Periodic("album.purge_trash", album_settings(settings).purge_seconds, purge_trash)]
+    from boda.apps.album.indexing import reindex_stale
+
+    album = album_settings(settings)
+    return [Periodic("album.purge_trash", album.purge_seconds, purge_trash),
+            Periodic("album.reindex", album.reindex_seconds, reindex_stale)]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, File, Query, UploadFile
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
-from boda.apps.album import service
+from boda.apps.album import search, service
 from boda.apps.album.models import Album, Photo, PhotoTag
 from boda.apps.album.schemas import (
     AlbumIn,
@@ -18,11 +18,14 @@ from boda.apps.album.schemas import (
     PhotoIds,
     PhotoOut,
     PhotoPatch,
+    SearchHitOut,
+    SearchOut,
     TagIn,
     TagOut,
 )
 from boda.apps.album.service import PhotoFilters
 from boda.apps.album.settings import album_settings
+from boda.core import uploads
 from boda.core.auth import Scope
 from boda.core.schemas import Page, PageParams
 from boda.web.api.files import stream_file
@@ -227,3 +230,44 @@ def remove_album_photos(album_id: str, body: PhotoIds, session: DbSession, user:
     scope = Scope.of(user)
     return _album(session, scope, service.remove_from_album(session, scope, album_id, body.photo_ids))
 
+
+
+# --- search ------------------------------------------------------------------
+
+def _search_out(session: Session, found: search.SearchResult, page: PageParams) -> SearchOut:
+    outs = photos_out(session, [hit.photo for hit in found.hits])
+    return SearchOut(items=[SearchHitOut(photo=out, score=round(hit.score, 4), matched=hit.matched)
+                            for out, hit in zip(outs, found.hits, strict=True)],
+                     total=found.total, limit=page.limit, offset=page.offset, backend=found.backend,
+                     pending=found.pending)
+
+
+@router.get("/search", responses=errors(404, 503))
+def search_photos(q: Annotated[str, Query(min_length=1, max_length=search.MAX_QUERY)], session: DbSession,
+                  user: CurrentUser, runtime: RuntimeDep, page: Annotated[PageParams, Depends()],
+                  filters: Annotated[PhotoFilters, Query()]) -> SearchOut:
+    """Photos that show what `q` says, in Korean or English, best first, within the filters."""
+    found = search.by_text(session, runtime, Scope.of(user), q, filters, limit=page.limit, offset=page.offset)
+    return _search_out(session, found, page)
+
+
+@router.get("/photos/{photo_id}/similar", responses=errors(409, 503))
+def similar_photos(photo_id: str, session: DbSession, user: CurrentUser, runtime: RuntimeDep,
+                   page: Annotated[PageParams, Depends()], filters: Annotated[PhotoFilters, Query()]) -> SearchOut:
+    """Photos that look like this one (409 while it is not indexed yet)."""
+    found = search.similar(session, runtime, Scope.of(user), photo_id, filters, limit=page.limit,
+                           offset=page.offset)
+    return _search_out(session, found, page)
+
+
+@router.post("/search/by-photo", responses=errors(503), openapi_extra=image_upload("file"))
+def search_by_photo(file: Annotated[UploadFile, File()], session: DbSession, user: CurrentUser,
+                    runtime: RuntimeDep, page: Annotated[PageParams, Depends()]) -> SearchOut:
+    """Photos that look like a query photo (which is not stored)."""
+    settings = runtime.settings
+    with runtime.image_work:
+        image = uploads.read_image_upload(file.file, max_bytes=settings.max_upload_bytes,
+                                          max_pixels=settings.max_image_pixels)
+    found = search.by_image(session, runtime, Scope.of(user), image, PhotoFilters(), limit=page.limit,
+                            offset=page.offset)
+    return _search_out(session, found, page)

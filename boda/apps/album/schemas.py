@@ -143,3 +143,20 @@ class PhotoIds(BaseModel):
 
 class TagIn(BaseModel):
     name: TagName
+
+
+class SearchHitOut(BaseModel):
+    photo: PhotoOut
+    score: float
+    matched: str = Field(description="vector (looks like it), text (words in the photo, caption or a tag), "
+                         "or text+vector")
+
+
+class SearchOut(BaseModel):
+    items: list[SearchHitOut]
+    total: int
+    limit: int
+    offset: int
+    backend: str = Field(description="The embedder that indexed the photos searched (e.g. concepts:…, clip:…)")
+    pending: int = Field(description="Photos you may see that this backend has not indexed yet (still "
+                         "found by their words)")

@@ -9,6 +9,9 @@ class AlbumSettings(BaseModel):
     trash_days: int = Field(default=30, ge=0, le=3650,
                             description="Days a trashed photo is kept before the periodic purge deletes it.")
     purge_seconds: float = Field(default=3600.0, gt=0, description="How often the trash purge runs.")
+    reindex_seconds: float = Field(
+        default=300.0, gt=0, description="How often photos not indexed by the current search backend (new ones "
+        "missed, or all after ai.image_text_embedder changed) are queued for indexing.")
     near_duplicate_distance: int = Field(
         default=6, ge=0, le=64, description="Perceptual-hash Hamming distance (of 64 bits) within which two "
                                             "photos count as near duplicates.")

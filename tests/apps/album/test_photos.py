@@ -57,7 +57,9 @@ def test_upload_each_format_makes_thumbnails_and_an_index_job(alice: Account, ru
     with runtime.db.session() as session:
         job = session.scalar(select(Job).where(Job.kind == "album.index"))
         assert job is not None and job.payload == {"photo_ids": [photo["id"]]}
-        assert job.status == "succeeded" and job.result == {"photos": 1, "found": 1, "completed": 0}
+        assert job.status == "succeeded"
+        assert job.result == {"photos": 1, "found": 1, "completed": 0, "indexed": 1,
+                              "backend": runtime.ai.get("image_text_embedder").key}
 
 
 def test_gif_uses_its_first_frame(alice: Account) -> None:
