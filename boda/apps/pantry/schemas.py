@@ -5,12 +5,31 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from boda.apps.pantry.models import Action, ItemStatus, PlaceKind
+from boda.core.schemas import JsonInt
 
 NAME_PATTERN = r"[^\s\x00-\x1f\x7f-\x9f\ufeff]"  # at least one visible character
-Quantity = float
+
+
+def _number(value: Any) -> Any:
+    """A JSON number only: not true/false, not "1.5" (lax floats take both, the schema says number)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("a number is required")
+    return value
+
+
+def _timestamp(value: Any) -> Any:
+    """An ISO 8601 string only (lax datetimes also take numbers as Unix times; the schema says string)."""
+    if not isinstance(value, str | datetime):
+        raise ValueError("an ISO 8601 date-time string is required")
+    return value
+
+
+JsonFloat = Annotated[float, BeforeValidator(_number)]
+Quantity = JsonFloat
+Timestamp = Annotated[datetime, BeforeValidator(_timestamp)]
 PlaceName = Literal["fridge", "freezer", "pantry"]
 HOUSEHOLD_HELP = "The household (default: the caller's first). 404 when the caller is not a member."
 
@@ -20,14 +39,14 @@ class PlaceIn(BaseModel):
     name: str = Field(min_length=1, max_length=64, pattern=NAME_PATTERN)
     kind: PlaceKind
     parent_id: str | None = Field(default=None, max_length=36, description="For a compartment: the place it is in.")
-    position: int = Field(default=0, ge=0, le=10_000)
+    position: JsonInt = Field(default=0, ge=0, le=10_000)
 
 
 class PlacePatch(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=64, pattern=NAME_PATTERN)
     kind: PlaceKind | None = None
     parent_id: str | None = Field(default=None, max_length=36)
-    position: int | None = Field(default=None, ge=0, le=10_000)
+    position: JsonInt | None = Field(default=None, ge=0, le=10_000)
 
 
 class PlaceOut(BaseModel):
@@ -48,9 +67,9 @@ class ItemIn(BaseModel):
     unit: str = Field(default="", max_length=16)
     place_id: str | None = Field(default=None, max_length=36)
     category: str | None = Field(default=None, max_length=32)
-    consume_by: datetime | None = Field(default=None, description="Unset: from shelf life (none for an unknown name).")
-    opened_at: datetime | None = None
-    added_at: datetime | None = None
+    consume_by: Timestamp | None = Field(default=None, description="Unset: from shelf life (none for an unknown name).")
+    opened_at: Timestamp | None = None
+    added_at: Timestamp | None = None
     notes: str = Field(default="", max_length=2000)
 
 
@@ -59,8 +78,8 @@ class ItemPatch(BaseModel):
     quantity: Quantity | None = Field(default=None, gt=0, le=1_000_000)
     unit: str | None = Field(default=None, max_length=16)
     category: str | None = Field(default=None, min_length=1, max_length=32)
-    consume_by: datetime | None = Field(default=None, description="null: back to the date from shelf life.")
-    opened_at: datetime | None = None
+    consume_by: Timestamp | None = Field(default=None, description="null: back to the date from shelf life.")
+    opened_at: Timestamp | None = None
     notes: str | None = Field(default=None, max_length=2000)
 
 
@@ -167,7 +186,7 @@ class OverrideIn(BaseModel):
     name: str = Field(min_length=1, max_length=128, pattern=NAME_PATTERN)
     place: PlaceName | None = None
     category: str | None = Field(default=None, min_length=1, max_length=32)
-    days: dict[PlaceName, Annotated[float, Field(ge=0, le=3650)]] = Field(
+    days: dict[PlaceName, Annotated[JsonFloat, Field(ge=0, le=3650)]] = Field(
         default_factory=dict, description="Days to consume-by per place.")
 
 

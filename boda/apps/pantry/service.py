@@ -101,7 +101,7 @@ def root_kind(session: Session, place: StoragePlace | None) -> str | None:
 def _check_parent(session: Session, household_id: str, kind: str, parent_id: str | None,
                   place_id: str | None = None) -> None:
     if kind == PlaceKind.compartment and parent_id is None:
-        raise InvalidInput("A compartment sits in a fridge, freezer or pantry: give parent_id",
+        raise Conflict("A compartment sits in a fridge, freezer or pantry: give parent_id",
                            key="pantry_compartment_parent")
     parent = _place_in(session, household_id, parent_id)
     while parent is not None:  # no cycles: a place cannot sit inside itself
@@ -162,8 +162,9 @@ def ensure_default_places(session: Session, household_id: str) -> list[StoragePl
 # --- shelf life -------------------------------------------------------------------
 
 def _override(session: Session, household_id: str, name: str) -> ShelfLifeOverride | None:
+    key = (shelf_life.normalize(name) or name.strip().casefold())[:128]
     return session.scalar(select(ShelfLifeOverride).where(ShelfLifeOverride.household_id == household_id,
-                                                          ShelfLifeOverride.name_key == shelf_life.normalize(name)))
+                                                          ShelfLifeOverride.name_key == key))
 
 
 def shelf_life_for(session: Session, household_id: str, name: str) -> shelf_life.ShelfLife:
@@ -181,7 +182,7 @@ def list_overrides(session: Session, household_id: str) -> list[ShelfLifeOverrid
 
 def set_override(session: Session, household_id: str, *, name: str, place: str | None, days: dict[str, float],
                  category: str | None = None) -> ShelfLifeOverride:
-    key = shelf_life.normalize(name)
+    key = shelf_life.normalize(name) or name.strip().casefold()  # '.' normalises to nothing: keep it as typed
     if not key:
         raise InvalidInput("Name the ingredient", key="pantry_name_empty")
     row = _override(session, household_id, name)
@@ -269,7 +270,7 @@ def create_item(session: Session, scope: Scope, household_id: str, *, name: str,
     An unknown name gets no date (rather than a guess); its place is the first fridge.
     """
     user_id = scope.require_user()
-    if not shelf_life.normalize(name):
+    if not name.strip():
         raise InvalidInput("Name the ingredient", key="pantry_name_empty")
     place = _place_in(session, household_id, place_id)
     life = shelf_life_for(session, household_id, name)

@@ -156,7 +156,7 @@ def test_places_crud(alice: Account) -> None:
     fridge = places(alice, hid)["fridge"]
     drawer = alice.post(f"{API}/places", json={"name": "야채칸", "kind": "compartment", "parent_id": fridge})
     assert drawer.status_code == 201
-    assert alice.post(f"{API}/places", json={"name": "x", "kind": "compartment"}).status_code == 400
+    assert alice.post(f"{API}/places", json={"name": "x", "kind": "compartment"}).status_code == 409  # in what?
     assert alice.patch(f"{API}/places/{fridge}", json={"parent_id": drawer.json()["id"]}).status_code == 409  # cycle
     item = add(alice, "대파", place_id=drawer.json()["id"])["item"]
     assert item["days_left"] == 7  # a compartment keeps like the fridge it is in
