@@ -144,7 +144,8 @@ def get_item(item_id: str, session: DbSession, user: CurrentUser) -> ItemOut:
 
 @router.patch("/items/{item_id}")
 def edit_item(item_id: str, body: ItemPatch, session: DbSession, user: CurrentUser) -> ItemChangeOut:
-    """Change an item's fields (logged, undoable); `consume_by: null` returns to the shelf-life date."""
+    """Change an item's fields (logged, undoable); `consume_by: null` returns to the shelf-life date,
+    `opened_at: null` marks it unopened; null for any other field keeps it."""
     item, event = service.edit_item(session, Scope.of(user), item_id, body.model_dump(exclude_unset=True))
     return ItemChangeOut(item=item_out(item), event=event_out(event))
 

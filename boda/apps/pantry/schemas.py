@@ -27,8 +27,9 @@ def _timestamp(value: Any) -> Any:
     return value
 
 
-JsonFloat = Annotated[float, BeforeValidator(_number)]
-Quantity = JsonFloat
+# Bounds go inside, before the validator: after it, the schema would show pydantic's own `gt`/`le` keys.
+Quantity = Annotated[float, Field(gt=0, le=1_000_000), BeforeValidator(_number)]
+DaysValue = Annotated[float, Field(ge=0, le=3650), BeforeValidator(_number)]
 Timestamp = Annotated[datetime, BeforeValidator(_timestamp)]
 PlaceName = Literal["fridge", "freezer", "pantry"]
 HOUSEHOLD_HELP = "The household (default: the caller's first). 404 when the caller is not a member."
@@ -63,7 +64,7 @@ class ItemIn(BaseModel):
     household_id: str | None = Field(default=None, max_length=36, description=HOUSEHOLD_HELP)
     name: str = Field(min_length=1, max_length=128, pattern=NAME_PATTERN,
                       description="Korean or English (양파, onion): category, place and consume-by follow from it.")
-    quantity: Quantity = Field(default=1.0, gt=0, le=1_000_000)
+    quantity: Quantity = Field(default=1.0)
     unit: str = Field(default="", max_length=16)
     place_id: str | None = Field(default=None, max_length=36)
     category: str | None = Field(default=None, max_length=32)
@@ -75,7 +76,7 @@ class ItemIn(BaseModel):
 
 class ItemPatch(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=128, pattern=NAME_PATTERN)
-    quantity: Quantity | None = Field(default=None, gt=0, le=1_000_000)
+    quantity: Quantity | None = Field(default=None)
     unit: str | None = Field(default=None, max_length=16)
     category: str | None = Field(default=None, min_length=1, max_length=32)
     consume_by: Timestamp | None = Field(default=None, description="null: back to the date from shelf life.")
@@ -137,12 +138,12 @@ class MoveIn(BaseModel):
 
 
 class SplitIn(BaseModel):
-    quantity: Quantity = Field(gt=0, le=1_000_000, description="How much goes into the new item (less than all).")
+    quantity: Quantity = Field(description="How much goes into the new item (less than all).")
     place_id: str | None = Field(default=None, max_length=36, description="Where the new part goes (default: same).")
 
 
 class AmountIn(BaseModel):
-    quantity: Quantity | None = Field(default=None, gt=0, le=1_000_000, description="Unset: all of it.")
+    quantity: Quantity | None = Field(default=None, description="Unset: all of it.")
 
 
 class UndoIn(BaseModel):
@@ -186,7 +187,7 @@ class OverrideIn(BaseModel):
     name: str = Field(min_length=1, max_length=128, pattern=NAME_PATTERN)
     place: PlaceName | None = None
     category: str | None = Field(default=None, min_length=1, max_length=32)
-    days: dict[PlaceName, Annotated[JsonFloat, Field(ge=0, le=3650)]] = Field(
+    days: dict[PlaceName, DaysValue] = Field(
         default_factory=dict, description="Days to consume-by per place.")
 
 

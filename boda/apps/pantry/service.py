@@ -314,14 +314,14 @@ def edit_item(session: Session, scope: Scope, item_id: str, changes: dict[str, A
     if "place_id" in changes and changes["place_id"] != item.place_id:
         _place_in(session, item.household_id, changes["place_id"])
     for key in ("name", "category", "quantity", "unit", "notes", "place_id"):
-        if key in changes:
+        if key in changes and (changes[key] is not None or key == "place_id"):  # null keeps a required field
             setattr(item, key, changes[key].strip() if isinstance(changes[key], str) and key != "place_id"
                     else changes[key])
     if "opened_at" in changes:
         item.opened_at = _aware(changes["opened_at"])
     if "consume_by" in changes:
         item.consume_by, item.consume_by_auto = _aware(changes["consume_by"]), changes["consume_by"] is None
-    if "name" in changes:
+    if changes.get("name") is not None:
         life = shelf_life_for(session, item.household_id, item.name)
         item.name_ko, item.name_en = life.name_ko, life.name_en
     _auto_date(session, item)
