@@ -61,7 +61,7 @@ def _chart(stats: dict[str, Any]) -> dict[str, Any]:
         used = round(height * m["consumed_count"] / top)
         thrown = round(height * m["discarded_count"] / top)
         x = i * (width + gap) + 4
-        bars.append({"x": x, "label": m["month"][2:], "used": used, "thrown": thrown,
+        bars.append({"x": x, "label": m["month"][5:], "used": used, "thrown": thrown,
                      "used_y": height - used, "thrown_y": height - used - thrown, "m": m})
     return {"bars": bars, "width": len(months) * (width + gap) + 8, "height": height, "bar": width}
 
@@ -90,7 +90,9 @@ def pantry_page(page: Page, session: DbSession, runtime: RuntimeDep, tab: str = 
                    "badge": badge}
     else:
         stats = service.waste_stats(session, scope, hid)
+        names = {i.category: i.category_ko for i in shelf_life.ingredients()} if page.locale == "ko" else {}
         values |= {"stats": stats, "chart": _chart(stats),
+                   "category_name": lambda c: names.get(c) or c.replace("_", " "),
                    "share": round(100 * stats["waste_share"]) if stats["waste_share"] is not None else None}
     return page.render("pantry/index.html", **values)
 
