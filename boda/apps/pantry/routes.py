@@ -279,10 +279,7 @@ def set_override(body: OverrideIn, session: DbSession, user: CurrentUser) -> Ove
                                              days=dict(body.days), category=body.category))
 
 
-@router.delete("/shelf-life/overrides/{override_id}", status_code=204, responses=IN_HOUSEHOLD)
-def delete_override(override_id: str, session: DbSession, user: CurrentUser,
-                    household_id: HouseholdQuery = None) -> None:
+@router.delete("/shelf-life/overrides/{override_id}", status_code=204)
+def delete_override(override_id: str, session: DbSession, user: CurrentUser) -> None:
     """Drop a rule: the name goes back to FoodKeeper's advice."""
-    scope = Scope.of(user)
-    household = service.household_for(session, scope, household_id)
-    service.delete_override(session, household, override_id)
+    service.delete_override(session, Scope.of(user), override_id)

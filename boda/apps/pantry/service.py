@@ -194,9 +194,10 @@ def set_override(session: Session, household_id: str, *, name: str, place: str |
     return row
 
 
-def delete_override(session: Session, household_id: str, override_id: str) -> None:
+def delete_override(session: Session, scope: Scope, override_id: str) -> None:
+    """Drop a rule of any household the caller is in; 404 for anyone else's."""
     row = session.scalar(select(ShelfLifeOverride).where(ShelfLifeOverride.id == override_id,
-                                                         ShelfLifeOverride.household_id == household_id))
+                                                         ShelfLifeOverride.household_id.in_(_member_of(scope))))
     if row is None:
         raise NotFound(f"No shelf-life rule with id {override_id}", key="pantry_override_not_found")
     session.delete(row)

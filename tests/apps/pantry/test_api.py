@@ -117,7 +117,7 @@ def test_household_isolation(alice: Account, bob: Account, client: TestClient) -
     assert alice.get(f"{API}/events").json()["items"][0]["user_id"] == bob.id
 
 
-def test_use_soon_waste_stats_and_overrides(alice: Account) -> None:
+def test_use_soon_waste_stats_and_overrides(alice: Account, bob: Account) -> None:
     hid = household(alice)
     places(alice, hid)
     now = datetime.now(UTC)
@@ -147,6 +147,8 @@ def test_use_soon_waste_stats_and_overrides(alice: Account) -> None:
     assert (life["place"], life["days"], life["overridden"]) == ("freezer", 30, True)
     assert alice.get(f"{API}/shelf-life", params={"name": "플럼보블"}).json()["known"] is False
     assert alice.get(f"{API}/ingredients", params={"q": "양"}).json()[0]["ko"] == "양파"
+    assert alice.get(f"{API}/shelf-life/overrides").json()[0]["name"] == "대 파"
+    assert bob.delete(f"{API}/shelf-life/overrides/{rule.json()['id']}").status_code == 404
     assert alice.delete(f"{API}/shelf-life/overrides/{rule.json()['id']}").status_code == 204
     assert alice.get(f"{API}/shelf-life", params={"name": "대파"}).json()["place"] == "fridge"
 
