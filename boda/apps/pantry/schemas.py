@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 from boda.apps.pantry.models import Action, ItemStatus, PlaceKind
-from boda.core.schemas import JsonInt
+from boda.core.schemas import integral
 
 NAME_PATTERN = r"[^\s\x00-\x1f\x7f-\x9f\ufeff]"  # at least one visible character
 
@@ -30,6 +30,7 @@ def _timestamp(value: Any) -> Any:
 # Bounds go inside, before the validator: after it, the schema would show pydantic's own `gt`/`le` keys.
 Quantity = Annotated[float, Field(gt=0, le=1_000_000), BeforeValidator(_number)]
 DaysValue = Annotated[float, Field(ge=0, le=3650), BeforeValidator(_number)]
+Position = Annotated[StrictInt, Field(ge=0, le=10_000), BeforeValidator(integral)]
 Timestamp = Annotated[datetime, BeforeValidator(_timestamp)]
 PlaceName = Literal["fridge", "freezer", "pantry"]
 HOUSEHOLD_HELP = "The household (default: the caller's first). 404 when the caller is not a member."
@@ -40,14 +41,14 @@ class PlaceIn(BaseModel):
     name: str = Field(min_length=1, max_length=64, pattern=NAME_PATTERN)
     kind: PlaceKind
     parent_id: str | None = Field(default=None, max_length=36, description="For a compartment: the place it is in.")
-    position: JsonInt = Field(default=0, ge=0, le=10_000)
+    position: Position = 0
 
 
 class PlacePatch(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=64, pattern=NAME_PATTERN)
     kind: PlaceKind | None = None
     parent_id: str | None = Field(default=None, max_length=36)
-    position: JsonInt | None = Field(default=None, ge=0, le=10_000)
+    position: Position | None = None
 
 
 class PlaceOut(BaseModel):
