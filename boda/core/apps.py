@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-INSTALLED = ("vision", "album")
+INSTALLED = ("vision", "album", "pantry")
 """The apps this Boda runs, in the order of the home page."""
 
 

@@ -46,7 +46,7 @@ def render(request: Request, status: int, code: str, message: str,
         context = {"status": status, "message": message, "locale": locale, "locales": LOCALES,
                    "user": None, "csrf_token": ""}
         return templates.TemplateResponse(request, "error.html", context, status_code=status)
-    if request.headers.get("hx-request"):
+    if request.headers.get("hx-request") and not request.url.path.startswith("/api/"):  # the API answers JSON
         return HTMLResponse(f'<div class="alert error" role="alert">{_escape(message)}</div>',
                             status_code=status)
     return JSONResponse(error_body(code, message, details), status_code=status)

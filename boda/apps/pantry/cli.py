@@ -1,0 +1,132 @@
+"""`boda pantry ...`: add items and see what to eat first, from the terminal."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+cli = typer.Typer(help="Pantry: what is in the fridge and what to eat first.", no_args_is_help=True)
+console = Console()
+
+UserOption = Annotated[str, typer.Option("--user", "-u", help="Whose household (a username).",
+                                         envvar="BODA_PANTRY_USER")]
+HouseholdOption = Annotated[str | None, typer.Option(help="Household id (default: the user's first).")]
+
+
+def _context(username: str, household_id: str | None):  # noqa: ANN202
+    from boda.cli import _runtime
+    from boda.core.accounts import find_user
+
+    runtime = _runtime()
+    return runtime, find_user, username, household_id
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]{message}[/red]")
+    raise typer.Exit(1)
+
+
+def _days(value: int | None) -> str:
+    return "–" if value is None else f"{value:+d}"
+
+
+@cli.command("add")
+def add(name: str, user: UserOption,
+        qty: Annotated[float, typer.Option("--qty", min=0.001, help="Quantity.")] = 1.0,
+        unit: Annotated[str, typer.Option(help="Unit: 개, g, pack ...")] = "",
+        place: Annotated[str | None, typer.Option(help="Place name or kind (fridge, freezer, pantry).")] = None,
+        household: HouseholdOption = None) -> None:
+    """Add an item; its place and consume-by date come from shelf life (USDA FoodKeeper)."""
+    from boda.apps.pantry import service
+    from boda.core.auth import Scope
+    from boda.core.errors import BodaError
+
+    runtime, find_user, username, household_id = _context(user, household)
+    try:
+        with runtime.db.session() as session:
+            account = find_user(session, username)
+            scope = Scope.of(account)
+            hid = _household(session, scope, household_id, username)
+            service.ensure_default_places(session, hid)
+            place_id = _place_id(session, scope, hid, place) if place else None
+            item, _ = service.create_item(session, scope, hid, name=name, quantity=qty, unit=unit,
+                                          place_id=place_id)
+            where = next((p.name for p in service.list_places(session, scope, hid) if p.id == item.place_id), "–")
+            by = item.consume_by.date().isoformat() if item.consume_by else "no date (unknown shelf life)"
+            console.print(f"Added {item.name} {item.quantity:g}{item.unit} → {where}, consume by {by} ({item.id})")
+    except BodaError as exc:
+        _fail(exc.message)
+
+
+def _household(session, scope, household_id, username):  # noqa: ANN001, ANN202
+    """The user's household; a user in none gets one of their own, so the CLI works on a fresh install."""
+    from boda.apps.pantry import service
+    from boda.core import households
+    from boda.core.errors import Conflict
+
+    try:
+        return service.household_for(session, scope, household_id)
+    except Conflict:
+        return households.create(session, user_id=scope.user_id, name=f"{username}'s kitchen").id
+
+
+def _place_id(session, scope, household_id, wanted):  # noqa: ANN001, ANN202
+    from boda.apps.pantry import service
+
+    places = service.list_places(session, scope, household_id)
+    match = next((p for p in places if p.name.casefold() == wanted.casefold()), None) or next(
+        (p for p in places if str(p.kind) == wanted.casefold()), None)
+    if match is None:
+        _fail(f"No place named {wanted!r}: " + ", ".join(p.name for p in places))
+    return match.id
+
+
+def _table(rows) -> Table:  # noqa: ANN001
+    table = Table("name", "qty", "place", "consume by", "days", "id")
+    for name, qty, place, by, days, item_id in rows:
+        table.add_row(name, qty, place, by, days, item_id)
+    return table
+
+
+def _show(user: str, household: str | None, *, soon: int | None) -> None:
+    from boda.apps.pantry import service
+    from boda.apps.pantry.settings import pantry_settings
+    from boda.core.auth import Scope
+    from boda.core.errors import BodaError
+
+    runtime, find_user, username, household_id = _context(user, household)
+    try:
+        with runtime.db.session() as session:
+            scope = Scope.of(find_user(session, username))
+            hid = service.household_for(session, scope, household_id)
+            places = {p.id: p.name for p in service.list_places(session, scope, hid)}
+            if soon is None:
+                rows = service.stock(session, scope, hid)
+            else:
+                within = soon if soon >= 0 else pantry_settings(runtime.settings).use_soon_days
+                rows = service.use_soon(session, scope, hid, within_days=within)
+            console.print(_table([(s.item.name, f"{s.item.quantity:g}{s.item.unit}",
+                                   places.get(s.item.place_id or "", "–"),
+                                   s.item.consume_by.date().isoformat() if s.item.consume_by else "–",
+                                   _days(s.days_left), s.item.id) for s in rows]))
+            if not rows:
+                console.print("Nothing here." if soon is None else "Nothing to use soon.")
+    except BodaError as exc:
+        _fail(exc.message)
+
+
+@cli.command("list")
+def list_command(user: UserOption, household: HouseholdOption = None) -> None:
+    """Everything in stock, soonest consume-by first."""
+    _show(user, household, soon=None)
+
+
+@cli.command("use-soon")
+def use_soon_command(user: UserOption, household: HouseholdOption = None,
+                     days: Annotated[int, typer.Option(help="Within this many days (default: the setting).")] = -1,
+                     ) -> None:
+    """What to eat first: due within the days or already past."""
+    _show(user, household, soon=days)

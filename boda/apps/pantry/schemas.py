@@ -1,0 +1,225 @@
+"""Pantry's API shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+
+from boda.apps.pantry.models import Action, ItemStatus, PlaceKind
+from boda.core.schemas import integral
+
+NAME_PATTERN = r"[^\s\x00-\x1f\x7f-\x9f\ufeff]"  # at least one visible character
+
+
+def _number(value: Any) -> Any:
+    """A JSON number only: not true/false, not "1.5" (lax floats take both, the schema says number)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("a number is required")
+    return value
+
+
+def _timestamp(value: Any) -> Any:
+    """An ISO 8601 string only (lax datetimes also take numbers as Unix times; the schema says string)."""
+    if not isinstance(value, str | datetime):
+        raise ValueError("an ISO 8601 date-time string is required")
+    return value
+
+
+# Bounds go inside, before the validator: after it, the schema would show pydantic's own `gt`/`le` keys.
+Quantity = Annotated[float, Field(gt=0, le=1_000_000), BeforeValidator(_number)]
+DaysValue = Annotated[float, Field(ge=0, le=3650), BeforeValidator(_number)]
+Position = Annotated[StrictInt, Field(ge=0, le=10_000), BeforeValidator(integral)]
+Timestamp = Annotated[datetime, BeforeValidator(_timestamp)]
+PlaceName = Literal["fridge", "freezer", "pantry"]
+HOUSEHOLD_HELP = "The household (default: the caller's first). 404 when the caller is not a member."
+
+
+class PlaceIn(BaseModel):
+    household_id: str | None = Field(default=None, max_length=36, description=HOUSEHOLD_HELP)
+    name: str = Field(min_length=1, max_length=64, pattern=NAME_PATTERN)
+    kind: PlaceKind
+    parent_id: str | None = Field(default=None, max_length=36, description="For a compartment: the place it is in.")
+    position: Position = 0
+
+
+class PlacePatch(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=64, pattern=NAME_PATTERN)
+    kind: PlaceKind | None = None
+    parent_id: str | None = Field(default=None, max_length=36)
+    position: Position | None = None
+
+
+class PlaceOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    household_id: str
+    name: str
+    kind: PlaceKind
+    parent_id: str | None
+    position: int
+
+
+class ItemIn(BaseModel):
+    household_id: str | None = Field(default=None, max_length=36, description=HOUSEHOLD_HELP)
+    name: str = Field(min_length=1, max_length=128, pattern=NAME_PATTERN,
+                      description="Korean or English (양파, onion): category, place and consume-by follow from it.")
+    quantity: Quantity = Field(default=1.0)
+    unit: str = Field(default="", max_length=16)
+    place_id: str | None = Field(default=None, max_length=36)
+    category: str | None = Field(default=None, max_length=32)
+    consume_by: Timestamp | None = Field(default=None, description="Unset: from shelf life (none for an unknown name).")
+    opened_at: Timestamp | None = None
+    added_at: Timestamp | None = None
+    notes: str = Field(default="", max_length=2000)
+
+
+class ItemPatch(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=128, pattern=NAME_PATTERN)
+    quantity: Quantity | None = Field(default=None)
+    unit: str | None = Field(default=None, max_length=16)
+    category: str | None = Field(default=None, min_length=1, max_length=32)
+    consume_by: Timestamp | None = Field(default=None, description="null: back to the date from shelf life.")
+    opened_at: Timestamp | None = None
+    notes: str | None = Field(default=None, max_length=2000)
+
+
+class ItemOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    household_id: str
+    place_id: str | None
+    name: str
+    name_ko: str | None
+    name_en: str | None
+    category: str
+    quantity: float
+    unit: str
+    added_at: datetime
+    consume_by: datetime | None
+    consume_by_auto: bool
+    opened_at: datetime | None
+    photo_file_id: str | None
+    notes: str
+    status: ItemStatus
+    finished_at: datetime | None
+    days_left: int | None = None
+
+
+class EventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    created_at: datetime
+    household_id: str
+    item_id: str | None
+    user_id: str | None
+    action: Action
+    quantity: float | None
+    category: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    undone_at: datetime | None
+    undo_of_id: str | None
+
+
+class ItemChangeOut(BaseModel):
+    """An item after a change, and the event to undo it with."""
+
+    item: ItemOut
+    event: EventOut
+
+
+class SplitOut(ItemChangeOut):
+    part: ItemOut
+
+
+class MoveIn(BaseModel):
+    place_id: str = Field(max_length=36)
+
+
+class SplitIn(BaseModel):
+    quantity: Quantity = Field(description="How much goes into the new item (less than all).")
+    place_id: str | None = Field(default=None, max_length=36, description="Where the new part goes (default: same).")
+
+
+class AmountIn(BaseModel):
+    quantity: Quantity | None = Field(default=None, description="Unset: all of it.")
+
+
+class UndoIn(BaseModel):
+    household_id: str | None = Field(default=None, max_length=36, description=HOUSEHOLD_HELP)
+    event_id: str | None = Field(default=None, max_length=36, description="Unset: the household's latest change.")
+
+
+class SpanOut(BaseModel):
+    min_days: float | None
+    max_days: float | None
+    advice: str | None
+
+
+class ShelfLifeOut(BaseModel):
+    query: str
+    known: bool
+    name_ko: str | None = None
+    name_en: str | None = None
+    category: str | None = None
+    category_ko: str | None = None
+    place: PlaceName | None = None
+    days: float | None = Field(default=None, description="Days to consume-by in the usual place (short end).")
+    spans: dict[str, SpanOut] = {}
+    opened: dict[str, SpanOut] = {}
+    foodkeeper_id: int | None = None
+    foodkeeper_name: str | None = None
+    overridden: bool = False
+    source: str = "USDA FSIS FoodKeeper"
+
+
+class IngredientOut(BaseModel):
+    ko: str
+    en: str
+    category: str
+    category_ko: str
+    aliases: list[str]
+
+
+class OverrideIn(BaseModel):
+    household_id: str | None = Field(default=None, max_length=36, description=HOUSEHOLD_HELP)
+    name: str = Field(min_length=1, max_length=128, pattern=NAME_PATTERN)
+    place: PlaceName | None = None
+    category: str | None = Field(default=None, min_length=1, max_length=32)
+    days: dict[PlaceName, DaysValue] = Field(
+        default_factory=dict, description="Days to consume-by per place.")
+
+
+class OverrideOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    household_id: str
+    name: str
+    place: str | None
+    category: str | None
+    days: dict[str, float]
+
+
+class WasteBucket(BaseModel):
+    consumed_count: int
+    consumed_quantity: float
+    discarded_count: int
+    discarded_quantity: float
+
+
+class WasteMonth(WasteBucket):
+    month: str
+
+
+class WasteCategory(WasteBucket):
+    category: str
+
+
+class WasteOut(BaseModel):
+    since: str
+    totals: WasteBucket
+    waste_share: float | None = Field(description="Share of finished items thrown away (by count); null: none yet.")
+    months: list[WasteMonth]
+    categories: list[WasteCategory]

@@ -1,0 +1,61 @@
+"""Pantry pages: start a pantry, add with the camera field, act with an undo toast, use soon, waste chart, PWA."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from fastapi.testclient import TestClient
+
+from tests.conftest import PASSWORD, Account, png_bytes
+
+
+def login(client: TestClient, username: str = "alice") -> dict[str, str]:
+    csrf = client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD}).json()["csrf_token"]
+    return {"X-CSRF-Token": csrf, "hx-request": "true"}
+
+
+def test_fridge_page_add_act_undo(client: TestClient, alice: Account) -> None:
+    headers = login(client)
+    start = client.get("/pantry")
+    assert start.status_code == 200 and 'hx-post="/pantry/start"' in start.text
+    assert client.post("/pantry/start", headers=headers).headers["hx-redirect"] == "/pantry"
+    page = client.get("/pantry", headers={"accept-language": "ko"})
+    assert 'accept="image/*" capture="environment"' in page.text
+    assert 'list="ingredient-names"' in page.text and '<option value="양파">' in page.text
+    assert '<link rel="manifest" href="/static/pantry/manifest.webmanifest">' in page.text
+    assert "style=" not in page.text and "<script>" not in page.text  # the CSP allows neither
+    hid = re.search(r'name="household_id" value="([^"]+)"', page.text).group(1)
+
+    added = client.post("/pantry/items", headers=headers, data={"household_id": hid, "name": "두부", "quantity": "1"},
+                        files={"photo": ("tofu.png", png_bytes(), "image/png")})
+    assert added.status_code == 200
+    assert 'id="undo-toast"' in added.text and "due-ok" in added.text and "두부" in added.text
+    item_id = re.search(r'data-item="([^"]+)"', added.text).group(1)
+    photo = alice.get(f"/api/v1/pantry/items/{item_id}").json()["photo_file_id"]
+    assert photo and alice.get(f"/api/v1/files/{photo}").status_code == 200
+
+    used = client.post(f"/pantry/items/{item_id}/consume", headers=headers, data={"household_id": hid})
+    assert "data-item" not in used.text  # gone from the fridge
+    event_id = re.search(r'name="event_id" value="([^"]+)"', used.text).group(1)
+    back = client.post("/pantry/undo", headers=headers, data={"household_id": hid, "event_id": event_id})
+    assert f'data-item="{item_id}"' in back.text
+    too_much = client.post(f"/pantry/items/{item_id}/consume", headers=headers,
+                           data={"household_id": hid, "quantity": "5"})
+    assert 'class="alert error"' in too_much.text
+
+    soon = client.get("/pantry?tab=soon")
+    assert soon.status_code == 200 and 'id="use-soon"' in soon.text
+    client.post(f"/pantry/items/{item_id}/discard", headers=headers, data={"household_id": hid})
+    waste = client.get("/pantry?tab=waste")
+    assert waste.status_code == 200 and '<rect class="thrown"' in waste.text and "100%" in waste.text
+
+
+def test_pwa_manifest_and_icons_are_served(client: TestClient) -> None:
+    manifest = client.get("/static/pantry/manifest.webmanifest")
+    assert manifest.status_code == 200
+    body = json.loads(manifest.text)
+    assert body["start_url"] == "/pantry" and body["display"] == "standalone"
+    for icon in body["icons"]:
+        assert client.get(icon["src"]).status_code == 200
+    assert client.get("/static/pantry/pantry.css").status_code == 200
