@@ -75,8 +75,8 @@ _KO_UNITS: dict[str, tuple[str, ...]] = {
     "g": ("g", "그램"), "kg": ("kg", "킬로그램", "킬로"), "ml": ("ml", "mL", "밀리리터", "cc"), "l": ("l", "L", "리터"),
     "개": ("개",), "대": ("대",), "쪽": ("쪽",), "장": ("장",), "줌": ("줌", "움큼"), "공기": ("공기",), "모": ("모",),
     "마리": ("마리",), "봉지": ("봉지", "봉"), "캔": ("캔",), "팩": ("팩",), "포기": ("포기",), "뿌리": ("뿌리",),
-    "줄기": ("줄기",), "알": ("알",), "톨": ("톨",), "조각": ("조각",), "근": ("근",), "꼬집": ("꼬집",), "방울": ("방울",),
-    "병": ("병",), "단": ("단",), "통": ("통",), "토막": ("토막",), "인분": ("인분",), "장(매)": ("매",),
+    "줄기": ("줄기",), "알": ("알",), "톨": ("톨",), "조각": ("조각",), "근": ("근",), "꼬집": ("꼬집",),
+    "방울": ("방울",), "병": ("병",), "단": ("단",), "통": ("통",), "토막": ("토막",), "인분": ("인분",), "매": ("매",),
 }
 _KO_UNIT_OF = {s: unit for unit, spellings in _KO_UNITS.items() for s in spellings}
 _KO_UNIT_RE = "|".join(sorted((re.escape(s) for s in _KO_UNIT_OF), key=len, reverse=True))
@@ -151,14 +151,20 @@ def number(text: str) -> float | None:
     return total
 
 
+_SPACES = re.compile(r"\s+")
+_PAREN = re.compile(r"\(([^)]*)\)")
+
+
 def _clean(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip(" ,;:-–—*")
+    return _SPACES.sub(" ", text).strip(" ,;:-–—*")
 
 
 def _split_note(name: str) -> tuple[str, str]:
     """"onion, thinly sliced" → ("onion", "thinly sliced"); "beef (optional)" → ("beef", "optional")."""
-    notes = [n.strip() for n in re.findall(r"\(([^)]*)\)", name)]
-    name = re.sub(r"\([^)]*\)", " ", name)
+    if "(" not in name and "," not in name:
+        return _clean(name), ""
+    notes = [n.strip() for n in _PAREN.findall(name)]
+    name = _PAREN.sub(" ", name)
     head, _, tail = name.partition(",")
     if tail.strip():
         notes.insert(0, tail.strip())

@@ -61,9 +61,14 @@ def _singular(word: str) -> str:
     return word
 
 
+_WORD = re.compile(r"[a-z]+")
+
+
 def words(text: str) -> list[str]:
     """Lower-case singular English words ("Green Onions," → ["green", "onion"])."""
-    return [_singular(w) for w in re.findall(r"[a-z]+", unicodedata.normalize("NFKC", text).lower())]
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    return [_singular(w) for w in _WORD.findall(text.lower())]
 
 
 def _ko(text: str) -> str:
@@ -73,7 +78,8 @@ def _ko(text: str) -> str:
 def title_key(title: str) -> str:
     """A title with case, accents, spaces and punctuation gone: "Yangpa-jorim" = "yangpa jorim"."""
     text = unicodedata.normalize("NFKD", title.lower())
-    return "".join(ch for ch in text if ch.isalnum())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return "".join(ch for ch in unicodedata.normalize("NFKC", text) if ch.isalnum())
 
 
 def similar_title(a: str, b: str, threshold: float = 0.8) -> bool:
@@ -84,7 +90,8 @@ def similar_title(a: str, b: str, threshold: float = 0.8) -> bool:
     if ka == kb:
         return True
     short, long_ = sorted((ka, kb), key=len)
-    if len(short) >= 3 and short in long_:
+    # One inside the other: a near copy ("삼겹살 덮밥" in "매콤 삼겹살덮밥"), unless too short to mean a dish.
+    if len(short) >= (2 if re.search(r"[\uac00-\ud7a3]", short) else 4) and short in long_:
         return True
     if difflib.SequenceMatcher(None, ka, kb).ratio() >= threshold:
         return True

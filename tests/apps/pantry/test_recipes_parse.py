@@ -41,7 +41,8 @@ def test_ranges_notes_and_words_for_amounts() -> None:
     assert parse("Olive oil (extra virgin)").name == "Olive oil"  # a name with no amount: nothing to guess
 
 
-@pytest.mark.parametrize("line", ["Juice of ½ orange", "2 cloves", "~1 can cheddar cheese soup", "재료는 미리 꺼내 두세요"])
+@pytest.mark.parametrize("line", ["Juice of ½ orange", "2 cloves", "~1 can cheddar cheese soup",
+                                  "재료는 미리 꺼내 두세요"])
 def test_what_cannot_be_read_is_flagged_with_its_text_kept(line: str) -> None:
     parsed = parse(line)
     assert parsed.unparsed and parsed.text == line and parsed.name is None and parsed.amount is None
