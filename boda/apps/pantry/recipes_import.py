@@ -9,12 +9,16 @@ recipe, or whose recipe has no title or no ingredients, is refused with a clear 
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import re
+import socket
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 from boda.apps.pantry.recipes_parse import ParsedIngredient, parse
-from boda.core.errors import InvalidInput, PayloadTooLarge
+from boda.core.errors import InvalidInput, PayloadTooLarge, Unavailable
 
 MAX_HTML_BYTES = 8 * 1024 * 1024  # real recipe pages are 0.1–2 MB; a bigger "page" is not one
 _PLACEHOLDER_URL = "https://saved-page.invalid/"  # recipe-scrapers needs some URL to choose its rules
@@ -147,3 +151,72 @@ def scrape(html: bytes | str, url: str | None = None) -> ImportedRecipe:
         tags=_tags(scraper),
         parsed=tuple(parse(line) for line in ingredients),
     )
+
+
+# --- fetching a page (for users whose Boda reaches the internet) -------------------------------
+
+MAX_REDIRECTS = 5
+USER_AGENT = "Boda/0.1 (self-hosted; recipe import)"
+
+
+async def _public_host(url: str, allow_private: bool) -> None:
+    """Refuse URLs that are not http(s), and, unless allowed, hosts inside the server's own network.
+
+    A household member must not make the server read its own admin pages or the LAN (SSRF).
+    Checked on every redirect hop. (A DNS answer that changes between this check and the
+    connection is not covered; an operator who fears that can keep `allow_private` off and put
+    Boda behind an egress proxy.)
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput("Give an http or https address of a recipe page", key="pantry_recipe_url_invalid")
+    if allow_private:
+        return
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname, parts.port or 443,
+                                                              type=socket.SOCK_STREAM)
+    except OSError:
+        raise Unavailable("The recipe page's host could not be found", key="pantry_recipe_url_unreachable",
+                          details={"host": parts.hostname}) from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise InvalidInput("That address is inside this server's own network", key="pantry_recipe_url_refused",
+                               details={"host": parts.hostname})
+
+
+async def fetch_html(url: str, *, timeout_seconds: float = 15.0, max_bytes: int = MAX_HTML_BYTES,
+                     allow_private: bool = False) -> bytes:
+    """A recipe page's bytes, read with limits: http(s) only, public hosts, 5 redirects, `max_bytes`."""
+    import httpx
+
+    async with httpx.AsyncClient(timeout=timeout_seconds, follow_redirects=False,
+                                 headers={"User-Agent": USER_AGENT, "Accept": "text/html,*/*;q=0.5"}) as client:
+        for _ in range(MAX_REDIRECTS + 1):
+            await _public_host(url, allow_private)
+            try:
+                async with client.stream("GET", url) as response:
+                    if response.is_redirect and "location" in response.headers:
+                        url = urljoin(url, response.headers["location"])
+                        continue
+                    if response.status_code != 200:
+                        raise Unavailable("The recipe page could not be read", key="pantry_recipe_url_failed",
+                                          details={"status": response.status_code})
+                    body = bytearray()
+                    async for chunk in response.aiter_bytes():
+                        body += chunk
+                        if len(body) > max_bytes:
+                            raise PayloadTooLarge("A recipe page may be at most "
+                                                  f"{max_bytes // (1024 * 1024)} MB",
+                                                  key="pantry_recipe_page_too_large", details={"limit": max_bytes})
+                    return bytes(body)
+            except httpx.HTTPError as exc:
+                raise Unavailable("The recipe page could not be reached", key="pantry_recipe_url_unreachable",
+                                  details={"error": type(exc).__name__}) from None
+    raise Unavailable("The recipe page redirected too many times", key="pantry_recipe_url_failed",
+                      details={"redirects": MAX_REDIRECTS})
+
+
+async def import_url(url: str, *, allow_private: bool = False, timeout_seconds: float = 15.0) -> ImportedRecipe:
+    """Fetch a recipe page and read it (`fetch_html` then `scrape`)."""
+    return scrape(await fetch_html(url, allow_private=allow_private, timeout_seconds=timeout_seconds), url)

@@ -174,7 +174,8 @@ def _request(data: RecommendRequest | dict[str, object]) -> RecommendRequest:
     try:
         return RecommendRequest.model_validate(data)
     except ValueError:
-        raise InvalidInput("Name at least one ingredient", key="pantry_recommend_no_ingredients") from None
+        raise InvalidInput("Name between 1 and 50 ingredients and at most 50 recipes to leave out",
+                           key="pantry_recommend_no_ingredients") from None
 
 
 async def recommend(chat: ChatModel, request: RecommendRequest | dict[str, object], *, k: int = DEFAULT_K,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from boda.apps.pantry.recipes_import import decode_html, scrape
-from boda.core.errors import InvalidInput, PayloadTooLarge
+from boda.ai.llm import run_sync
+from boda.apps.pantry.recipes_import import decode_html, fetch_html, import_url, scrape
+from boda.core.errors import InvalidInput, PayloadTooLarge, Unavailable
+from tests.ai.openai_server import serving
 
 PAGES = Path(__file__).parents[2] / "fixtures" / "recipes"
 
@@ -63,3 +66,57 @@ def test_older_korean_pages_in_cp949_are_read() -> None:
 def test_a_huge_page_is_refused_before_parsing() -> None:
     with pytest.raises(PayloadTooLarge):
         decode_html(b" " * (8 * 1024 * 1024 + 1))
+
+
+class PageServer:
+    """A real HTTP server with recipe pages, a redirect, a 404 and an endless page."""
+
+    def __init__(self) -> None:
+        from starlette.applications import Starlette
+        from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+        from starlette.routing import Route
+
+        page = (PAGES / "shakshuka.en.html").read_bytes()
+
+        async def endless(_: object) -> StreamingResponse:
+            async def chunks():  # type: ignore[no-untyped-def]
+                for _ in range(10_000):
+                    yield b"<p>" + b"x" * 4096 + b"</p>"
+            return StreamingResponse(chunks(), media_type="text/html")
+
+        self.url = ""
+        self.app = Starlette(routes=[
+            Route("/shakshuka", lambda _: HTMLResponse(page)),
+            Route("/old", lambda _: RedirectResponse("/shakshuka", status_code=301)),
+            Route("/loop", lambda _: RedirectResponse("/loop", status_code=302)),
+            Route("/gone", lambda _: Response("no", status_code=404)),
+            Route("/endless", endless),
+        ])
+
+
+@pytest.fixture(scope="module")
+def pages() -> Iterator[PageServer]:
+    with serving(PageServer()) as running:  # type: ignore[arg-type]
+        yield running  # type: ignore[misc]
+
+
+def test_a_page_is_fetched_through_redirects_and_read(pages: PageServer) -> None:
+    base = pages.url.removesuffix("/v1")
+    recipe = run_sync(import_url(f"{base}/old", allow_private=True))
+    assert recipe.title == "Easy Shakshuka" and recipe.source_url == f"{base}/old"
+
+
+def test_fetching_has_limits(pages: PageServer) -> None:
+    base = pages.url.removesuffix("/v1")
+    with pytest.raises(InvalidInput) as refused:  # the server's own network, unless the operator allows it
+        run_sync(fetch_html(f"{base}/shakshuka"))
+    assert refused.value.key == "pantry_recipe_url_refused"
+    with pytest.raises(InvalidInput):
+        run_sync(fetch_html("file:///etc/passwd", allow_private=True))
+    with pytest.raises(Unavailable) as gone:
+        run_sync(fetch_html(f"{base}/gone", allow_private=True))
+    assert gone.value.details["status"] == 404
+    with pytest.raises(Unavailable):
+        run_sync(fetch_html(f"{base}/loop", allow_private=True))
+    with pytest.raises(PayloadTooLarge):
+        run_sync(fetch_html(f"{base}/endless", allow_private=True, max_bytes=1024 * 1024))
