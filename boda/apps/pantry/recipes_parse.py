@@ -214,16 +214,37 @@ def parse_en(text: str) -> ParsedIngredient:
     return ParsedIngredient(text, language="en", unparsed=True)
 
 
+_KO_GROUP = re.compile(r"^\s*[\[【<]([^\]】>]*)[\]】>]\s*")
+_KO_TAIL_NOTE = re.compile(r"\s*\(([^)]*)\)\s*$")
+
+
+def _ko_name(name: str) -> tuple[str, str]:
+    """Korean names keep their commas ("소금, 후추"); only parentheses hold notes."""
+    notes = [n.strip() for n in _PAREN.findall(name)]
+    return _clean(_PAREN.sub(" ", name)), "; ".join(n for n in notes if n)
+
+
 def parse_ko(text: str) -> ParsedIngredient:
     line = _clean(text)
+    notes: list[str] = []
+    if group := _KO_GROUP.match(line):  # "[양념] 간장 2큰술": the group is a note
+        notes.append(group.group(1).strip())
+        line = line[group.end():]
+    while tail := _KO_TAIL_NOTE.search(line):  # "당근 약간(선택)"
+        notes.insert(len(notes), tail.group(1).strip())
+        line = line[:tail.start()]
+    half = 0.0
+    if line.endswith(" 반") and re.search(rf"\d\s*(?:{_KO_UNIT_RE}) 반$", line):  # "고추장 2큰술 반" = 2.5
+        half, line = 0.5, line[:-2]
     for word in _KO_VAGUE:
         if line.endswith(word):
-            name, note = _split_note(line[: -len(word)])
+            name, note = _ko_name(line[: -len(word)])
             if name:
-                return ParsedIngredient(text, name, None, None, None, note, word, language="ko")
+                return ParsedIngredient(text, name, None, None, None, "; ".join(n for n in (note, *notes) if n), word,
+                                        language="ko")
     if match := _KO_LINE.match(line):
-        name, note = _split_note(match["name"])
-        notes = [n for n in (note, match["note"], match["note2"]) if n]
+        name, note = _ko_name(match["name"])
+        notes = [n for n in (note, match["note"], match["note2"], *notes) if n]
         if match["word"]:
             amount, amount_max = _KO_NUMBERS[match["word"]], None
             if not match["unit"]:  # "반" alone is a word in a name, not an amount
@@ -233,7 +254,7 @@ def parse_ko(text: str) -> ParsedIngredient:
             amount_max = number(match["amount_max"]) if match["amount_max"] else None
         unit = _KO_UNIT_OF.get(match["unit"]) if match["unit"] else None
         if name and amount is not None:
-            return ParsedIngredient(text, name, amount, amount_max, unit, "; ".join(notes), language="ko")
+            return ParsedIngredient(text, name, amount + half, amount_max, unit, "; ".join(notes), language="ko")
     return ParsedIngredient(text, language="ko", unparsed=True)
 
 

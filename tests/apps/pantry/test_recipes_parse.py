@@ -59,3 +59,27 @@ def test_share_parsed_on_the_corpus() -> None:
     amounted = sum(p.amount is not None and bool(p.name) for p in parsed) / len(parsed)
     complete = sum(p.complete for p in parsed) / len(parsed)
     assert named > 0.98 and amounted > 0.80 and complete > 0.62
+
+
+# Lines as Korean recipe sites write them (written here: no Korean corpus with a verified licence is carried).
+KOREAN = ["돼지고기(앞다리살) 300g", "물 500ml", "고춧가루 2T", "올리고당 1.5큰술", "두부 1/2모",
+          "계란 2개", "밥 1공기(200g)", "김치 1/4포기", "대파 1/3대(흰 부분)", "[양념] 간장 2큰술",
+          "- 간장 2큰술", "청양고추 1~2개", "소금, 후추 약간", "참기름 1/2큰술", "설탕 한 큰술",
+          "다진 마늘 1큰술", "멸치 육수 3컵", "국간장 1 큰술", "양파 1/2개 (100g)", "당근 약간(선택)",
+          "깨소금 조금", "식용유 적당량", "물엿 1스푼", "새우젓 1/2작은술", "간장: 2큰술", "쪽파 2뿌리",
+          "소고기 불고기용 200g", "라면 1봉지", "달걀 2알", "우유 1컵(200ml)", "부침가루 1컵",
+          "후춧가루 톡톡", "버터 10g", "치즈 1장", "어묵 2장", "떡볶이떡 300g", "고추장 2큰술 반",
+          "마늘 5쪽", "생강 약간", "통깨 1작은술"]
+
+
+def test_korean_lines_as_recipe_sites_write_them() -> None:
+    parsed = {line: parse(line) for line in KOREAN}
+    assert all(not p.unparsed and p.name and p.language == "ko" for p in parsed.values())
+    with_amount = [p for p in parsed.values() if p.amount is not None]
+    assert len(with_amount) == 34 and all(p.unit for p in with_amount)  # every amount here has its unit
+    assert {p.vague for p in parsed.values() if p.amount is None} == {"약간", "조금", "적당량", "톡톡"}
+    assert (parsed["[양념] 간장 2큰술"].name, parsed["[양념] 간장 2큰술"].note) == ("간장", "양념")
+    assert parsed["고추장 2큰술 반"].amount == 2.5 and parsed["소금, 후추 약간"].name == "소금, 후추"
+    assert (parsed["당근 약간(선택)"].name, parsed["당근 약간(선택)"].note) == ("당근", "선택")
+    assert (parsed["밥 1공기(200g)"].unit, parsed["밥 1공기(200g)"].note) == ("공기", "200g")
+    assert parsed["설탕 한 큰술"].amount == 1.0 and parsed["청양고추 1~2개"].amount_max == 2.0
