@@ -75,11 +75,17 @@ def _ko(text: str) -> str:
     return re.sub(r"[\s()\[\],.·]", "", unicodedata.normalize("NFKC", text))
 
 
+@lru_cache(maxsize=65536)
 def title_key(title: str) -> str:
     """A title with case, accents, spaces and punctuation gone: "Yangpa-jorim" = "yangpa jorim"."""
     text = unicodedata.normalize("NFKD", title.lower())
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     return "".join(ch for ch in unicodedata.normalize("NFKC", text) if ch.isalnum())
+
+
+@lru_cache(maxsize=65536)
+def _word_set(title: str) -> frozenset[str]:
+    return frozenset(words(title))
 
 
 def similar_title(a: str, b: str, threshold: float = 0.8) -> bool:
@@ -93,9 +99,12 @@ def similar_title(a: str, b: str, threshold: float = 0.8) -> bool:
     # One inside the other: a near copy ("삼겹살 덮밥" in "매콤 삼겹살덮밥"), unless too short to mean a dish.
     if len(short) >= (2 if re.search(r"[\uac00-\ud7a3]", short) else 4) and short in long_:
         return True
-    if difflib.SequenceMatcher(None, ka, kb).ratio() >= threshold:
+    matcher = difflib.SequenceMatcher(None, ka, kb, autojunk=False)
+    # The cheap upper bounds first: most candidate pairs are far apart and stop here.
+    if matcher.real_quick_ratio() >= threshold and matcher.quick_ratio() >= threshold \
+            and matcher.ratio() >= threshold:
         return True
-    wa, wb = set(words(a)), set(words(b))
+    wa, wb = _word_set(a), _word_set(b)
     return bool(wa and wb) and len(wa & wb) / len(wa | wb) >= 0.75
 
 
@@ -259,6 +268,7 @@ class RecipeIndex:
 
     def __init__(self, recipes: Iterable[RecipeInput], vocab: Vocabulary | None = None) -> None:
         self.vocab = vocab or vocabulary()
+        self._columns: dict[tuple[str, str], tuple[int, ...]] = {}
         self.keys: dict[str, int] = {}
         self.ids: list[str] = []
         self.titles: list[str] = []
@@ -305,15 +315,10 @@ class RecipeIndex:
         for item in stock:
             if item.days_left is not None and item.days_left < 0 and not include_expired:
                 continue
-            key = stock_key(item, self.vocab)
-            if key is None:
-                continue
             u = urgency(item.days_left)
-            for covered in covers(key):
-                idx = self.keys.get(covered)
-                if idx is not None:
-                    have[idx] = 1.0
-                    soon[idx] = max(soon[idx], u)
+            for idx in self._stock_columns(item):
+                have[idx] = 1.0
+                soon[idx] = max(soon[idx], u)
         if not have.any():
             return []
         have_w = have * self.key_weight
@@ -345,6 +350,17 @@ class RecipeIndex:
         if len(out) < limit and want < len(score) and exclude_titles:
             return self._rank_all(stock, limit, exclude_titles, exclude_ingredients, include_expired)
         return out
+
+    def _stock_columns(self, item: StockItem) -> tuple[int, ...]:
+        """The index columns a stock item covers; remembered, as households ask again and again."""
+        name = (item.name_en, item.name_ko)
+        found = self._columns.get(name)
+        if found is None:
+            key = stock_key(item, self.vocab)
+            found = tuple(self.keys[c] for c in covers(key) if c in self.keys) if key else ()
+            if len(self._columns) < 100_000:
+                self._columns[name] = found
+        return found
 
     def _rank_all(self, stock: Sequence[StockItem], limit: int, exclude_titles: Sequence[str],
                   exclude_ingredients: Sequence[str], include_expired: bool) -> list[Ranked]:
