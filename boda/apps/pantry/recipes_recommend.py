@@ -13,6 +13,8 @@ answers `{"recipe_name", "recipe_ingredients": [...], "recipes": [steps]}` (`sou
 - An excluded recipe, or a near copy of one (`similar_title`), is never returned: such an
   answer is rejected and asked again with a stronger instruction naming what it proposed;
   after `MAX_ATTEMPTS` the caller gets a clear error, not the excluded dish.
+- An answer in another language than asked (small local models drift to English) is asked
+  again once per remaining try; on the last try it is returned with `language_ok` False.
 """
 
 from __future__ import annotations
@@ -81,10 +83,12 @@ class Recommendation:
     attempts: int = 1
     repaired: bool = False
     rejected: tuple[str, ...] = field(default=())  # excluded dishes the model proposed first
+    language_ok: bool = True  # False only when the last try still answered in another language
 
     def as_dict(self) -> dict[str, object]:
         """The response body: the seed's three fields, then extras beside them."""
-        return {**self.answer.model_dump(), "language": self.language, "attempts": self.attempts,
+        return {**self.answer.model_dump(), "language": self.language, "language_ok": self.language_ok,
+                "attempts": self.attempts,
                 "sources": [{"title": s.title, "url": s.url, "attribution": s.attribution} for s in self.sources]}
 
 
@@ -141,11 +145,15 @@ _STRONGER = {
     "en": ("'{name}', which you just proposed, is excluded or nearly the same as an excluded dish ({excluded}). "
            "Recommend a clearly different dish, different in name and in make-up."),
 }
+_WRONG_LANGUAGE = {
+    "ko": "방금 답은 한국어가 아닙니다. 요리 이름, 재료, 조리 과정을 모두 한국어로 다시 쓰세요.",
+    "en": "That answer is not in English. Write the dish name, the ingredients and the steps in English.",
+}
 _REFERENCES = {"ko": "참고 레시피 (영어일 수 있음):", "en": "Reference recipes:"}
 
 
 def build_messages(request: RecommendRequest, grounding: Sequence[Grounding], language: Language,
-                   rejected: Sequence[str] = ()) -> list[dict[str, str]]:
+                   rejected: Sequence[str] = (), wrong_language: RecommendAnswer | None = None) -> list[dict[str, str]]:
     """The prompt: the rule in the asked language, the seed's request JSON, the references, any refusals."""
     lines = [_REFERENCES[language]]
     for n, g in enumerate(grounding, 1):
@@ -161,7 +169,18 @@ def build_messages(request: RecommendRequest, grounding: Sequence[Grounding], la
         for name in rejected:
             messages.append({"role": "assistant", "content": json.dumps({"recipe_name": name}, ensure_ascii=False)})
             messages.append({"role": "user", "content": _STRONGER[language].format(name=name, excluded=excluded)})
+    if wrong_language is not None:
+        messages.append({"role": "assistant", "content": wrong_language.model_dump_json()})
+        messages.append({"role": "user", "content": _WRONG_LANGUAGE[language]})
     return messages
+
+
+def in_language(answer: RecommendAnswer, language: Language) -> bool:
+    """Whether the answer is written in the language asked: Korean needs Hangul in the name and most steps."""
+    if language == "ko":
+        hangul = sum(bool(_HANGUL.search(step)) for step in answer.recipes)
+        return bool(_HANGUL.search(answer.recipe_name)) and hangul * 2 >= len(answer.recipes)
+    return not _HANGUL.search(answer.recipe_name + " ".join(answer.recipes))
 
 
 def is_excluded(name: str, excluded: Sequence[str]) -> bool:
@@ -187,14 +206,21 @@ async def recommend(chat: ChatModel, request: RecommendRequest | dict[str, objec
     grounding = retrieve(req.ingredients, req.except_recipe, k, index=index, household=household)
     rejected: list[str] = []
     repaired = False
+    wrong: RecommendAnswer | None = None
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        result = await chat.chat(build_messages(req, grounding, language, rejected), json_schema=RecommendAnswer,
-                                 temperature=temperature, max_tokens=max_tokens)
+        messages = build_messages(req, grounding, language, rejected, wrong)
+        result = await chat.chat(messages, json_schema=RecommendAnswer, temperature=temperature,
+                                 max_tokens=max_tokens)
         repaired = repaired or result.repaired
         answer = RecommendAnswer.model_validate(result.data)
-        if not is_excluded(answer.recipe_name, req.except_recipe):
-            return Recommendation(answer, language, tuple(grounding), attempt, repaired, tuple(rejected))
-        rejected.append(answer.recipe_name)
+        if is_excluded(answer.recipe_name, req.except_recipe):
+            rejected.append(answer.recipe_name)
+            continue
+        if in_language(answer, language) or attempt == MAX_ATTEMPTS:
+            # A valid, allowed dish in another language beats no answer on the last try; `language_ok` says so.
+            return Recommendation(answer, language, tuple(grounding), attempt, repaired, tuple(rejected),
+                                  in_language(answer, language))
+        wrong = answer
     raise Unavailable("The model kept proposing an excluded recipe", key="pantry_recommend_excluded",
                       details={"rejected": rejected})
 
@@ -204,7 +230,8 @@ async def stream_recommend(chat: ChatModel, request: RecommendRequest | dict[str
                            temperature: float = 0.4, max_tokens: int = 1024) -> AsyncIterator[dict[str, object]]:
     """Events while the model writes: `{"delta": text}` pieces, then one `{"result": body}` that is valid.
 
-    The streamed text is checked at the end; when it is not valid or names an excluded dish, the
+    The streamed text is checked at the end; when it is not valid, names an excluded dish or is
+    in another language than asked, the
     result comes from `recommend` (repair and stronger retries) and `{"restart": True}` tells the
     page to drop what it showed.
     """
@@ -218,7 +245,7 @@ async def stream_recommend(chat: ChatModel, request: RecommendRequest | dict[str
         yield {"delta": delta}
     try:
         answer = RecommendAnswer.model_validate(validate(parse_json("".join(pieces)), RecommendAnswer))
-        if not is_excluded(answer.recipe_name, req.except_recipe):
+        if not is_excluded(answer.recipe_name, req.except_recipe) and in_language(answer, language):
             yield {"result": Recommendation(answer, language, tuple(grounding)).as_dict()}
             return
     except (ValueError, LlmUnavailable):

@@ -149,3 +149,16 @@ def test_the_answer_schema_is_the_seeds() -> None:
     schema = RecommendAnswer.model_json_schema()
     assert set(schema["properties"]) == {"recipe_name", "recipe_ingredients", "recipes"}
     assert schema["additionalProperties"] is False
+
+
+def test_an_answer_in_the_wrong_language_is_asked_again_in_the_language_asked(fake: ChatServer) -> None:
+    english = {"recipe_name": "Pork Belly Rice Bowl", "recipe_ingredients": ["pork belly", "onion"],
+               "recipes": ["Grill the pork.", "Serve on rice."]}
+    fake.script += [answer(english), answer(GOOD)]
+    result = run_sync(recommend(model(fake), REQUEST))
+    assert result.answer.recipe_name == "삼겹살 덮밥" and result.attempts == 2 and result.language_ok
+    assert "한국어로 다시" in fake.last["messages"][-1]["content"]
+    fake.reset()
+    fake.script += [answer(english)] * 3  # it never learns: the allowed dish comes back, flagged
+    stubborn = run_sync(recommend(model(fake), REQUEST))
+    assert stubborn.attempts == 3 and not stubborn.language_ok and not stubborn.as_dict()["language_ok"]
