@@ -347,7 +347,8 @@ class RecipeIndex:
             out.append(Ranked(self.ids[i], self.titles[i], float(score[i]), float(coverage[i]), float(urgent[i]),
                               tuple(self.names[c] for c in row if have[c]),
                               tuple(self.names[c] for c in row if not have[c])))
-        if len(out) < limit and want < len(score) and exclude_titles:
+        if len(out) < limit and want < len(score) and exclude_titles and score[top[-1]] >= 0:
+            # Excluded titles ate the candidates while more scored recipes lie below them.
             return self._rank_all(stock, limit, exclude_titles, exclude_ingredients, include_expired)
         return out
 

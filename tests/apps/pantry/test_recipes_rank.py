@@ -91,3 +91,12 @@ def test_ten_thousand_recipes_and_two_hundred_items_answer_fast() -> None:
         assert index.rank(stock, limit=20, exclude_titles=["Bulgogi"])
         took.append(time.perf_counter() - start)
     assert sorted(took)[18] < 0.05  # p95 of 20; bench/pantry_rank.py measures more
+
+
+def test_excluded_titles_never_leave_the_list_short() -> None:
+    recipes = [RecipeInput(str(i), f"Egg Dish {i}" if i < 30 else f"Other {i}", ("2 eggs", "1 onion"))
+               for i in range(60)]
+    index = RecipeIndex(recipes)
+    excluded = [f"Egg Dish {i}" for i in range(30)]
+    ranked = index.rank([StockItem("eggs")], limit=10, exclude_titles=excluded)
+    assert len(ranked) == 10 and all(r.title.startswith("Other") for r in ranked)
