@@ -98,6 +98,32 @@ def _minutes(value: Any) -> int | None:
         return None
 
 
+def _heading_names(node: Any, out: set[str]) -> set[str]:
+    """Names of HowToSection and HowToStep objects that are not their text ("Sauce", "Soften")."""
+    if isinstance(node, list):
+        for item in node:
+            _heading_names(item, out)
+    elif isinstance(node, dict):
+        name = node.get("name")
+        if isinstance(name, str) and name.strip() and name.strip() != str(node.get("text", "")).strip():
+            out.add(" ".join(name.split()))
+        for child in ("itemListElement", "steps"):
+            if child in node:
+                _heading_names(node[child], out)
+    return out
+
+
+def _steps(scraper: Any) -> list[str]:
+    """The steps, without the section and step titles recipe-scrapers flattens in among them."""
+    steps = [" ".join(str(s).split()) for s in _field(scraper, "instructions_list") or () if str(s).strip()]
+    schema = getattr(getattr(scraper, "schema", None), "data", None)
+    if not isinstance(schema, dict):
+        return steps
+    headings = _heading_names(schema.get("recipeInstructions"), set())
+    kept = [s for s in steps if s not in headings]
+    return kept or steps
+
+
 def _tags(scraper: Any) -> tuple[str, ...]:
     tags: list[str] = []
     for name in ("category", "cuisine"):
@@ -131,7 +157,7 @@ def scrape(html: bytes | str, url: str | None = None) -> ImportedRecipe:
         raise InvalidInput("The recipe on this page has no title or no ingredients",
                            key="pantry_recipe_incomplete", details={"title": bool(title),
                                                                     "ingredients": len(ingredients)})
-    steps = [str(s).strip() for s in _field(scraper, "instructions_list") or () if str(s).strip()]
+    steps = _steps(scraper)
     image = _field(scraper, "image")
     canonical = _field(scraper, "canonical_url")
     source = url or (canonical if isinstance(canonical, str) and canonical != _PLACEHOLDER_URL else None)
