@@ -121,3 +121,11 @@ def test_fetching_has_limits(pages: PageServer) -> None:
         run_sync(fetch_html(f"{base}/loop", allow_private=True))
     with pytest.raises(PayloadTooLarge):
         run_sync(fetch_html(f"{base}/endless", allow_private=True, max_bytes=1024 * 1024))
+
+
+def test_a_microdata_page_without_json_ld() -> None:
+    recipe = scrape((PAGES / "dubu-jorim.microdata.ko.html").read_bytes(), "https://banchan.example.kr/dubu-jorim")
+    assert recipe.title == "두부조림" and recipe.ingredients[0] == "두부 1모" and len(recipe.steps) == 3
+    assert recipe.total_minutes == 25 and recipe.image_url == "https://banchan.example.kr/img/dubu-jorim.jpg"
+    assert [(p.name, p.amount, p.unit) for p in recipe.parsed[:3]] == [("두부", 1.0, "모"), ("대파", 0.5, "대"),
+                                                                       ("간장", 3.0, "tbsp")]
