@@ -380,3 +380,20 @@ def corpus_index() -> RecipeIndex:
     from boda.apps.pantry import corpus
 
     return RecipeIndex(RecipeInput(r.id, r.title, r.ingredients) for r in corpus.recipes())
+
+
+def what_can_i_cook(stock: Sequence[StockItem], household: Sequence[RecipeInput] = (), *, limit: int = 20,
+                    exclude_titles: Sequence[str] = (), exclude_ingredients: Sequence[str] = (),
+                    include_expired: bool = False, with_corpus: bool = True) -> list[tuple[str, Ranked]]:
+    """The household's own recipes and the corpus's, ranked together: `[("household" | "corpus", Ranked)]`.
+
+    The household's index is built per call (its recipes change; a few hundred take well under a
+    second); the corpus's once per process.
+    """
+    options = {"limit": limit, "exclude_titles": exclude_titles, "exclude_ingredients": exclude_ingredients,
+               "include_expired": include_expired}
+    found = [("household", r) for r in RecipeIndex(household).rank(stock, **options)] if household else []
+    if with_corpus:
+        found += [("corpus", r) for r in corpus_index().rank(stock, **options)]
+    found.sort(key=lambda pair: (-pair[1].score, pair[0] != "household", pair[1].title))
+    return found[:limit]

@@ -100,3 +100,14 @@ def test_excluded_titles_never_leave_the_list_short() -> None:
     excluded = [f"Egg Dish {i}" for i in range(30)]
     ranked = index.rank([StockItem("eggs")], limit=10, exclude_titles=excluded)
     assert len(ranked) == 10 and all(r.title.startswith("Other") for r in ranked)
+
+
+def test_household_and_corpus_recipes_rank_together() -> None:
+    from boda.apps.pantry.recipes_rank import what_can_i_cook
+
+    own = [RecipeInput("7", "우리집 두부조림", ("두부 1모", "간장 2큰술", "대파 1/2대"))]
+    stock = [StockItem(name_ko="두부", days_left=1), StockItem(name_ko="간장"), StockItem(name_ko="대파", days_left=3)]
+    ranked = what_can_i_cook(stock, own, limit=5)
+    assert ranked[0] == ("household", ranked[0][1]) and ranked[0][1].recipe_id == "7"
+    assert ranked[0][1].coverage == 1.0 and {s for s, _ in ranked[1:]} == {"corpus"}
+    assert what_can_i_cook(stock, own, with_corpus=False, exclude_titles=["우리집 두부조림"]) == []
