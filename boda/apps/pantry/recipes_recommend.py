@@ -1,0 +1,256 @@
+"""The LLM recipe recommendation in the seed's exact contract, grounded in retrieved recipes.
+
+`POST /api/v1/pantry/recommend` takes `{"ingredients": [...], "except_recipe": [...]}` and
+answers `{"recipe_name", "recipe_ingredients": [...], "recipes": [steps]}` (`sources`,
+`language`, `attempts` beside them). Why each part:
+
+- The answer is a Pydantic model whose JSON schema is strict-compatible, so an endpoint with
+  structured output enforces it, llama.cpp gets a grammar, and `boda.ai.llm` validates it and
+  gives one repair try otherwise.
+- Retrieval (the seed's wished-for RAG): the corpus recipes (and the household's own) that
+  use most of the given ingredients, ranked by `recipes_rank`, go into the prompt as
+  references, so a small local model writes a real dish rather than inventing one.
+- An excluded recipe, or a near copy of one (`similar_title`), is never returned: such an
+  answer is rejected and asked again with a stronger instruction naming what it proposed;
+  after `MAX_ATTEMPTS` the caller gets a clear error, not the excluded dish.
+- An answer in another language than asked (small local models drift to English) is asked
+  again once per remaining try; on the last try it is returned with `language_ok` False.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from boda.ai.llm import ChatModel, LlmUnavailable, parse_json, validate
+from boda.apps.pantry.recipes_rank import RecipeIndex, RecipeInput, StockItem, corpus_index, similar_title
+from boda.core.errors import InvalidInput, Unavailable
+
+Language = Literal["ko", "en"]
+MAX_ATTEMPTS = 3  # the first ask and two stronger ones after an excluded dish
+DEFAULT_K = 3
+_HANGUL = re.compile(r"[\uac00-\ud7a3]")
+
+
+class RecommendRequest(BaseModel):
+    """The seed's request, with an optional language (else Korean when any ingredient is written in Hangul)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ingredients: list[str] = Field(min_length=1, max_length=50)
+    except_recipe: list[str] = Field(default_factory=list, max_length=50)
+    language: Language | None = None
+
+    @field_validator("ingredients", "except_recipe")
+    @classmethod
+    def _clean(cls, value: list[str]) -> list[str]:
+        cleaned = [v.strip()[:100] for v in value if v and v.strip()]
+        return list(dict.fromkeys(cleaned))
+
+
+class RecommendAnswer(BaseModel):
+    """The seed's answer exactly: what the model must produce (closed object, every field required)."""
+
+    model_config = ConfigDict(extra="forbid", title="recipe")
+
+    recipe_name: str = Field(min_length=1, max_length=200)
+    recipe_ingredients: list[str] = Field(min_length=1, max_length=60)
+    recipes: list[str] = Field(min_length=1, max_length=30)
+
+
+@dataclass(frozen=True)
+class Grounding:
+    """One retrieved recipe shown to the model; `attribution` and `url` travel to the answer's `sources`."""
+
+    title: str
+    ingredients: tuple[str, ...]
+    steps: tuple[str, ...]
+    url: str = ""
+    attribution: str = ""
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    answer: RecommendAnswer
+    language: Language
+    sources: tuple[Grounding, ...] = ()
+    attempts: int = 1
+    repaired: bool = False
+    rejected: tuple[str, ...] = field(default=())  # excluded dishes the model proposed first
+    language_ok: bool = True  # False only when the last try still answered in another language
+
+    def as_dict(self) -> dict[str, object]:
+        """The response body: the seed's three fields, then extras beside them."""
+        return {**self.answer.model_dump(), "language": self.language, "language_ok": self.language_ok,
+                "attempts": self.attempts,
+                "sources": [{"title": s.title, "url": s.url, "attribution": s.attribution} for s in self.sources]}
+
+
+def language_of(request: RecommendRequest) -> Language:
+    if request.language:
+        return request.language
+    return "ko" if any(_HANGUL.search(x) for x in request.ingredients) else "en"
+
+
+def _stock(ingredients: Sequence[str]) -> list[StockItem]:
+    return [StockItem(name_ko=x) if _HANGUL.search(x) else StockItem(name_en=x) for x in ingredients]
+
+
+def retrieve(ingredients: Sequence[str], exclude: Sequence[str] = (), k: int = DEFAULT_K, *,
+             index: RecipeIndex | None = None, household: Sequence[Grounding] = ()) -> list[Grounding]:
+    """The `k` recipes that use most of these ingredients, from the corpus and the household's own.
+
+    Excluded titles and their near copies are left out, so the model is never shown them as examples.
+    """
+    from boda.apps.pantry import corpus
+
+    stock = _stock(ingredients)
+    found: list[Grounding] = []
+    for ranked in (index or corpus_index()).rank(stock, limit=k, exclude_titles=exclude):
+        recipe = corpus.get(ranked.recipe_id)
+        if recipe is not None:
+            found.append(Grounding(recipe.title, recipe.ingredients, recipe.steps, recipe.url, recipe.attribution,
+                                   ranked.score))
+    if household:
+        own = RecipeIndex(RecipeInput(str(i), g.title, g.ingredients) for i, g in enumerate(household))
+        for ranked in own.rank(stock, limit=k, exclude_titles=exclude):
+            g = household[int(ranked.recipe_id)]
+            found.append(Grounding(g.title, g.ingredients, g.steps, g.url, g.attribution, ranked.score))
+    found.sort(key=lambda g: -g.score)
+    return found[:k]
+
+
+_SYSTEM = {
+    "ko": ("당신은 가정 요리사를 돕는 요리 도우미입니다. 주어진 재료를 최대한 많이 쓰는 요리 한 가지를 추천하세요. "
+           "except_recipe에 있는 요리와 그와 같거나 비슷한 요리(이름만 조금 바꾼 것 포함)는 절대 추천하지 마세요. "
+           "참고 레시피는 영감일 뿐이니 그대로 베끼지 말고, 모든 내용(요리 이름, 재료, 조리 과정)을 한국어로 쓰세요. "
+           "recipe_ingredients에는 필요한 재료 이름을, recipes에는 조리 과정을 순서대로 한 단계씩 쓰세요. "
+           "JSON 하나로만 답하세요."),
+    "en": ("You help a home cook. Recommend one dish that uses as many of the given ingredients as possible. "
+           "Never recommend a dish listed in except_recipe, nor one that is the same or nearly the same dish "
+           "(a renamed or slightly changed version counts as the same). The reference recipes are inspiration; "
+           "do not copy them. Write everything (dish name, ingredients, steps) in English. Put the needed "
+           "ingredient names in recipe_ingredients and the steps, in order, one per item, in recipes. "
+           "Answer with one JSON object only."),
+}
+_STRONGER = {
+    "ko": ("방금 추천한 '{name}'은(는) 제외 목록({excluded})에 있거나 그와 거의 같은 요리입니다. "
+           "이름도 재료 구성도 확실히 다른 요리를 추천하세요."),
+    "en": ("'{name}', which you just proposed, is excluded or nearly the same as an excluded dish ({excluded}). "
+           "Recommend a clearly different dish, different in name and in make-up."),
+}
+_WRONG_LANGUAGE = {
+    "ko": "방금 답은 한국어가 아닙니다. 요리 이름, 재료, 조리 과정을 모두 한국어로 다시 쓰세요.",
+    "en": "That answer is not in English. Write the dish name, the ingredients and the steps in English.",
+}
+_REFERENCES = {"ko": "참고 레시피 (영어일 수 있음):", "en": "Reference recipes:"}
+
+
+def build_messages(request: RecommendRequest, grounding: Sequence[Grounding], language: Language,
+                   rejected: Sequence[str] = (), wrong_language: RecommendAnswer | None = None) -> list[dict[str, str]]:
+    """The prompt: the rule in the asked language, the seed's request JSON, the references, any refusals."""
+    lines = [_REFERENCES[language]]
+    for n, g in enumerate(grounding, 1):
+        steps = " / ".join(s[:200] for s in g.steps[:8])
+        lines.append(f"{n}. {g.title}\n   - ingredients: {'; '.join(g.ingredients[:20])}\n   - steps: {steps}")
+    payload = {"ingredients": request.ingredients, "except_recipe": request.except_recipe}
+    user = json.dumps(payload, ensure_ascii=False)
+    if grounding:
+        user += "\n\n" + "\n".join(lines)
+    messages = [{"role": "system", "content": _SYSTEM[language]}, {"role": "user", "content": user}]
+    if rejected:
+        excluded = ", ".join(request.except_recipe) or "-"
+        for name in rejected:
+            messages.append({"role": "assistant", "content": json.dumps({"recipe_name": name}, ensure_ascii=False)})
+            messages.append({"role": "user", "content": _STRONGER[language].format(name=name, excluded=excluded)})
+    if wrong_language is not None:
+        messages.append({"role": "assistant", "content": wrong_language.model_dump_json()})
+        messages.append({"role": "user", "content": _WRONG_LANGUAGE[language]})
+    return messages
+
+
+def in_language(answer: RecommendAnswer, language: Language) -> bool:
+    """Whether the answer is written in the language asked: Korean needs Hangul in the name and most steps."""
+    if language == "ko":
+        hangul = sum(bool(_HANGUL.search(step)) for step in answer.recipes)
+        return bool(_HANGUL.search(answer.recipe_name)) and hangul * 2 >= len(answer.recipes)
+    return not _HANGUL.search(answer.recipe_name + " ".join(answer.recipes))
+
+
+def is_excluded(name: str, excluded: Sequence[str]) -> bool:
+    return any(similar_title(name, x) for x in excluded)
+
+
+def _request(data: RecommendRequest | dict[str, object]) -> RecommendRequest:
+    if isinstance(data, RecommendRequest):
+        return data
+    try:
+        return RecommendRequest.model_validate(data)
+    except ValueError:
+        raise InvalidInput("Name between 1 and 50 ingredients and at most 50 recipes to leave out",
+                           key="pantry_recommend_no_ingredients") from None
+
+
+async def recommend(chat: ChatModel, request: RecommendRequest | dict[str, object], *, k: int = DEFAULT_K,
+                    index: RecipeIndex | None = None, household: Sequence[Grounding] = (),
+                    temperature: float = 0.4, max_tokens: int = 1024) -> Recommendation:
+    """One recipe as the seed's JSON, never an excluded one. LlmUnavailable when the model cannot answer."""
+    req = _request(request)
+    language = language_of(req)
+    grounding = retrieve(req.ingredients, req.except_recipe, k, index=index, household=household)
+    rejected: list[str] = []
+    repaired = False
+    wrong: RecommendAnswer | None = None
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        messages = build_messages(req, grounding, language, rejected, wrong)
+        result = await chat.chat(messages, json_schema=RecommendAnswer, temperature=temperature,
+                                 max_tokens=max_tokens)
+        repaired = repaired or result.repaired
+        answer = RecommendAnswer.model_validate(result.data)
+        if is_excluded(answer.recipe_name, req.except_recipe):
+            rejected.append(answer.recipe_name)
+            continue
+        if in_language(answer, language) or attempt == MAX_ATTEMPTS:
+            # A valid, allowed dish in another language beats no answer on the last try; `language_ok` says so.
+            return Recommendation(answer, language, tuple(grounding), attempt, repaired, tuple(rejected),
+                                  in_language(answer, language))
+        wrong = answer
+    raise Unavailable("The model kept proposing an excluded recipe", key="pantry_recommend_excluded",
+                      details={"rejected": rejected})
+
+
+async def stream_recommend(chat: ChatModel, request: RecommendRequest | dict[str, object], *, k: int = DEFAULT_K,
+                           index: RecipeIndex | None = None, household: Sequence[Grounding] = (),
+                           temperature: float = 0.4, max_tokens: int = 1024) -> AsyncIterator[dict[str, object]]:
+    """Events while the model writes: `{"delta": text}` pieces, then one `{"result": body}` that is valid.
+
+    The streamed text is checked at the end; when it is not valid, names an excluded dish or is
+    in another language than asked, the
+    result comes from `recommend` (repair and stronger retries) and `{"restart": True}` tells the
+    page to drop what it showed.
+    """
+    req = _request(request)
+    language = language_of(req)
+    grounding = retrieve(req.ingredients, req.except_recipe, k, index=index, household=household)
+    pieces: list[str] = []
+    async for delta in chat.stream(build_messages(req, grounding, language), json_schema=RecommendAnswer,
+                                   temperature=temperature, max_tokens=max_tokens):
+        pieces.append(delta)
+        yield {"delta": delta}
+    try:
+        answer = RecommendAnswer.model_validate(validate(parse_json("".join(pieces)), RecommendAnswer))
+        if not is_excluded(answer.recipe_name, req.except_recipe) and in_language(answer, language):
+            yield {"result": Recommendation(answer, language, tuple(grounding)).as_dict()}
+            return
+    except (ValueError, LlmUnavailable):
+        pass
+    yield {"restart": True}
+    done = await recommend(chat, req, k=k, index=index, household=household, temperature=temperature,
+                           max_tokens=max_tokens)
+    yield {"result": done.as_dict()}
