@@ -134,6 +134,9 @@ def test_filters_narrow_a_search_and_bad_queries_say_why(album) -> None:  # noqa
     _, _, alice, _, ids = album
     alice.patch(f"{API}/photos/{ids['coffee']}", json={"favorite": True})
     assert top(alice, "a cat", favorite=True) == [ids["coffee"]]  # only favourites are ranked
+    by_photo = alice.post(f"{API}/search/by-photo", params={"favorite": True},
+                          files={"file": ("q.jpg", jpeg(skdata.chelsea()))}).json()
+    assert [item["photo"]["id"] for item in by_photo["items"]] == [ids["coffee"]]  # a query photo obeys them too
     assert alice.get(f"{API}/search", params={"q": "   "}).status_code == 400
     assert alice.get(f"{API}/search", params={"q": "x" * 501}).status_code == 422
     broken = alice.post(f"{API}/search/by-photo", files={"file": ("q.jpg", b"not an image")})
