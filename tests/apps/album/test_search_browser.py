@@ -125,6 +125,9 @@ def test_find_photos_by_word_likeness_filter_and_photo(browser: Any, server: str
     page.click("#album-filters summary")
     page.check("#album-filters input[name=has_text]")
     assert search(page, "고양이") == ["bakery.jpg"]
+    assert search(page, "") == ["bakery.jpg"]  # filters alone narrow the library
+    assert "필터에 맞는 사진 1장" in page.text_content("#album-search-status")
+    page.fill("#album-search input[name=q]", "고양이")
     page.click("#album-filters-reset")
     assert len(results(page)) == 4
 
