@@ -29,9 +29,10 @@ def library_page(page: Page, session: DbSession, p: int = 1, favorites: bool = F
     scope = Scope.of(page.user)
     listed = service.list_photos(session, scope, PhotoFilters(favorite=True if favorites else None),
                                  limit=PER_PAGE, offset=_offset(p))
+    albums = service.list_albums(session, scope, limit=200, offset=0).items  # the search filters' album menu
     return page.render("album/library.html", photos=photos_out(session, listed.items), total=listed.total,
                        page_no=max(1, p), per_page=PER_PAGE, tab="favorites" if favorites else "library",
-                       album=None, query="?favorites=true&" if favorites else "?")
+                       album=None, query="?favorites=true&" if favorites else "?", albums=albums)
 
 
 @router.get("/album/albums")

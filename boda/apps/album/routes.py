@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
@@ -35,6 +35,14 @@ from boda.web.openapi import errors, image_upload
 router = APIRouter(prefix="/api/v1/album", tags=["album"])
 
 IMAGE = {"content": {"image/webp": {}, "image/*": {}}, "description": "The image's bytes."}
+JOB_HEADER = "X-Boda-Job-Id"
+UPLOADED = {201: {"description": "The photos, in the order sent (an existing one for bytes already stored). "
+                  f"When new photos were stored, the `{JOB_HEADER}` header names their `album.index` job: "
+                  "follow it at /api/v1/jobs/{id} or /api/v1/jobs/{id}/events.",
+                  "headers": {JOB_HEADER: {"description": "The indexing job, absent when nothing new was stored.",
+                                           "schema": {"type": "string"}}}}}
+SortParam = Annotated[search.Sort, Query(description="relevance (best first) or date (the best matches, newest "
+                                                     "taken first)")]
 
 
 def photo_out(photo: Photo, tags: list[PhotoTag] | None = None, duplicate_of: str | None = None) -> PhotoOut:
@@ -74,12 +82,18 @@ def _detail(session: Session, runtime: RuntimeDep, scope: Scope, photo: Photo) -
 
 # --- photos ------------------------------------------------------------------
 
-@router.post("/photos", status_code=201, responses=errors(503), openapi_extra=image_upload("files"))
-def upload_photos(session: DbSession, user: CurrentUser, runtime: RuntimeDep,
+@router.post("/photos", status_code=201, responses={**errors(503), **UPLOADED},
+             openapi_extra=image_upload("files"))
+def upload_photos(session: DbSession, user: CurrentUser, runtime: RuntimeDep, response: Response,
                   files: Annotated[list[UploadFile], File(min_length=1, max_length=service.MAX_FILES)],
                   ) -> list[PhotoOut]:
-    """Store photos (JPEG, PNG, WebP, HEIC, GIF); bytes already in the library answer with `duplicate_of`."""
+    """Store photos (JPEG, PNG, WebP, HEIC, GIF); bytes already in the library answer with `duplicate_of`.
+
+    New photos are indexed by a background job named in the `X-Boda-Job-Id` header.
+    """
     stored = service.upload_photos(session, runtime, owner_id=user.id, files=[(f.file, f.filename) for f in files])
+    if job_id := next((s.job_id for s in stored if s.job_id), None):
+        response.headers[JOB_HEADER] = job_id
     tags = service.tags_of(session, [s.photo.id for s in stored])
     return [photo_out(s.photo, tags[s.photo.id], s.duplicate_of) for s in stored]
 
@@ -245,29 +259,32 @@ def _search_out(session: Session, found: search.SearchResult, page: PageParams) 
 @router.get("/search", responses=errors(404, 503))
 def search_photos(q: Annotated[str, Query(min_length=1, max_length=search.MAX_QUERY)], session: DbSession,
                   user: CurrentUser, runtime: RuntimeDep, page: Annotated[PageParams, Depends()],
-                  filters: Annotated[PhotoFilters, Query()]) -> SearchOut:
-    """Photos that show what `q` says, in Korean or English, best first, within the filters."""
-    found = search.by_text(session, runtime, Scope.of(user), q, filters, limit=page.limit, offset=page.offset)
+                  filters: Annotated[PhotoFilters, Query()], sort: SortParam = "relevance") -> SearchOut:
+    """Photos that show what `q` says, in Korean or English, best first (or newest first), within the filters."""
+    found = search.by_text(session, runtime, Scope.of(user), q, filters, limit=page.limit, offset=page.offset,
+                           sort=sort)
     return _search_out(session, found, page)
 
 
-@router.get("/photos/{photo_id}/similar", responses=errors(409, 503))
+@router.get("/photos/{photo_id}/similar", responses=errors(404, 409, 503))
 def similar_photos(photo_id: str, session: DbSession, user: CurrentUser, runtime: RuntimeDep,
-                   page: Annotated[PageParams, Depends()], filters: Annotated[PhotoFilters, Query()]) -> SearchOut:
+                   page: Annotated[PageParams, Depends()], filters: Annotated[PhotoFilters, Query()],
+                   sort: SortParam = "relevance") -> SearchOut:
     """Photos that look like this one (409 while it is not indexed yet)."""
     found = search.similar(session, runtime, Scope.of(user), photo_id, filters, limit=page.limit,
-                           offset=page.offset)
+                           offset=page.offset, sort=sort)
     return _search_out(session, found, page)
 
 
-@router.post("/search/by-photo", responses=errors(503), openapi_extra=image_upload("file"))
+@router.post("/search/by-photo", responses=errors(404, 503), openapi_extra=image_upload("file"))
 def search_by_photo(file: Annotated[UploadFile, File()], session: DbSession, user: CurrentUser,
-                    runtime: RuntimeDep, page: Annotated[PageParams, Depends()]) -> SearchOut:
+                    runtime: RuntimeDep, page: Annotated[PageParams, Depends()],
+                    filters: Annotated[PhotoFilters, Query()], sort: SortParam = "relevance") -> SearchOut:
     """Photos that look like a query photo (which is not stored)."""
     settings = runtime.settings
     with runtime.image_work:
         image = uploads.read_image_upload(file.file, max_bytes=settings.max_upload_bytes,
                                           max_pixels=settings.max_image_pixels)
-    found = search.by_image(session, runtime, Scope.of(user), image, PhotoFilters(), limit=page.limit,
-                            offset=page.offset)
+    found = search.by_image(session, runtime, Scope.of(user), image, filters, limit=page.limit,
+                            offset=page.offset, sort=sort)
     return _search_out(session, found, page)

@@ -9,6 +9,8 @@ private photo cannot appear in a stranger's results however close it is.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
 
 import numpy as np
 from PIL import Image
@@ -28,6 +30,10 @@ from boda.core.runtime import Runtime
 # look alike: someone who typed the word on a sign wants that sign.
 LITERAL_BONUS = 1.0
 MAX_QUERY = 500
+# `sort=date` shows the best matches newest first: the vector store scores every photo, so "all of them by
+# date" would be the library itself. The window is how many of the best matches are put in date order.
+DATE_WINDOW = 200
+Sort = Literal["relevance", "date"]
 
 
 @dataclass(frozen=True)
@@ -74,7 +80,8 @@ def _literal(session: Session, ids: set[str], text: str) -> set[str]:
 
 
 def _rank(session: Session, runtime: Runtime, scope: Scope, filters: PhotoFilters, vector: np.ndarray | None,
-          *, text: str = "", exclude: str | None = None, limit: int, offset: int) -> SearchResult:
+          *, text: str = "", exclude: str | None = None, limit: int, offset: int,
+          sort: Sort = "relevance") -> SearchResult:
     embedder = embedder_of(runtime)
     visible, allowed = _visible(session, scope, filters, embedder.key)
     pending = len(visible) - len(allowed)
@@ -84,7 +91,7 @@ def _rank(session: Session, runtime: Runtime, scope: Scope, filters: PhotoFilter
     scores: dict[str, float] = {}
     matched: dict[str, str] = {}
     if vector is not None and allowed:
-        want = min(len(allowed), offset + limit)
+        want = min(len(allowed), max(offset + limit, DATE_WINDOW) if sort == "date" else offset + limit)
         for photo_id, score in runtime.vectors.search(space_for(embedder.key), vector, k=want, allowed=allowed):
             scores[photo_id], matched[photo_id] = float(score), "vector"
     # Literal matches reach photos not indexed by this backend yet too (re-indexing keeps search working).
@@ -92,14 +99,28 @@ def _rank(session: Session, runtime: Runtime, scope: Scope, filters: PhotoFilter
         scores[photo_id] = scores.get(photo_id, 0.0) + LITERAL_BONUS
         matched[photo_id] = "text+vector" if photo_id in matched else "text"
     ordered = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+    if sort == "date":
+        ordered = _by_date(session, ordered[:max(offset + limit, DATE_WINDOW)])
     page = ordered[offset:offset + limit]
     photos = {p.id: p for p in session.scalars(select(Photo).where(Photo.id.in_([pid for pid, _ in page])))}
     hits = [Hit(photos[pid], score, matched[pid]) for pid, score in page if pid in photos]
     return SearchResult(hits, len(ordered), embedder.key, pending)
 
 
+def _by_date(session: Session, ranked: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """The ranked hits newest taken first (ties: the better score), keeping each photo's score."""
+    taken: dict[str, datetime] = {}
+    ids = [pid for pid, _ in ranked]
+    for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
+        rows = session.execute(select(Photo.id, Photo.taken_at).where(Photo.id.in_(ids[start:start + 900])))
+        taken.update((photo_id, moment) for photo_id, moment in rows)
+    ordered = sorted(ranked, key=lambda item: (-item[1], item[0]))
+    ordered.sort(key=lambda item: taken[item[0]], reverse=True)  # stable: equal dates keep relevance order
+    return [item for item in ordered if item[0] in taken]
+
+
 def by_text(session: Session, runtime: Runtime, scope: Scope, text: str, filters: PhotoFilters, *,
-            limit: int, offset: int = 0) -> SearchResult:
+            limit: int, offset: int = 0, sort: Sort = "relevance") -> SearchResult:
     """Photos that show what the sentence says (any language the embedder reads), best first."""
     text = " ".join(text.split())
     if not text:
@@ -108,22 +129,23 @@ def by_text(session: Session, runtime: Runtime, scope: Scope, text: str, filters
         raise InvalidInput(f"A search is at most {MAX_QUERY} characters", key="search_too_long",
                            details={"max": MAX_QUERY})
     vector = embedder_of(runtime).embed_texts([text])[0]
-    return _rank(session, runtime, scope, filters, vector, text=text, limit=limit, offset=offset)
+    return _rank(session, runtime, scope, filters, vector, text=text, limit=limit, offset=offset, sort=sort)
 
 
 def similar(session: Session, runtime: Runtime, scope: Scope, photo_id: str, filters: PhotoFilters, *,
-            limit: int, offset: int = 0) -> SearchResult:
+            limit: int, offset: int = 0, sort: Sort = "relevance") -> SearchResult:
     """Photos like one the caller may see (404 otherwise); the photo itself is left out."""
     photo = service.get_photo(session, scope, photo_id)
     embedder = embedder_of(runtime)
     vector = runtime.vectors.get(space_for(embedder.key), photo.id) if photo.index_key == embedder.key else None
     if vector is None:
         raise Conflict("This photo is not indexed yet; try again in a moment", key="photo_not_indexed")
-    return _rank(session, runtime, scope, filters, vector, exclude=photo.id, limit=limit, offset=offset)
+    return _rank(session, runtime, scope, filters, vector, exclude=photo.id, limit=limit, offset=offset,
+                 sort=sort)
 
 
 def by_image(session: Session, runtime: Runtime, scope: Scope, image: Image.Image, filters: PhotoFilters, *,
-             limit: int, offset: int = 0) -> SearchResult:
+             limit: int, offset: int = 0, sort: Sort = "relevance") -> SearchResult:
     """Photos like a query photo that is not stored anywhere."""
     vector = embedder_of(runtime).embed_images([image])[0]
-    return _rank(session, runtime, scope, filters, vector, limit=limit, offset=offset)
+    return _rank(session, runtime, scope, filters, vector, limit=limit, offset=offset, sort=sort)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, BinaryIO
 
@@ -197,6 +197,7 @@ def owned_by_hash(session: Session, owner_id: str, hashes: Iterable[str]) -> dic
 class Stored:
     photo: Photo
     duplicate_of: str | None = None
+    job_id: str | None = None  # the album.index job that indexes a newly stored photo
 
 
 def upload_photos(session: Session, runtime: Runtime, *, owner_id: str,
@@ -242,19 +243,21 @@ def upload_photos(session: Session, runtime: Runtime, *, owner_id: str,
         uploads.mark_orphans(session, {f.blob_key for f in unused if f.created})
     new_ids = [s.photo.id for s in stored if s.duplicate_of is None]
     if enqueue and new_ids:
-        queue_index(session, runtime, owner_id=owner_id, photo_ids=new_ids)
+        job_id = queue_index(session, runtime, owner_id=owner_id, photo_ids=new_ids)
+        stored = [s if s.duplicate_of else replace(s, job_id=job_id) for s in stored]
     return stored
 
 
-def queue_index(session: Session, runtime: Runtime, *, owner_id: str, photo_ids: list[str]) -> None:
+def queue_index(session: Session, runtime: Runtime, *, owner_id: str, photo_ids: list[str]) -> str:
     """One `album.index` job for photos just stored (see indexing.index_photos)."""
     from boda.apps.album.jobs import index_job
     from boda.apps.album.schemas import IndexPayload
 
     count = len(photo_ids)
-    runtime.queue.enqueue(session, index_job, owner_id=owner_id, payload=IndexPayload(photo_ids=photo_ids),
-                          title=f"Index {count} photo{'s' if count != 1 else ''}", title_key="album.job.index",
-                          title_args={"count": count})
+    row = runtime.queue.enqueue(session, index_job, owner_id=owner_id, payload=IndexPayload(photo_ids=photo_ids),
+                                title=f"Index {count} photo{'s' if count != 1 else ''}",
+                                title_key="album.job.index", title_args={"count": count})
+    return row.id
 
 
 # --- who sees which photo ----------------------------------------------------

@@ -82,11 +82,13 @@ def test_upload_browse_favourite_trash_restore(browser: Any, server: str) -> Non
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "album-library.png"), full_page=True)
 
-    # The search box answers even before search exists (the integrator adds it).
+    # The search box answers (its own tests: test_search_browser.py); clearing it brings the library back.
     page.fill("#album-search input[name=q]", "beach")
-    page.click("#album-search button[type=submit]")
-    page.wait_for_selector("#album-search-results .alert")
+    page.click("#album-search button[type=submit] >> nth=0")
+    page.wait_for_function("() => document.getElementById('album-search-status').textContent"
+                           " || document.querySelector('#album-search-results .alert')")
     page.click("#album-search-clear")
+    page.wait_for_selector("#album-library", state="visible")
 
     page.click("[data-testid=photo-grid] li:nth-child(2) a")  # the older one: the camera photo from 2021
     page.wait_for_selector("[data-testid=photo-large]")

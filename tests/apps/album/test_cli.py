@@ -45,3 +45,27 @@ def test_import_twice_skips_what_the_library_has(run: Callable[..., str], tmp_pa
         db.dispose()
     with pytest.raises(NotFound):  # `boda` (main) prints it as one red line and exits 1
         run("album", "import", str(folder), "--user", "nobody")
+
+
+def test_import_then_search_in_korean_finds_the_cat(run: Callable[..., str], tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real photos imported from a folder, indexed (jobs run at once here), then found by a Korean word."""
+    from skimage import data as skdata
+
+    from tests.apps.album.test_search import jpeg
+
+    monkeypatch.setenv("BODA_JOBS__IMMEDIATE", "true")
+    monkeypatch.setenv("BODA_AI__TEXT_ENCODER", "use-m")
+    monkeypatch.setenv("BODA_AI__DOWNLOADS", "false")
+    monkeypatch.setenv("BODA_AI__THREADS", "1")
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "cat.jpg").write_bytes(jpeg(skdata.chelsea()))
+    (folder / "coffee.jpg").write_bytes(jpeg(skdata.coffee()))
+    (folder / "motorcycle.jpg").write_bytes(jpeg(skdata.stereo_motorcycle()[0]))
+    run("user", "create", "mina", "--password", "long enough password")
+    assert "Imported 3" in run("album", "import", str(folder))
+    out = run("album", "search", "고양이", "--limit", "3")
+    order = sorted(("cat.jpg", "coffee.jpg", "motorcycle.jpg"), key=out.find)  # rows may wrap: find the names
+    assert order[0] == "cat.jpg" and all(name in out for name in order), out
+    assert "not indexed" not in out

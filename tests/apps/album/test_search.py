@@ -56,6 +56,9 @@ def album(tmp_path_factory: pytest.TempPathFactory) -> tuple[TestClient, Runtime
         response = alice.post(f"{API}/photos", files=[("files", (f"{k}.jpg", v)) for k, v in files.items()])
         assert response.status_code == 201, response.text
         ids = {name: photo["id"] for name, photo in zip(files, response.json(), strict=True)}
+        # The upload names its indexing job (a header: the body stays the list of photos).
+        job = alice.get(f"/api/v1/jobs/{response.headers['X-Boda-Job-Id']}").json()
+        assert job["kind"] == "album.index" and job["status"] == "succeeded", job
         yield client, runtime, alice, bob, ids
 
 
@@ -131,6 +134,9 @@ def test_filters_narrow_a_search_and_bad_queries_say_why(album) -> None:  # noqa
     _, _, alice, _, ids = album
     alice.patch(f"{API}/photos/{ids['coffee']}", json={"favorite": True})
     assert top(alice, "a cat", favorite=True) == [ids["coffee"]]  # only favourites are ranked
+    by_photo = alice.post(f"{API}/search/by-photo", params={"favorite": True},
+                          files={"file": ("q.jpg", jpeg(skdata.chelsea()))}).json()
+    assert [item["photo"]["id"] for item in by_photo["items"]] == [ids["coffee"]]  # a query photo obeys them too
     assert alice.get(f"{API}/search", params={"q": "   "}).status_code == 400
     assert alice.get(f"{API}/search", params={"q": "x" * 501}).status_code == 422
     broken = alice.post(f"{API}/search/by-photo", files={"file": ("q.jpg", b"not an image")})
@@ -143,3 +149,19 @@ def test_trashed_photos_leave_search_and_come_back(album) -> None:  # noqa: ANN0
     assert ids["motorcycle"] not in top(alice, "a red motorcycle")
     assert alice.post(f"{API}/photos/{ids['motorcycle']}/restore").status_code == 200
     assert top(alice, "a red motorcycle")[0] == ids["motorcycle"]
+
+
+def test_sort_by_date_puts_the_best_matches_newest_first(album) -> None:  # noqa: ANN001
+    _, _, alice, _, ids = album
+    years = {"cat": 2003, "coffee": 2019, "astronaut": 2011, "motorcycle": 2024, "bakery": 2007}
+    for name, year in years.items():
+        taken = f"{year}-06-01T12:00:00+00:00"
+        assert alice.patch(f"{API}/photos/{ids[name]}", json={"taken_at": taken}).status_code == 200
+    relevance = top(alice, "a cat", limit=5)
+    assert relevance[0] == ids["cat"]
+    by_date = top(alice, "a cat", limit=5, sort="date")
+    assert sorted(by_date) == sorted(relevance)  # the same photos ...
+    assert by_date == sorted(relevance, key=lambda pid: -years[next(k for k, v in ids.items() if v == pid)])
+    paged = top(alice, "a cat", limit=2, offset=2, sort="date")
+    assert paged == by_date[2:4]
+    assert alice.get(f"{API}/search", params={"q": "cat", "sort": "size"}).status_code == 422

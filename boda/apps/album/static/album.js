@@ -27,6 +27,7 @@
         bar.value = 1;
         if (xhr.status === 201) {
           const [photo] = xhr.response || [];
+          followIndexing(xhr.getResponseHeader("X-Boda-Job-Id"));
           state.textContent = photo?.duplicate_of ? text("duplicate") : text("done");
           state.className = "state done";
           resolve(photo);
@@ -84,39 +85,197 @@
     });
   }
 
-  // --- search: GET /search?q= answers {"items": [{"photo": {...}, "score": ...}]} ---
+  // --- search: one box for a sentence, "more like this" (?similar=ID) or a query photo; filters for all ---
+  // Every answer is {"items": [{"photo", "score", "matched"}], "total", "limit", "offset", "backend", "pending"};
+  // with only filters the library's own list answers ({"items": [photo], "total", ...}).
+  const PAGE = 30;
+  const fill = (template, values) => template.replace(/\{(\w+)\}/g, (m, k) => (k in values ? values[k] : m));
+
+  function cell(photo, hit) {
+    const li = document.createElement("li"), a = document.createElement("a"), img = document.createElement("img");
+    li.className = "photo-cell" + (photo.favorite ? " favorite" : ""); li.dataset.photoId = photo.id;
+    a.href = `/album/photos/${encodeURIComponent(photo.id)}`;
+    img.src = `${photo.thumbnail_url}?size=256`; img.alt = photo.filename || ""; img.loading = "lazy";
+    a.appendChild(img); li.appendChild(a);
+    if (hit) {
+      const score = document.createElement("span");
+      score.className = "score"; score.textContent = hit.score.toFixed(2); score.title = text("score");
+      li.appendChild(score);
+      if ((hit.matched || "").includes("text")) {
+        const words = document.createElement("span");
+        words.className = "words"; words.textContent = text("words");
+        li.appendChild(words);
+      }
+      const more = document.createElement("button");
+      more.type = "button"; more.className = "more small secondary"; more.dataset.similar = photo.id;
+      more.textContent = "≈"; more.title = text("more"); more.setAttribute("aria-label", text("more"));
+      li.appendChild(more);
+    }
+    return li;
+  }
+
   function grid(photos) {
     const ul = document.createElement("ul");
     ul.className = "photo-grid";
-    for (const photo of photos) {
-      const li = document.createElement("li"), a = document.createElement("a"), img = document.createElement("img");
-      li.className = "photo-cell"; a.href = `/album/photos/${encodeURIComponent(photo.id)}`;
-      img.src = `${photo.thumbnail_url}?size=256`; img.alt = photo.filename || ""; img.loading = "lazy";
-      a.appendChild(img); li.appendChild(a); ul.appendChild(li);
-    }
+    for (const photo of photos) ul.appendChild(cell(photo, null));
     return ul;
   }
 
+  // A calendar day typed in a date box, as the RFC 3339 instant the API wants (the day's end for "until").
+  function dayBound(value, end) {
+    if (!value) return "";
+    const day = new Date(`${value}T00:00:00`);
+    if (end) day.setDate(day.getDate() + 1);
+    return day.toISOString();
+  }
+
+  function filterParams(form) {
+    const params = new URLSearchParams();
+    const el = form.elements;
+    if (el.date_from.value) params.set("date_from", dayBound(el.date_from.value, false));
+    if (el.date_to.value) params.set("date_to", dayBound(el.date_to.value, true));
+    for (const name of ["album_id", "tag", "camera", "min_lat", "max_lat", "min_lon", "max_lon"]) {
+      const value = el[name].value.trim();
+      if (value) params.set(name, value);
+    }
+    if (el.favorite.checked) params.set("favorite", "true");
+    if (el.has_text.checked) params.set("has_text", "true");
+    return params;
+  }
+
   function setupSearch() {
-    const form = $("album-search"), out = $("album-search-results"), library = $("album-library"), clear = $("album-search-clear");
+    const form = $("album-search");
     if (!form) return;
-    const reset = () => { out.hidden = true; out.innerHTML = ""; library.hidden = false; clear.hidden = true; form.elements.q.value = ""; };
-    clear.addEventListener("click", reset);
-    form.addEventListener("submit", async (e) => {
-      e.preventDefault();
-      const q = form.elements.q.value.trim();
-      if (!q) { reset(); return; }
-      out.innerHTML = ""; out.hidden = false; library.hidden = true; clear.hidden = false;
-      try {
-        const body = await Boda.api(`${API}/search?q=${encodeURIComponent(q)}`);
-        const photos = (body?.items || []).map((item) => item.photo);
-        if (photos.length) out.appendChild(grid(photos));
-        else { const p = document.createElement("p"); p.className = "muted"; p.textContent = text("none"); out.appendChild(p); }
-      } catch (err) {
-        const p = document.createElement("p"); p.className = "alert error"; p.setAttribute("role", "alert");
-        p.textContent = err.status === 404 || err.status === 503 ? text("unavailable") : err.message;
-        out.appendChild(p);
+    const out = $("album-search-results"), library = $("album-library"), clear = $("album-search-clear");
+    const status = $("album-search-status"), moreWrap = $("album-more-wrap"), more = $("album-more");
+    const fileInput = $("album-query-file"), drop = $("album-query-drop");
+    const state = { file: null, similar: null, offset: 0, busy: false };
+
+    function showQueryPhoto() {
+      const chosen = $("album-query-chosen"), similar = $("album-similar-chosen");
+      chosen.hidden = !state.file; similar.hidden = !state.similar;
+      if (state.file) {
+        chosen.querySelector(".name").textContent = state.file.name;
+        const preview = $("album-query-preview");
+        if (preview.src) URL.revokeObjectURL(preview.src);
+        preview.src = URL.createObjectURL(state.file);
       }
+      if (state.similar) $("album-similar-preview").src = `/api/v1/album/photos/${encodeURIComponent(state.similar)}/thumbnail?size=256`;
+    }
+
+    function reset() {
+      out.hidden = true; out.innerHTML = ""; library.hidden = false; clear.hidden = true; moreWrap.hidden = true;
+      status.textContent = ""; form.elements.q.value = ""; state.file = null; state.similar = null;
+      showQueryPhoto();
+      if (new URLSearchParams(window.location.search).has("similar")) history.replaceState(null, "", "/album");
+    }
+
+    function request(offset) {
+      const params = filterParams(form);
+      const filtered = params.toString() !== "";
+      params.set("limit", String(PAGE)); params.set("offset", String(offset));
+      const sort = form.elements.sort.value;
+      const q = form.elements.q.value.trim();
+      if (state.file) {
+        params.set("sort", sort);
+        const body = new FormData(); body.append("file", state.file, state.file.name);
+        return Boda.api(`${API}/search/by-photo?${params}`, { method: "POST", body });
+      }
+      if (state.similar) { params.set("sort", sort); return Boda.api(`${API}/photos/${encodeURIComponent(state.similar)}/similar?${params}`); }
+      if (q) { params.set("sort", sort); params.set("q", q); return Boda.api(`${API}/search?${params}`); }
+      return filtered ? Boda.api(`${API}/photos?${params}`) : null;  // the library's list: newest taken first
+    }
+
+    async function run(append) {
+      if (state.busy) return;
+      const offset = append ? state.offset : 0;
+      const pending = request(offset);
+      if (!pending) { reset(); return; }
+      state.busy = true;
+      if (!append) { out.innerHTML = ""; }
+      out.hidden = false; library.hidden = true; clear.hidden = false; moreWrap.hidden = true;
+      out.setAttribute("aria-busy", "true"); status.textContent = text("searching");
+      try {
+        const body = await pending;
+        const items = body?.items || [];
+        const ranked = "backend" in (body || {});
+        let list = out.querySelector(".photo-grid");
+        if (!list) { list = document.createElement("ul"); list.className = "photo-grid"; list.dataset.testid = "result-grid"; out.appendChild(list); }
+        for (const item of items) list.appendChild(ranked ? cell(item.photo, item) : cell(item, null));
+        state.offset = offset + items.length;
+        const parts = [fill(text(ranked ? "found" : "filtered"), { total: body.total })];
+        if (ranked) parts.push(fill(text("backend"), { backend: body.backend }));
+        if (ranked && body.pending > 0) parts.push(fill(text("pending"), { n: body.pending }));
+        status.textContent = parts.join(" · ");
+        if (!list.children.length) {
+          const p = document.createElement("p"); p.className = "muted"; p.textContent = text("none"); out.appendChild(p);
+        }
+        moreWrap.hidden = !(items.length && state.offset < body.total);
+      } catch (err) {
+        status.textContent = "";
+        const p = document.createElement("p"); p.className = "alert error"; p.setAttribute("role", "alert");
+        p.textContent = err.status === 409 ? text("notIndexed") : err.status === 503 ? text("unavailable") : err.message;
+        out.appendChild(p);
+      } finally {
+        state.busy = false; out.removeAttribute("aria-busy");
+      }
+    }
+
+    function chooseFile(file) {
+      if (!file) return;
+      state.file = file; state.similar = null; form.elements.q.value = "";
+      showQueryPhoto(); run(false);
+    }
+
+    clear.addEventListener("click", reset);
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      if (form.elements.q.value.trim()) { state.file = null; state.similar = null; showQueryPhoto(); }
+      run(false);
+    });
+    form.elements.sort.addEventListener("change", () => { if (!out.hidden) run(false); });
+    more.addEventListener("click", () => run(true));
+    $("album-filters-reset").addEventListener("click", () => {
+      for (const el of form.querySelectorAll("#album-filters input, #album-filters select")) {
+        if (el.type === "checkbox") el.checked = false; else el.value = "";
+      }
+      if (!out.hidden) run(false);
+    });
+    $("album-query-remove").addEventListener("click", () => { state.file = null; showQueryPhoto(); run(false); });
+    $("album-similar-remove").addEventListener("click", () => { state.similar = null; showQueryPhoto(); run(false); });
+    fileInput.addEventListener("change", () => { chooseFile(fileInput.files[0]); fileInput.value = ""; });
+    for (const zone of [drop, form]) {
+      zone.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+      zone.addEventListener("dragleave", () => drop.classList.remove("over"));
+      zone.addEventListener("drop", (e) => {
+        e.preventDefault(); e.stopPropagation(); drop.classList.remove("over");
+        chooseFile(e.dataTransfer?.files?.[0]);
+      });
+    }
+    out.addEventListener("click", (e) => {
+      const button = e.target.closest("button[data-similar]");
+      if (!button) return;
+      state.similar = button.dataset.similar; state.file = null; form.elements.q.value = "";
+      showQueryPhoto(); window.scrollTo(0, 0); run(false);
+    });
+    const start = new URLSearchParams(window.location.search);
+    if (start.get("similar")) { state.similar = start.get("similar"); showQueryPhoto(); run(false); }
+    else if (start.get("q")) { form.elements.q.value = start.get("q"); run(false); }
+  }
+
+  // --- indexing: the upload answers with its album.index job in X-Boda-Job-Id; follow it over SSE ---
+  // One request per file makes one job each: the box follows the latest (the earlier ones run before it).
+  const watched = new Set();
+  let source = null;
+  function followIndexing(jobId) {
+    const box = $("album-indexing");
+    if (!box || !jobId || watched.has(jobId) || !window.Boda?.watchJob) return;
+    watched.add(jobId);
+    if (source) source.close();
+    box.hidden = false; box.querySelector(".done-note").hidden = true; box.dataset.status = "queued";
+    const bar = box.querySelector("progress"); if (bar) bar.value = 0;
+    source = Boda.watchJob(jobId, box, (final) => {
+      box.querySelector(".done-note").hidden = final.status !== "succeeded";
     });
   }
 
