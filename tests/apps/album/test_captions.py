@@ -17,7 +17,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw, ImageFont
+from sqlalchemy import update
 
+from boda.apps.album.captions import ocr_words
+from boda.apps.album.indexing import queue_stale
+from boda.apps.album.models import Photo
 from boda.core.runtime import Runtime
 from boda.web.app import create_app
 from tests.ai.openai_server import ChatServer, serving
@@ -83,7 +87,7 @@ def image_parts(body: dict[str, Any]) -> list[str]:
 
 
 def test_a_caption_job_stores_the_models_caption_and_search_finds_it(album, fake: ChatServer) -> None:  # noqa: ANN001
-    _, _, alice, _, ids = album
+    _, runtime, alice, _, ids = album
     before = alice.get(f"{API}/photos/{ids['door']}").json()
     assert before["caption_source"] == "concepts" and before["index_backend"].startswith("concepts:")
     fake.script.append({"content": '"A blue garden gate beside a lemon tree."\n'})
@@ -109,6 +113,13 @@ def test_a_caption_job_stores_the_models_caption_and_search_finds_it(album, fake
     page = alice.get(f"/album/photos/{ids['door']}")
     assert page.status_code == 200 and caption in page.text and "written by vision-model" in page.text
     assert after["index_backend"] in page.text
+    # A re-index (another backend was set meanwhile) keeps the model's caption.
+    with runtime.db.session() as session:
+        session.execute(update(Photo).where(Photo.id == ids["door"]).values(index_key="clip:old"))
+        session.commit()
+        assert queue_stale(session, runtime) == 1  # jobs run inline in tests
+    again = alice.get(f"{API}/photos/{ids['door']}").json()
+    assert again["index_backend"] == before["index_backend"] and again["caption"] == caption
 
 
 def test_a_korean_caption_is_asked_in_korean(album, fake: ChatServer) -> None:  # noqa: ANN001
@@ -186,3 +197,13 @@ def test_with_no_llm_the_api_says_so_in_english_and_korean(client: TestClient, a
     assert alice.get(f"{API}/photos/{photo}").json()["caption_source"] in ("concepts", None)
     page = alice.get(f"/album/photos/{photo}").text
     assert "Captions and questions need an LLM" in page
+
+
+def test_boxes_stored_in_pixels_before_are_read_as_fractions() -> None:
+    """Photos indexed when boxes were pixels of the photo scaled to 1024 on its long side."""
+    photo = Photo(width=2048, height=1024, concepts=[
+        {"kind": "ocr", "label": "EXIT", "weight": 0.9, "box": [512, 256, 100, 50]},
+        {"kind": "ocr", "label": "NEW", "weight": 0.8, "box": [0.25, 0.5, 0.1, 0.05]},
+        {"kind": "object", "label": "a door", "weight": 0.7, "box": [1, 2, 3, 4]}])
+    assert ocr_words(photo) == [{"text": "EXIT", "box": [0.5, 0.5, 0.09766, 0.09766], "confidence": 0.9},
+                                {"text": "NEW", "box": [0.25, 0.5, 0.1, 0.05], "confidence": 0.8}]
