@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, StrictBool
 
 from boda.core.models import Visibility
 
@@ -117,7 +117,7 @@ class PhotoDetailOut(PhotoOut):
 
 
 class _PhotoChange(BaseModel):
-    favorite: bool | None = None
+    favorite: StrictBool | None = None  # 0 or "yes" are not booleans (the schema says so; lax pydantic took them)
     taken_at: DateTime | None = Field(default=None, description="RFC 3339 with a zone; stored as UTC.")
 
 
