@@ -19,6 +19,7 @@ from boda.core.auth import create_api_token, user_for_token
 from boda.core.models import User
 from boda.core.runtime import Runtime
 from boda.web.app import create_app
+from tests.ai.openai_server import ChatServer, serving
 from tests.conftest import make_account, make_settings
 
 CONFIG = """
@@ -65,7 +66,15 @@ class FreshToken:
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     tmp = tmp_path_factory.mktemp("fuzz")
-    app = create_app(make_settings(tmp, f"sqlite:///{tmp / 'boda.db'}"))
+    # A chat model that answers (a local server speaking OpenAI's protocol): with none, every route that
+    # needs one answers 503 as documented, and a 5xx is what the server-error check exists to catch.
+    with serving(ChatServer()) as chat:
+        llm = {"provider": "openai", "base_url": chat.url, "model": "text-model", "vision_model": "vision-model",
+               "api_key": "sk-test", "max_retries": 0, "timeout_seconds": 10}
+        yield from _fuzzed(create_app(make_settings(tmp, f"sqlite:///{tmp / 'boda.db'}", llm=llm)))
+
+
+def _fuzzed(app: Any) -> Iterator[Any]:
     with TestClient(app) as client:
         account = make_account(app.state.runtime, client, "fuzzer")
         schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=schemathesis.Config.from_str(CONFIG))

@@ -4,7 +4,8 @@ First what an upload may have left out (EXIF facts, perceptual hash, thumbnails)
 Then what search needs, in batches (CLIP runs a batch at once): the words written in
 the photo (OCR), its faces, an image-text embedding stored in the vector store under
 the embedder's key, and (from the concepts backend) what was seen: a plain caption and
-automatic tags. Each batch is committed on its own, so a retried job resumes.
+automatic tags. OCR boxes are stored as fractions (0..1) of the upright photo. Each batch
+is committed on its own, so a retried job resumes.
 """
 
 from __future__ import annotations
@@ -86,7 +87,8 @@ def understand_photos(session: Session, runtime: Runtime, embedder: ImageTextEmb
         described = [describe(image, fact) for image, fact in zip(images, facts, strict=True)]
         vectors = embedder.embed_concepts([d.concepts for d in described])  # type: ignore[attr-defined]
         for photo, description in zip(photos, described, strict=True):
-            photo.caption, photo.caption_source = description.caption, "concepts"
+            if not (photo.caption_source or "").startswith("llm:"):  # a chat model's caption outlives a re-index
+                photo.caption, photo.caption_source = description.caption, "concepts"
             photo.concepts = (photo.concepts or []) + [_concept_json(c) for c in description.concepts]
             set_auto_tags(session, photo, description.concepts)
     else:
@@ -118,9 +120,21 @@ def read_text(runtime: Runtime, image: Image.Image) -> tuple[str, list[dict[str,
         return "", []
     if not readable_words(result.text):  # texture read as "424" or "iby,": a photo without text
         return "", []
-    words = [{"kind": "ocr", "label": w.text, "weight": round(float(w.confidence), 3), "box": list(w.box)}
-             for w in result.words]
+    words = [{"kind": "ocr", "label": w.text, "weight": round(float(w.confidence), 3),
+              "box": fraction_box(w.box, image.size)} for w in result.words]
     return result.text.strip(), words
+
+
+def fraction_box(box: Sequence[float], size: tuple[int, int]) -> list[float]:
+    """A pixel box [x, y, w, h] of an image `size` as fractions of it, clamped to 0..1.
+
+    The models see the photo scaled down (UNDERSTAND_SIDE); fractions hold for the original,
+    every thumbnail and the page's picture alike, whatever their size.
+    """
+    width, height = max(1, size[0]), max(1, size[1])
+    x, y = min(max(box[0] / width, 0.0), 1.0), min(max(box[1] / height, 0.0), 1.0)
+    w, h = min(max(box[2] / width, 0.0), 1.0 - x), min(max(box[3] / height, 0.0), 1.0 - y)
+    return [round(x, 5), round(y, 5), round(w, 5), round(h, 5)]
 
 
 def count_faces(runtime: Runtime, image: Image.Image) -> int:

@@ -1,11 +1,11 @@
-"""Album's background work: one job kind that indexes new photos, and the trash purge."""
+"""Album's background work: indexing new photos, captions and questions by the chat model, the trash purge."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from boda.apps.album import service
-from boda.apps.album.schemas import IndexPayload
+from boda.apps.album.schemas import AskPayload, CaptionPayload, IndexPayload
 from boda.apps.album.settings import album_settings
 from boda.core.jobs import JobContext, Periodic, Queue, job
 from boda.core.runtime import Runtime
@@ -37,3 +37,22 @@ def periodic(settings: Any) -> list[Periodic]:
     album = album_settings(settings)
     return [Periodic("album.purge_trash", album.purge_seconds, purge_trash),
             Periodic("album.reindex", album.reindex_seconds, reindex_stale)]
+
+
+@job("album.caption", payload=CaptionPayload, max_attempts=1)
+def caption_job(ctx: JobContext, payload: CaptionPayload) -> dict[str, Any]:
+    """Caption the owner's photos with the chat model (see captions.caption_photos; the SDK retries)."""
+    from boda.apps.album import captions
+
+    with ctx.runtime.db.session() as session:
+        return captions.caption_photos(session, ctx.runtime, ctx.owner_id or "", payload.photo_ids,
+                                       payload.language, captions.progress_of(ctx))
+
+
+@job("album.ask", payload=AskPayload, max_attempts=1)
+def ask_job(ctx: JobContext, payload: AskPayload) -> dict[str, Any]:
+    """Answer one question about one photo; the answer is the job's result and is kept nowhere else."""
+    from boda.apps.album import captions
+
+    with ctx.runtime.db.session() as session:
+        return captions.ask_photo(session, ctx.runtime, payload.photo_id, payload.question, payload.language)

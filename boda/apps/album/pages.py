@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from boda.apps.album import service
+from boda.apps.album import captions, service
 from boda.apps.album.routes import album_out, photos_out
 from boda.apps.album.service import PhotoFilters
 from boda.apps.album.settings import album_settings
@@ -84,6 +84,7 @@ def photo_page(photo_id: str, page: Page, session: DbSession, runtime: RuntimeDe
     listed = service.list_albums(session, scope, limit=200, offset=0)
     albums = {a.id: a for a in listed.items}
     return page.render("album/photo.html", photo=photos_out(session, [photo])[0], near=near,
+                       ocr_words=captions.ocr_words(photo), llm_available=runtime.ai.chat().available,
                        in_albums=[albums[a] for a in in_albums if a in albums],
                        albums=listed.items, is_owner=page.user is not None and photo.owner_id == page.user.id,
                        tab="library")

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
-from boda.apps.album import search, service
+from boda.apps.album import captions, search, service
 from boda.apps.album.models import Album, Photo, PhotoTag
 from boda.apps.album.schemas import (
     AlbumIn,
     AlbumOut,
     AlbumPatch,
+    AskIn,
+    CaptionIn,
+    OcrWordOut,
     PhotoDetailOut,
     PhotoIds,
     PhotoOut,
@@ -27,9 +30,10 @@ from boda.apps.album.service import PhotoFilters
 from boda.apps.album.settings import album_settings
 from boda.core import uploads
 from boda.core.auth import Scope
-from boda.core.schemas import Page, PageParams
+from boda.core.schemas import JobOut, Page, PageParams
 from boda.web.api.files import stream_file
 from boda.web.deps import CurrentUser, DbSession, MaybeUser, RuntimeDep
+from boda.web.i18n import job_text
 from boda.web.openapi import errors, image_upload
 
 router = APIRouter(prefix="/api/v1/album", tags=["album"])
@@ -53,8 +57,9 @@ def photo_out(photo: Photo, tags: list[PhotoTag] | None = None, duplicate_of: st
         filename=photo.filename, mime=photo.mime, width=photo.width, height=photo.height, sha256=photo.sha256,
         phash=photo.phash, taken_at=photo.taken_at, created_at=photo.created_at, camera_make=photo.camera_make,
         camera_model=photo.camera_model, gps_lat=photo.gps_lat, gps_lon=photo.gps_lon, favorite=photo.favorite,
-        trashed_at=photo.trashed_at, caption=photo.caption, ocr_text=photo.ocr_text, faces_count=photo.faces_count,
-        indexed_at=photo.indexed_at, thumbnail_url=f"{base}/thumbnail", original_url=f"{base}/original",
+        trashed_at=photo.trashed_at, caption=photo.caption, caption_source=photo.caption_source,
+        ocr_text=photo.ocr_text, faces_count=photo.faces_count, indexed_at=photo.indexed_at,
+        index_backend=photo.index_key, thumbnail_url=f"{base}/thumbnail", original_url=f"{base}/original",
         thumbnail_sizes=sorted(int(s) for s in photo.thumbnails),
         tags=[TagOut(name=t.tag.name, source=t.source, score=t.score) for t in tags or []],
         duplicate_of=duplicate_of)
@@ -77,7 +82,8 @@ def _detail(session: Session, runtime: RuntimeDep, scope: Scope, photo: Photo) -
     distance = album_settings(runtime.settings).near_duplicate_distance
     out = photos_out(session, [photo])[0]
     return PhotoDetailOut(**out.model_dump(), album_ids=service.albums_of(session, scope, photo.id),
-                          near_duplicates=service.near_duplicates(session, scope, photo, distance=distance))
+                          near_duplicates=service.near_duplicates(session, scope, photo, distance=distance),
+                          ocr_words=[OcrWordOut(**w) for w in captions.ocr_words(photo)])
 
 
 # --- photos ------------------------------------------------------------------
@@ -183,6 +189,33 @@ def add_tag(photo_id: str, body: TagIn, session: DbSession, user: CurrentUser) -
 def remove_tag(photo_id: str, name: str, session: DbSession, user: CurrentUser) -> None:
     """Remove a tag from one of the caller's photos."""
     service.remove_tag(session, Scope.of(user), photo_id, name)
+
+
+# --- captions and questions by the chat model ----------------------------------
+
+@router.post("/photos/{photo_id}/caption", status_code=202, responses=errors(404, 503))
+def caption_photo(photo_id: str, body: CaptionIn, request: Request, session: DbSession, user: CurrentUser,
+                  runtime: RuntimeDep) -> JobOut:
+    """Queue a caption of one of the caller's photos by the chat model (503, with the reason, when none is set).
+
+    The job's result has the caption; the photo then shows it with `caption_source` llm:<model>.
+    Follow it at /api/v1/jobs/{id}/events.
+    """
+    photo = service.get_photo(session, Scope.of(user), photo_id, write=True)
+    captions.require_chat(runtime)
+    job = captions.queue_caption(session, runtime, owner_id=user.id, photo_ids=[photo.id], language=body.language)
+    return JobOut.of(job, job_text(request, user.locale))
+
+
+@router.post("/photos/{photo_id}/ask", status_code=202, responses=errors(404, 503))
+def ask_photo(photo_id: str, body: AskIn, request: Request, session: DbSession, user: CurrentUser,
+              runtime: RuntimeDep) -> JobOut:
+    """Queue a question about a photo the caller may see; the job's result `answer` is the reply (kept nowhere else)."""
+    photo = service.get_photo(session, Scope.of(user), photo_id)
+    captions.require_chat(runtime)
+    job = captions.queue_ask(session, runtime, asker_id=user.id, photo_id=photo.id, question=body.question.strip(),
+                             language=body.language)
+    return JobOut.of(job, job_text(request, user.locale))
 
 
 # --- albums ------------------------------------------------------------------

@@ -6,10 +6,11 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, StrictBool
 
 from boda.core.models import Visibility
 
+MAX_QUESTION = 500
 RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 
 
@@ -31,6 +32,41 @@ class IndexPayload(BaseModel):
     """The payload of `album.index`: photos just stored, to complete and (later) index."""
 
     photo_ids: list[str] = Field(min_length=1, max_length=1000)
+
+
+Language = Literal["ko", "en"]
+
+
+class CaptionPayload(BaseModel):
+    """The payload of `album.caption`: the owner's photos to caption with the chat model."""
+
+    photo_ids: list[str] = Field(min_length=1, max_length=1000)
+    language: Language = "ko"
+
+
+class AskPayload(BaseModel):
+    """The payload of `album.ask`: one question about one photo the asker may see."""
+
+    photo_id: str = Field(max_length=36)
+    question: str = Field(min_length=1, max_length=MAX_QUESTION)
+    language: Language = "ko"
+
+
+class CaptionIn(BaseModel):
+    language: Language = Field(default="ko", description="The caption's language.")
+
+
+class AskIn(BaseModel):
+    question: str = Field(min_length=1, max_length=MAX_QUESTION, pattern=r"\S",
+                          description="A question about what the photo shows.")
+    language: Language = Field(default="ko", description="The answer's language.")
+
+
+class OcrWordOut(BaseModel):
+    text: str
+    box: list[float] = Field(min_length=4, max_length=4, description="x, y, width, height as fractions (0..1) of "
+                             "the upright photo's width and height.")
+    confidence: float | None = None
 
 
 class TagOut(BaseModel):
@@ -60,9 +96,13 @@ class PhotoOut(BaseModel):
     favorite: bool
     trashed_at: datetime | None
     caption: str | None
+    caption_source: str | None = Field(description="concepts (made offline from what was recognised), "
+                                       "llm:<model> (written by the chat model), or null (not captioned yet)")
     ocr_text: str | None
     faces_count: int | None
     indexed_at: datetime | None
+    index_backend: str | None = Field(description="The image-text embedder that indexed the photo (e.g. "
+                                      "concepts:…, clip:…); null until indexed.")
     thumbnail_url: str
     original_url: str
     thumbnail_sizes: list[int]
@@ -73,10 +113,11 @@ class PhotoOut(BaseModel):
 class PhotoDetailOut(PhotoOut):
     near_duplicates: list[str] = Field(description="Visible photos whose perceptual hash is within the setting.")
     album_ids: list[str] = Field(description="Albums the caller may see that hold this photo.")
+    ocr_words: list[OcrWordOut] = Field(default=[], description="Words read in the photo with their boxes.")
 
 
 class _PhotoChange(BaseModel):
-    favorite: bool | None = None
+    favorite: StrictBool | None = None  # 0 or "yes" are not booleans (the schema says so; lax pydantic took them)
     taken_at: DateTime | None = Field(default=None, description="RFC 3339 with a zone; stored as UTC.")
 
 

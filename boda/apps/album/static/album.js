@@ -306,8 +306,61 @@
     });
   }
 
+  // --- the photo page: OCR boxes over the picture, a caption and a question by the chat model ---
+  // Boxes are fractions of the photo; CSS custom properties (set here: the CSP forbids style attributes)
+  // place each one, so they follow the picture at any size.
+  function setupOcr() {
+    const boxes = $("ocr-boxes"), toggle = $("ocr-toggle");
+    if (!boxes) return;
+    for (const li of boxes.querySelectorAll("li[data-box]")) {
+      const [x, y, w, h] = li.dataset.box.split(",").map(Number);
+      li.style.setProperty("--x", `${x * 100}%`); li.style.setProperty("--y", `${y * 100}%`);
+      li.style.setProperty("--w", `${w * 100}%`); li.style.setProperty("--h", `${h * 100}%`);
+    }
+    if (toggle) toggle.addEventListener("change", () => { boxes.hidden = !toggle.checked; });
+  }
+
+  // A job's end, by the core's event stream (Boda.watchJob); its final event carries result and error.
+  function whenDone(job, el) {
+    return new Promise((resolve) => Boda.watchJob(job.id, el, resolve));
+  }
+
+  function setupLlm() {
+    const section = $("album-llm");
+    if (!section) return;
+    const id = encodeURIComponent(section.dataset.photoId), language = section.dataset.language;
+    const button = $("caption-button"), state = $("caption-state");
+    if (button) button.addEventListener("click", async () => {
+      button.disabled = true; state.textContent = text("captioning");
+      try {
+        const job = await Boda.api(`${API}/photos/${id}/caption`, json("POST", { language }));
+        const final = await whenDone(job, state);
+        if (final.status === "succeeded") { window.location.reload(); return; }
+        state.textContent = `${text("jobfailed")}: ${final.error || final.status}`;
+      } catch (err) { state.textContent = ""; showError(err); }
+      button.disabled = false;
+    });
+    const form = $("album-ask"), answer = $("ask-answer");
+    if (form) form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const question = form.elements.question.value.trim();
+      if (!question) return;
+      const send = form.querySelector("button"); send.disabled = true;
+      answer.className = "answer muted"; answer.textContent = text("thinking");
+      try {
+        const job = await Boda.api(`${API}/photos/${id}/ask`, json("POST", { question, language }));
+        const final = await whenDone(job, answer);
+        if (final.status === "succeeded") { answer.className = "answer"; answer.textContent = final.result?.answer || ""; }
+        else { answer.className = "answer alert error"; answer.textContent = `${text("jobfailed")}: ${final.error || final.status}`; }
+      } catch (err) { answer.textContent = ""; showError(err); }
+      send.disabled = false;
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     setupDrop();
+    setupOcr();
+    setupLlm();
     setupSearch();
     document.addEventListener("click", (e) => { const b = e.target.closest("button[data-action]"); if (b) act(b); });
     onSubmit("album-create", async (form) => {
