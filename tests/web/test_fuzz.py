@@ -102,6 +102,7 @@ def _failures(schema: Any) -> tuple[list[str], set[str], int]:
     return sorted(set(failures)), phases, cases
 
 
+@pytest.mark.timeout(1200)  # every operation of every app, three phases: minutes on two cores
 def test_schemathesis_finds_nothing(fuzzed: Any) -> None:
     failures, phases, cases = _failures(fuzzed)
     assert not failures, "\n\n".join(failures)
