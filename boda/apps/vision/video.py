@@ -107,7 +107,9 @@ def probe(path: Path, *, max_seconds: float, max_pixels: int) -> VideoInfo:
         codec = stream.codec_context.name
         if not _decodes(container, stream) or not _complete(container, stream, frames, duration):
             raise InvalidInput("The video's frames cannot be decoded (the file may be cut short)", key="not_a_video")
-    return VideoInfo(container=family, content_type=CONTENT_TYPES[family], width=width, height=height, fps=fps,
+    quicktime = family == "mp4" and head[8:12] == b"qt  "  # a MOV is stored as what it is
+    content_type = "video/quicktime" if quicktime else CONTENT_TYPES[family]
+    return VideoInfo(container=family, content_type=content_type, width=width, height=height, fps=fps,
                      duration=duration, frames=frames, video_codec=codec, audio_codec=audio)
 
 
