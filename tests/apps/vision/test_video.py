@@ -203,3 +203,13 @@ def test_cli_anonymizes_a_clip(run: Any, clip: tuple[Path, list[tuple[int, int, 
     bad.write_bytes(b"not a video at all")
     assert "not a video" in run("vision", "anonymize", str(bad), "--out", str(tmp_path / "out"), code=1)
 
+
+
+def test_the_video_tab_has_its_form_in_both_languages(alice: Account, client: Any) -> None:
+    from tests.conftest import PASSWORD
+
+    client.post("/login", data={"username": "alice", "password": PASSWORD, "next": "/vision"})
+    english = client.get("/vision?tab=videos").text
+    korean = client.get("/vision?tab=videos", headers={"accept-language": "ko"}).text
+    assert english.count('id="video-form"') == 1 and "Hide faces in a video" in english
+    assert "동영상 얼굴 가리기" in korean and "<style" not in english and "style=" not in english
