@@ -394,4 +394,7 @@ def test_a_video_shows_progress_and_plays_anonymised(browser: Any, server: str, 
     assert page.eval_on_selector("video[data-testid=video-player]", "v => Math.round(v.duration)") == 1
     assert "10 frames" in page.text_content("#video-result")
     page.screenshot(path=str(SHOTS / "video.png"), full_page=True)
+    page.goto(f"{server}/jobs")  # the Jobs page plays it too
+    page.wait_for_function("() => [...document.querySelectorAll('.job video.result-video')]"
+                           ".some(v => v.readyState >= 1 && v.videoWidth === 320)", timeout=20_000)
     page.context.close()
