@@ -6,7 +6,9 @@ first and a last frame that decode, within the size and length limits);
 for a few frames after its face was last seen (so a missed detection never
 lets a face flash through), covers them with the photo tool's mosaic/blur/box,
 and encodes the frames with their own timestamps (same frame rate, size and
-duration) while the audio packets are copied unchanged.
+duration) while the audio packets are copied unchanged. A clip stored sideways
+with a rotation (phones) is turned upright first, so its faces are found, and
+written upright.
 
 Output: WebM input stays WebM (VP9, Opus/Vorbis audio copy) so browsers play
 it; everything else becomes MP4 with H.264 (libx264, bundled in PyAV's
@@ -40,13 +42,14 @@ HOLD_IOU = 0.3  # a held box overlapping a fresh detection this much is the same
 class VideoInfo:
     container: str  # "mp4" (also MOV/QuickTime), "webm" or "matroska"
     content_type: str
-    width: int
+    width: int  # as shown: a phone's portrait clip, stored sideways with a rotation, is taller than wide
     height: int
     fps: float
     duration: float  # seconds
     frames: int  # the container's count, else an estimate from duration x fps
     video_codec: str
     audio_codec: str | None
+    rotation: int = 0  # degrees counter-clockwise the stored frames are turned to be shown (0, 90, 180, 270)
 
 
 @dataclass
@@ -105,12 +108,16 @@ def probe(path: Path, *, max_seconds: float, max_pixels: int) -> VideoInfo:
         frames = stream.frames or max(1, round(duration * fps))
         audio = container.streams.audio[0].codec_context.name if container.streams.audio else None
         codec = stream.codec_context.name
-        if not _decodes(container, stream) or not _complete(container, stream, frames, duration):
+        first = _first_frame(container, stream)
+        if first is None or not _complete(container, stream, frames, duration):
             raise InvalidInput("The video's frames cannot be decoded (the file may be cut short)", key="not_a_video")
+        rotation = quarter_turns(first) * 90
+        if rotation in (90, 270):
+            width, height = height, width
     quicktime = family == "mp4" and head[8:12] == b"qt  "  # a MOV is stored as what it is
     content_type = "video/quicktime" if quicktime else CONTENT_TYPES[family]
     return VideoInfo(container=family, content_type=content_type, width=width, height=height, fps=fps,
-                     duration=duration, frames=frames, video_codec=codec, audio_codec=audio)
+                     duration=duration, frames=frames, video_codec=codec, audio_codec=audio, rotation=rotation)
 
 
 def _duration(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float:
@@ -121,14 +128,19 @@ def _duration(container: av.container.InputContainer, stream: av.video.stream.Vi
     return 0.0
 
 
-def _decodes(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> bool:
-    """Whether the first frame decodes."""
+def _first_frame(container: av.container.InputContainer, stream: av.video.stream.VideoStream
+                 ) -> av.VideoFrame | None:
     try:
-        for _ in container.decode(stream):
-            return True
+        for frame in container.decode(stream):
+            return frame
     except (av.error.FFmpegError, ValueError):
-        return False
-    return False
+        return None
+    return None
+
+
+def quarter_turns(frame: av.VideoFrame) -> int:
+    """How many quarter turns counter-clockwise (np.rot90's k) show a frame upright (its display matrix)."""
+    return round((frame.rotation or 0) / 90) % 4
 
 
 def _complete(container: av.container.InputContainer, stream: av.video.stream.VideoStream, frames: int,
@@ -217,11 +229,11 @@ def cover_video(source: Path, target: Path, info: VideoInfo, detector: FaceDetec
         vin.thread_type = "AUTO"
         rate = vin.average_rate or vin.guessed_rate
         vout = out.add_stream(encoder, rate=rate)
-        vout.width, vout.height = vin.codec_context.width, vin.codec_context.height
+        vout.width, vout.height = info.width, info.height  # upright
         vout.pix_fmt = "yuv420p" if vout.width % 2 == 0 and vout.height % 2 == 0 else "yuv444p"
         vout.time_base = vin.time_base
         vout.codec_context.time_base = vin.time_base
-        if vin.sample_aspect_ratio:
+        if vin.sample_aspect_ratio and info.rotation in (0, 180):
             vout.sample_aspect_ratio = vin.sample_aspect_ratio
         vout.options = _encoder_options(encoder)
         ain = inp.streams.audio[0] if inp.streams.audio else None
@@ -253,6 +265,8 @@ def cover_video(source: Path, target: Path, info: VideoInfo, detector: FaceDetec
 def _cover_frame(frame: av.VideoFrame, detector: FaceDetector, hold: FaceHold, report: CoverReport, *,
                  method: str, strength: float, threshold: float, margin: float, keep_boxes: bool) -> av.VideoFrame:
     bgr = frame.to_ndarray(format="bgr24")
+    if turns := quarter_turns(frame):  # faces are found upright; the copy is written upright, with no rotation
+        bgr = np.rot90(bgr, turns)
     found = [f.box for f in detector.detect(bgr, threshold=threshold)]
     boxes, held = hold.update(report.frames, found)
     report.frames += 1
@@ -284,7 +298,7 @@ def _muxer_options(family: str) -> dict[str, str]:
 def describe(info: VideoInfo) -> dict[str, Any]:
     return {"width": info.width, "height": info.height, "fps": round(info.fps, 3),
             "duration": round(info.duration, 3), "frames": info.frames, "video_codec": info.video_codec,
-            "audio_codec": info.audio_codec}
+            "audio_codec": info.audio_codec, "rotation": info.rotation}
 
 
 def output_name(filename: str, family: str) -> str:

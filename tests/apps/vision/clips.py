@@ -37,20 +37,27 @@ def smear(face: np.ndarray) -> np.ndarray:
 
 def make_clip(path: Path, *, seconds: float = 2.0, fps: int = 10, width: int = 320, height: int = 240,
               container: str = "mp4", audio: bool = True, smeared: frozenset[int] = frozenset(),
-              video: bool = True) -> list[tuple[int, int, int, int]]:
+              video: bool = True, rotation: int = 0,
+              faststart: bool = False) -> list[tuple[int, int, int, int]]:
     """Write the clip; return where the face was pasted in each frame (x, y, w, h).
 
     Frames in `smeared` carry the face with a 31-pixel horizontal motion blur (a fast pan), which
-    the detector misses but which still shows a face to hide (the hold-over's job)."""
+    the detector misses but which still shows a face to hide (the hold-over's job). With `rotation`
+    (90/180/270, counter-clockwise) the frames are stored turned the other way, as a phone stores a
+    portrait clip, and the display matrix says how to show them: upright, width x height."""
     frames = round(seconds * fps)
     codec, audio_codec = ("libvpx", "libopus") if container == "webm" else ("libx264", "aac")
     face = cv2.resize(FACE, FACE_SIZE, interpolation=cv2.INTER_AREA)
     boxes = []
-    with av.open(str(path), "w", format=container) as out:
+    options = {"movflags": "+faststart"} if faststart else {}
+    with av.open(str(path), "w", format=container, options=options) as out:
         vout = None
         if video:
             vout = out.add_stream(codec, rate=fps)
-            vout.width, vout.height, vout.pix_fmt = width, height, "yuv420p"
+            stored = (height, width) if rotation in (90, 270) else (width, height)
+            vout.width, vout.height, vout.pix_fmt = *stored, "yuv420p"
+            if rotation:
+                vout.set_display_rotation(rotation)
             if codec == "libx264":
                 vout.options = {"preset": "ultrafast", "crf": "12"}
         aout = out.add_stream(audio_codec, rate=48000, layout="mono") if audio else None
@@ -61,6 +68,7 @@ def make_clip(path: Path, *, seconds: float = 2.0, fps: int = 10, width: int = 3
                 x, y = face_origin(i, frames, width, height)
                 image[y:y + FACE_SIZE[1], x:x + FACE_SIZE[0]] = smear(face) if i in smeared else face
                 boxes.append((x, y, *FACE_SIZE))
+                image = np.ascontiguousarray(np.rot90(image, -rotation // 90))
                 frame = av.VideoFrame.from_ndarray(image, format="bgr24")
                 frame.pts, frame.time_base = i, Fraction(1, fps)
                 out.mux(vout.encode(frame))

@@ -10,6 +10,7 @@ import av
 import numpy as np
 import pytest
 
+from boda.ai.faces import FaceDetector, build_face_detector
 from boda.apps.vision import video
 from boda.apps.vision.settings import vision_settings
 from boda.core.runtime import Runtime
@@ -60,6 +61,12 @@ def all_hidden(changes: list[float]) -> bool:
 
 
 @pytest.fixture(scope="module")
+def detector(tmp_path_factory: pytest.TempPathFactory) -> FaceDetector:
+    """The app's CenterFace, built once (the tests that need no database use it without one)."""
+    return build_face_detector("centerface", cache_dir=tmp_path_factory.mktemp("faces"))
+
+
+@pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[int, int, int, int]]]:
     path = tmp_path_factory.mktemp("clips") / "walk.mp4"
     return path, make_clip(path, smeared=frozenset({SMEARED}))
@@ -105,9 +112,8 @@ def test_a_video_comes_back_with_every_face_hidden_and_its_sound(
 
 
 def test_the_hold_over_covers_a_frame_the_detector_missed(
-        runtime: Runtime, clip: tuple[Path, list[tuple[int, int, int, int]]], tmp_path: Path) -> None:
+        detector: FaceDetector, clip: tuple[Path, list[tuple[int, int, int, int]]], tmp_path: Path) -> None:
     source, boxes = clip
-    detector = runtime.ai.face_detector("auto")
     info = video.probe(source, max_seconds=60, max_pixels=10**6)
     held = video.cover_video(source, tmp_path / "held.mp4", info, detector, hold_frames=5, keep_boxes=True)
     bare = video.cover_video(source, tmp_path / "bare.mp4", info, detector, hold_frames=0, keep_boxes=True)
@@ -132,13 +138,13 @@ def test_a_box_is_held_only_for_its_frames() -> None:
     assert hold.update(5, [moved]) == ([moved], 0)
 
 
-def test_webm_stays_webm_with_its_opus_sound(runtime: Runtime, tmp_path: Path) -> None:
+def test_webm_stays_webm_with_its_opus_sound(detector: FaceDetector, tmp_path: Path) -> None:
     source = tmp_path / "walk.webm"
     boxes = make_clip(source, container="webm", seconds=1.0)
     info = video.probe(source, max_seconds=60, max_pixels=10**6)
     assert info.content_type == "video/webm" and info.audio_codec == "opus"
     target = tmp_path / "out.webm"
-    report = video.cover_video(source, target, info, runtime.ai.face_detector("auto"), method="blur")
+    report = video.cover_video(source, target, info, detector, method="blur")
     assert report.container == "webm" and report.audio_copied
     made = video.probe(target, max_seconds=60, max_pixels=10**6)
     assert (made.video_codec, made.audio_codec, made.width, made.height) == ("vp9", "opus", 320, 240)
@@ -181,10 +187,8 @@ def test_bad_videos_are_refused_with_a_reason_and_nothing_stored(
 def test_a_video_cut_in_the_middle_of_its_frames_is_refused(
         alice: Account, runtime: Runtime, tmp_path: Path) -> None:
     """With its index first (faststart), a cut file opens; its last second no longer decodes."""
-    source, fast = tmp_path / "in.mp4", tmp_path / "fast.mp4"
-    make_clip(source, seconds=3.0)
-    info = video.probe(source, max_seconds=60, max_pixels=10**6)
-    video.cover_video(source, fast, info, runtime.ai.face_detector("haar"), method="box")
+    fast = tmp_path / "fast.mp4"
+    make_clip(fast, seconds=3.0, faststart=True)
     data = fast.read_bytes()
     assert data.find(b"moov") < data.find(b"mdat")  # the index comes first
     _refused(alice, runtime, data[: len(data) * 2 // 3], 400, "not_a_video")
@@ -213,3 +217,26 @@ def test_the_video_tab_has_its_form_in_both_languages(alice: Account, client: An
     korean = client.get("/vision?tab=videos", headers={"accept-language": "ko"}).text
     assert english.count('id="video-form"') == 1 and "Hide faces in a video" in english
     assert "동영상 얼굴 가리기" in korean and "<style" not in english and "style=" not in english
+
+
+def test_a_phone_clip_stored_sideways_is_covered_and_comes_out_upright(detector: FaceDetector, tmp_path: Path
+                                                                       ) -> None:
+    """Faces are found on the upright picture (detectors are trained on upright faces) and the copy is written
+    upright, as players showed the original: no rotation left for a player that ignores one."""
+    source, target = tmp_path / "portrait.mp4", tmp_path / "out.mp4"
+    boxes = make_clip(source, seconds=1.0, rotation=270, width=240, height=320)  # stored 320x240, turned
+    with av.open(str(source)) as stored:
+        assert (stored.streams.video[0].width, stored.streams.video[0].height) == (320, 240)
+    info = video.probe(source, max_seconds=60, max_pixels=10**6)
+    assert (info.width, info.height, info.rotation) == (240, 320, 270)
+    report = video.cover_video(source, target, info, detector)
+    assert report.frames_with_faces == report.frames == 10
+    with av.open(str(target)) as out:
+        first = next(out.decode(video=0))
+        assert (first.width, first.height, first.rotation) == (240, 320, 0)
+    upright = [np.rot90(f, 3) for f in frames_of(source)]  # the source as shown: 270° counter-clockwise
+    after = frames_of(target)
+    for a, b, box in zip(upright, after, boxes, strict=True):
+        rows, cols = face_core(box)
+        assert np.abs(a[rows, cols] - b[rows, cols]).mean() > 12
+        assert np.abs(far_background(a, box) - far_background(b, box)).mean() < 3
