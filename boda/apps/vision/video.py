@@ -74,15 +74,40 @@ def _family(fmt: av.ContainerFormat, head: bytes) -> str | None:
     return None
 
 
+MOV_ATOMS = frozenset({b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip"})
+EBML = b"\x1a\x45\xdf\xa3"
+
+
+def sniff(head: bytes) -> str | None:
+    """The one FFmpeg demuxer an upload may be opened with, from its first bytes, or None.
+
+    FFmpeg left to guess would also open playlists (HLS, concat) that make it read other files
+    or URLs; with the demuxer named, an upload is only ever read as the container it claims.
+    """
+    if head[4:8] in MOV_ATOMS:
+        return "mov"
+    if head[:4] == EBML:
+        return "matroska"
+    return None
+
+
+def read_head(path: Path) -> bytes:
+    with path.open("rb") as f:
+        return f.read(64)
+
+
 def probe(path: Path, *, max_seconds: float, max_pixels: int) -> VideoInfo:
     """What an upload is, or a 4xx InvalidInput/UnsupportedMedia/PayloadTooLarge saying why it is refused.
 
     A first and a last frame are decoded, so a file cut short (whose index
     promises more than its bytes hold) is refused now, not half way through a job.
     """
-    head = path.open("rb").read(64)
+    head = read_head(path)
+    demuxer = sniff(head)
+    if demuxer is None:
+        raise UnsupportedMedia("Videos must be MP4, MOV, WebM or MKV", key="unsupported_video")
     try:
-        container = av.open(str(path), "r")
+        container = av.open(str(path), "r", format=demuxer)
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
         raise InvalidInput("The file is not a video that can be read (or it was cut short)",
                            key="not_a_video") from exc
@@ -223,7 +248,8 @@ def cover_video(source: Path, target: Path, info: VideoInfo, detector: FaceDetec
     report = CoverReport(container=family, video_codec=encoder)
     hold = FaceHold(hold_frames)
     started = last_report = time.monotonic()
-    with av.open(str(source), "r") as inp, av.open(str(target), "w", format=family,
+    demuxer = sniff(read_head(source))
+    with av.open(str(source), "r", format=demuxer) as inp, av.open(str(target), "w", format=family,
                                                     options=_muxer_options(family)) as out:
         vin = inp.streams.video[0]
         vin.thread_type = "AUTO"

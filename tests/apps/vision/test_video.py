@@ -169,6 +169,8 @@ def test_bad_videos_are_refused_with_a_reason_and_nothing_stored(
     _refused(alice, runtime, data[: len(data) // 2], 400, "not_a_video")  # cut short: its index is at the end
     _refused(alice, runtime, b"\x00\x00\x00\x18ftypmp42" + bytes(500), 400, "not_a_video")
     _refused(alice, runtime, png_bytes(), 415, "unsupported_video", name="photo.png")
+    playlist = b"#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:1.0,\nfile:///etc/passwd\n#EXT-X-ENDLIST\n"
+    _refused(alice, runtime, playlist, 415, "unsupported_video", name="list.mp4")  # never opened as HLS
     _refused(alice, runtime, b"", 400, "empty_file")
     sound = tmp_path / "sound.mp4"
     make_clip(sound, video=False)
@@ -205,7 +207,7 @@ def test_cli_anonymizes_a_clip(run: Any, clip: tuple[Path, list[tuple[int, int, 
     assert all_hidden(covered_everywhere(clip[0], target, clip[1]))
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"not a video at all")
-    assert "not a video" in run("vision", "anonymize", str(bad), "--out", str(tmp_path / "out"), code=1)
+    assert "MP4, MOV, WebM or MKV" in run("vision", "anonymize", str(bad), "--out", str(tmp_path / "out"), code=1)
 
 
 
