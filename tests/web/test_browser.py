@@ -371,3 +371,30 @@ def test_change_password_and_revoke_a_token_on_the_account_page(browser: Any, se
     page.click("#password-form button[type=submit]")
     page.wait_for_function("() => !document.querySelector('#password-form input[name=current_password]').value")
     page.context.close()
+
+
+def test_a_video_shows_progress_and_plays_anonymised(browser: Any, server: str, tmp_path: Path) -> None:
+    from tests.apps.vision.clips import make_clip
+
+    clip = tmp_path / "walk.webm"  # WebM stays WebM (VP9 + Opus): every Chromium build plays it
+    make_clip(clip, container="webm", seconds=1.0)
+    page = logged_in(browser, server)
+    page.goto(f"{server}/vision?tab=videos")
+    page.set_input_files("#video-file", str(clip))
+    page.click("#video-submit")
+    page.wait_for_selector("#video-job [data-job-id] progress")
+    page.wait_for_function("() => document.querySelector('#video-job [data-job-id]').dataset.status === 'succeeded'",
+                           timeout=60_000)
+    assert page.eval_on_selector("#video-job progress", "el => el.value") == 100
+    player = page.wait_for_selector("video[data-testid=video-player]")
+    assert "/api/v1/vision/videos/" in player.get_attribute("src")
+    page.wait_for_function("() => { const v = document.querySelector('video[data-testid=video-player]');"
+                           " return v.readyState >= 2 && v.videoWidth === 320 && v.videoHeight === 240; }",
+                           timeout=20_000)
+    assert page.eval_on_selector("video[data-testid=video-player]", "v => Math.round(v.duration)") == 1
+    assert "10 frames" in page.text_content("#video-result")
+    page.screenshot(path=str(SHOTS / "video.png"), full_page=True)
+    page.goto(f"{server}/jobs")  # the Jobs page plays it too
+    page.wait_for_function("() => [...document.querySelectorAll('.job video.result-video')]"
+                           ".some(v => v.readyState >= 1 && v.videoWidth === 320)", timeout=20_000)
+    page.context.close()

@@ -12,10 +12,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from boda.apps.vision.settings import vision_settings
 from boda.core.config import get_settings
-from boda.core.errors import BodaError
+from boda.core.errors import BodaError, PayloadTooLarge
 
 if TYPE_CHECKING:  # the model runtime loads only when a command needs it (`boda --help` stays fast)
     from boda.ai.digits import DigitReading
+    from boda.apps.vision.schemas import AnonymizeOptions
+    from boda.core.runtime import Runtime
 
 cli = typer.Typer(help="Vision tools: digits, MNIST samples, face anonymisation.", no_args_is_help=True)
 console = Console()
@@ -125,14 +127,16 @@ def mnist_sample_command(
 
 @cli.command("anonymize")
 def anonymize_command(
-    photos: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, help="Photos to anonymise.")],
+    photos: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False,
+                                                 help="Photos or videos (MP4, MOV, WebM, MKV) to anonymise.")],
     out: Annotated[Path, typer.Option(help="Folder for the anonymised copies.")] = Path("anonymized"),
     method: Annotated[str, typer.Option(help="mosaic, blur or box.")] = "mosaic",
     threshold: Annotated[float, typer.Option(min=0.05, max=0.99)] = 0.5,
     strength: Annotated[float, typer.Option(min=0.1, max=5.0)] = 1.0,
     detector: Annotated[str, typer.Option(help="auto, centerface or haar.")] = "auto",
 ) -> None:
-    """Cover the faces in photos on disk; copies go to --out without EXIF, originals are untouched."""
+    """Cover the faces in photos and videos on disk; copies go to --out (photos without EXIF, videos with
+    their sound), originals are untouched."""
     from PIL import Image, ImageOps
     from pydantic import ValidationError
     from rich.progress import Progress
@@ -150,6 +154,13 @@ def anonymize_command(
         raise typer.BadParameter(plain_errors(exc, prefix="--")) from None
     runtime = Runtime(get_settings())
     out.mkdir(parents=True, exist_ok=True)
+    videos = [p for p in photos if p.suffix.lower() in VIDEO_SUFFIXES]
+    photos = [p for p in photos if p.suffix.lower() not in VIDEO_SUFFIXES]
+    failed = sum(not _anonymize_video(runtime, clip, out, options) for clip in videos)
+    if not photos:
+        if failed:
+            raise typer.Exit(1)
+        return
     total_faces = 0
     with Progress(console=console) as bar:
         task = bar.add_task("anonymising", total=len(photos))
@@ -168,3 +179,35 @@ def anonymize_command(
             total_faces += len(faces)
             bar.update(task, advance=1, description=f"{photo.name}: {len(faces)} face(s)")
     console.print(f"{len(photos)} photo(s), {total_faces} face(s) covered → {out}/")
+
+
+VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".webm", ".mkv"})
+
+
+def _anonymize_video(runtime: Runtime, clip: Path, out: Path, options: AnonymizeOptions) -> bool:
+    """One video, with a progress bar over its frames; False (and a message) when it is refused."""
+    from boda.apps.vision import video
+    from boda.apps.vision.service import video_limits
+
+    vs = vision_settings(runtime.settings)
+    try:
+        if clip.stat().st_size > vs.video_max_mb * 1024 * 1024:
+            raise PayloadTooLarge(f"larger than {vs.video_max_mb:g} MB", key="too_large")
+        info = video.probe(clip, **video_limits(runtime.settings))
+    except BodaError as exc:
+        console.print(f"[red]{clip.name}: {exc.message}[/red]")
+        return False
+    family, _ = video.output_plan(info)
+    target = out / video.output_name(clip.name, family)
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} frames"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task(clip.name, total=info.frames)
+        report = video.cover_video(clip, target, info, runtime.ai.face_detector(options.detector),
+                                   method=options.method, strength=options.strength, threshold=options.threshold,
+                                   hold_frames=vs.video_hold_frames, margin=vs.video_box_margin,
+                                   progress=lambda done, total: bar.update(task, completed=done, total=total))
+    rate = report.frames / report.seconds if report.seconds else 0.0
+    console.print(f"{clip.name}: {report.frames} frames ({rate:.1f}/s), faces covered in {report.frames_with_faces}"
+                  f"{', sound kept' if report.audio_copied else ''} → {target}")
+    return True

@@ -23,7 +23,7 @@ def vision_page(page: Page, session: DbSession, runtime: RuntimeDep, tab: str = 
     if (redirect := require_login(page)) is not None:
         return redirect
     rows, _ = service.list_anonymizations(session, Scope.of(page.user), limit=6, offset=0)
-    tab = tab if tab in ("digits", "faces", "mnist") else "digits"
+    tab = tab if tab in ("digits", "faces", "videos", "mnist") else "digits"
     # The MNIST tab counts the digits this server actually loaded (the full set, or a folder's own files).
     mnist_size = service.mnist_size(runtime.settings) if tab == "mnist" else 0
     mine = households.list_mine(session, user_id=page.user.id) if page.user else []  # for the share dialog

@@ -21,11 +21,13 @@ from boda.apps.vision.schemas import (
     MnistPreviewOut,
     MnistSampleIn,
     MnistSampleOut,
+    VideoOut,
 )
 from boda.core.archive import stream_zip
 from boda.core.auth import Scope
 from boda.core.config import Settings
 from boda.core.schemas import FileOut, JobOut, Page, PageParams
+from boda.web.api.files import stream_file
 from boda.web.deps import CurrentUser, DbSession, RuntimeDep
 from boda.web.i18n import job_text
 from boda.web.openapi import errors, image_upload
@@ -164,3 +166,42 @@ def delete_anonymization(anonymization_id: str, session: DbSession, user: Curren
                          runtime: RuntimeDep) -> None:
     """Delete an anonymised photo and its original."""
     service.delete_anonymization(session, runtime, Scope.of(user), anonymization_id)
+
+
+VIDEO_TYPES = ("video/mp4", "video/quicktime", "video/webm", "video/x-matroska")
+
+
+VIDEO_UPLOAD = {"requestBody": {"content": {"multipart/form-data": {
+    "encoding": {"file": {"contentType": ", ".join(VIDEO_TYPES)}}}}}}
+
+
+@router.post("/videos", status_code=202, responses=errors(413, 415, 503), openapi_extra=VIDEO_UPLOAD)
+def anonymize_video(request: Request, session: DbSession, user: CurrentUser, runtime: RuntimeDep, options: Options,
+                    file: Annotated[UploadFile, File(description="MP4, MOV, WebM or MKV.")]) -> JobOut:
+    """Check a video now (400/413/415 with a reason, nothing stored) and hide its faces in a job.
+
+    Follow the job at /api/v1/jobs/{id}/events or GET /api/v1/vision/videos/{id}.
+    """
+    job = service.start_video(session, runtime, owner_id=user.id, source=file.file, filename=file.filename,
+                              options=options)
+    return JobOut.of(job, job_text(request, user.locale))
+
+
+@router.get("/videos/{job_id}")
+def get_video(job_id: str, request: Request, session: DbSession, user: CurrentUser) -> VideoOut:
+    """A video job's state and, once it succeeded, the anonymised copy; 404 for anyone but its owner."""
+    job, original, made = service.get_video_job(session, Scope.of(user), job_id)
+    out = JobOut.of(job, job_text(request, user.locale))
+    return VideoOut(job_id=job.id, status=out.status, progress=out.progress, message=out.message or None,
+                    original=FileOut.of(original) if original else None,
+                    anonymized=FileOut.of(made) if made else None,
+                    download_url=service.video_url(job.id) if made else None,
+                    result=job.result if made else None)
+
+
+@router.get("/videos/{job_id}/content", response_class=StreamingResponse, responses={
+    200: {"content": {t: {} for t in VIDEO_TYPES}, "description": "The anonymised video."}})
+def video_content(job_id: str, session: DbSession, user: CurrentUser, runtime: RuntimeDep,
+                  download: bool = False) -> StreamingResponse:
+    """Stream the anonymised video (404 until the job made it, and for anyone but its owner)."""
+    return stream_file(runtime, service.video_file(session, Scope.of(user), job_id), download)

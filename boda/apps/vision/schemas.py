@@ -89,3 +89,23 @@ class AnonymizationOut(BaseModel):
     original: FileOut
     anonymized: FileOut
     job_id: str | None
+
+
+class AnonymizeVideo(BaseModel):
+    """The payload of a video job: the stored original and how to cover its faces."""
+
+    file_id: str
+    options: AnonymizeOptions
+
+
+class VideoOut(BaseModel):
+    """A video job and, once it succeeded, what it made (`download_url` streams the MP4/WebM/MKV)."""
+
+    job_id: str
+    status: str
+    progress: float
+    message: str | None
+    original: FileOut | None
+    anonymized: FileOut | None
+    download_url: str | None
+    result: dict[str, object] | None = Field(description="Frames, faces, size, rate, duration, codecs.")

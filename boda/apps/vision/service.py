@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from boda.apps.vision import mnist
 from boda.apps.vision.models import Anonymization
-from boda.apps.vision.schemas import MAX_SEED, AnonymizeBatch, AnonymizeOptions
+from boda.apps.vision.schemas import MAX_SEED, AnonymizeBatch, AnonymizeOptions, AnonymizeVideo
 from boda.apps.vision.settings import vision_settings
 from boda.core import jobs, uploads
 from boda.core.archive import Entry, unique_names
@@ -251,3 +251,75 @@ def delete_anonymization(session: Session, runtime: Runtime, scope: Scope, anony
     session.delete(row)
     session.flush()
     uploads.delete_file(session, original)  # the copy was made from it and goes with it
+
+
+# --- videos ------------------------------------------------------------------
+
+def video_limits(settings: Settings) -> dict[str, Any]:
+    vs = vision_settings(settings)
+    return {"max_seconds": vs.video_max_seconds, "max_pixels": vs.video_max_pixels}
+
+
+def prepare_video_upload(runtime: Runtime, *, source: BinaryIO, filename: str | None
+                         ) -> tuple[uploads.PreparedFile, Any]:
+    """Stream, probe and store an uploaded video; nothing is kept when it is refused."""
+    from boda.apps.vision import video
+    from boda.core.storage import spool
+
+    vs = vision_settings(runtime.settings)
+    spooled = spool(source, max_bytes=int(vs.video_max_mb * 1024 * 1024))
+    try:
+        if spooled.size == 0:
+            raise InvalidInput("The file is empty", key="empty_file")
+        info = video.probe(spooled.path, **video_limits(runtime.settings))
+        existed = runtime.store.exists(spooled.sha256)
+        key = runtime.store.put_spooled(spooled)
+        name = uploads.safe_filename(filename)
+        return uploads.PreparedFile(blob_key=key, created=not existed, size=spooled.size, filename=name,
+                                    content_type=info.content_type, width=info.width, height=info.height), info
+    finally:
+        spooled.discard()
+
+
+def start_video(session: Session, runtime: Runtime, *, owner_id: str, source: BinaryIO, filename: str | None,
+                options: AnonymizeOptions) -> Job:
+    """Check the upload in the request (a bad one is a 4xx, nothing stored), then queue the slow part."""
+    from boda.apps.vision.jobs import anonymize_video
+
+    prepared, info = prepare_video_upload(runtime, source=source, filename=filename)
+    try:
+        runtime.queue.check_available()  # refuse before anything is recorded
+    except BodaError:
+        uploads.discard_prepared(runtime.db, [prepared])
+        raise
+    row = prepared.row(owner_id=owner_id, app=APP)
+    session.add(row)
+    session.flush()
+    return runtime.queue.enqueue(session, anonymize_video, owner_id=owner_id, title=f"Anonymise {row.filename}",
+                                 title_key="vision.job.anonymize_video", title_args={"name": row.filename},
+                                 payload=AnonymizeVideo(file_id=row.id, options=options))
+
+
+def video_url(job_id: str) -> str:
+    return f"/api/v1/vision/videos/{job_id}/content"
+
+
+def get_video_job(session: Session, scope: Scope, job_id: str) -> tuple[Job, StoredFile | None, StoredFile | None]:
+    """A video job, its original and (once made) its anonymised copy; 404 for anyone but its owner."""
+    from boda.apps.vision.jobs import anonymize_video
+
+    job = jobs.get_job(session, job_id, user_id=scope.user_id or "")
+    if job.kind != anonymize_video.kind:
+        raise NotFound(f"Job {job_id} is not a video", key="not_a_video_job")
+    original = session.get(StoredFile, job.payload.get("file_id", "")) if job.payload else None
+    made_id = (job.result or {}).get("file_id")
+    made = session.get(StoredFile, made_id) if made_id else None
+    owned = [f if f is not None and f.owner_id == job.owner_id else None for f in (original, made)]
+    return job, owned[0], owned[1]
+
+
+def video_file(session: Session, scope: Scope, job_id: str) -> StoredFile:
+    _, _, made = get_video_job(session, scope, job_id)
+    if made is None:
+        raise NotFound("This video has not been anonymised yet", key="video_not_ready")
+    return made

@@ -65,6 +65,12 @@
       }
       box.appendChild(thumbs);
     }
+    if (result.frames !== undefined && result.file_id && result.download_url) {  // an anonymised video
+      const player = document.createElement("video");
+      player.controls = true; player.preload = "metadata"; player.className = "result-video"; player.width = 320;
+      player.src = result.download_url;
+      box.appendChild(player);
+    }
     if (items.length && result.download_url) {
       const a = document.createElement("a");
       a.className = "button secondary small download-all"; a.href = result.download_url; a.download = "";

@@ -112,6 +112,48 @@
     $("face-submit") && (form.dataset.label = $("face-submit").textContent);
   }
 
+  // A video runs as a job: its bar moves with the job's events; the result plays in the page.
+  function setupVideos() {
+    const form = $("video-form");
+    if (!form) return;
+    const button = $("video-submit");
+    const label = button.textContent;
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      showError($("video-error"));
+      $("video-job").innerHTML = ""; $("video-result").innerHTML = "";
+      button.disabled = true; button.textContent = i18n().busy;
+      try {
+        const job = await Boda.api("/api/v1/vision/videos", { method: "POST", body: new FormData(form) });
+        const el = document.createElement("div");
+        el.className = "job"; el.dataset.jobId = job.id; el.dataset.status = job.status;
+        el.innerHTML = `<div class="job-head"><strong></strong><span class="status" data-role="status"></span></div><progress max="100" value="0" data-role="bar" data-testid="video-progress"></progress><div class="muted" data-role="message"></div>`;
+        el.querySelector("strong").textContent = job.title;
+        $("video-job").appendChild(el);
+        Boda.updateBadge();
+        Boda.watchJob(job.id, el, async (final) => {
+          if (final.status !== "succeeded") return;
+          try { showVideo(await Boda.api(`/api/v1/vision/videos/${job.id}`)); }
+          catch (err) { showError($("video-error"), err); }
+        });
+      } catch (err) { showError($("video-error"), err); }
+      finally { button.disabled = false; button.textContent = label; }
+    });
+  }
+
+  function showVideo(out) {
+    const t = i18n();
+    const box = $("video-result");
+    box.innerHTML = `<h2></h2><p class="muted"></p><video controls preload="metadata" data-testid="video-player"></video><p><a class="download"></a></p>`;
+    box.querySelector("h2").textContent = t.videoResult;
+    box.querySelector("p.muted").textContent = t.videoSummary.replace("{frames}", out.result.frames).replace("{with_faces}", out.result.frames_with_faces);
+    const player = box.querySelector("video");
+    player.src = out.download_url;
+    player.width = Math.min(out.anonymized.width || 640, 960);
+    const a = box.querySelector(".download");
+    a.href = out.download_url + "?download=true"; a.textContent = t.download;
+  }
+
   // Delete with undo: the item hides at once and is deleted only when the undo window closes.
   function setupRecent() {
     const toast = $("undo-toast");
@@ -146,5 +188,5 @@
   }
   const UNDO_MS = Number(document.body.dataset.undoMs || 6000);
 
-  document.addEventListener("DOMContentLoaded", () => { setupPad(); setupFaces(); setupRecent(); });
+  document.addEventListener("DOMContentLoaded", () => { setupPad(); setupFaces(); setupVideos(); setupRecent(); });
 })();
