@@ -20,6 +20,7 @@ from boda.apps.album.indexing import space_for
 from boda.apps.album.models import Classifier, ClassifierExample, ClassifierVersion, Photo, PhotoTag, Tag
 from boda.apps.album.settings import album_settings
 from boda.core.errors import Conflict, InvalidInput, NotFound
+from boda.core.listing import Listed, paginate
 from boda.core.models import Job
 from boda.core.runtime import Runtime
 
@@ -98,6 +99,13 @@ def training_job(session: Session, classifier_id: str) -> Job | None:
 
 
 # --- labelling ---------------------------------------------------------------
+
+def pickable_photos(session: Session, *, owner_id: str, limit: int, offset: int) -> Listed[Photo]:
+    """What may be labelled: the owner's own indexed photos (not a household's), newest taken first."""
+    query = (select(Photo).where(Photo.owner_id == owner_id, Photo.trashed_at.is_(None), Photo.index_key.is_not(None))
+             .order_by(Photo.taken_at.desc(), Photo.id.desc()))
+    return paginate(session, query, limit=limit, offset=offset)
+
 
 def add_examples(session: Session, *, owner_id: str, classifier_id: str, photo_ids: Sequence[str],
                  label: str) -> Classifier:

@@ -161,3 +161,22 @@ def test_other_users_see_nothing_and_label_only_their_own(album) -> None:  # noq
     # Bob's classifier cannot take Alice's photos as examples: they are skipped.
     theirs = make(bob, "bob's")["id"]
     assert label(bob, theirs, [ids["cat0"], ids["cat1"]], "cat")["examples"] == {"cat": 0, "coffee": 0}
+
+
+def test_the_classifier_page_shows_accuracy_confusion_and_versions(album) -> None:  # noqa: ANN001
+    client, _, alice, bob, ids = album
+    cid = make(alice, "고양이 <b>분류</b>", ["cat", "<coffee>"])["id"]
+    label(alice, cid, [ids[f"cat{i}"] for i in range(3)], "cat")
+    label(alice, cid, [ids[f"coffee{i}"] for i in range(3)], "<coffee>")
+    train(alice, cid)
+    listing = alice.get("/album/classifiers")
+    assert listing.status_code == 200 and "고양이 &lt;b&gt;분류&lt;/b&gt;" in listing.text
+    page = alice.get(f"/album/classifiers/{cid}", headers={"Accept-Language": "ko"})
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert "정확도" in html and 'data-testid="accuracy"' in html
+    assert "<svg" in html and "&lt;coffee&gt;" in html and "<coffee>" not in html  # the picture escapes names
+    assert "<script>" not in html and "style=" not in html  # strict CSP: nothing inline
+    assert 'value="' + ids["new_cat"] + '"' in html  # the pick grid offers her indexed photos
+    assert bob.get(f"/album/classifiers/{cid}").status_code == 404
+    assert client.get("/static/album/classify.js").status_code == 200
