@@ -318,7 +318,7 @@ def classifier_detail(session: Session, runtime: Runtime, classifier: Classifier
                   for e in classifying.examples(session, classifier.id)])
 
 
-@router.post(CLASSIFIERS, status_code=201)
+@router.post(CLASSIFIERS, status_code=201, responses=errors(400))
 def create_classifier(body: ClassifierIn, session: DbSession, user: CurrentUser,
                       runtime: RuntimeDep) -> ClassifierDetailOut:
     """Create a classifier with at least two different classes (each class name becomes a tag)."""

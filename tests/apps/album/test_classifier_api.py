@@ -180,3 +180,21 @@ def test_the_classifier_page_shows_accuracy_confusion_and_versions(album) -> Non
     assert 'value="' + ids["new_cat"] + '"' in html  # the pick grid offers her indexed photos
     assert bob.get(f"/album/classifiers/{cid}").status_code == 404
     assert client.get("/static/album/classify.js").status_code == 200
+
+
+def test_a_version_from_another_backend_is_stale(album) -> None:  # noqa: ANN001
+    _, runtime, alice, _, ids = album
+    from boda.apps.album.models import ClassifierVersion
+
+    cid = make(alice, "old")["id"]
+    label(alice, cid, [ids[f"cat{i}"] for i in range(2)], "cat")
+    label(alice, cid, [ids[f"coffee{i}"] for i in range(2)], "coffee")
+    train(alice, cid)
+    with runtime.db.session() as session:  # as if ai.image_text_embedder had changed since the training
+        version = session.query(ClassifierVersion).filter_by(classifier_id=cid).one()
+        version.embedder_key = "clip:another"
+    detail = alice.get(f"{API}/classifiers/{cid}").json()
+    assert detail["stale"] and detail["versions"][0]["stale"]
+    assert next(c for c in alice.get(f"{API}/classifiers").json() if c["id"] == cid)["stale"]
+    refused = alice.post(f"{API}/classifiers/{cid}/versions/1/activate")
+    assert refused.status_code == 409 and "train" in refused.json()["error"]["message"]
