@@ -217,13 +217,15 @@ def is_stale(runtime: Runtime, version: ClassifierVersion) -> bool:
     return version.embedder_key != current_key(runtime)
 
 
-def clear_tags(session: Session, classifier: Classifier) -> None:
+def clear_tags(session: Session, classifier: Classifier, photo_ids: Sequence[str] | None = None) -> None:
     """Remove the tags this classifier applied (source "classifier", its class names, its owner's photos).
 
     Tags carry no classifier id: two classifiers of one owner that share a class name share its tags.
     """
     tag_ids = select(Tag.id).where(Tag.name.in_(classifier.classes))
     owned = select(Photo.id).where(Photo.owner_id == classifier.owner_id)
+    if photo_ids is not None:
+        owned = owned.where(Photo.id.in_(list(photo_ids)))
     session.execute(delete(PhotoTag).where(PhotoTag.source == TAG_SOURCE, PhotoTag.tag_id.in_(tag_ids),
                                            PhotoTag.photo_id.in_(owned)))
 
@@ -236,13 +238,41 @@ def activate(session: Session, runtime: Runtime, classifier: Classifier, version
     if is_stale(runtime, version):
         raise Conflict("This version was trained for another search backend; train the classifier again",
                        key="classifier_version_stale", details={"embedder_key": version.embedder_key})
-    head = classifiers.LinearHead.from_json(version.head)
-    threshold = album_settings(runtime.settings).classifier_threshold
-    space = space_for(version.embedder_key)
     photo_ids = list(session.scalars(select(Photo.id).where(Photo.owner_id == classifier.owner_id,
                                                             Photo.trashed_at.is_(None),
                                                             Photo.index_key == version.embedder_key)))
     clear_tags(session, classifier)
+    tagged = apply(session, runtime, version, photo_ids)
+    classifier.active_version_id = version.id
+    session.flush()
+    return tagged
+
+
+def apply_active(session: Session, runtime: Runtime, photos: Sequence[Photo]) -> int:
+    """Tag photos just indexed with their owners' active classifiers (those not stale); how many tags."""
+    key = current_key(runtime)
+    by_owner: dict[str, list[str]] = {}
+    for photo in photos:
+        if photo.index_key == key and photo.trashed_at is None:
+            by_owner.setdefault(photo.owner_id, []).append(photo.id)
+    tagged = 0
+    for owner_id, ids in by_owner.items():
+        rows = session.execute(select(Classifier, ClassifierVersion).join(
+            ClassifierVersion, ClassifierVersion.id == Classifier.active_version_id).where(
+            Classifier.owner_id == owner_id, ClassifierVersion.embedder_key == key)).all()
+        for classifier, version in rows:
+            clear_tags(session, classifier, ids)
+            tagged += apply(session, runtime, version, ids)
+    session.flush()
+    return tagged
+
+
+def apply(session: Session, runtime: Runtime, version: ClassifierVersion, photo_ids: Sequence[str]) -> int:
+    """Tag these photos with the version's most likely class where it is sure enough; how many it tagged."""
+    head = classifiers.LinearHead.from_json(version.head)
+    threshold = album_settings(runtime.settings).classifier_threshold
+    space = space_for(version.embedder_key)
+    photo_ids = list(photo_ids)
     tags = _tags(session, head.classes)
     # A user's own tag of the same name stays theirs; an automatic one gives way (the user's model
     # knows their photos better), and comes back when the photo is indexed again.
@@ -271,7 +301,6 @@ def activate(session: Session, runtime: Runtime, classifier: Classifier, version
             else:
                 continue
             tagged += 1
-    classifier.active_version_id = version.id
     session.flush()
     return tagged
 

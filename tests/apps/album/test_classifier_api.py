@@ -198,3 +198,17 @@ def test_a_version_from_another_backend_is_stale(album) -> None:  # noqa: ANN001
     assert next(c for c in alice.get(f"{API}/classifiers").json() if c["id"] == cid)["stale"]
     refused = alice.post(f"{API}/classifiers/{cid}/versions/1/activate")
     assert refused.status_code == 409 and "train" in refused.json()["error"]["message"]
+
+
+def test_photos_uploaded_later_are_tagged_when_indexed(album) -> None:  # noqa: ANN001
+    _, _, alice, _, ids = album
+    cid = make(alice, "later")["id"]
+    label(alice, cid, [ids[f"cat{i}"] for i in range(3)], "cat")
+    label(alice, cid, [ids[f"coffee{i}"] for i in range(3)], "coffee")
+    train(alice, cid)
+    cat = Image.fromarray(skdata.chelsea())
+    later = jpeg(ImageEnhance.Brightness(cat.crop((40, 0, 420, 300))).enhance(0.8))
+    response = alice.post(f"{API}/photos", files=[("files", ("later.jpg", later))])
+    assert response.status_code == 201, response.text
+    found = tags(alice, response.json()[0]["id"])
+    assert found["cat"]["source"] == "classifier" and "coffee" not in found
