@@ -19,7 +19,7 @@ from boda.apps.album import classifiers, service
 from boda.apps.album.indexing import space_for
 from boda.apps.album.models import Classifier, ClassifierExample, ClassifierVersion, Photo, PhotoTag, Tag
 from boda.apps.album.settings import album_settings
-from boda.core.errors import Conflict, InvalidInput, NotFound
+from boda.core.errors import Conflict, NotFound
 from boda.core.listing import Listed, paginate
 from boda.core.models import Job
 from boda.core.runtime import Runtime
@@ -36,9 +36,9 @@ def current_key(runtime: Runtime) -> str:
 def create(session: Session, *, owner_id: str, name: str, classes: Sequence[str]) -> Classifier:
     """Classes are kept as tag names (trimmed, case-folded), in the order given, without repeats."""
     names = list(dict.fromkeys(n for n in (service.normalize_tag(c) for c in classes) if n))
-    if len(names) < classifiers.MIN_CLASSES:
-        raise InvalidInput("A classifier needs at least two different classes", key="classifier_classes",
-                           details={"needed": classifiers.MIN_CLASSES})
+    if len(names) < classifiers.MIN_CLASSES:  # e.g. "Cat" and "cat ": one tag, so one class
+        raise Conflict("A classifier needs at least two different classes (as tags, case and spaces aside)",
+                       key="classifier_classes", details={"needed": classifiers.MIN_CLASSES})
     row = Classifier(owner_id=owner_id, name=name.strip() or name, classes=names)
     session.add(row)
     session.flush()
@@ -161,19 +161,23 @@ def _training_set(session: Session, runtime: Runtime, classifier: Classifier
     return ids, matrix, labels
 
 
-def refuse_reason(reason: str, details: dict[str, Any]) -> InvalidInput:
-    """A TrainingDataError as the API's 400, with text in the caller's language."""
+def refuse_reason(reason: str, details: dict[str, Any]) -> Conflict:
+    """A TrainingDataError as the API's answer, with text in the caller's language.
+
+    409, not 400: the request is right, the classifier's labelled photos are not enough yet
+    (the OpenAPI contract has every schema-valid request accepted or refused for the state it meets).
+    """
     if reason == "too_few_classes":
-        return InvalidInput("Label photos in at least two classes before training", key="classifier_too_few_classes",
+        return Conflict("Label photos in at least two classes before training", key="classifier_too_few_classes",
                             details=details)
     short = ", ".join(details.get("classes", []))
-    return InvalidInput(f"Label at least {details.get('needed', classifiers.MIN_PER_CLASS)} indexed photos in "
+    return Conflict(f"Label at least {details.get('needed', classifiers.MIN_PER_CLASS)} indexed photos in "
                         f"each class before training (too few: {short})", key="classifier_too_few_photos",
                         details={**details, "short": short})
 
 
 def check_ready(session: Session, runtime: Runtime, classifier: Classifier) -> None:
-    """Refuse a training that cannot succeed before queuing it (400 with the reason)."""
+    """Refuse a training that cannot succeed before queuing it (409 with the reason)."""
     _, _, labels = _training_set(session, runtime, classifier)
     try:
         classifiers.check_training_data(labels)

@@ -318,10 +318,10 @@ def classifier_detail(session: Session, runtime: Runtime, classifier: Classifier
                   for e in classifying.examples(session, classifier.id)])
 
 
-@router.post(CLASSIFIERS, status_code=201, responses=errors(400))
+@router.post(CLASSIFIERS, status_code=201, responses=errors(409))
 def create_classifier(body: ClassifierIn, session: DbSession, user: CurrentUser,
                       runtime: RuntimeDep) -> ClassifierDetailOut:
-    """Create a classifier with at least two different classes (each class name becomes a tag)."""
+    """Create a classifier with at least two different classes (each becomes a tag; 409 when two are one tag)."""
     row = classifying.create(session, owner_id=user.id, name=body.name, classes=body.classes)
     return classifier_detail(session, runtime, row)
 
@@ -367,10 +367,10 @@ def unlabel_photos(classifier_id: str, body: PhotoIds, session: DbSession, user:
     return classifier_detail(session, runtime, row)
 
 
-@router.post(CLASSIFIERS + "/{classifier_id}/train", status_code=202, responses=errors(400, 404, 503))
+@router.post(CLASSIFIERS + "/{classifier_id}/train", status_code=202, responses=errors(404, 409, 503))
 def train_classifier(classifier_id: str, request: Request, session: DbSession, user: CurrentUser,
                      runtime: RuntimeDep) -> JobOut:
-    """Queue a training (400 with the reason when too few photos are labelled); follow the job's events.
+    """Queue a training (409 with the reason when too few photos are labelled); follow the job's events.
 
     The job keeps a new version with its cross-validated accuracy, makes it active and tags the
     caller's photos whose most likely class is at least `album.classifier_threshold` sure.

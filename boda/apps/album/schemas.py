@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, field_validator
 
 from boda.core.models import Visibility
 
@@ -172,8 +172,15 @@ class TrainPayload(BaseModel):
 
 class ClassifierIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
-    classes: list[TagName] = Field(min_length=2, max_length=50,
+    classes: list[TagName] = Field(min_length=2, max_length=50, json_schema_extra={"uniqueItems": True},
                                    description="At least two different class names; each becomes a tag.")
+
+    @field_validator("classes")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("Each class is named once")
+        return value
 
 
 class ExamplesIn(BaseModel):

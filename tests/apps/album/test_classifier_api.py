@@ -133,18 +133,19 @@ def test_train_tags_new_photos_and_versions_roll_back(album) -> None:  # noqa: A
     assert alice.get(f"{API}/classifiers/{cid}").status_code == 404
 
 
-def test_too_few_examples_is_refused_with_the_reason(album) -> None:  # noqa: ANN001
+def test_too_few_examples_is_refused_with_the_reason_in_the_callers_language(album) -> None:  # noqa: ANN001
     _, _, alice, _, ids = album
     cid = make(alice, "few")["id"]
     refused = alice.post(f"{API}/classifiers/{cid}/train")
-    assert refused.status_code == 400 and "at least two classes" in refused.json()["error"]["message"]
+    assert refused.status_code == 409 and "at least two classes" in refused.json()["error"]["message"]
     label(alice, cid, [ids["cat0"], ids["cat1"]], "cat")
     label(alice, cid, [ids["coffee0"]], "coffee")
     refused = alice.post(f"{API}/classifiers/{cid}/train", headers={"Accept-Language": "ko"})
-    assert refused.status_code == 400, refused.text
+    assert refused.status_code == 409, refused.text
     error = refused.json()["error"]
     assert "coffee" in error["message"] and "분류마다 색인된 사진을 2장 이상" in error["message"]
-    assert alice.post(f"{API}/classifiers", json={"name": "x", "classes": ["a", " A "]}).status_code == 400
+    assert alice.post(f"{API}/classifiers", json={"name": "x", "classes": ["a", " A "]}).status_code == 409
+    assert alice.post(f"{API}/classifiers", json={"name": "x", "classes": ["a", "a"]}).status_code == 422
     unknown = alice.post(f"{API}/classifiers/{cid}/examples", json={"photo_ids": [ids["cat0"]], "label": "dog"})
     assert unknown.status_code == 409
 
