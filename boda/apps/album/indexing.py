@@ -55,6 +55,9 @@ def index_photos(session: Session, runtime: Runtime, photo_ids: Sequence[str], p
         todo = [p for p in batch if p.trashed_at is None and p.index_key != embedder.key]
         if todo:
             indexed += understand_photos(session, runtime, embedder, todo)
+            from boda.apps.album.classifying import apply_active
+
+            apply_active(session, runtime, todo)  # the owners' own classifiers tag new photos too
         session.commit()  # one batch at a time: a retry keeps what was finished
         done = min(len(photo_ids), start + BATCH)
         progress(done, len(photo_ids))

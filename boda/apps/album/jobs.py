@@ -1,11 +1,11 @@
-"""Album's background work: indexing new photos, captions and questions by the chat model, the trash purge."""
+"""Album's background work: indexing, captions and questions by the chat model, classifier training, the trash purge."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from boda.apps.album import service
-from boda.apps.album.schemas import AskPayload, CaptionPayload, IndexPayload
+from boda.apps.album.schemas import AskPayload, CaptionPayload, IndexPayload, TrainPayload
 from boda.apps.album.settings import album_settings
 from boda.core.jobs import JobContext, Periodic, Queue, job
 from boda.core.runtime import Runtime
@@ -22,6 +22,27 @@ def index_job(ctx: JobContext, payload: IndexPayload) -> dict[str, Any]:
 
     with ctx.runtime.db.session() as session:
         return index_photos(session, ctx.runtime, payload.photo_ids, progress)
+
+
+@job("album.train_classifier", payload=TrainPayload, queue=Queue.heavy)
+def train_classifier_job(ctx: JobContext, payload: TrainPayload) -> dict[str, Any]:
+    """Train a user's classifier on its labelled photos' embeddings, keep it as a new version, apply it."""
+    from boda.apps.album import classifying
+    from boda.apps.album.models import Classifier
+
+    ctx.progress(0.1, "Gathering the labelled photos", key="album.job.train_gather")
+    with ctx.runtime.db.session() as session:
+        classifier = session.get(Classifier, payload.classifier_id)
+        if classifier is None:
+            return {"classifier_id": payload.classifier_id, "deleted": True}
+        version = classifying.train(session, ctx.runtime, classifier)
+        result = {"classifier_id": classifier.id, "version": version.number, "accuracy": version.accuracy,
+                  "folds": version.folds}
+        session.commit()
+    ctx.progress(1.0, f"Version {result['version']}: {round(100 * result['accuracy'])}% right",
+                 key="album.job.train_done",
+                 args={"version": result["version"], "percent": round(100 * result["accuracy"])})
+    return result
 
 
 def purge_trash(runtime: Runtime) -> int:

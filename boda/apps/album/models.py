@@ -90,3 +90,48 @@ class PhotoTag(Base):
     source: Mapped[str] = mapped_column(String(16), default="user")  # user | auto | classifier
     score: Mapped[float | None] = mapped_column(Float, default=None)
     tag: Mapped[Tag] = relationship(lazy="joined")
+
+
+class Classifier(IdMixin, TimestampMixin, Base):
+    """A user's own classifier: named classes, the photos labelled into them, and trained versions.
+
+    Private to its owner (not `Owned`: a classifier is never shared), so every lookup checks owner_id.
+    """
+
+    __tablename__ = "album_classifiers"
+    noun, noun_key = "classifier", "classifier"
+
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    classes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # No foreign key: versions point at their classifier, and a cycle would need deferred constraints.
+    active_version_id: Mapped[str | None] = mapped_column(String(36), default=None)
+
+
+class ClassifierExample(Base):
+    """One labelled photo: the photo belongs to `label`, one of the classifier's classes."""
+
+    __tablename__ = "album_classifier_examples"
+
+    classifier_id: Mapped[str] = mapped_column(ForeignKey("album_classifiers.id", ondelete="CASCADE"),
+                                               primary_key=True)
+    photo_id: Mapped[str] = mapped_column(ForeignKey("album_photos.id", ondelete="CASCADE"), primary_key=True,
+                                          index=True)
+    label: Mapped[str] = mapped_column(String(64))
+
+
+class ClassifierVersion(IdMixin, Base):
+    """One training: the linear head as JSON (data, never pickle), what it was trained on and how well it did."""
+
+    __tablename__ = "album_classifier_versions"
+    __table_args__ = (UniqueConstraint("classifier_id", "number"),)
+
+    classifier_id: Mapped[str] = mapped_column(ForeignKey("album_classifiers.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    head: Mapped[dict[str, Any]] = mapped_column(JSON)
+    embedder_key: Mapped[str] = mapped_column(String(128))
+    accuracy: Mapped[float] = mapped_column(Float)
+    folds: Mapped[int] = mapped_column(Integer)
+    confusion: Mapped[list[Any]] = mapped_column(JSON)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True), default=utcnow)

@@ -1,12 +1,14 @@
-"""Album's web pages: library, photo, albums, trash. Actions go through the API (static/album.js)."""
+"""Album's web pages: library, photo, albums, trash, classifiers. Actions go through the API (static/album.js)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import Response
+from markupsafe import Markup
 
-from boda.apps.album import captions, service
-from boda.apps.album.routes import album_out, photos_out
+from boda.apps.album import captions, classifying, service
+from boda.apps.album.classifiers import confusion_svg
+from boda.apps.album.routes import album_out, classifier_detail, classifier_out, photos_out
 from boda.apps.album.service import PhotoFilters
 from boda.apps.album.settings import album_settings
 from boda.core import households
@@ -88,3 +90,32 @@ def photo_page(photo_id: str, page: Page, session: DbSession, runtime: RuntimeDe
                        in_albums=[albums[a] for a in in_albums if a in albums],
                        albums=listed.items, is_owner=page.user is not None and photo.owner_id == page.user.id,
                        tab="library")
+
+
+# --- classifiers ---------------------------------------------------------------
+
+@router.get("/album/classifiers")
+def classifiers_page(page: Page, session: DbSession, runtime: RuntimeDep) -> Response:
+    if (redirect := require_login(page)) is not None:
+        return redirect
+    rows = classifying.list_for(session, owner_id=page.user.id)
+    return page.render("album/classifiers.html", classifiers=[classifier_out(session, runtime, c) for c in rows],
+                       tab="classifiers")
+
+
+@router.get("/album/classifiers/{classifier_id}")
+def classifier_page(classifier_id: str, page: Page, session: DbSession, runtime: RuntimeDep, p: int = 1) -> Response:
+    if (redirect := require_login(page)) is not None:
+        return redirect
+    row = classifying.get(session, owner_id=page.user.id, classifier_id=classifier_id)
+    detail = classifier_detail(session, runtime, row)
+    active = next((v for v in detail.versions if v.active), None)
+    # confusion_svg escapes every class name and the title (xml.sax.saxutils.escape), so the markup is safe inline.
+    picture = Markup(confusion_svg(active.classes, active.confusion)) if active else None
+    listed = classifying.pickable_photos(session, owner_id=page.user.id, limit=PER_PAGE, offset=_offset(p))
+    labels = {e.photo_id: e.label for e in detail.labelled}
+    job = classifying.training_job(session, row.id)
+    return page.render("album/classifier.html", c=detail, active=active, picture=picture,
+                       photos=photos_out(session, listed.items), labels=labels, total=listed.total,
+                       page_no=max(1, p), per_page=PER_PAGE, query="?", tab="classifiers",
+                       job=job if job is not None and job.status in ("queued", "running") else None)

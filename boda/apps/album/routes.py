@@ -4,18 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, File, Path, Query, Request, UploadFile
+from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.orm import Session
 
-from boda.apps.album import captions, search, service
-from boda.apps.album.models import Album, Photo, PhotoTag
+from boda.apps.album import captions, classifying, search, service
+from boda.apps.album.classifiers import confusion_svg
+from boda.apps.album.models import Album, Classifier, ClassifierVersion, Photo, PhotoTag
 from boda.apps.album.schemas import (
     AlbumIn,
     AlbumOut,
     AlbumPatch,
     AskIn,
     CaptionIn,
+    ClassifierDetailOut,
+    ClassifierIn,
+    ClassifierOut,
+    ExampleOut,
+    ExamplesIn,
     OcrWordOut,
     PhotoDetailOut,
     PhotoIds,
@@ -25,18 +31,21 @@ from boda.apps.album.schemas import (
     SearchOut,
     TagIn,
     TagOut,
+    VersionOut,
 )
 from boda.apps.album.service import PhotoFilters
 from boda.apps.album.settings import album_settings
 from boda.core import uploads
 from boda.core.auth import Scope
+from boda.core.runtime import Runtime
 from boda.core.schemas import JobOut, Page, PageParams
 from boda.web.api.files import stream_file
 from boda.web.deps import CurrentUser, DbSession, MaybeUser, RuntimeDep
 from boda.web.i18n import job_text
 from boda.web.openapi import errors, image_upload
 
-router = APIRouter(prefix="/api/v1/album", tags=["album"])
+API_PREFIX = "/api/v1/album"
+router = APIRouter(prefix=API_PREFIX, tags=["album"])
 
 IMAGE = {"content": {"image/webp": {}, "image/*": {}}, "description": "The image's bytes."}
 JOB_HEADER = "X-Boda-Job-Id"
@@ -321,3 +330,122 @@ def search_by_photo(file: Annotated[UploadFile, File()], session: DbSession, use
     found = search.by_image(session, runtime, Scope.of(user), image, filters, limit=page.limit,
                             offset=page.offset, sort=sort)
     return _search_out(session, found, page)
+
+
+# --- classifiers ---------------------------------------------------------------
+
+CLASSIFIERS = "/classifiers"
+SVG = {"content": {"image/svg+xml": {}}, "description": "The confusion matrix as an SVG picture."}
+
+
+def version_out(runtime: Runtime, classifier: Classifier, version: ClassifierVersion) -> VersionOut:
+    return VersionOut(number=version.number, active=classifier.active_version_id == version.id,
+                      accuracy=version.accuracy, folds=version.folds, classes=list(version.head["classes"]),
+                      confusion=version.confusion, counts=version.counts, embedder_key=version.embedder_key,
+                      stale=classifying.is_stale(runtime, version), created_at=version.created_at,
+                      confusion_url=f"{API_PREFIX}/classifiers/{classifier.id}/versions/{version.number}/confusion.svg")
+
+
+def classifier_out(session: Session, runtime: Runtime, classifier: Classifier) -> ClassifierOut:
+    active = session.get(ClassifierVersion, classifier.active_version_id) if classifier.active_version_id else None
+    counts = classifying.example_counts(session, classifier.id)
+    return ClassifierOut(id=classifier.id, name=classifier.name, classes=classifier.classes,
+                         examples={c: counts.get(c, 0) for c in classifier.classes},
+                         active_version=active.number if active else None,
+                         accuracy=active.accuracy if active else None,
+                         stale=bool(active and classifying.is_stale(runtime, active)),
+                         created_at=classifier.created_at)
+
+
+def classifier_detail(session: Session, runtime: Runtime, classifier: Classifier) -> ClassifierDetailOut:
+    base = classifier_out(session, runtime, classifier)
+    return ClassifierDetailOut(
+        **base.model_dump(),
+        versions=[version_out(runtime, classifier, v) for v in classifying.versions(session, classifier.id)],
+        labelled=[ExampleOut(photo_id=e.photo_id, label=e.label,
+                             thumbnail_url=f"{API_PREFIX}/photos/{e.photo_id}/thumbnail")
+                  for e in classifying.examples(session, classifier.id)])
+
+
+@router.post(CLASSIFIERS, status_code=201, responses=errors(409))
+def create_classifier(body: ClassifierIn, session: DbSession, user: CurrentUser,
+                      runtime: RuntimeDep) -> ClassifierDetailOut:
+    """Create a classifier with at least two different classes (each becomes a tag; 409 when two are one tag)."""
+    row = classifying.create(session, owner_id=user.id, name=body.name, classes=body.classes)
+    return classifier_detail(session, runtime, row)
+
+
+@router.get(CLASSIFIERS)
+def list_classifiers(session: DbSession, user: CurrentUser, runtime: RuntimeDep) -> list[ClassifierOut]:
+    """The caller's classifiers, newest first."""
+    return [classifier_out(session, runtime, c) for c in classifying.list_for(session, owner_id=user.id)]
+
+
+@router.get(CLASSIFIERS + "/{classifier_id}", responses=errors(404))
+def get_classifier(classifier_id: str, session: DbSession, user: CurrentUser,
+                   runtime: RuntimeDep) -> ClassifierDetailOut:
+    """One of the caller's classifiers with its labelled photos and versions (newest first)."""
+    row = classifying.get(session, owner_id=user.id, classifier_id=classifier_id)
+    return classifier_detail(session, runtime, row)
+
+
+@router.delete(CLASSIFIERS + "/{classifier_id}", status_code=204, responses=errors(404))
+def delete_classifier(classifier_id: str, session: DbSession, user: CurrentUser) -> None:
+    """Delete a classifier, its versions and the tags it applied (the photos and your own tags stay)."""
+    classifying.remove(session, owner_id=user.id, classifier_id=classifier_id)
+
+
+@router.post(CLASSIFIERS + "/{classifier_id}/examples", responses=errors(404, 409))
+def label_photos(classifier_id: str, body: ExamplesIn, session: DbSession, user: CurrentUser,
+                 runtime: RuntimeDep) -> ClassifierDetailOut:
+    """Label photos as one class (409 for a label not among the classes).
+
+    Only the caller's own indexed photos are labelled; other ids are skipped (see `examples`).
+    """
+    row = classifying.add_examples(session, owner_id=user.id, classifier_id=classifier_id,
+                                   photo_ids=body.photo_ids, label=body.label)
+    return classifier_detail(session, runtime, row)
+
+
+@router.post(CLASSIFIERS + "/{classifier_id}/examples/remove", responses=errors(404))
+def unlabel_photos(classifier_id: str, body: PhotoIds, session: DbSession, user: CurrentUser,
+                   runtime: RuntimeDep) -> ClassifierDetailOut:
+    """Take photos out of the classifier's labelled set."""
+    row = classifying.remove_examples(session, owner_id=user.id, classifier_id=classifier_id,
+                                      photo_ids=body.photo_ids)
+    return classifier_detail(session, runtime, row)
+
+
+@router.post(CLASSIFIERS + "/{classifier_id}/train", status_code=202, responses=errors(404, 409, 503))
+def train_classifier(classifier_id: str, request: Request, session: DbSession, user: CurrentUser,
+                     runtime: RuntimeDep) -> JobOut:
+    """Queue a training (409 with the reason when too few photos are labelled); follow the job's events.
+
+    The job keeps a new version with its cross-validated accuracy, makes it active and tags the
+    caller's photos whose most likely class is at least `album.classifier_threshold` sure.
+    """
+    job = classifying.start_training(session, runtime, owner_id=user.id, classifier_id=classifier_id)
+    return JobOut.of(job, job_text(request, user.locale))
+
+
+@router.post(CLASSIFIERS + "/{classifier_id}/versions/{number}/activate", responses=errors(404, 409))
+def activate_version(classifier_id: str, number: Annotated[int, Path(ge=1, le=1_000_000)], session: DbSession,
+                     user: CurrentUser, runtime: RuntimeDep) -> ClassifierDetailOut:
+    """Roll back (or forward) to a version: it becomes active and its tags replace the current ones.
+
+    409 for a stale version (trained on another search backend).
+    """
+    row = classifying.get(session, owner_id=user.id, classifier_id=classifier_id)
+    classifying.activate(session, runtime, row, classifying.get_version(session, row, number))
+    return classifier_detail(session, runtime, row)
+
+
+@router.get(CLASSIFIERS + "/{classifier_id}/versions/{number}/confusion.svg", response_class=Response,
+            responses={200: SVG, **errors(404)})
+def confusion_picture(classifier_id: str, number: Annotated[int, Path(ge=1, le=1_000_000)], session: DbSession,
+                      user: CurrentUser) -> Response:
+    """The version's cross-validated confusion matrix as an SVG picture."""
+    row = classifying.get(session, owner_id=user.id, classifier_id=classifier_id)
+    version = classifying.get_version(session, row, number)
+    svg = confusion_svg(version.head["classes"], version.confusion, title=f"{row.name} v{version.number}")
+    return Response(svg, media_type="image/svg+xml", headers={"X-Content-Type-Options": "nosniff"})

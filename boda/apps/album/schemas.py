@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, StrictBool
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, StrictBool, field_validator
 
 from boda.core.models import Visibility
 
@@ -201,3 +201,66 @@ class SearchOut(BaseModel):
     backend: str = Field(description="The embedder that indexed the photos searched (e.g. concepts:…, clip:…)")
     pending: int = Field(description="Photos you may see that this backend has not indexed yet (still "
                          "found by their words)")
+
+
+# --- classifiers -------------------------------------------------------------
+
+class TrainPayload(BaseModel):
+    """The payload of `album.train_classifier`."""
+
+    classifier_id: str = Field(max_length=36)
+
+
+class ClassifierIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    classes: list[TagName] = Field(min_length=2, max_length=50, json_schema_extra={"uniqueItems": True},
+                                   description="At least two different class names; each becomes a tag.")
+
+    @field_validator("classes")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("Each class is named once")
+        return value
+
+
+class ExamplesIn(BaseModel):
+    photo_ids: list[Annotated[str, Field(max_length=36)]] = Field(min_length=1, max_length=1000)
+    label: TagName = Field(description="One of the classifier's classes (else 409).")
+
+
+class VersionOut(BaseModel):
+    number: int
+    active: bool
+    accuracy: float = Field(description="Cross-validated: each labelled photo predicted by a head that never saw it.")
+    folds: int
+    classes: list[str]
+    confusion: list[list[int]] = Field(description="Rows: true class, columns: predicted, in `classes` order.")
+    counts: dict[str, int] = Field(description="Labelled photos per class it was trained on.")
+    embedder_key: str
+    stale: bool = Field(description="Trained on another search backend's embeddings than the current one: "
+                        "it cannot be applied; train again.")
+    confusion_url: str
+    created_at: datetime
+
+
+class ExampleOut(BaseModel):
+    photo_id: str
+    label: str
+    thumbnail_url: str
+
+
+class ClassifierOut(BaseModel):
+    id: str
+    name: str
+    classes: list[str]
+    examples: dict[str, int] = Field(description="Labelled photos per class.")
+    active_version: int | None
+    accuracy: float | None = Field(description="The active version's cross-validated accuracy.")
+    stale: bool = Field(description="The active version was trained on another search backend: retrain needed.")
+    created_at: datetime
+
+
+class ClassifierDetailOut(ClassifierOut):
+    versions: list[VersionOut]
+    labelled: list[ExampleOut]

@@ -17,6 +17,9 @@ class AlbumSettings(BaseModel):
                                             "photos count as near duplicates.")
     thumbnail_sizes: list[int] = Field(default=[256, 1024], min_length=1,
                                        description="Long sides (px) of the WebP thumbnails made per photo.")
+    classifier_threshold: float = Field(
+        default=0.6, ge=0.0, le=1.0, description="A user's classifier tags a photo with its most likely class "
+        "only when that class's probability is at least this.")
 
 
 def album_settings(settings: object) -> AlbumSettings:
