@@ -2,7 +2,8 @@
 
 First what an upload may have left out (EXIF facts, perceptual hash, thumbnails).
 Then what search needs, in batches (CLIP runs a batch at once): the words written in
-the photo (OCR), its faces, an image-text embedding stored in the vector store under
+the photo (OCR), its faces (found, embedded and grouped into the owner's people,
+boda.apps.album.people), an image-text embedding stored in the vector store under
 the embedder's key, and (from the concepts backend) what was seen: a plain caption and
 automatic tags. Each batch is committed on its own, so a retried job resumes.
 """
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from boda.ai.concepts import readable_words
 from boda.ai.embed import Concept, ImageTextEmbedder, PhotoFacts
-from boda.apps.album import service
+from boda.apps.album import people, service
 from boda.apps.album.models import Photo, PhotoTag, Tag
 from boda.core import uploads
 from boda.core.db import utcnow
@@ -75,11 +76,11 @@ def understand_photos(session: Session, runtime: Runtime, embedder: ImageTextEmb
             image, _ = service.decode_upright(runtime.store.read(photo.blob_key), max_side=UNDERSTAND_SIDE)
             image.thumbnail((UNDERSTAND_SIDE, UNDERSTAND_SIDE))
         text, words = read_text(runtime, image)
-        faces = count_faces(runtime, image)
-        photo.ocr_text, photo.faces_count = text, faces
+        names = people.index_faces(session, runtime, photo, image)  # sets faces_count; replaces old faces
+        photo.ocr_text = text
         photo.concepts = words
         images.append(image)
-        facts.append(PhotoFacts(text=text, faces=faces))
+        facts.append(PhotoFacts(text=text, faces=photo.faces_count or 0, people=tuple(names)))
     describe = getattr(embedder, "describe", None)
     if describe is not None and hasattr(embedder, "embed_concepts"):
         # The concepts backend: describe once, embed the description (no second look at the photo).
@@ -121,11 +122,6 @@ def read_text(runtime: Runtime, image: Image.Image) -> tuple[str, list[dict[str,
     words = [{"kind": "ocr", "label": w.text, "weight": round(float(w.confidence), 3), "box": list(w.box)}
              for w in result.words]
     return result.text.strip(), words
-
-
-def count_faces(runtime: Runtime, image: Image.Image) -> int:
-    bgr = np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
-    return len(runtime.ai.face_detector().detect(bgr))
 
 
 def set_auto_tags(session: Session, photo: Photo, concepts: Sequence[Concept]) -> None:

@@ -62,6 +62,7 @@ class PhotoOut(BaseModel):
     caption: str | None
     ocr_text: str | None
     faces_count: int | None
+    hide_faces: bool = Field(default=False, description="Anyone but the owner sees it with faces blurred.")
     indexed_at: datetime | None
     thumbnail_url: str
     original_url: str
@@ -77,6 +78,7 @@ class PhotoDetailOut(PhotoOut):
 
 class _PhotoChange(BaseModel):
     favorite: bool | None = None
+    hide_faces: bool | None = Field(default=None, description="Blur its faces for anyone but the owner.")
     taken_at: DateTime | None = Field(default=None, description="RFC 3339 with a zone; stored as UTC.")
 
 
@@ -107,6 +109,7 @@ class _AlbumChange(BaseModel):
     title: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=5000)
     cover_photo_id: str | None = Field(default=None, max_length=36, description="A photo in the album (else 404).")
+    hide_faces: bool | None = Field(default=None, description="Blur faces in its photos for anyone but the owner.")
 
 
 class AlbumPatchHousehold(_AlbumChange):
@@ -135,6 +138,7 @@ class AlbumOut(BaseModel):
     cover_url: str | None
     photo_count: int
     created_at: datetime
+    hide_faces: bool = False
 
 
 class PhotoIds(BaseModel):
@@ -160,3 +164,31 @@ class SearchOut(BaseModel):
     backend: str = Field(description="The embedder that indexed the photos searched (e.g. concepts:…, clip:…)")
     pending: int = Field(description="Photos you may see that this backend has not indexed yet (still "
                          "found by their words)")
+
+
+class PersonOut(BaseModel):
+    id: str
+    name: str | None = Field(description="Null until the owner names them.")
+    photo_count: int
+    face_count: int
+    cover_face_id: str | None
+    cover_url: str | None = Field(description="A face crop (WebP) of the person.")
+    photos_url: str
+    created_at: datetime
+
+
+class PersonPatch(BaseModel):
+    name: str | None = Field(max_length=100, description="An empty string or null unnames the person.")
+
+
+class MergeIn(BaseModel):
+    into: str = Field(max_length=36, description="The person who keeps the faces (and their name).")
+
+
+class FaceOut(BaseModel):
+    id: str
+    photo_id: str
+    person_id: str | None
+    box: tuple[int, int, int, int] = Field(description="x, y, w, h in the upright original's pixels.")
+    score: float
+    crop_url: str
