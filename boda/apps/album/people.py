@@ -238,6 +238,10 @@ def faces_of(session: Session, scope: Scope, photo_id: str) -> list[Face]:
     return list(session.scalars(select(Face).where(Face.photo_id == photo.id).order_by(Face.x, Face.id)))
 
 
+def faces_of_person(session: Session, person: Person) -> list[Face]:
+    return list(session.scalars(select(Face).where(Face.person_id == person.id).order_by(Face.photo_id, Face.id)))
+
+
 def names_matching(session: Session, user_id: str | None, text: str) -> set[str]:
     """Ids of the photos with faces of the caller's people whose name matches the query:
     the query is in the name ("kim" finds "Kim Minji") or the name is in the query

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 from fastapi.responses import Response, StreamingResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from boda.apps.album import people, search, service
@@ -313,8 +312,7 @@ def person_photos(person_id: str, session: DbSession, user: CurrentUser,
 def person_faces(person_id: str, session: DbSession, user: CurrentUser) -> list[FaceOut]:
     """Every face grouped into this person (detach a wrong one with POST /faces/{id}/detach)."""
     person = people.get_person(session, Scope.of(user), person_id)
-    return [face_out(f) for f in session.scalars(
-        select(Face).where(Face.person_id == person.id).order_by(Face.photo_id, Face.id))]
+    return [face_out(f) for f in people.faces_of_person(session, person)]
 
 
 @router.get("/photos/{photo_id}/faces", responses=errors(404))

@@ -19,7 +19,7 @@ from PIL import Image
 from boda.core.runtime import Runtime
 from boda.web.app import create_app
 from tests.apps.album.test_albums import household_of
-from tests.conftest import Account, make_account, make_settings
+from tests.conftest import PASSWORD, Account, make_account, make_settings
 
 API = "/api/v1/album"
 FACES = Path(__file__).parents[2] / "fixtures/faces"
@@ -159,3 +159,33 @@ def test_a_hide_faces_album_blurs_faces_for_household_members_only(album) -> Non
     # Hiding off: carol gets the stored thumbnail again.
     alice.patch(f"{API}/albums/{album_id}", json={"hide_faces": False})
     assert carol.get(thumb_url, params={"size": 512}).content == mine.content
+
+
+def test_people_pages_for_the_owner_only(album) -> None:  # noqa: ANN001
+    import re
+
+    client, _, alice, bob, ids = album
+    people = people_of(alice)
+    named = next(p for p in people if p["name"])
+    client.post("/api/v1/auth/login", json={"username": "alice", "password": PASSWORD})
+    try:
+        page = client.get("/album/people")
+        assert page.status_code == 200 and 'data-testid="people-grid"' in page.text
+        assert named["name"] in page.text and named["cover_url"] in page.text and 'class="person-merge' in page.text
+        person = client.get(f"/album/people/{named['id']}")
+        photos = {p["id"] for p in alice.get(named["photos_url"]).json()["items"]}
+        assert person.status_code == 200 and photos and all(pid in person.text for pid in photos)
+        assert photos <= {ids["astronaut"], ids["grace_hopper"], ids["group"]}
+        assert 'data-action="detach-face"' in person.text
+        album_id = alice.post(f"{API}/albums", json={"title": "Faces"}).json()["id"]
+        album_page = client.get(f"/album/albums/{album_id}").text
+        assert 'id="album-hide-faces"' in album_page
+        client.get("/lang/ko")
+        ko = client.get("/album/people").text
+        assert "인물" in ko and "Merge" not in ko
+        client.get("/lang/en")
+        for html in (page.text, person.text, album_page):
+            assert not re.search(r"<script(?![^>]*\bsrc=)", html) and " style=" not in html and "<style" not in html
+    finally:
+        client.post("/api/v1/auth/logout")
+    assert bob.get(f"/album/people/{named['id']}").status_code == 404
