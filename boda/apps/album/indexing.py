@@ -76,11 +76,15 @@ def understand_photos(session: Session, runtime: Runtime, embedder: ImageTextEmb
             image, _ = service.decode_upright(runtime.store.read(photo.blob_key), max_side=UNDERSTAND_SIDE)
             image.thumbnail((UNDERSTAND_SIDE, UNDERSTAND_SIDE))
         text, words = read_text(runtime, image)
-        names = people.index_faces(session, runtime, photo, image)  # sets faces_count; replaces old faces
+        people.index_faces(session, runtime, photo, image)  # sets faces_count; replaces the photo's old faces
         photo.ocr_text = text
         photo.concepts = words
         images.append(image)
-        facts.append(PhotoFacts(text=text, faces=photo.faces_count or 0, people=tuple(names)))
+        # Names are NOT passed (PhotoFacts.people stays empty): the concepts backend would write them into
+        # the caption and the photo's vector, which everyone who may see the photo reads and searches, and
+        # a name is its owner's alone. The owner finds people by name through search._literal instead,
+        # which also follows a rename at once (a vector would keep the old name until a re-index).
+        facts.append(PhotoFacts(text=text, faces=photo.faces_count or 0))
     describe = getattr(embedder, "describe", None)
     if describe is not None and hasattr(embedder, "embed_concepts"):
         # The concepts backend: describe once, embed the description (no second look at the photo).

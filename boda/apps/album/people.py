@@ -73,8 +73,8 @@ def index_faces(session: Session, runtime: Runtime, photo: Photo, image: Image.I
     """Find, embed and group the faces of `image` (the photo, upright, maybe scaled down).
 
     Replaces the photo's faces (a re-index starts over); sets `faces_count`; answers the names
-    of the named people found, for the embedder's PhotoFacts. Without a face embedder the faces
-    are only counted.
+    of the named people found (indexing does not hand them to the embedder: see indexing.py).
+    Without a face embedder the faces are only counted.
     """
     bgr, detected = detect_faces(runtime, image)
     photo.faces_count = len(detected)

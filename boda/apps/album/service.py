@@ -474,7 +474,10 @@ def purge_photos(session: Session, photos: Sequence[Photo]) -> int:
     session.execute(update(Album).where(Album.cover_photo_id.in_(ids)).values(cover_photo_id=None))
     session.execute(delete(AlbumPhoto).where(AlbumPhoto.photo_id.in_(ids)))
     session.execute(delete(PhotoTag).where(PhotoTag.photo_id.in_(ids)))
+    from boda.apps.album import people  # people builds on this module
+
     for photo in photos:
+        people.remove_faces(session, photo)  # their people's centroids follow; empty unnamed people go
         session.delete(photo)
     session.flush()
     for file in files:

@@ -120,6 +120,24 @@ def test_merge_and_detach(album) -> None:  # noqa: ANN001
     assert set(search_ids(alice, "grace hopper")) == {ids["grace_hopper"], ids["group"]}
 
 
+def test_reindexing_a_photo_replaces_its_faces_and_keeps_its_person(album) -> None:  # noqa: ANN001
+    from boda.apps.album import people as album_people
+    from boda.apps.album.indexing import UNDERSTAND_SIDE
+    from boda.apps.album.models import Photo
+    from boda.apps.album.service import decode_upright
+
+    _, runtime, alice, _, ids = album
+    before = alice.get(f"{API}/photos/{ids['astronaut']}/faces").json()
+    with runtime.db.session() as session:
+        photo = session.get(Photo, ids["astronaut"])
+        image, _ = decode_upright(runtime.store.read(photo.blob_key), max_side=UNDERSTAND_SIDE)
+        assert album_people.index_faces(session, runtime, photo, image) == ["Eileen Collins"]
+        session.commit()
+    after = alice.get(f"{API}/photos/{ids['astronaut']}/faces").json()
+    assert len(after) == 1 and after[0]["id"] != before[0]["id"] and after[0]["person_id"] == before[0]["person_id"]
+    assert after[0]["box"] == before[0]["box"]
+
+
 def test_other_users_get_404_on_people_faces_and_crops(album) -> None:  # noqa: ANN001
     _, _, alice, bob, ids = album
     person = people_of(alice)[0]
@@ -152,6 +170,10 @@ def test_a_hide_faces_album_blurs_faces_for_household_members_only(album) -> Non
     face_diff = np.abs(a[y:y + h, x:x + w] - b[y:y + h, x:x + w]).mean()
     outside = np.abs(a[400:, :100] - b[400:, :100]).mean()  # a corner far from the face
     assert face_diff > 8 and outside < 3, (face_diff, outside)
+    # Carol sees the photo but not Alice's names: searching the name finds nothing, caption included.
+    assert "Eileen" not in (carol.get(f"{API}/photos/{ids['astronaut']}").json()["caption"] or "")
+    assert ids["astronaut"] not in [i["photo"]["id"] for i in carol.get(
+        f"{API}/search", params={"q": "Eileen Collins"}).json()["items"] if "text" in i["matched"]]
     # The owner's original is the bytes uploaded; carol's is a re-encoding without EXIF.
     assert alice.get(original_url).content == (FACES / "astronaut.jpg").read_bytes()
     other = carol.get(original_url)
@@ -189,3 +211,15 @@ def test_people_pages_for_the_owner_only(album) -> None:  # noqa: ANN001
     finally:
         client.post("/api/v1/auth/logout")
     assert bob.get(f"/album/people/{named['id']}").status_code == 404
+
+
+def test_trashed_and_purged_photos_leave_their_people(album) -> None:  # noqa: ANN001
+    _, _, alice, _, ids = album
+    eileen = next(p for p in people_of(alice) if p["name"] == "Eileen Collins")
+    assert eileen["photo_count"] == 2
+    assert alice.delete(f"{API}/photos/{ids['group']}").status_code == 204
+    assert alice.get(f"{API}/people/{eileen['id']}").json()["photo_count"] == 1
+    assert alice.delete(f"{API}/trash").json() == {"deleted": 1}
+    after = alice.get(f"{API}/people/{eileen['id']}").json()
+    assert after["photo_count"] == 1 and after["face_count"] == 1
+    assert len(people_of(alice)) == 2  # the cameraman was only in the group photo
