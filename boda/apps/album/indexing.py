@@ -2,7 +2,8 @@
 
 First what an upload may have left out (EXIF facts, perceptual hash, thumbnails).
 Then what search needs, in batches (CLIP runs a batch at once): the words written in
-the photo (OCR), its faces, an image-text embedding stored in the vector store under
+the photo (OCR), its faces (found, embedded and grouped into the owner's people,
+boda.apps.album.people), an image-text embedding stored in the vector store under
 the embedder's key, and (from the concepts backend) what was seen: a plain caption and
 automatic tags. OCR boxes are stored as fractions (0..1) of the upright photo. Each batch
 is committed on its own, so a retried job resumes.
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from boda.ai.concepts import readable_words
 from boda.ai.embed import Concept, ImageTextEmbedder, PhotoFacts
-from boda.apps.album import service
+from boda.apps.album import people, service
 from boda.apps.album.models import Photo, PhotoTag, Tag
 from boda.core import uploads
 from boda.core.db import utcnow
@@ -79,11 +80,15 @@ def understand_photos(session: Session, runtime: Runtime, embedder: ImageTextEmb
             image, _ = service.decode_upright(runtime.store.read(photo.blob_key), max_side=UNDERSTAND_SIDE)
             image.thumbnail((UNDERSTAND_SIDE, UNDERSTAND_SIDE))
         text, words = read_text(runtime, image)
-        faces = count_faces(runtime, image)
-        photo.ocr_text, photo.faces_count = text, faces
+        people.index_faces(session, runtime, photo, image)  # sets faces_count; replaces the photo's old faces
+        photo.ocr_text = text
         photo.concepts = words
         images.append(image)
-        facts.append(PhotoFacts(text=text, faces=faces))
+        # Names are NOT passed (PhotoFacts.people stays empty): the concepts backend would write them into
+        # the caption and the photo's vector, which everyone who may see the photo reads and searches, and
+        # a name is its owner's alone. The owner finds people by name through search._literal instead,
+        # which also follows a rename at once (a vector would keep the old name until a re-index).
+        facts.append(PhotoFacts(text=text, faces=photo.faces_count or 0))
     describe = getattr(embedder, "describe", None)
     if describe is not None and hasattr(embedder, "embed_concepts"):
         # The concepts backend: describe once, embed the description (no second look at the photo).
@@ -138,11 +143,6 @@ def fraction_box(box: Sequence[float], size: tuple[int, int]) -> list[float]:
     x, y = min(max(box[0] / width, 0.0), 1.0), min(max(box[1] / height, 0.0), 1.0)
     w, h = min(max(box[2] / width, 0.0), 1.0 - x), min(max(box[3] / height, 0.0), 1.0 - y)
     return [round(x, 5), round(y, 5), round(w, 5), round(h, 5)]
-
-
-def count_faces(runtime: Runtime, image: Image.Image) -> int:
-    bgr = np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
-    return len(runtime.ai.face_detector().detect(bgr))
 
 
 def set_auto_tags(session: Session, photo: Photo, concepts: Sequence[Concept]) -> None:

@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from boda.core.db import Base, IdMixin, TimestampMixin, UTCDateTime, utcnow
@@ -49,6 +61,8 @@ class Photo(IdMixin, TimestampMixin, Owned, Base):
     index_key: Mapped[str | None] = mapped_column(String(128), default=None)  # which embedder indexed it
     indexed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(timezone=True), default=None)
     concepts: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
+    # Anyone but the owner gets its thumbnails and original with faces blurred (boda.apps.album.people).
+    hide_faces: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     file: Mapped[StoredFile] = relationship(foreign_keys=[file_id], lazy="raise")
 
@@ -61,6 +75,8 @@ class Album(IdMixin, TimestampMixin, Owned, Base):
     description: Mapped[str] = mapped_column(Text, default="")
     cover_photo_id: Mapped[str | None] = mapped_column(ForeignKey("album_photos.id", ondelete="SET NULL"),
                                                        default=None)
+    # Anyone but the owner sees the album's photos with faces blurred, wherever they open them.
+    hide_faces: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class AlbumPhoto(Base):
@@ -135,3 +151,38 @@ class ClassifierVersion(IdMixin, Base):
     confusion: Mapped[list[Any]] = mapped_column(JSON)
     counts: Mapped[dict[str, int]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True), default=utcnow)
+
+
+class Person(IdMixin, TimestampMixin, Base):
+    """A person in one owner's photos: a group of their faces, named by the owner (or not yet).
+
+    People are private to their owner whatever the photos' visibility: a name is what the
+    owner calls someone, and faces of a shared photo stay the owner's to group.
+    """
+
+    __tablename__ = "album_people"
+    noun, noun_key = "person", "person"
+
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str | None] = mapped_column(String(100), default=None)
+    centroid: Mapped[bytes] = mapped_column(LargeBinary)  # float32 x dim, L2-normalised mean of its faces
+    cover_face_id: Mapped[str | None] = mapped_column(String(36), default=None)  # no FK: faces point here
+
+
+class Face(IdMixin, Base):
+    """One face found in a photo: its box in the upright original's pixels and its embedding."""
+
+    __tablename__ = "album_faces"
+    noun, noun_key = "face", "face"
+
+    photo_id: Mapped[str] = mapped_column(ForeignKey("album_photos.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[str | None] = mapped_column(ForeignKey("album_people.id", ondelete="SET NULL"),
+                                                  default=None, index=True)
+    x: Mapped[int] = mapped_column(Integer)
+    y: Mapped[int] = mapped_column(Integer)
+    w: Mapped[int] = mapped_column(Integer)
+    h: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+    embedder: Mapped[str] = mapped_column(String(64))  # the face embedder's key: vectors of another do not compare
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32 x dim, L2-normalised

@@ -1,4 +1,4 @@
-"""Album's web pages: library, photo, albums, trash, classifiers. Actions go through the API (static/album.js)."""
+"""Album's web pages: library, photo, albums, people, trash, classifiers (actions go through static/album.js)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from markupsafe import Markup
 
-from boda.apps.album import captions, classifying, service
+from boda.apps.album import captions, classifying, people, service
 from boda.apps.album.classifiers import confusion_svg
-from boda.apps.album.routes import album_out, classifier_detail, classifier_out, photos_out
+from boda.apps.album.routes import album_out, classifier_detail, classifier_out, face_out, person_out, photos_out
 from boda.apps.album.service import PhotoFilters
 from boda.apps.album.settings import album_settings
 from boda.core import households
@@ -119,3 +119,25 @@ def classifier_page(classifier_id: str, page: Page, session: DbSession, runtime:
                        photos=photos_out(session, listed.items), labels=labels, total=listed.total,
                        page_no=max(1, p), per_page=PER_PAGE, query="?", tab="classifiers",
                        job=job if job is not None and job.status in ("queued", "running") else None)
+
+
+@router.get("/album/people")
+def people_page(page: Page, session: DbSession) -> Response:
+    if (redirect := require_login(page)) is not None:
+        return redirect
+    found = people.list_people(session, Scope.of(page.user))
+    return page.render("album/people.html", people=[person_out(p) for p in found], tab="people")
+
+
+@router.get("/album/people/{person_id}")
+def person_page(person_id: str, page: Page, session: DbSession, p: int = 1) -> Response:
+    if (redirect := require_login(page)) is not None:
+        return redirect
+    scope = Scope.of(page.user)
+    person = people.get_person(session, scope, person_id)
+    listed = service.list_photos(session, scope, PhotoFilters(person_id=person.id), limit=PER_PAGE,
+                                 offset=_offset(p))
+    faces = people.faces_of_person(session, person)
+    return page.render("album/person.html", person=person_out(people.summary(session, person)),
+                       faces=[face_out(f) for f in faces], photos=photos_out(session, listed.items),
+                       total=listed.total, page_no=max(1, p), per_page=PER_PAGE, tab="people")

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, File, Path, Query, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.orm import Session
 
-from boda.apps.album import captions, classifying, search, service
+from boda.apps.album import captions, classifying, people, search, service
 from boda.apps.album.classifiers import confusion_svg
-from boda.apps.album.models import Album, Classifier, ClassifierVersion, Photo, PhotoTag
+from boda.apps.album.models import Album, Classifier, ClassifierVersion, Face, Photo, PhotoTag
 from boda.apps.album.schemas import (
     AlbumIn,
     AlbumOut,
@@ -22,7 +22,11 @@ from boda.apps.album.schemas import (
     ClassifierOut,
     ExampleOut,
     ExamplesIn,
+    FaceOut,
+    MergeIn,
     OcrWordOut,
+    PersonOut,
+    PersonPatch,
     PhotoDetailOut,
     PhotoIds,
     PhotoOut,
@@ -67,7 +71,8 @@ def photo_out(photo: Photo, tags: list[PhotoTag] | None = None, duplicate_of: st
         phash=photo.phash, taken_at=photo.taken_at, created_at=photo.created_at, camera_make=photo.camera_make,
         camera_model=photo.camera_model, gps_lat=photo.gps_lat, gps_lon=photo.gps_lon, favorite=photo.favorite,
         trashed_at=photo.trashed_at, caption=photo.caption, caption_source=photo.caption_source,
-        ocr_text=photo.ocr_text, faces_count=photo.faces_count, indexed_at=photo.indexed_at,
+        ocr_text=photo.ocr_text, faces_count=photo.faces_count, hide_faces=photo.hide_faces,
+        indexed_at=photo.indexed_at,
         index_backend=photo.index_key, thumbnail_url=f"{base}/thumbnail", original_url=f"{base}/original",
         thumbnail_sizes=sorted(int(s) for s in photo.thumbnails),
         tags=[TagOut(name=t.tag.name, source=t.source, score=t.score) for t in tags or []],
@@ -84,7 +89,7 @@ def album_out(album: Album, count: int) -> AlbumOut:
     return AlbumOut(id=album.id, owner_id=album.owner_id, title=album.title, description=album.description,
                     visibility=album.visibility, household_id=album.household_id,
                     cover_photo_id=album.cover_photo_id, cover_url=cover, photo_count=count,
-                    created_at=album.created_at)
+                    created_at=album.created_at, hide_faces=album.hide_faces)
 
 
 def _detail(session: Session, runtime: RuntimeDep, scope: Scope, photo: Photo) -> PhotoDetailOut:
@@ -132,24 +137,44 @@ def get_photo(photo_id: str, session: DbSession, user: MaybeUser, runtime: Runti
 def photo_thumbnail(photo_id: str, session: DbSession, user: MaybeUser, runtime: RuntimeDep,
                     size: Annotated[int, Query(ge=1, le=4096, description="Wanted long side in px.")] = 256,
                     ) -> StreamingResponse:
-    """Stream a WebP thumbnail at least `size` px on its long side (or the largest made)."""
+    """Stream a WebP thumbnail at least `size` px on its long side (or the largest made); faces blurred
+    for anyone but the owner when the photo, or an album holding it, hides faces."""
     photo = service.get_photo(session, Scope.of(user), photo_id, trashed=True)
+    return _thumbnail(session, runtime, photo, size, user.id if user else None)
+
+
+def _thumbnail(session: Session, runtime: RuntimeDep, photo: Photo, size: int, viewer: str | None) -> Response:
+    if people.faces_hidden(session, photo, viewer):
+        return _hidden(people.hidden_image(session, runtime, photo, size=size))
     return stream_file(runtime, service.thumbnail_file(session, photo, size), False)
+
+
+def _original(session: Session, runtime: RuntimeDep, photo: Photo, viewer: str | None, download: bool) -> Response:
+    if people.faces_hidden(session, photo, viewer):
+        return _hidden(people.hidden_image(session, runtime, photo, size=None))
+    return stream_file(runtime, service.original_file(session, photo), download)
+
+
+def _hidden(data: bytes) -> Response:
+    # Not cached for long: the owner may turn hiding off (or on) at any time.
+    return Response(data, media_type="image/webp", headers={"cache-control": "private, max-age=60",
+                                                            "x-content-type-options": "nosniff"})
 
 
 @router.get("/photos/{photo_id}/original", response_class=StreamingResponse, responses={200: IMAGE})
 def photo_original(photo_id: str, session: DbSession, user: MaybeUser, runtime: RuntimeDep,
                    download: bool = False) -> StreamingResponse:
-    """Stream the original file as uploaded (EXIF included: only for those who may see the photo)."""
+    """Stream the original file as uploaded (EXIF included: only for those who may see the photo); when its
+    faces are hidden from the caller, a WebP re-encoding with faces blurred and no EXIF."""
     photo = service.get_photo(session, Scope.of(user), photo_id, trashed=True)
-    return stream_file(runtime, service.original_file(session, photo), download)
+    return _original(session, runtime, photo, user.id if user else None, download)
 
 
 @router.get("/shared/{share_token}/original", response_class=StreamingResponse, responses={200: IMAGE})
 def shared_original(share_token: str, session: DbSession, runtime: RuntimeDep) -> StreamingResponse:
     """Stream a photo shared by an unlisted link."""
     photo = service.shared_photo(session, share_token)
-    return stream_file(runtime, service.original_file(session, photo), False)
+    return _original(session, runtime, photo, None, False)
 
 
 @router.get("/shared/{share_token}/thumbnail", response_class=StreamingResponse, responses={200: IMAGE})
@@ -157,7 +182,7 @@ def shared_thumbnail(share_token: str, session: DbSession, runtime: RuntimeDep,
                      size: Annotated[int, Query(ge=1, le=4096)] = 256) -> StreamingResponse:
     """Stream a thumbnail of a photo shared by an unlisted link."""
     photo = service.shared_photo(session, share_token)
-    return stream_file(runtime, service.thumbnail_file(session, photo, size), False)
+    return _thumbnail(session, runtime, photo, size, None)
 
 
 @router.patch("/photos/{photo_id}")
@@ -166,7 +191,7 @@ def update_photo(photo_id: str, body: PhotoPatch, session: DbSession, user: Curr
     """Change one of the caller's photos: favourite, date taken, visibility."""
     scope = Scope.of(user)
     photo = service.update_photo(session, scope, photo_id, favorite=body.favorite, taken_at=body.taken_at,
-                                 visibility=body.visibility, household_id=body.household_id)
+                                 visibility=body.visibility, household_id=body.household_id, hide_faces=body.hide_faces)
     return _detail(session, runtime, scope, photo)
 
 
@@ -263,7 +288,7 @@ def update_album(album_id: str, body: AlbumPatch, session: DbSession, user: Curr
     scope = Scope.of(user)
     album = service.update_album(session, scope, album_id, title=body.title, description=body.description,
                                  cover_photo_id=body.cover_photo_id, visibility=body.visibility,
-                                 household_id=body.household_id)
+                                 household_id=body.household_id, hide_faces=body.hide_faces)
     return _album(session, scope, album)
 
 
@@ -286,6 +311,85 @@ def remove_album_photos(album_id: str, body: PhotoIds, session: DbSession, user:
     scope = Scope.of(user)
     return _album(session, scope, service.remove_from_album(session, scope, album_id, body.photo_ids))
 
+
+# --- people ------------------------------------------------------------------
+
+def person_out(found: people.PersonSummary) -> PersonOut:
+    person = found.person
+    cover = f"/api/v1/album/faces/{person.cover_face_id}/crop" if person.cover_face_id else None
+    return PersonOut(id=person.id, name=person.name, photo_count=found.photo_count, face_count=found.face_count,
+                     cover_face_id=person.cover_face_id, cover_url=cover,
+                     photos_url=f"/api/v1/album/people/{person.id}/photos", created_at=person.created_at)
+
+
+def face_out(face: Face) -> FaceOut:
+    return FaceOut(id=face.id, photo_id=face.photo_id, person_id=face.person_id, box=(face.x, face.y, face.w, face.h),
+                   score=round(face.score, 4), crop_url=f"/api/v1/album/faces/{face.id}/crop")
+
+
+@router.get("/people")
+def list_people(session: DbSession, user: CurrentUser, named: bool | None = None) -> list[PersonOut]:
+    """The caller's people (faces grouped at indexing), named first; `named` keeps only named or unnamed."""
+    return [person_out(p) for p in people.list_people(session, Scope.of(user), named=named)]
+
+
+@router.get("/people/{person_id}", responses=errors(404))
+def get_person(person_id: str, session: DbSession, user: CurrentUser) -> PersonOut:
+    """One of the caller's people (anyone else's: 404)."""
+    return person_out(people.summary(session, people.get_person(session, Scope.of(user), person_id)))
+
+
+@router.patch("/people/{person_id}", responses=errors(404))
+def rename_person(person_id: str, body: PersonPatch, session: DbSession, user: CurrentUser) -> PersonOut:
+    """Name one of the caller's people; search finds their photos by this name at once."""
+    person = people.rename(session, Scope.of(user), person_id, body.name)
+    return person_out(people.summary(session, person))
+
+
+@router.post("/people/{person_id}/merge", responses=errors(404, 409))
+def merge_person(person_id: str, body: MergeIn, session: DbSession, user: CurrentUser) -> PersonOut:
+    """Move every face of this person to `into` and delete this one (409 when both are the same)."""
+    person = people.merge(session, Scope.of(user), person_id, body.into)
+    return person_out(people.summary(session, person))
+
+
+@router.get("/people/{person_id}/photos", responses=errors(404))
+def person_photos(person_id: str, session: DbSession, user: CurrentUser,
+                  page: Annotated[PageParams, Depends()]) -> Page[PhotoOut]:
+    """The caller's photos that show this person, newest taken first."""
+    scope = Scope.of(user)
+    person = people.get_person(session, scope, person_id)
+    listed = service.list_photos(session, scope, PhotoFilters(person_id=person.id), limit=page.limit,
+                                 offset=page.offset)
+    return Page(items=photos_out(session, listed.items), total=listed.total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/people/{person_id}/faces", responses=errors(404))
+def person_faces(person_id: str, session: DbSession, user: CurrentUser) -> list[FaceOut]:
+    """Every face grouped into this person (detach a wrong one with POST /faces/{id}/detach)."""
+    person = people.get_person(session, Scope.of(user), person_id)
+    return [face_out(f) for f in people.faces_of_person(session, person)]
+
+
+@router.get("/photos/{photo_id}/faces", responses=errors(404))
+def photo_faces(photo_id: str, session: DbSession, user: CurrentUser) -> list[FaceOut]:
+    """The faces found in one of the caller's own photos, with the person each was grouped into."""
+    return [face_out(f) for f in people.faces_of(session, Scope.of(user), photo_id)]
+
+
+@router.post("/faces/{face_id}/detach", responses=errors(404, 409))
+def detach_face(face_id: str, session: DbSession, user: CurrentUser) -> PersonOut:
+    """Split a wrongly grouped face off into a new unnamed person (409 when it is its person's only face)."""
+    person = people.detach(session, Scope.of(user), face_id)
+    return person_out(people.summary(session, person))
+
+
+@router.get("/faces/{face_id}/crop", response_class=Response, responses={200: IMAGE, **errors(404)})
+def face_crop(face_id: str, session: DbSession, user: CurrentUser, runtime: RuntimeDep) -> Response:
+    """A WebP crop of one of the caller's faces, for the People page."""
+    data = people.face_crop(session, runtime, Scope.of(user), face_id)
+    return Response(data, media_type="image/webp", headers={"cache-control": "private, max-age=3600",
+                                                            "x-content-type-options": "nosniff"})
 
 
 # --- search ------------------------------------------------------------------

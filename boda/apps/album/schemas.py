@@ -100,6 +100,7 @@ class PhotoOut(BaseModel):
                                        "llm:<model> (written by the chat model), or null (not captioned yet)")
     ocr_text: str | None
     faces_count: int | None
+    hide_faces: bool = Field(default=False, description="Anyone but the owner sees it with faces blurred.")
     indexed_at: datetime | None
     index_backend: str | None = Field(description="The image-text embedder that indexed the photo (e.g. "
                                       "concepts:…, clip:…); null until indexed.")
@@ -118,6 +119,7 @@ class PhotoDetailOut(PhotoOut):
 
 class _PhotoChange(BaseModel):
     favorite: StrictBool | None = None  # 0 or "yes" are not booleans (the schema says so; lax pydantic took them)
+    hide_faces: StrictBool | None = Field(default=None, description="Blur its faces for anyone but the owner.")
     taken_at: DateTime | None = Field(default=None, description="RFC 3339 with a zone; stored as UTC.")
 
 
@@ -148,6 +150,7 @@ class _AlbumChange(BaseModel):
     title: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=5000)
     cover_photo_id: str | None = Field(default=None, max_length=36, description="A photo in the album (else 404).")
+    hide_faces: StrictBool | None = Field(default=None, description="Blur faces in its photos for all but the owner.")
 
 
 class AlbumPatchHousehold(_AlbumChange):
@@ -176,6 +179,7 @@ class AlbumOut(BaseModel):
     cover_url: str | None
     photo_count: int
     created_at: datetime
+    hide_faces: bool = False
 
 
 class PhotoIds(BaseModel):
@@ -264,3 +268,31 @@ class ClassifierOut(BaseModel):
 class ClassifierDetailOut(ClassifierOut):
     versions: list[VersionOut]
     labelled: list[ExampleOut]
+
+
+class PersonOut(BaseModel):
+    id: str
+    name: str | None = Field(description="Null until the owner names them.")
+    photo_count: int
+    face_count: int
+    cover_face_id: str | None
+    cover_url: str | None = Field(description="A face crop (WebP) of the person.")
+    photos_url: str
+    created_at: datetime
+
+
+class PersonPatch(BaseModel):
+    name: str | None = Field(max_length=100, description="An empty string or null unnames the person.")
+
+
+class MergeIn(BaseModel):
+    into: str = Field(max_length=36, description="The person who keeps the faces (and their name).")
+
+
+class FaceOut(BaseModel):
+    id: str
+    photo_id: str
+    person_id: str | None
+    box: tuple[int, int, int, int] = Field(description="x, y, w, h in the upright original's pixels.")
+    score: float
+    crop_url: str

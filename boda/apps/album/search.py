@@ -18,7 +18,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from boda.ai.embed import ImageTextEmbedder
-from boda.apps.album import service
+from boda.apps.album import people, service
 from boda.apps.album.indexing import space_for
 from boda.apps.album.models import Photo, PhotoTag, Tag
 from boda.apps.album.service import PhotoFilters
@@ -62,13 +62,18 @@ def _visible(session: Session, scope: Scope, filters: PhotoFilters, key: str) ->
     return {photo_id for photo_id, _ in rows}, {photo_id for photo_id, index_key in rows if index_key == key}
 
 
-def _literal(session: Session, ids: set[str], text: str) -> set[str]:
-    """Photos among `ids` whose OCR text, caption or a tag contains the query (case-folded)."""
+def _literal(session: Session, ids: set[str], text: str, user_id: str | None = None) -> set[str]:
+    """Photos among `ids` whose OCR text, caption or a tag contains the query (case-folded), or that
+    show one of the caller's people whose name matches it (names are private: only the caller's own).
+
+    A renamed person is found by the new name at once: the match is on names, not on vectors,
+    so no photo's embedding changes when a name does.
+    """
     if not ids or not text:
         return set()
+    found: set[str] = people.names_matching(session, user_id, text) & ids
     pattern = f"%{text.casefold()}%"
     tagged = select(PhotoTag.photo_id).join(Tag, Tag.id == PhotoTag.tag_id).where(Tag.name.like(pattern))
-    found: set[str] = set()
     id_list = list(ids)
     for start in range(0, len(id_list), 900):  # SQLite's bound-parameter limit
         chunk = id_list[start:start + 900]
@@ -95,7 +100,7 @@ def _rank(session: Session, runtime: Runtime, scope: Scope, filters: PhotoFilter
         for photo_id, score in runtime.vectors.search(space_for(embedder.key), vector, k=want, allowed=allowed):
             scores[photo_id], matched[photo_id] = float(score), "vector"
     # Literal matches reach photos not indexed by this backend yet too (re-indexing keeps search working).
-    for photo_id in _literal(session, visible, text):
+    for photo_id in _literal(session, visible, text, scope.user_id):
         scores[photo_id] = scores.get(photo_id, 0.0) + LITERAL_BONUS
         matched[photo_id] = "text+vector" if photo_id in matched else "text"
     ordered = sorted(scores.items(), key=lambda item: (-item[1], item[0]))

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, Select, and_, delete, false, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from boda.apps.album.models import Album, AlbumPhoto, Photo, PhotoTag, Tag
+from boda.apps.album.models import Album, AlbumPhoto, Face, Person, Photo, PhotoTag, Tag
 from boda.apps.album.schemas import DateTime
 from boda.apps.album.settings import album_settings
 from boda.core import uploads
@@ -297,6 +297,7 @@ class PhotoFilters(BaseModel):
     max_lon: float | None = Field(default=None, ge=-180, le=180)
     favorite: bool | None = None
     has_text: bool | None = Field(default=None, description="Text was read in the photo (OCR).")
+    person_id: str | None = Field(default=None, max_length=36, description="Photos of one of the caller's people.")
     trashed: bool = Field(default=False, description="The caller's trash instead of the library.")
     oldest_first: bool = False
 
@@ -345,6 +346,9 @@ def photo_filter_query(scope: Scope, filters: PhotoFilters) -> Select[tuple[Phot
             where.append(column <= high)
     if filters.favorite is not None:
         where.append(Photo.favorite.is_(filters.favorite))
+    if filters.person_id is not None:  # people are their owner's alone: another's person matches nothing
+        where.append(Photo.id.in_(select(Face.photo_id).join(Person, Person.id == Face.person_id).where(
+            Person.id == filters.person_id, Person.owner_id == scope.user_id)))
     if filters.has_text is not None:
         has = and_(Photo.ocr_text.is_not(None), func.length(func.trim(Photo.ocr_text)) > 0)
         where.append(has if filters.has_text else ~has)
@@ -434,8 +438,10 @@ def original_file(session: Session, photo: Photo) -> StoredFile:
 
 def update_photo(session: Session, scope: Scope, photo_id: str, *, favorite: bool | None = None,
                  taken_at: datetime | None = None, visibility: Visibility | None = None,
-                 household_id: str | None = None) -> Photo:
+                 household_id: str | None = None, hide_faces: bool | None = None) -> Photo:
     photo = get_photo(session, scope, photo_id, write=True)
+    if hide_faces is not None:
+        photo.hide_faces = hide_faces
     if favorite is not None:
         photo.favorite = favorite
     if taken_at is not None:
@@ -471,7 +477,10 @@ def purge_photos(session: Session, photos: Sequence[Photo]) -> int:
     session.execute(update(Album).where(Album.cover_photo_id.in_(ids)).values(cover_photo_id=None))
     session.execute(delete(AlbumPhoto).where(AlbumPhoto.photo_id.in_(ids)))
     session.execute(delete(PhotoTag).where(PhotoTag.photo_id.in_(ids)))
+    from boda.apps.album import people  # people builds on this module
+
     for photo in photos:
+        people.remove_faces(session, photo)  # their people's centroids follow; empty unnamed people go
         session.delete(photo)
     session.flush()
     for file in files:
@@ -561,8 +570,11 @@ def get_album(session: Session, scope: Scope, album_id: str, *, write: bool = Fa
 
 def update_album(session: Session, scope: Scope, album_id: str, *, title: str | None = None,
                  description: str | None = None, cover_photo_id: str | None = None,
-                 visibility: Visibility | None = None, household_id: str | None = None) -> Album:
+                 visibility: Visibility | None = None, household_id: str | None = None,
+                 hide_faces: bool | None = None) -> Album:
     album = get_album(session, scope, album_id, write=True)
+    if hide_faces is not None:
+        album.hide_faces = hide_faces
     if title is not None:
         album.title = title.strip() or album.title
     if description is not None:

@@ -1,7 +1,7 @@
 """album: users' own classifiers, their labelled photos and trained versions
 
 Revision ID: a1b0c0de0003
-Revises: a1b0c0de0001
+Revises: a1b0c0de0002
 Create Date: 2026-12-02 00:50:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import boda.core.db
 
 revision: str = 'a1b0c0de0003'
-down_revision: str | None = 'a1b0c0de0001'
+down_revision: str | None = 'a1b0c0de0002'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -290,6 +290,10 @@
         case "trash": await Boda.api(`${API}/photos/${id}`, { method: "DELETE" }); window.location.assign("/album"); return;
         case "restore": await Boda.api(`${API}/photos/${id}/restore`, { method: "POST" }); break;
         case "empty-trash": if (!window.confirm(text("confirm"))) return; await Boda.api(`${API}/trash`, { method: "DELETE" }); break;
+        case "detach-face": {
+          const person = await Boda.api(`${API}/faces/${encodeURIComponent(button.dataset.faceId)}/detach`, { method: "POST" });
+          window.location.assign(`/album/people/${encodeURIComponent(person.id)}`); return;
+        }
         case "delete-album": await Boda.api(`${API}/albums/${encodeURIComponent(button.dataset.albumId)}`, { method: "DELETE" }); window.location.assign("/album/albums"); return;
         default: return;
       }
@@ -357,7 +361,31 @@
     });
   }
 
+  // --- people: rename inline, merge into another person ---
+  function setupPeople() {
+    document.querySelectorAll("form.person-name").forEach((form) => form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      try {
+        await Boda.api(`${API}/people/${encodeURIComponent(form.dataset.personId)}`, json("PATCH", { name: form.elements.name.value }));
+        window.location.reload();
+      } catch (err) { showError(err); }
+    }));
+    document.querySelectorAll("form.person-merge").forEach((form) => form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      try {
+        await Boda.api(`${API}/people/${encodeURIComponent(form.dataset.personId)}/merge`, json("POST", { into: form.elements.into.value }));
+        window.location.reload();
+      } catch (err) { showError(err); }
+    }));
+    const hide = $("album-hide-faces"), share = $("album-share");
+    if (hide && share) hide.addEventListener("change", async () => {
+      try { await Boda.api(`${API}/albums/${encodeURIComponent(share.dataset.albumId)}`, json("PATCH", { hide_faces: hide.checked })); }
+      catch (err) { hide.checked = !hide.checked; showError(err); }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    setupPeople();
     setupDrop();
     setupOcr();
     setupLlm();
