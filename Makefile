@@ -61,6 +61,11 @@ bench: install-dev
 	$(BIN)/python bench/uploads.py
 	$(BIN)/python bench/api_load.py
 	$(BIN)/python bench/threads.py
+	$(BIN)/python bench/vectors.py
+	$(BIN)/python bench/album_quality.py
+	$(BIN)/python bench/album_index.py --backend clip
+	$(BIN)/python bench/pantry_rank.py
+	$(BIN)/python bench/video.py
 
 lint: install-dev
 	$(BIN)/ruff check boda tests bench
