@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -172,3 +172,16 @@ def test_recommend_answers_the_exact_contract_and_never_an_excluded_dish(llm: tu
     events = [json.loads(line[6:]) for line in streamed.text.splitlines() if line.startswith("data: ")]
     assert any("delta" in e for e in events)
     assert {k: events[-1]["result"][k] for k in GOOD} == GOOD
+
+
+def test_cli_import_cook_and_recommend_without_a_model(run: Callable[..., str]) -> None:
+    run("user", "create", "mina", "--password", "correct horse battery")
+    run("pantry", "add", "삼겹살", "--qty", "600", "--unit", "g", "--user", "mina")
+    run("pantry", "add", "양파", "--user", "mina")
+    imported = run("pantry", "import", str(PAGES / "samgyeopsal-deopbap.ko.html"), "--url",
+                   "https://jipbap.example.kr/recipes/samgyeopsal-deopbap", "--user", "mina")
+    assert "Imported 삼겹살 덮밥: 11 ingredients" in imported and "5 steps" in imported
+    assert "no recipe" in run("pantry", "import", str(PAGES / "no-recipe.en.html"), "--user", "mina", code=1)
+    cooked = run("pantry", "cook", "--user", "mina")
+    assert "[corpus]" in cooked and "https://en.wikibooks.org/" in cooked and "CC BY-SA 4.0" in cooked
+    assert run("pantry", "recommend", "양파, 삼겹살", code=1).strip()  # llm.provider off: a clear reason
