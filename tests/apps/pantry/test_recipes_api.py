@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from boda.web.app import create_app
 from tests.ai.openai_server import ChatServer, serving
-from tests.conftest import FIXTURES, Account, make_account, make_settings
+from tests.conftest import FIXTURES, PASSWORD, Account, make_account, make_settings
 
 API = "/api/v1/pantry"
 PAGES = FIXTURES / "recipes"
@@ -185,3 +185,30 @@ def test_cli_import_cook_and_recommend_without_a_model(run: Callable[..., str]) 
     cooked = run("pantry", "cook", "--user", "mina")
     assert "[corpus]" in cooked and "https://en.wikibooks.org/" in cooked and "CC BY-SA 4.0" in cooked
     assert run("pantry", "recommend", "양파, 삼겹살", code=1).strip()  # llm.provider off: a clear reason
+
+
+def test_recipe_pages_import_preview_cook_and_shopping(client: TestClient, alice: Account) -> None:
+    csrf = client.post("/api/v1/auth/login", json={"username": "alice", "password": PASSWORD}).json()["csrf_token"]
+    headers = {"X-CSRF-Token": csrf, "hx-request": "true"}
+    household(alice)
+    add(alice, "삼겹살", quantity=600, unit="g")
+    listing = client.get("/pantry/recipes", headers={"accept-language": "ko"})
+    assert listing.status_code == 200 and 'name="file"' in listing.text and 'name="url"' in listing.text
+    bad = client.post("/pantry/recipes/import", headers=headers,
+                      files={"file": ("x.html", (PAGES / "no-recipe.en.html").read_bytes(), "text/html")})
+    assert 'class="alert error"' in bad.text
+    made = client.post("/pantry/recipes/import", headers=headers, data={"url": "https://jipbap.example.kr/r"},
+                       files={"file": ("r.html", (PAGES / "samgyeopsal-deopbap.ko.html").read_bytes(), "text/html")})
+    target = made.headers["hx-redirect"]
+    detail = client.get(target)
+    assert "삼겹살 덮밥" in detail.text and 'id="cook-preview"' in detail.text and 'id="cook-confirm"' in detail.text
+    cooked = client.post(f"{target}/cook", headers=headers)
+    assert cooked.headers["hx-redirect"].startswith("/pantry/shopping")
+    shopping = client.get("/pantry/shopping")
+    assert "양파" in shopping.text
+    cook = client.get("/pantry/cook")
+    assert cook.status_code == 200 and "<meter" in cook.text and "CC BY-SA 4.0" in cook.text
+    suggest = client.get("/pantry/recommend")
+    assert suggest.status_code == 200 and 'name="ingredient"' in suggest.text
+    for page in (listing, detail, shopping, cook, suggest):
+        assert "style=" not in page.text and "<script>" not in page.text
