@@ -178,6 +178,8 @@ class HouseholdIn(BaseModel):
 
 
 class RecommendIn(RecommendRequest):
+    ingredients: list[Annotated[str, Field(min_length=1, max_length=100, pattern=r"\S")]] = Field(
+        min_length=1, max_length=50, description="What to cook with (any language); blank names are not names.")
     household_id: str | None = Field(default=None, max_length=36)
 
 
@@ -363,7 +365,7 @@ async def recommend_recipe(body: RecommendIn, runtime: RuntimeDep, user: Current
     """
     chat = runtime.ai.chat()
     household = await asyncio.to_thread(_household_grounding, runtime, user, body.household_id)
-    request = RecommendRequest(ingredients=body.ingredients, except_recipe=body.except_recipe,
+    request = RecommendRequest.model_construct(ingredients=body.ingredients, except_recipe=body.except_recipe,
                                language=body.language)
     result = await recommend(chat, request, household=household)
     return result.as_dict()
@@ -377,7 +379,7 @@ async def recommend_stream(body: RecommendIn, runtime: RuntimeDep, user: Current
     if not chat.available:
         await chat.chat([])  # raises the provider's LlmUnavailable: a plain 503 before the stream starts
     household = await asyncio.to_thread(_household_grounding, runtime, user, body.household_id)
-    request = RecommendRequest(ingredients=body.ingredients, except_recipe=body.except_recipe,
+    request = RecommendRequest.model_construct(ingredients=body.ingredients, except_recipe=body.except_recipe,
                                language=body.language)
 
     async def events() -> AsyncIterator[str]:
