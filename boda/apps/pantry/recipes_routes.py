@@ -22,7 +22,7 @@ from boda.apps.pantry.recipes_import import MAX_HTML_BYTES, import_url, scrape
 from boda.apps.pantry.recipes_recommend import RecommendRequest, recommend, stream_recommend
 from boda.apps.pantry.schemas import EventOut
 from boda.core.auth import Scope
-from boda.core.errors import InvalidInput, PayloadTooLarge, UnsupportedMedia
+from boda.core.errors import Forbidden, InvalidInput, PayloadTooLarge, UnsupportedMedia
 from boda.core.models import Visibility
 from boda.core.schemas import Page
 from boda.web.deps import CurrentUser, DbSession, RuntimeDep
@@ -90,7 +90,7 @@ class RecipePatch(BaseModel):
 
 
 class ImportUrlIn(BaseModel):
-    url: str = Field(min_length=1, max_length=2000)
+    url: str = Field(min_length=1, max_length=2000, pattern=r"^https?://[^\s/?#]+", description="An http(s) page")
     visibility: Visibility = Visibility.private
     household_id: str | None = Field(default=None, max_length=36)
 
@@ -210,7 +210,7 @@ def list_recipes(session: DbSession, user: CurrentUser,
     return Page(items=[recipe_out(r) for r in rows], total=total, limit=limit, offset=offset)
 
 
-@router.get("/recipes/search")
+@router.get("/search/recipes")
 def search_recipes(session: DbSession, user: CurrentUser, q: Annotated[str, Query(min_length=1, max_length=200)],
                    limit: Annotated[int, Query(ge=1, le=100)] = 20) -> list[FoundOut]:
     """Text search over the caller's visible recipes, then the shipped corpus (with its attribution)."""
@@ -235,7 +235,16 @@ IMPORT_BODY = {"requestBody": {"required": True, "content": {
     "application/json": {"schema": ImportUrlIn.model_json_schema()}}}}
 
 
-@router.post("/recipes/import", status_code=201, responses=errors(400, 404, 413, 415, 503),
+def _scrape(data: bytes, url: str | None) -> Any:
+    """`scrape`, with a parser's own failure on a hostile page answered as "no recipe in this page"."""
+    try:
+        return scrape(data, url)
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError):
+        raise InvalidInput("This page holds no recipe that could be read (no schema.org Recipe found)",
+                           key="pantry_recipe_not_in_page") from None
+
+
+@router.post("/recipes/import", status_code=201, responses=errors(400, 403, 404, 413, 415, 503),
              openapi_extra=IMPORT_BODY)
 async def import_recipe(request: Request, runtime: RuntimeDep, user: CurrentUser) -> RecipeOut:
     """Import a recipe: multipart `file` (a saved page) with `url`, or JSON `{"url"}` fetched from the web.
@@ -257,19 +266,24 @@ async def import_recipe(request: Request, runtime: RuntimeDep, user: CurrentUser
             raise UnsupportedMedia("This file is not a web page (HTML)", key="pantry_recipe_not_html")
         url = str(form.get("url") or "").strip()[:2000] or None
         try:
-            options = ImportUrlIn(url=url or "-", visibility=str(form.get("visibility") or "private"),
+            options = ImportUrlIn(url="https://saved.page", visibility=str(form.get("visibility") or "private"),
                                   household_id=str(form["household_id"]) if form.get("household_id") else None)
         except ValidationError:
             raise InvalidInput("Send a recipe page file or its web address",
                                key="pantry_recipe_import_body") from None
-        found = await asyncio.to_thread(scrape, data, url)
+        found = await asyncio.to_thread(_scrape, data, url)
     else:
         try:
             options = ImportUrlIn.model_validate_json(await request.body())
         except ValidationError:
             raise InvalidInput("Send JSON {\"url\": ...} or a multipart `file`",
                                key="pantry_recipe_import_body") from None
-        found = await import_url(options.url)
+        try:
+            found = await import_url(options.url)
+        except InvalidInput as exc:
+            if exc.key != "pantry_recipe_url_refused":
+                raise
+            raise Forbidden(exc.message, details=exc.details, key=exc.key) from None
     with runtime.db.session() as session:
         recipe = rs.store_import(session, scope, found, visibility=options.visibility,
                                  household_id=options.household_id)

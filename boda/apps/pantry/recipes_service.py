@@ -40,6 +40,13 @@ def parsed_lines(lines: Sequence[str]) -> list[dict[str, Any]]:
     return [ingredient_dict(parse(line)) for line in lines if line.strip()]
 
 
+def _share_with(session: Session, scope: Scope, visibility: Visibility, household_id: str | None) -> str | None:
+    """The household a recipe is shared with: only for household visibility; default the caller's first."""
+    if visibility != Visibility.household:
+        return None
+    return household_id or service.household_for(session, scope, None)
+
+
 def create_recipe(session: Session, scope: Scope, *, title: str, ingredients: Sequence[str], steps: Sequence[str],
                   tags: Sequence[str] = (), visibility: Visibility = Visibility.private,
                   household_id: str | None = None, source_url: str | None = None, description: str = "",
@@ -50,8 +57,8 @@ def create_recipe(session: Session, scope: Scope, *, title: str, ingredients: Se
                     steps=[s.strip() for s in steps if s.strip()], tags=[t.strip() for t in tags if t.strip()],
                     source_url=source_url, description=description or "", yields=yields,
                     total_minutes=total_minutes, language=language, photo_file_id=photo_file_id)
-    set_visibility(session, recipe, visibility, scope=scope,
-                   household_id=household_id if visibility == Visibility.household else None)
+    set_visibility(session, recipe, visibility, scope=scope, household_id=_share_with(session, scope, visibility,
+                                                                                     household_id))
     session.add(recipe)
     session.flush()
     return recipe
@@ -79,8 +86,7 @@ def update_recipe(session: Session, scope: Scope, recipe_id: str, changes: dict[
             setattr(recipe, name, changes[name])
     if changes.get("visibility") is not None:
         set_visibility(session, recipe, changes["visibility"], scope=scope,
-                       household_id=changes.get("household_id") if changes["visibility"] == Visibility.household
-                       else None)
+                       household_id=_share_with(session, scope, changes["visibility"], changes.get("household_id")))
     session.flush()
     return recipe
 

@@ -82,9 +82,9 @@ def test_visibility_and_household_isolation(alice: Account, bob: Account) -> Non
     line = alice.post(f"{API}/shopping", json={"name": "milk"}).json()
     assert bob.patch(f"{API}/shopping/{line['id']}", json={"done": True}).status_code == 404
     assert bob.get(f"{API}/shopping").json() == []
-    found = alice.get(f"{API}/recipes/search", params={"q": "kimchi"}).json()
+    found = alice.get(f"{API}/search/recipes", params={"q": "kimchi"}).json()
     assert found[0]["title"] == "Secret kimchi stew" and found[0]["source"] == "household"
-    assert all(f["id"] != mine["id"] for f in bob.get(f"{API}/recipes/search", params={"q": "kimchi"}).json())
+    assert all(f["id"] != mine["id"] for f in bob.get(f"{API}/search/recipes", params={"q": "kimchi"}).json())
 
 
 def test_what_can_i_cook_ranks_a_recipe_in_stock_first_with_attribution(alice: Account) -> None:
