@@ -10,10 +10,11 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, ValidationError
 
 from boda.apps.pantry import recipes_service as rs
 from boda.apps.pantry import service
@@ -22,7 +23,7 @@ from boda.apps.pantry.recipes_import import MAX_HTML_BYTES, import_url, scrape
 from boda.apps.pantry.recipes_recommend import RecommendRequest, recommend, stream_recommend
 from boda.apps.pantry.schemas import EventOut
 from boda.core.auth import Scope
-from boda.core.errors import Forbidden, InvalidInput, PayloadTooLarge, UnsupportedMedia
+from boda.core.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge, UnsupportedMedia
 from boda.core.models import Visibility
 from boda.core.schemas import Page
 from boda.web.deps import CurrentUser, DbSession, RuntimeDep
@@ -134,7 +135,7 @@ class PreviewOut(BaseModel):
 
 class CookUse(BaseModel):
     item_id: str = Field(max_length=36)
-    quantity: float | None = Field(default=None, gt=0)
+    quantity: StrictFloat | None = Field(default=None, gt=0, le=1e9)
 
 
 class CookIn(BaseModel):
@@ -162,15 +163,15 @@ class CookOut(BaseModel):
 class ShoppingIn(BaseModel):
     household_id: str | None = Field(default=None, max_length=36)
     name: str = Field(min_length=1, max_length=128)
-    quantity: float | None = Field(default=None, gt=0, le=1e9)
+    quantity: StrictFloat | None = Field(default=None, gt=0, le=1e9)
     unit: str = Field(default="", max_length=16)
 
 
 class ShoppingPatch(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=128)
-    quantity: float | None = Field(default=None, gt=0, le=1e9)
+    quantity: StrictFloat | None = Field(default=None, gt=0, le=1e9)
     unit: str | None = Field(default=None, max_length=16)
-    done: bool | None = None
+    done: StrictBool | None = None
 
 
 class HouseholdIn(BaseModel):
@@ -283,29 +284,30 @@ async def import_recipe(request: Request, runtime: RuntimeDep, user: CurrentUser
         except InvalidInput as exc:
             if exc.key != "pantry_recipe_url_refused":
                 raise
-            raise Forbidden(exc.message, details=exc.details, key=exc.key) from None
+            raise Forbidden(exc.message, details=exc.details, key="pantry_recipe_url_refused") from None
     with runtime.db.session() as session:
         recipe = rs.store_import(session, scope, found, visibility=options.visibility,
                                  household_id=options.household_id)
         return recipe_out(recipe)
 
 
-@router.get("/recipes/{recipe_id}")
-def get_recipe(recipe_id: str, session: DbSession, user: CurrentUser) -> RecipeOut:
+# `:uuid` so that /recipes/import is never also this path (ids are UUIDs; anything else is not found).
+@router.get("/recipes/{recipe_id:uuid}")
+def get_recipe(recipe_id: UUID, session: DbSession, user: CurrentUser) -> RecipeOut:
     """One recipe the caller may see (404 otherwise)."""
-    return recipe_out(rs.get_recipe(session, Scope.of(user), recipe_id))
+    return recipe_out(rs.get_recipe(session, Scope.of(user), str(recipe_id)))
 
 
-@router.patch("/recipes/{recipe_id}", responses=errors(404))
-def update_recipe(recipe_id: str, body: RecipePatch, session: DbSession, user: CurrentUser) -> RecipeOut:
+@router.patch("/recipes/{recipe_id:uuid}", responses=errors(404, 409))
+def update_recipe(recipe_id: UUID, body: RecipePatch, session: DbSession, user: CurrentUser) -> RecipeOut:
     """Change one's own recipe (its visibility too)."""
-    return recipe_out(rs.update_recipe(session, Scope.of(user), recipe_id, body.model_dump(exclude_unset=True)))
+    return recipe_out(rs.update_recipe(session, Scope.of(user), str(recipe_id), body.model_dump(exclude_unset=True)))
 
 
-@router.delete("/recipes/{recipe_id}", status_code=204)
-def delete_recipe(recipe_id: str, session: DbSession, user: CurrentUser) -> None:
+@router.delete("/recipes/{recipe_id:uuid}", status_code=204)
+def delete_recipe(recipe_id: UUID, session: DbSession, user: CurrentUser) -> None:
     """Delete one's own recipe."""
-    rs.delete_recipe(session, Scope.of(user), recipe_id)
+    rs.delete_recipe(session, Scope.of(user), str(recipe_id))
 
 
 # --- what can I cook, cooking ----------------------------------------------------------------------
@@ -326,6 +328,14 @@ def what_can_i_cook(session: DbSession, user: CurrentUser, household_id: Househo
                                                exclude_ingredients=exclude_ingredient or ())]
 
 
+def _cooking_household(session: Any, scope: Scope, household_id: str | None) -> str:
+    """The household to cook in; one the caller is not in conflicts with the request (the recipe exists)."""
+    try:
+        return service.household_for(session, scope, household_id)
+    except NotFound:
+        raise Conflict("Cook in a household you belong to", key="pantry_cook_household") from None
+
+
 def _preview(session: Any, scope: Scope, household: str, recipe: Recipe) -> PreviewOut:
     plan = rs.plan_cooking(session, scope, household, recipe)
     return PreviewOut(recipe_id=recipe.id, staples=plan.staples, missing=[MissingOut(**m) for m in plan.missing],
@@ -339,7 +349,7 @@ def cook_preview(recipe_id: str, body: HouseholdIn, session: DbSession, user: Cu
     """Which stock items cooking this would use (soonest consume-by first) and what is missing; changes nothing."""
     scope = Scope.of(user)
     recipe = rs.get_recipe(session, scope, recipe_id)
-    return _preview(session, scope, service.household_for(session, scope, body.household_id), recipe)
+    return _preview(session, scope, _cooking_household(session, scope, body.household_id), recipe)
 
 
 @router.post("/recipes/{recipe_id}/cook", responses=IN_HOUSEHOLD)
@@ -347,7 +357,7 @@ def cook(recipe_id: str, body: CookIn, session: DbSession, user: CurrentUser) ->
     """Cook: consume the items (the preview's, or `uses`), each logged and undoable; missing lines go shopping."""
     scope = Scope.of(user)
     recipe = rs.get_recipe(session, scope, recipe_id)
-    household = service.household_for(session, scope, body.household_id)
+    household = _cooking_household(session, scope, body.household_id)
     chosen = None if body.uses is None else [(u.item_id, u.quantity) for u in body.uses]
     events, shopping = rs.cook(session, scope, household, recipe, chosen)
     return CookOut(events=[EventOut.model_validate(e) for e in events],

@@ -80,7 +80,7 @@ def test_visibility_and_household_isolation(alice: Account, bob: Account) -> Non
     household(bob)
     assert bob.post(f"{API}/recipes/{mine['id']}/cook/preview", json={}).status_code == 404
     assert bob.post(f"{API}/recipes/{mine['id']}/cook", json={}).status_code == 404
-    assert bob.post(f"{API}/recipes/{public['id']}/cook/preview", json={"household_id": hid}).status_code == 404
+    assert bob.post(f"{API}/recipes/{public['id']}/cook/preview", json={"household_id": hid}).status_code == 409
     line = alice.post(f"{API}/shopping", json={"name": "milk"}).json()
     assert bob.patch(f"{API}/shopping/{line['id']}", json={"done": True}).status_code == 404
     assert bob.get(f"{API}/shopping").json() == []
