@@ -130,3 +130,90 @@ def use_soon_command(user: UserOption, household: HouseholdOption = None,
                      ) -> None:
     """What to eat first: due within the days or already past."""
     _show(user, household, soon=days)
+
+
+@cli.command("cook")
+def cook_command(user: UserOption, household: HouseholdOption = None,
+                 limit: Annotated[int, typer.Option(min=1, max=100, help="How many recipes.")] = 10,
+                 exclude: Annotated[list[str] | None, typer.Option(help="A recipe title to leave out.")] = None,
+                 ) -> None:
+    """What can I cook: recipes ranked by how much is in stock, what spoils soonest first (no LLM)."""
+    from boda.apps.pantry import recipes_service, service
+    from boda.core.auth import Scope
+    from boda.core.errors import BodaError
+
+    runtime, find_user, username, household_id = _context(user, household)
+    try:
+        with runtime.db.session() as session:
+            scope = Scope.of(find_user(session, username))
+            hid = service.household_for(session, scope, household_id)
+            found = recipes_service.cook_list(session, scope, hid, limit=limit, exclude=exclude or ())
+            for f in found:  # one line a recipe: titles stay whole in a narrow terminal
+                r = f.ranked
+                missing = f"; missing: {', '.join(r.missing[:5])}" if r and r.missing else ""
+                link = f" <{f.url}>" if f.url else ""
+                console.print(f"{r.coverage if r else 0:4.0%}  {f.title} [{f.source}]{missing}{link}",
+                              soft_wrap=True, highlight=False, markup=False)
+            if not found:
+                console.print("Nothing matches what is in stock.")
+            elif any(f.source == "corpus" for f in found):
+                from boda.apps.pantry.corpus import ATTRIBUTION, LICENSE_URL
+
+                console.print(f"Corpus recipes: {ATTRIBUTION} ({LICENSE_URL})")
+    except BodaError as exc:
+        _fail(exc.message)
+
+
+@cli.command("recommend")
+def recommend_command(ingredients: Annotated[str, typer.Argument(help="Ingredients, comma-separated: \"양파, 파\".")],
+                      exclude: Annotated[list[str] | None, typer.Option(help="A recipe not to propose.")] = None,
+                      language: Annotated[str | None, typer.Option(help="ko or en (default: the ingredients')")
+                                          ] = None) -> None:
+    """Ask the chat model (llm.* settings) for one recipe; prints the seed's JSON."""
+    import json
+
+    from boda.ai.llm import run_sync
+    from boda.apps.pantry.recipes_recommend import recommend
+    from boda.cli import _runtime
+    from boda.core.errors import BodaError
+
+    runtime = _runtime()
+    names = [x.strip() for x in ingredients.split(",") if x.strip()]
+    body: dict[str, object] = {"ingredients": names, "except_recipe": exclude or []}
+    if language:
+        body["language"] = language
+    try:
+        result = run_sync(recommend(runtime.ai.chat(), body))
+    except BodaError as exc:
+        _fail(exc.message)
+        return
+    console.print_json(json.dumps(result.as_dict(), ensure_ascii=False))
+
+
+@cli.command("import")
+def import_command(file: Annotated[str, typer.Argument(help="A saved recipe page (HTML).")], user: UserOption,
+                   url: Annotated[str | None, typer.Option(help="Where the page came from.")] = None) -> None:
+    """Import a recipe from a saved page into the user's recipes (private)."""
+    from pathlib import Path
+
+    from boda.apps.pantry import recipes_service
+    from boda.apps.pantry.recipes_import import scrape
+    from boda.core.auth import Scope
+    from boda.core.errors import BodaError
+    from boda.core.models import Visibility
+
+    runtime, find_user, username, _ = _context(user, None)
+    path = Path(file)
+    if not path.is_file():
+        _fail(f"No file {file}")
+    try:
+        found = scrape(path.read_bytes(), url)
+        with runtime.db.session() as session:
+            scope = Scope.of(find_user(session, username))
+            recipe = recipes_service.store_import(session, scope, found, visibility=Visibility.private,
+                                                  household_id=None)
+            unparsed = sum(1 for i in recipe.ingredients if i.get("unparsed"))
+            console.print(f"Imported {recipe.title}: {len(recipe.ingredients)} ingredients "
+                          f"({unparsed} not parsed), {len(recipe.steps)} steps ({recipe.id})")
+    except BodaError as exc:
+        _fail(exc.message)

@@ -15,6 +15,7 @@ from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from boda.core.db import Base, IdMixin, TimestampMixin, utcnow
+from boda.core.models import Owned
 
 
 class PlaceKind(StrEnum):
@@ -111,3 +112,39 @@ class ShelfLifeOverride(IdMixin, TimestampMixin, Base):
     place: Mapped[str | None] = mapped_column(String(16), default=None)
     category: Mapped[str | None] = mapped_column(String(32), default=None)
     days: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Recipe(IdMixin, TimestampMixin, Owned, Base):
+    """A recipe someone wrote or imported; private, household, unlisted or public (the core's `Owned`).
+
+    `ingredients` keeps every line parsed (`{"text", "name", "amount", "unit", ..., "unparsed"}`) so
+    what could not be parsed shows as written; `household_id` (from `Owned`) is set only when shared
+    with a household, and the household's "what can I cook" ranks those with the cook's own.
+    """
+
+    __tablename__ = "pantry_recipes"
+    noun, noun_key = "recipe", "pantry_recipe"
+
+    title: Mapped[str] = mapped_column(String(200))
+    ingredients: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    steps: Mapped[list[str]] = mapped_column(JSON, default=list)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    photo_file_id: Mapped[str | None] = mapped_column(String(36), default=None)  # a StoredFile id (files)
+    source_url: Mapped[str | None] = mapped_column(String(2000), default=None)
+    description: Mapped[str] = mapped_column(Text, default="")
+    yields: Mapped[str | None] = mapped_column(String(64), default=None)
+    total_minutes: Mapped[int | None] = mapped_column(Integer, default=None)
+    language: Mapped[str | None] = mapped_column(String(8), default=None)
+
+
+class ShoppingItem(IdMixin, TimestampMixin, Base):
+    """One line of a household's shopping list; cooking adds what a recipe missed."""
+
+    __tablename__ = "pantry_shopping"
+
+    household_id: Mapped[str] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    quantity: Mapped[float | None] = mapped_column(Float, default=None)
+    unit: Mapped[str] = mapped_column(String(16), default="")
+    done: Mapped[bool] = mapped_column(Boolean, default=False)
+    recipe_id: Mapped[str | None] = mapped_column(ForeignKey("pantry_recipes.id", ondelete="SET NULL"), default=None)

@@ -181,3 +181,10 @@ def undo(page: Page, session: DbSession, runtime: RuntimeDep, household_id: Hous
          event_id: Annotated[str, Form(max_length=36)] = "") -> Response:
     return _act(page, session, runtime, household_id,
                 lambda scope, hid: service.undo(session, scope, hid, event_id or None))
+
+
+# --- recipes, what can I cook, suggestions, shopping (their own module) ----------------------------
+
+from boda.apps.pantry.recipes_pages import router as _recipes_pages  # noqa: E402
+
+router.include_router(_recipes_pages)

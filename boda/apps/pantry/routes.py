@@ -283,3 +283,10 @@ def set_override(body: OverrideIn, session: DbSession, user: CurrentUser) -> Ove
 def delete_override(override_id: str, session: DbSession, user: CurrentUser) -> None:
     """Drop a rule: the name goes back to FoodKeeper's advice."""
     service.delete_override(session, Scope.of(user), override_id)
+
+
+# --- recipes, cooking, recommendation, shopping list (their own module) ----------------------------
+
+from boda.apps.pantry.recipes_routes import router as _recipes_router  # noqa: E402
+
+router.include_router(_recipes_router)
