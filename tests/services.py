@@ -30,6 +30,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 INSTALL_HINT = "run `bash scripts/install-test-services.sh` (it installs the test services)"
@@ -446,3 +447,46 @@ def chromium_path() -> str | None:
         if found:
             return found
     return None
+
+
+@contextlib.contextmanager
+def live_app(app: Any, *, username: str, password: str) -> Iterator[str]:
+    """Serve a Boda app with uvicorn on a free port in a thread, with one user; yields its base URL."""
+    import threading
+
+    import uvicorn
+
+    from boda.core.auth import create_user
+
+    port = free_port()
+    live = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=live.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not live.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the live server did not start")
+        time.sleep(0.05)
+    with app.state.runtime.db.session() as session:
+        create_user(session, username=username, password=password)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        live.should_exit = True
+        thread.join(10)
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium, headless, driven by Playwright (never a downloaded browser)."""
+    from playwright.sync_api import sync_playwright
+
+    path = chromium_path()
+    if path is None:
+        raise ServiceError("Chromium not found; run `bash scripts/install-test-services.sh`")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import io
 import os
-import threading
-import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
-from boda.core.auth import create_user
 from boda.web.app import create_app
 from tests.conftest import FIXTURES, PASSWORD, make_settings
-from tests.services import CHROMIUM_ARGS, ServiceError, chromium_path, free_port
+from tests.services import chromium, live_app
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(os.environ.get("BODA_SCREENSHOTS", "/tmp/boda-screenshots"))
@@ -28,35 +24,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("live")
     settings = make_settings(tmp, f"sqlite:///{tmp / 'boda.db'}",
                              jobs={"immediate": False, "in_process": True, "workers": 1})
-    app = create_app(settings)
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    live = uvicorn.Server(config)
-    thread = threading.Thread(target=live.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not live.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the live server did not start")
-        time.sleep(0.05)
-    with app.state.runtime.db.session() as session:
-        create_user(session, username="minji", password=PASSWORD)
-    yield f"http://127.0.0.1:{port}"
-    live.should_exit = True
-    thread.join(10)
+    with live_app(create_app(settings), username="minji", password=PASSWORD) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    path = chromium_path()
-    if path is None:
-        raise ServiceError("Chromium not found; run `bash scripts/install-test-services.sh`")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 def logged_in(browser: Any, server: str, locale: str = "en-US") -> Any:

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
-from boda.core.auth import create_user
 from boda.web.app import create_app
 from tests.apps.album.images import encode, exif_jpeg, picture
 from tests.conftest import PASSWORD, make_settings
-from tests.services import CHROMIUM_ARGS, ServiceError, chromium_path, free_port
+from tests.services import chromium, live_app
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(os.environ.get("BODA_SCREENSHOTS", "/tmp/boda-screenshots"))
@@ -25,34 +21,15 @@ SHOTS = Path(os.environ.get("BODA_SCREENSHOTS", "/tmp/boda-screenshots"))
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("album-live")
-    app = create_app(make_settings(tmp, f"sqlite:///{tmp / 'boda.db'}"))
-    port = free_port()
-    live = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=live.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not live.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the live server did not start")
-        time.sleep(0.05)
-    with app.state.runtime.db.session() as session:
-        create_user(session, username="minji", password=PASSWORD)
-    yield f"http://127.0.0.1:{port}"
-    live.should_exit = True
-    thread.join(10)
+    with live_app(create_app(make_settings(tmp, f"sqlite:///{tmp / 'boda.db'}")), username="minji",
+                  password=PASSWORD) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    path = chromium_path()
-    if path is None:
-        raise ServiceError("Chromium not found; run `bash scripts/install-test-services.sh`")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 def test_upload_browse_favourite_trash_restore(browser: Any, server: str) -> None:

@@ -7,22 +7,19 @@ jobs run at once and the Universal Sentence Encoder as the text encoder, as test
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import uvicorn
 from PIL import Image
 from skimage import data as skdata
 
-from boda.core.auth import create_user
 from boda.web.app import create_app
 from tests.apps.album.test_search import jpeg, sign
 from tests.conftest import PASSWORD, make_settings
+from tests.services import chromium, live_app
 
 pytestmark = pytest.mark.browser
 
@@ -32,38 +29,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("album-search-live")
     settings = make_settings(tmp, f"sqlite:///{tmp / 'boda.db'}", ai={
         "models_dir": tmp / "models", "threads": 1, "downloads": False, "text_encoder": "use-m"})
-    app = create_app(settings)
-    from tests.services import free_port
-
-    port = free_port()
-    live = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=live.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not live.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the live server did not start")
-        time.sleep(0.05)
-    with app.state.runtime.db.session() as session:
-        create_user(session, username="jiwoo", password=PASSWORD)
-    yield f"http://127.0.0.1:{port}"
-    live.should_exit = True
-    thread.join(10)
+    with live_app(create_app(settings), username="jiwoo", password=PASSWORD) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    from tests.services import CHROMIUM_ARGS, ServiceError, chromium_path
-
-    path = chromium_path()
-    if path is None:
-        raise ServiceError("Chromium not found; run `bash scripts/install-test-services.sh`")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 def not_blank(path: Path) -> None:
