@@ -136,3 +136,9 @@ def test_validation_errors_speak_korean_and_name_the_fields(client: TestClient, 
     assert body["message"] == "요청 값이 올바르지 않습니다: index" and body["details"]["errors"][0]["field"] == "index"
     english = alice.post("/api/v1/vision/mnist-sample", json={"index": "many"}).json()["error"]["message"]
     assert english.startswith("index: ")  # pydantic's own words, for English readers and scripts
+
+
+def test_schema_names_are_unique_across_apps(client: TestClient) -> None:
+    """Two apps' models with one name would be renamed `boda__apps__…` in the contract (and clients)."""
+    names = client.get("/openapi.json").json()["components"]["schemas"]
+    assert not [name for name in names if "__" in name]

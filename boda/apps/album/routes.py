@@ -22,9 +22,9 @@ from boda.apps.album.schemas import (
     ClassifierOut,
     ExampleOut,
     ExamplesIn,
-    FaceOut,
     MergeIn,
     OcrWordOut,
+    PersonFaceOut,
     PersonOut,
     PersonPatch,
     PhotoDetailOut,
@@ -322,9 +322,10 @@ def person_out(found: people.PersonSummary) -> PersonOut:
                      photos_url=f"/api/v1/album/people/{person.id}/photos", created_at=person.created_at)
 
 
-def face_out(face: Face) -> FaceOut:
-    return FaceOut(id=face.id, photo_id=face.photo_id, person_id=face.person_id, box=(face.x, face.y, face.w, face.h),
-                   score=round(face.score, 4), crop_url=f"/api/v1/album/faces/{face.id}/crop")
+def face_out(face: Face) -> PersonFaceOut:
+    return PersonFaceOut(id=face.id, photo_id=face.photo_id, person_id=face.person_id,
+                         box=(face.x, face.y, face.w, face.h), score=round(face.score, 4),
+                         crop_url=f"/api/v1/album/faces/{face.id}/crop")
 
 
 @router.get("/people")
@@ -365,14 +366,14 @@ def person_photos(person_id: str, session: DbSession, user: CurrentUser,
 
 
 @router.get("/people/{person_id}/faces", responses=errors(404))
-def person_faces(person_id: str, session: DbSession, user: CurrentUser) -> list[FaceOut]:
+def person_faces(person_id: str, session: DbSession, user: CurrentUser) -> list[PersonFaceOut]:
     """Every face grouped into this person (detach a wrong one with POST /faces/{id}/detach)."""
     person = people.get_person(session, Scope.of(user), person_id)
     return [face_out(f) for f in people.faces_of_person(session, person)]
 
 
 @router.get("/photos/{photo_id}/faces", responses=errors(404))
-def photo_faces(photo_id: str, session: DbSession, user: CurrentUser) -> list[FaceOut]:
+def photo_faces(photo_id: str, session: DbSession, user: CurrentUser) -> list[PersonFaceOut]:
     """The faces found in one of the caller's own photos, with the person each was grouped into."""
     return [face_out(f) for f in people.faces_of(session, Scope.of(user), photo_id)]
 

@@ -289,7 +289,7 @@ class MergeIn(BaseModel):
     into: str = Field(max_length=36, description="The person who keeps the faces (and their name).")
 
 
-class FaceOut(BaseModel):
+class PersonFaceOut(BaseModel):
     id: str
     photo_id: str
     person_id: str | None

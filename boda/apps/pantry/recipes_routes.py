@@ -174,7 +174,9 @@ class ShoppingPatch(BaseModel):
     done: StrictBool | None = None
 
 
-class HouseholdIn(BaseModel):
+class CookPreviewIn(BaseModel):
+    """Which household's stock a preview looks at (default: the caller's first)."""
+
     household_id: str | None = Field(default=None, max_length=36)
 
 
@@ -345,7 +347,7 @@ def _preview(session: Any, scope: Scope, household: str, recipe: Recipe) -> Prev
 
 
 @router.post("/recipes/{recipe_id}/cook/preview", responses=IN_HOUSEHOLD)
-def cook_preview(recipe_id: str, body: HouseholdIn, session: DbSession, user: CurrentUser) -> PreviewOut:
+def cook_preview(recipe_id: str, body: CookPreviewIn, session: DbSession, user: CurrentUser) -> PreviewOut:
     """Which stock items cooking this would use (soonest consume-by first) and what is missing; changes nothing."""
     scope = Scope.of(user)
     recipe = rs.get_recipe(session, scope, recipe_id)
