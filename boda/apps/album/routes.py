@@ -185,7 +185,7 @@ def shared_thumbnail(share_token: str, session: DbSession, runtime: RuntimeDep,
     return _thumbnail(session, runtime, photo, size, None)
 
 
-@router.patch("/photos/{photo_id}")
+@router.patch("/photos/{photo_id}", responses=errors(409))
 def update_photo(photo_id: str, body: PhotoPatch, session: DbSession, user: CurrentUser,
                  runtime: RuntimeDep) -> PhotoDetailOut:
     """Change one of the caller's photos: favourite, date taken, visibility."""
@@ -282,7 +282,7 @@ def get_album(album_id: str, session: DbSession, user: MaybeUser) -> AlbumOut:
     return _album(session, scope, service.get_album(session, scope, album_id))
 
 
-@router.patch("/albums/{album_id}")
+@router.patch("/albums/{album_id}", responses=errors(409))
 def update_album(album_id: str, body: AlbumPatch, session: DbSession, user: CurrentUser) -> AlbumOut:
     """Rename, describe, pick a cover, or share one of the caller's albums."""
     scope = Scope.of(user)

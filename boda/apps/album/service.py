@@ -20,7 +20,7 @@ from boda.apps.album.settings import album_settings
 from boda.core import uploads
 from boda.core.auth import Scope, get_visible, set_visibility
 from boda.core.db import utcnow
-from boda.core.errors import BodaError, InvalidInput, NotFound
+from boda.core.errors import BodaError, Conflict, InvalidInput, NotFound
 from boda.core.listing import Listed, paginate
 from boda.core.models import StoredFile, Visibility
 from boda.core.runtime import Runtime
@@ -436,6 +436,19 @@ def original_file(session: Session, photo: Photo) -> StoredFile:
 
 # --- change, trash, purge ----------------------------------------------------
 
+def share(session: Session, obj: Photo | Album, visibility: Visibility, *, scope: Scope,
+          household_id: str | None) -> None:
+    """The core's visibility change; a household the caller is not in is a 409 on the photo or album.
+
+    The photo or album exists and is the caller's: only the household named in the body is
+    wrong, and a 404 would say the photo itself is gone (API clients and schemathesis read it so).
+    """
+    try:
+        set_visibility(session, obj, visibility, scope=scope, household_id=household_id)
+    except NotFound as exc:
+        raise Conflict(exc.message, key="household_not_found", details=exc.details) from exc
+
+
 def update_photo(session: Session, scope: Scope, photo_id: str, *, favorite: bool | None = None,
                  taken_at: datetime | None = None, visibility: Visibility | None = None,
                  household_id: str | None = None, hide_faces: bool | None = None) -> Photo:
@@ -447,7 +460,7 @@ def update_photo(session: Session, scope: Scope, photo_id: str, *, favorite: boo
     if taken_at is not None:
         photo.taken_at = _aware(taken_at)
     if visibility is not None:
-        set_visibility(session, photo, visibility, scope=scope, household_id=household_id)
+        share(session, photo, visibility, scope=scope, household_id=household_id)
     elif household_id is not None:
         raise InvalidInput("A household is given only with household visibility", key="household_unexpected")
     session.flush()
@@ -585,7 +598,7 @@ def update_album(session: Session, scope: Scope, album_id: str, *, title: str | 
             raise NotFound(f"No photo with id {cover_photo_id} in this album", key="photo_not_found")
         album.cover_photo_id = cover_photo_id
     if visibility is not None:
-        set_visibility(session, album, visibility, scope=scope, household_id=household_id)
+        share(session, album, visibility, scope=scope, household_id=household_id)
     elif household_id is not None:
         raise InvalidInput("A household is given only with household visibility", key="household_unexpected")
     session.flush()

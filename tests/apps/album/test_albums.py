@@ -94,7 +94,7 @@ def test_household_album_is_seen_by_members_not_strangers(client, alice: Account
     assert carol.get(f"{API}/photos").json()["total"] == 0
     # A household carol is not in cannot be named.
     assert carol.patch(f"{API}/photos/{photo(carol, 6)}",
-                       json={"visibility": "household", "household_id": home}).status_code == 404
+                       json={"visibility": "household", "household_id": home}).status_code == 409  # not her household
 
     # A trashed photo leaves the shared album for everyone but its owner.
     alice.delete(f"{API}/photos/{mine}")
@@ -134,3 +134,15 @@ def test_deleting_an_account_takes_its_photos_out_of_shared_albums(alice: Accoun
     album = alice.get(f"{API}/albums/{album_id}").json()
     assert album["photo_count"] == 0 and album["cover_photo_id"] is None
     assert alice.get(f"{API}/photos/{bobs}").status_code == 404
+
+
+def test_sharing_with_a_household_one_is_not_in_is_a_conflict(alice: Account, bob: Account) -> None:
+    """The photo and album are there; only the household named is wrong: 409, and nothing changes."""
+    theirs = bob.post("/api/v1/households", json={"name": "bob's"}).json()["id"]
+    photo = alice.post(f"{API}/photos", files={"files": ("p.png", encode(picture(11), "PNG"))}).json()[0]
+    album = alice.post(f"{API}/albums", json={"title": "trip"}).json()
+    for url in (f"{API}/photos/{photo['id']}", f"{API}/albums/{album['id']}"):
+        for household in (theirs, "0" * 36):
+            refused = alice.patch(url, json={"visibility": "household", "household_id": household})
+            assert refused.status_code == 409 and refused.json()["error"]["message"], refused.text
+        assert alice.get(url).json()["visibility"] == "private"
