@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from uuid import UUID
@@ -232,7 +233,8 @@ def create_recipe(body: RecipeIn, session: DbSession, user: CurrentUser) -> Reci
 IMPORT_BODY = {"requestBody": {"required": True, "content": {
     "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
         "file": {"type": "string", "format": "binary", "description": "A saved recipe page (HTML)"},
-        "url": {"type": "string", "description": "Where the page came from"},
+        "url": {"type": "string", "maxLength": 2000, "pattern": r"^https?://[^\s/?#]+",
+                "description": "Where the page came from (an http(s) address)"},
         "visibility": {"type": "string", "enum": [v.value for v in Visibility]},
         "household_id": {"type": "string"}}}},
     "application/json": {"schema": ImportUrlIn.model_json_schema()}}}}
@@ -268,6 +270,8 @@ async def import_recipe(request: Request, runtime: RuntimeDep, user: CurrentUser
         if b"\x00" in data[:4096]:
             raise UnsupportedMedia("This file is not a web page (HTML)", key="pantry_recipe_not_html")
         url = str(form.get("url") or "").strip()[:2000] or None
+        if url is not None and not re.match(r"^https?://[^\s/?#]+", url):
+            url = None  # only a note of where the page came from: a non-web address is not kept
         try:
             options = ImportUrlIn(url="https://saved.page", visibility=str(form.get("visibility") or "private"),
                                   household_id=str(form["household_id"]) if form.get("household_id") else None)
