@@ -233,8 +233,7 @@ def create_recipe(body: RecipeIn, session: DbSession, user: CurrentUser) -> Reci
 IMPORT_BODY = {"requestBody": {"required": True, "content": {
     "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
         "file": {"type": "string", "format": "binary", "description": "A saved recipe page (HTML)"},
-        "url": {"type": "string", "maxLength": 2000, "pattern": r"^https?://[^\s/?#]+",
-                "description": "Where the page came from (an http(s) address)"},
+        "url": {"type": "string", "description": "Where the page came from (kept when it is an http(s) address)"},
         "visibility": {"type": "string", "enum": [v.value for v in Visibility]},
         "household_id": {"type": "string"}}}},
     "application/json": {"schema": ImportUrlIn.model_json_schema()}}}}
