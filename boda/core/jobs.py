@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
 from huey import RedisHuey, SqliteHuey
 from huey.api import Huey
@@ -59,6 +59,19 @@ class JobCanceled(Exception):
 
 class JobSuperseded(JobCanceled):
     """Raised inside a job whose attempt was given to another worker (it was taken for lost)."""
+
+
+class JobWaiting(Exception):  # noqa: N818 - a signal, not an error
+    """Raised by `JobContext.wait`: the job gives its worker thread back and runs again in `delay` s.
+
+    A job that waits on a remote task (a 3D generation, minutes long) polls in short steps
+    instead of holding a thread while it sleeps: 100 of them cost no thread at all between
+    steps, and the next step, carried by the queue, survives a restart.
+    """
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(f"waiting {delay:g} s")
+        self.delay = delay
 
 
 @dataclass(frozen=True)
@@ -144,6 +157,13 @@ class JobContext:
             publish(session, self.job_id, "progress", {"progress": percent, "message": message,
                                                        "message_key": key, "message_args": args})
 
+    def wait(self, seconds: float) -> NoReturn:
+        """End this step; the job runs again after `seconds` (same attempt count, progress kept).
+
+        Whatever the next step needs must already be stored (a provider's task id, say).
+        """
+        raise JobWaiting(max(0.0, seconds))
+
     def check_canceled(self) -> None:
         with self.runtime.db.session() as session:
             if session.scalar(select(Job.cancel_requested).where(Job.id == self.job_id)):
@@ -205,25 +225,43 @@ class _Heartbeat:
 
 @tagged_with_job
 def execute(runtime: Runtime, job_id: str) -> None:
-    """Run one attempt of a job; called by the worker for each queue message."""
+    """Run one attempt of a job; called by the worker for each queue message.
+
+    A job that waits (`JobContext.wait`) is sent again with a delay; in immediate mode (tests,
+    one-shot CLI runs) there is no consumer to deliver it later, so it runs again here.
+    """
+    while (delay := _execute_step(runtime, job_id)) is not None:
+        if not runtime.settings.jobs.immediate:
+            runtime.queue.send(job_id, queue_of(_kind_of(runtime, job_id)), delay=delay or None)
+            return
+        time.sleep(delay)
+
+
+def _kind_of(runtime: Runtime, job_id: str) -> str:
+    with runtime.db.session() as session:
+        return session.scalar(select(Job.kind).where(Job.id == job_id)) or ""
+
+
+def _execute_step(runtime: Runtime, job_id: str) -> float | None:
+    """One run of a job's body; returns the delay before the next run when the job waits, else None."""
     db, settings = runtime.db, runtime.settings
     with db.session() as session:
         row = session.get(Job, job_id, with_for_update=True)
         if row is None or JobStatus(row.status).finished or row.status == JobStatus.running:
-            return  # a duplicate delivery or a job already taken
+            return None  # a duplicate delivery or a job already taken
         if row.cancel_requested:
             _finish(session, row, JobStatus.canceled, message="Canceled before it started",
                     message_key="job.canceled_before_start", message_args=None)
-            return
+            return None
         spec = _REGISTRY.get(row.kind)
         if spec is None:
             _finish(session, row, JobStatus.failed, error=f"Unknown job kind {row.kind!r}")
-            return
+            return None
         try:
             payload = spec.payload.model_validate(row.payload)
         except ValidationError as exc:
             _finish(session, row, JobStatus.failed, error=f"Invalid payload for {row.kind}: {exc}")
-            return
+            return None
         previous, me = row.worker, worker_name()
         row.status = JobStatus.running
         row.attempts += 1
@@ -252,18 +290,31 @@ def execute(runtime: Runtime, job_id: str) -> None:
             result = spec.func(context, payload)
     except JobSuperseded:
         log.warning("job %s attempt %d was taken for lost and run again elsewhere; stopping", job_id, attempt)
-        return
+        return None
+    except JobWaiting as waiting:
+        with db.session() as session:
+            row = session.get(Job, job_id, with_for_update=True)
+            if row is None or not _owns(row, attempt):
+                return None
+            if row.cancel_requested:
+                _finish(session, row, JobStatus.canceled, message="Canceled", message_key="job.canceled",
+                        message_args=None)
+                return None
+            row.status = JobStatus.queued
+            row.attempts -= 1  # waiting is not failing: the attempts left stay for real failures
+            row.heartbeat_at = utcnow() + timedelta(seconds=waiting.delay)  # when it is due again
+        return waiting.delay
     except JobCanceled:
         with db.session() as session:
             row = session.get(Job, job_id, with_for_update=True)
             if row is not None and _owns(row, attempt):
                 _finish(session, row, JobStatus.canceled, message="Canceled", message_key="job.canceled",
                         message_args=None)
-        return
+        return None
     except Exception as exc:
         log.warning("job %s (%s) attempt %d failed: %s", job_id, spec.kind, attempt, exc)
         _after_failure(runtime, job_id, attempt, exc)
-        return
+        return None
     with db.session() as session:
         row = session.get(Job, job_id, with_for_update=True)
         if row is not None and _owns(row, attempt):

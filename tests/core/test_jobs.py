@@ -498,3 +498,55 @@ def test_a_stopping_server_hands_its_running_job_back(live: Any) -> None:
     assert time.monotonic() - started < 3
     back = wait_for(runtime, row.id, {"queued"})
     assert "server stopped during attempt 1" in back.message
+
+
+STEPS_SEEN: dict[str, int] = {}
+
+
+class Steps(BaseModel):
+    steps: int
+    pause: float
+
+
+@job("test.waits", payload=Steps)
+def waits(ctx: JobContext, payload: Steps) -> dict[str, Any]:
+    """Waits `steps` times (as a job polling a remote task would), then succeeds."""
+    seen = STEPS_SEEN.get(ctx.job_id, 0)
+    if seen < payload.steps:
+        STEPS_SEEN[ctx.job_id] = seen + 1
+        ctx.progress((seen + 1) / (payload.steps + 1), f"step {seen + 1}")
+        ctx.wait(payload.pause)
+    return {"steps": seen, "attempt": ctx.attempt}
+
+
+def test_a_waiting_job_runs_again_without_spending_attempts(runtime: Runtime, alice: Account) -> None:
+    with runtime.db.session() as session:
+        row = runtime.queue.enqueue(session, waits, owner_id=alice.id, payload={"steps": 3, "pause": 0.01})
+    done = wait_for(runtime, row.id, {"succeeded", "failed"})
+    assert done.status == "succeeded" and done.result == {"steps": 3, "attempt": 1} and done.attempts == 1
+
+
+def test_waiting_jobs_hold_no_worker_thread(live: Any) -> None:
+    """20 jobs each waiting 4 × 0.3 s on 2 workers: about 1.2 s together, not 20 × 1.2 / 2 = 12 s."""
+    client, runtime, alice = live
+    started = time.monotonic()
+    with runtime.db.session() as session:
+        rows = [runtime.queue.enqueue(session, waits, owner_id=alice.id, payload={"steps": 4, "pause": 0.3})
+                for _ in range(20)]
+    for row in rows:
+        assert wait_for(runtime, row.id, {"succeeded", "failed"}).status == "succeeded"
+    assert time.monotonic() - started < 6.0
+
+
+def test_a_waiting_job_can_be_canceled(live: Any) -> None:
+    client, runtime, alice = live
+    with runtime.db.session() as session:
+        row = runtime.queue.enqueue(session, waits, owner_id=alice.id, payload={"steps": 50, "pause": 0.2})
+    deadline = time.monotonic() + 10
+    while STEPS_SEEN.get(row.id, 0) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert alice.post(f"/api/v1/jobs/{row.id}/cancel").status_code == 200
+    assert wait_for(runtime, row.id, {"canceled", "succeeded"}).status == "canceled"
+    steps = STEPS_SEEN[row.id]
+    time.sleep(0.6)
+    assert STEPS_SEEN[row.id] <= steps + 1  # no step after the cancel was seen
