@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-INSTALLED = ("vision", "album", "pantry")
+INSTALLED = ("vision", "album", "pantry", "studio")
 """The apps this Boda runs, in the order of the home page."""
 
 

@@ -195,6 +195,16 @@ def prepare_derived_image(store: BlobStore, *, image: Image.Image, filename: str
         spooled.discard()
 
 
+def prepare_bytes(store: BlobStore, data: bytes, *, filename: str, content_type: str) -> PreparedFile:
+    """Store bytes Boda made or fetched (a converted 3D file, a provider's asset)."""
+    spooled = spool(io.BytesIO(data), max_bytes=len(data) + 1)
+    try:
+        return _put(store, spooled, filename=safe_filename(filename), content_type=content_type, width=None,
+                    height=None)
+    finally:
+        spooled.discard()
+
+
 def _put(store: BlobStore, spooled: SpooledUpload, *, filename: str, content_type: str, width: int | None,
          height: int | None) -> PreparedFile:
     existed = store.exists(spooled.sha256)
