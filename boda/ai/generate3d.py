@@ -24,8 +24,10 @@ the provider's message.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
+import ssl
 import threading
 import weakref
 from collections.abc import AsyncIterator, Coroutine, Mapping
@@ -42,6 +44,7 @@ log = logging.getLogger(__name__)
 Status = Literal["pending", "in_progress", "succeeded", "failed", "canceled"]
 TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "canceled"})
 Operation = Literal["generate", "remesh", "retexture"]
+MAX_CONNECTIONS = 16
 AssetKind = Literal["glb", "fbx", "obj", "mtl", "usdz", "stl", "blend", "texture", "thumbnail"]
 
 
@@ -209,6 +212,7 @@ class HttpProvider:
         self.key_setting = key_setting
         self._clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
         self._lock = threading.Lock()
+        self._ssl: ssl.SSLContext | None = None
         _open_providers.add(self)
 
     # clients
@@ -220,11 +224,40 @@ class HttpProvider:
                 del self._clients[gone]
             client = self._clients.get(loop)
             if client is None:
-                # Many tasks watched at once from one loop: one pool, no per-host cap below the app's own.
-                limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
-                client = httpx.AsyncClient(timeout=self.timeout_seconds, limits=limits, follow_redirects=True)
+                # Few connections, queued in the pool: httpcore scans them all on every request (so 100
+                # at once cost O(n^2)), and Meshy allows 20 requests/s an account anyway.
+                limits = httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS)
+                client = httpx.AsyncClient(timeout=self.timeout_seconds, limits=limits, follow_redirects=True,
+                                           verify=self.ssl_context())
                 self._clients[loop] = client
             return client
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """One TLS context for all this provider's clients: building one costs milliseconds of CPU."""
+        if self._ssl is None:
+            try:
+                import certifi
+
+                self._ssl = ssl.create_default_context(cafile=certifi.where())
+            except ImportError:
+                self._ssl = ssl.create_default_context()
+        return self._ssl
+
+    @contextlib.asynccontextmanager
+    async def stream_client(self) -> AsyncIterator[httpx.AsyncClient]:
+        """A client of its own for one long-lived event stream.
+
+        httpcore's pool scans every connection it holds each time a request is queued or
+        finished: 100 streams open in the shared pool made every other call of the loop
+        pay for them (bench/studio_providers.py: 10 of 23 s of CPU in that scan).
+        """
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=0)
+        client = httpx.AsyncClient(timeout=self.timeout_seconds, limits=limits, follow_redirects=True,
+                                   verify=self.ssl_context())
+        try:
+            yield client
+        finally:
+            await client.aclose()
 
     async def aclose(self) -> None:
         """Close the running loop's client; the next call opens another."""

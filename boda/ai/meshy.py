@@ -288,7 +288,8 @@ class MeshyGenerator(HttpProvider):
         headers = {**self.headers(url), "Accept": "text/event-stream"}
         timeout = httpx.Timeout(self.timeout_seconds, read=self.stream_idle_seconds)
         try:
-            async with self.client().stream("GET", url, headers=headers, timeout=timeout) as response:
+            async with self.stream_client() as client, \
+                    client.stream("GET", url, headers=headers, timeout=timeout) as response:
                 if response.status_code in (401, 402, 403, 404):
                     await response.aread()
                     raise self.error(response, url)

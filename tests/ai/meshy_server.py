@@ -302,3 +302,26 @@ def serving(server: Any) -> Iterator[Any]:
     finally:
         running.should_exit = True
         thread.join(timeout=10)
+
+
+def main() -> None:
+    """Serve on a port in this process (benches run it apart, so their own thread counts are the client's)."""
+    import argparse
+
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--step-seconds", type=float, default=0.0)
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--api-key", default="msy_test_key")
+    args = parser.parse_args()
+    server = MeshyServer(args.api_key, steps=args.steps, step_seconds=args.step_seconds, asset_host="127.0.0.1")
+    server.port = args.port
+    server.url = f"http://127.0.0.1:{args.port}"
+    uvicorn.run(server.app, host="127.0.0.1", port=args.port, log_level="warning", lifespan="off",
+                backlog=2048, timeout_keep_alive=30)
+
+
+if __name__ == "__main__":
+    main()

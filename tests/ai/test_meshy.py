@@ -314,3 +314,14 @@ def test_the_registry_builds_meshy_from_settings(meshy: MeshyServer) -> None:
     assert isinstance(on, MeshyGenerator) and on.available
     _, steps = generate(on, GenerationRequest("a cube", refine=False))
     assert steps[-1].status == "succeeded"
+
+
+def test_every_generation_error_reason_has_korean_text() -> None:
+    """boda/ai may raise without catalogue text, but the Studio shows these errors to people."""
+    from boda.web.i18n import catalogue, translate
+
+    for reason in ("off", "auth", "payment", "not_found", "bad_request", "down", "timeout", "asset_missing",
+                   "too_large", "bad_output", "rate_limited"):
+        for locale in ("ko", "en"):
+            assert f"error.generate3d_{reason}" in catalogue(locale), (locale, reason)
+    assert "7초" in translate("ko", "error.generate3d_rate_limited", retry_after=7, provider="meshy")
