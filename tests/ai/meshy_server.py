@@ -19,7 +19,8 @@ Scripted failures: `script` holds one step per coming API request (`{"status": 4
 "headers": {"Retry-After": "0"}}`, `{"status": 500}`; `"path"` limits a step to requests for
 exactly that path); `plans` one per coming task: `{"fail": "message"}` ends FAILED with that
 `task_error`, `{"cut_after": n}` ends every stream of the task after n events with no terminal
-state, `{"stream_status": 500}` answers its stream with that status, `{"missing_assets": True}`
+state, `{"abort_after": n}` drops the connection there instead (an unfinished chunked body),
+`{"stream_status": 500}` answers its stream with that status, `{"missing_assets": True}`
 answers its asset URLs 404 (expired), `{"steps": n}` overrides the step count.
 """
 
@@ -248,6 +249,8 @@ class MeshyServer:
         for k in range(task["steps"] + 1):
             if cut is not None and k >= cut:
                 return  # the server ends the body before the task ends
+            if task["plan"].get("abort_after") is not None and k >= task["plan"]["abort_after"]:
+                raise ConnectionError("scripted break")  # uvicorn drops the connection mid-body
             wait = task["created"] + k * self.step_seconds - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)

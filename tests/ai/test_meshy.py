@@ -130,6 +130,13 @@ def test_a_stream_that_stops_half_way_falls_back_to_polling(meshy: MeshyServer) 
     assert gets[0].endswith("/stream") and gets[-1] == f"/openapi/v2/text-to-3d/{MeshyTask.parse(task_id).id}"
 
 
+def test_a_stream_whose_connection_drops_falls_back_to_polling(meshy: MeshyServer) -> None:
+    meshy.plans.append({"abort_after": 2})
+    _, steps = generate(client(meshy), GenerationRequest("a lamp", refine=False))
+    assert [p.progress for p in steps] == [0, 25, 100] and steps[-1].status == "succeeded"
+    assert [r["path"].endswith("/stream") for r in meshy.requests if r["method"] == "GET"] == [True, False]
+
+
 def test_a_stream_that_fails_falls_back_to_polling(meshy: MeshyServer) -> None:
     meshy.plans.append({"stream_status": 503})
     _, steps = generate(client(meshy), GenerationRequest("a lamp", refine=False))
