@@ -350,27 +350,33 @@ class HttpProvider:
             return unavailable(self.name, "down", f"{self.name} failed ({status}): {said}", **where)
         return unavailable(self.name, "bad_request", f"{self.name} refused the request ({status}): {said}", **where)
 
-    async def fetch_limited(self, url: str, *, what: str = "asset", limit: int | None = None) -> bytes:
-        """GET a file streamed, refused as soon as it passes `limit` (`max_asset_bytes`); retried like `request`."""
+    async def fetch_limited(self, url: str, *, what: str = "asset", limit: int | None = None,
+                            keep: tuple[int, ...] = ()) -> bytes:
+        """GET a file streamed, refused as soon as it passes `limit` (`max_asset_bytes`); retried like `request`.
+
+        A status in `keep` is not an error here: its body is returned for the caller to read.
+        """
         limit = limit or self.max_asset_bytes
         attempt = 0
         while True:
             try:
                 async with self.client().stream("GET", url, headers=self.headers(url)) as response:
-                    if response.status_code == 429 and attempt < self.max_retries:
+                    if response.status_code in keep:
+                        pass
+                    elif response.status_code == 429 and attempt < self.max_retries:
                         attempt += 1
                         await asyncio.sleep(min(retry_after_seconds(response.headers), self.max_retry_after_seconds))
                         continue
-                    if response.status_code >= 500 and attempt < self.max_retries:
+                    elif response.status_code >= 500 and attempt < self.max_retries:
                         attempt += 1
                         await asyncio.sleep(self._backoff(attempt))
                         continue
-                    if response.status_code in (403, 404, 410) and what == "asset":
+                    elif response.status_code in (403, 404, 410) and what == "asset":
                         # Signed asset URLs expire (Meshy keeps assets 3 days): gone, not a key problem.
                         raise unavailable(self.name, "asset_missing", f"{self.name} no longer has the {what} at "
                                           f"{url.split('?')[0]} ({response.status_code})", url=url,
                                           status=response.status_code)
-                    if response.status_code >= 400:
+                    elif response.status_code >= 400:
                         await response.aread()
                         raise self.error(response, url)
                     declared = int(response.headers.get("content-length") or 0)

@@ -13,7 +13,10 @@ What this follows, read in that repository's `api_server.py` (FastAPI, default p
   state (a generation that raised stays "processing" for ever, as does an unknown uid), no
   cancel, no authentication. So progress here is an estimate from the time elapsed
   (`estimated` True), and a task still processing after `generate3d.hunyuan3d_timeout_seconds`
-  is reported failed. Newer servers' `"error"`/`"failed"` statuses with a `message` are read too.
+  is reported failed.
+- Hunyuan3D-2.1's api_server speaks the same with more states: `"texturing"` (shown as the
+  stage), `{"status": "error", "message"}` with a 500 (a failed task), `initial_model_base64`
+  (ignored); its `/send` takes images only (a text-only request is its 422, `bad_request`).
 - `POST /generate` does the same synchronously and answers the file: not used, a request
   would be held open for minutes.
 
@@ -115,14 +118,16 @@ class Hunyuan3DGenerator(HttpProvider):
 
     async def _status(self, uid: str) -> dict[str, Any]:
         # A completed status carries the whole GLB in base64: read it under the asset limit (and its 4/3).
+        # Hunyuan3D-2.1 answers 500 {"status": "error", "message"} when the result cannot be read: kept, read here.
         raw = await self.fetch_limited(f"{self.base_url}/status/{uid}", what="status",
-                                       limit=self.max_asset_bytes * 4 // 3 + 4096)
+                                       limit=self.max_asset_bytes * 4 // 3 + 4096, keep=(500,))
         try:
             state = json.loads(raw)
         except ValueError:
-            raise unavailable(self.name, "bad_output", "The Hunyuan3D server's status is not JSON") from None
-        if not isinstance(state, dict):
-            raise unavailable(self.name, "bad_output", "The Hunyuan3D server's status is not an object")
+            state = None
+        if not isinstance(state, dict) or not isinstance(state.get("status"), str):
+            raise unavailable(self.name, "bad_output", "The Hunyuan3D server's status is not a status object: "
+                              f"{raw[:200]!r}")
         return state
 
     async def watch(self, task_id: str) -> AsyncIterator[TaskProgress]:

@@ -10,7 +10,8 @@ proxy in front). The model is a real GLB made with trimesh (a box; painted red w
 
 `seconds`: how long a generation takes. `plans` holds one entry per coming /send:
 `{"never": True}` (it raised in the worker thread: processing for ever), `{"seconds": s}`,
-`{"status": "error", "message": "..."}` (a newer server's error state).
+`{"error": "..."}` (Hunyuan3D-2.1's 500 `{"status": "error", "message"}` once done),
+`{"texturing": s}` (2.1's "texturing" state for the last s seconds).
 """
 
 from __future__ import annotations
@@ -95,8 +96,13 @@ class Hunyuan3DServer:
         if (refused := self._refused(request)) is not None:
             return refused
         job = self.jobs.get(request.path_params["uid"])
-        if job is not None and job["plan"].get("status") and time.monotonic() >= job["done_at"]:
-            return JSONResponse({"status": job["plan"]["status"], "message": job["plan"].get("message", "")})
-        if job is None or job["model"] is None or time.monotonic() < job["done_at"]:
+        now = time.monotonic()
+        if job is not None and job["plan"].get("error") and now >= job["done_at"]:
+            # Hunyuan3D-2.1: the files cannot be read -> 500 with an error status.
+            return JSONResponse({"status": "error", "message": job["plan"]["error"]}, status_code=500)
+        if job is not None and job["model"] is not None and job["done_at"] - job["plan"].get("texturing", 0) <= now \
+                < job["done_at"]:
+            return JSONResponse({"status": "texturing"})  # Hunyuan3D-2.1: the shape is done, painting goes on
+        if job is None or job["model"] is None or now < job["done_at"]:
             return JSONResponse({"status": "processing"})
         return JSONResponse({"status": "completed", "model_base64": base64.b64encode(job["model"]).decode()})

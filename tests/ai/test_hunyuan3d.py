@@ -114,9 +114,17 @@ async def _drain(gen: Generator3D, task_id: str) -> list[TaskProgress]:
 
 
 def test_an_error_status_ends_the_watch_with_its_message(hy: Hunyuan3DServer) -> None:
-    hy.plans.append({"status": "error", "message": "CUDA out of memory"})
+    hy.plans.append({"error": "Failed to read generated file"})
     _, steps = generate(client(hy), GenerationRequest("a cube"))
-    assert steps[-1].status == "failed" and steps[-1].message == "CUDA out of memory"
+    assert steps[-1].status == "failed" and steps[-1].message == "Failed to read generated file"
+    assert len([r for r in hy.requests if r["path"].startswith("/status/")]) == 1  # an answer, not retried
+
+
+def test_a_texturing_state_is_shown_as_the_stage(hy: Hunyuan3DServer) -> None:
+    hy.plans.append({"seconds": 0.3, "texturing": 0.2})
+    _, steps = generate(client(hy), GenerationRequest("a cube"))
+    assert [p.stage for p in steps if p.status == "in_progress"][-1] == "texturing"
+    assert steps[0].stage == "generate" and steps[-1].status == "succeeded"
 
 
 def test_an_unfinished_task_has_no_model_yet(hy: Hunyuan3DServer) -> None:
