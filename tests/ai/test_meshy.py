@@ -332,3 +332,20 @@ def test_every_generation_error_reason_has_korean_text() -> None:
         for locale in ("ko", "en"):
             assert f"error.generate3d_{reason}" in catalogue(locale), (locale, reason)
     assert "7초" in translate("ko", "error.generate3d_rate_limited", retry_after=7, provider="meshy")
+
+
+def test_sse_events_follow_the_event_stream_rules() -> None:
+    from boda.ai.generate3d import sse_events
+
+    lines = [": keep-alive", "event: message", "data: {\"a\":", "data: 1}", "id: 7", "", "", "data:plain", "",
+             "event: error", "data: {\"status_code\": 404}"]
+
+    async def go() -> list[tuple[str, str, str | None]]:
+        async def source() -> Any:
+            for line in lines:
+                yield line
+
+        return [(e.event, e.data, e.id) async for e in sse_events(source())]
+
+    assert run_sync(go()) == [("message", "{\"a\":\n1}", "7"), ("message", "plain", None),
+                              ("error", "{\"status_code\": 404}", None)]
