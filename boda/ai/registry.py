@@ -30,15 +30,16 @@ if TYPE_CHECKING:
     from boda.ai.detect import ObjectDetector
     from boda.ai.digits import DigitReader
     from boda.ai.faces import FaceDetector
+    from boda.ai.generate3d import Generator3D
     from boda.ai.llm import ChatModel
     from boda.ai.onnx import OnnxOptions
 
 Capability = Literal["face_detector", "object_detector", "image_classifier", "digit_reader",
-                     "image_text_embedder", "text_encoder", "face_embedder", "ocr", "chat"]
+                     "image_text_embedder", "text_encoder", "face_embedder", "ocr", "chat", "generator_3d"]
 # Imported on first use, so the modules (and ONNX Runtime) load only in processes that need them.
 PROVIDER_MODULES = ("boda.ai.faces", "boda.ai.digits", "boda.ai.classify", "boda.ai.detect",
                     "boda.ai.text_encoders", "boda.ai.concepts", "boda.ai.clip", "boda.ai.face_embed",
-                    "boda.ai.ocr", "boda.ai.llm")
+                    "boda.ai.ocr", "boda.ai.llm", "boda.ai.meshy", "boda.ai.hunyuan3d")
 
 
 @dataclass(frozen=True)
@@ -138,9 +139,13 @@ _shared_lock = threading.RLock()
 
 
 def _fingerprint(settings: Settings) -> str:
-    """What a provider is built from: the AI and LLM settings, the models folder, the thread budget."""
+    """What a provider is built from: the AI, LLM and 3D settings, the models folder, the thread budget."""
     llm = getattr(settings, "llm", None)
+    g3d = getattr(settings, "generate3d", None)
+    # model_dump_json masks SecretStr: a changed key must still build a new provider.
+    keys = (g3d.meshy_api_key.get_secret_value(), g3d.hunyuan3d_api_key.get_secret_value()) if g3d else ()
     return "|".join([settings.ai.model_dump_json(), llm.model_dump_json() if llm is not None else "",
+                     g3d.model_dump_json() if g3d is not None else "", str(hash(keys)),
                      str(settings.models_dir), str(inference_threads(settings))])
 
 
@@ -162,8 +167,14 @@ class Providers:
         self._built: dict[tuple[Capability, str], Any] = {}
 
     def default_name(self, capability: Capability) -> str:
-        """The settings' choice (`ai.<capability>`; `llm.provider` for chat), else the first registered."""
-        chosen = self.settings.llm.provider if capability == "chat" else getattr(self.settings.ai, capability, None)
+        """The settings' choice (`ai.<capability>`; `llm.provider` for chat, `generate3d.provider` for 3D), else the
+        first registered."""
+        if capability == "chat":
+            chosen: Any = self.settings.llm.provider
+        elif capability == "generator_3d":
+            chosen = self.settings.generate3d.provider
+        else:
+            chosen = getattr(self.settings.ai, capability, None)
         return str(chosen) if chosen else registered(capability)[0]
 
     def get(self, capability: Capability, name: str | None = None) -> Any:
@@ -192,6 +203,11 @@ class Providers:
     def chat(self, name: str | None = None) -> ChatModel:
         """The configured chat model; with `llm.provider = off` one whose `available` is False."""
         return cast("ChatModel", self.get("chat", name))
+
+    def generator_3d(self, name: str | None = None) -> Generator3D:
+        """A 3D generator by name (meshy, hunyuan3d, composer), else `generate3d.provider`; unconfigured ones have
+        `available` False and say why."""
+        return cast("Generator3D", self.get("generator_3d", name))
 
     @property
     def digit_reader(self) -> DigitReader:

@@ -202,6 +202,39 @@ class LlmSettings(BaseModel):
     )
 
 
+class Generate3dSettings(BaseModel):
+    """The 3D generators (3D Studio): Meshy's API, a self-hosted Hunyuan3D-2 server, the offline composer."""
+
+    provider: Literal["composer", "meshy", "hunyuan3d"] = Field(
+        default="composer", description="Generator used when a request names none: composer (primitives from the "
+        "LLM, offline, low fidelity), meshy (Meshy's API) or hunyuan3d (a Hunyuan3D-2 api_server you run).",
+    )
+    meshy_api_key: SecretStr = Field(default=SecretStr(""), description="Meshy API key (msy_...); empty: off.")
+    meshy_base_url: str = Field(default="https://api.meshy.ai", description="Meshy's API origin.")
+    meshy_ai_model: str = Field(default="latest", description="Meshy ai_model for new tasks (latest, meshy-6, ...).")
+    hunyuan3d_url: str = Field(
+        default="", description="Base URL of a Hunyuan3D-2 api_server, e.g. http://gpu-box:8081; empty: off."
+    )
+    hunyuan3d_api_key: SecretStr = Field(
+        default=SecretStr(""), description="Bearer key for a proxy in front of the Hunyuan3D server; empty: none."
+    )
+    hunyuan3d_timeout_seconds: float = Field(
+        default=1200.0, gt=0, description="A Hunyuan3D task still processing after this long is failed (its "
+        "server reports no errors: a crashed generation stays 'processing').",
+    )
+    timeout_seconds: float = Field(default=30.0, gt=0, description="Longest wait for one HTTP answer.")
+    poll_seconds: float = Field(
+        default=5.0, gt=0, description="Polling interval when a provider has no event stream or it broke off."
+    )
+    max_retries: int = Field(
+        default=3, ge=0, description="Retries after a 429 (waiting its Retry-After), a 5xx or a refused connection."
+    )
+    max_retry_after_seconds: float = Field(
+        default=60.0, ge=0, description="Longest Retry-After honoured; a longer one is waited for this long."
+    )
+    max_asset_mb: float = Field(default=200.0, gt=0, description="Largest asset downloaded from a provider.")
+
+
 class HouseholdsSettings(BaseModel):
     invite_days: int = Field(
         default=7, ge=1, le=365, description="Days an invitation link stays valid before it expires."
@@ -279,6 +312,7 @@ class CoreSettings(BaseSettings):
     jobs: JobsSettings = Field(default_factory=JobsSettings)
     ai: AiSettings = Field(default_factory=AiSettings)
     llm: LlmSettings = Field(default_factory=LlmSettings)
+    generate3d: Generate3dSettings = Field(default_factory=Generate3dSettings)
     households: HouseholdsSettings = Field(default_factory=HouseholdsSettings)
     vectors: VectorsSettings = Field(default_factory=VectorsSettings)
 
