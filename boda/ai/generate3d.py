@@ -155,6 +155,11 @@ class Generator3D(Protocol):
         """Progress until the generation ends (the last one has `final`): the provider's stream, else polling."""
         ...
 
+    async def poll(self, task_id: str) -> TaskProgress:
+        """One look at the generation (no stream), for a job that polls in short steps and holds no
+        thread between them; like `watch`, a new `task_id` in the answer is to be stored."""
+        ...
+
     async def assets(self, task_id: str) -> list[Asset]:
         """The files of a succeeded task (the last `task_id` watch gave)."""
         ...
@@ -437,6 +442,9 @@ class NoGenerator:
     async def watch(self, task_id: str) -> AsyncIterator[TaskProgress]:
         raise self._raise()
         yield  # pragma: no cover - makes this an async generator
+
+    async def poll(self, task_id: str) -> TaskProgress:
+        raise self._raise()
 
     async def assets(self, task_id: str) -> list[Asset]:
         raise self._raise()

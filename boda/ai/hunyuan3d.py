@@ -130,29 +130,37 @@ class Hunyuan3DGenerator(HttpProvider):
                               f"{raw[:200]!r}")
         return state
 
+    def progress_of(self, task_id: str, state: dict[str, Any], last: TaskProgress | None = None) -> TaskProgress:
+        """The server's status as Boda's progress: estimated from time, as the server reports none."""
+        _, started = parse_task(task_id)
+        status = str(state.get("status", ""))
+        elapsed = time.time() - started
+        if status == "completed":
+            return TaskProgress(task_id, "succeeded", 100, "generate", None, 100)
+        if status in ("error", "failed"):
+            message = str(state.get("message") or "The Hunyuan3D server failed the task")
+            return TaskProgress(task_id, "failed", last.progress if last else 0, "generate", message)
+        if elapsed > self.task_timeout_seconds:
+            return TaskProgress(task_id, "failed", last.progress if last else 0, "generate",
+                                f"The Hunyuan3D server was still processing after {self.task_timeout_seconds:g} s "
+                                "(generate3d.hunyuan3d_timeout_seconds); it reports no errors, so the "
+                                "generation most likely failed there (see its log)")
+        stage = "generate" if status in ("processing", "") else status  # newer servers name stages
+        return TaskProgress(task_id, "in_progress", estimate(elapsed), stage, None, estimate(elapsed), estimated=True)
+
+    async def poll(self, task_id: str) -> TaskProgress:
+        """One look at the task: what a job that polls in short steps asks each time."""
+        uid, _ = parse_task(task_id)
+        return self.progress_of(task_id, await self._status(uid))
+
     async def watch(self, task_id: str) -> AsyncIterator[TaskProgress]:
-        uid, started = parse_task(task_id)
+        uid, _ = parse_task(task_id)
         last: TaskProgress | None = None
         while True:
-            state = await self._status(uid)
-            status = str(state.get("status", ""))
-            elapsed = time.time() - started
-            if status == "completed":
-                yield TaskProgress(task_id, "succeeded", 100, "generate", None, 100)
+            progress = self.progress_of(task_id, await self._status(uid), last)
+            if progress.final:
+                yield progress
                 return
-            if status in ("error", "failed"):
-                message = str(state.get("message") or "The Hunyuan3D server failed the task")
-                yield TaskProgress(task_id, "failed", last.progress if last else 0, "generate", message)
-                return
-            if elapsed > self.task_timeout_seconds:
-                yield TaskProgress(task_id, "failed", last.progress if last else 0, "generate",
-                                   f"The Hunyuan3D server was still processing after {self.task_timeout_seconds:g} s "
-                                   "(generate3d.hunyuan3d_timeout_seconds); it reports no errors, so the "
-                                   "generation most likely failed there (see its log)")
-                return
-            stage = "generate" if status in ("processing", "") else status  # newer servers name stages
-            progress = TaskProgress(task_id, "in_progress", estimate(elapsed), stage, None, estimate(elapsed),
-                                    estimated=True)
             if last is None or (progress.progress, progress.stage) != (last.progress, last.stage):
                 last = progress
                 yield progress

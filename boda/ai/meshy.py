@@ -235,6 +235,21 @@ class MeshyGenerator(HttpProvider):
             last = TaskProgress(str(task), "pending", 50, "refine")
             yield last
 
+    async def poll(self, task_id: str) -> TaskProgress:
+        """One look at the task, no stream: what a job that polls in short steps asks each time.
+
+        A preview that succeeded with a refine to follow starts the refine and reports its id
+        (the caller stores it, as with `watch`).
+        """
+        task = MeshyTask.parse(task_id)
+        state = await self.request("GET", task.path)
+        if not isinstance(state, dict):
+            raise unavailable(self.name, "bad_output", "Meshy's task answer is not an object")
+        if task.then_refine is not None and state.get("status") == "SUCCEEDED":
+            refine = MeshyTask("text-to-3d:refine", await self._refine(task))
+            return TaskProgress(str(refine), "pending", 50, "refine")
+        return self.progress(task, state)
+
     async def _refine(self, preview: MeshyTask) -> str:
         body = {"mode": "refine", "preview_task_id": preview.id, "ai_model": self.ai_model,
                 **(preview.then_refine or {})}

@@ -25,8 +25,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Progress (0..1) at the start of each stage; a provider's own percentage fills the span up to the next.
-SPANS = {"enhance": (0.0, 0.05), "preview": (0.05, 0.45), "refine": (0.45, 0.8), "fetch": (0.8, 0.85),
-         "process": (0.85, 1.0)}
+SPANS = {"enhance": (0.0, 0.05), "provider": (0.05, 0.8), "fetch": (0.8, 0.85), "process": (0.85, 1.0)}
 OTHER_ASSETS = ("fbx", "obj", "usdz")
 
 
@@ -35,7 +34,8 @@ class GenerationFailed(InvalidInput):
 
 
 def run(coro: Awaitable[T]) -> T:
-    from boda.ai.llm import run_sync
+    """Run a provider's coroutine on a loop of this step's own (the providers' clients close with it)."""
+    from boda.ai.generate3d import run_sync
 
     return run_sync(coro)  # type: ignore[arg-type]
 
@@ -65,7 +65,7 @@ def step(ctx: JobContext, generation_id: str) -> dict[str, Any]:
             while True:
                 if gen.stage == "start":
                     start(ctx, session, gen, model)
-                elif gen.stage in ("preview", "refine"):
+                elif gen.stage == "provider":
                     if not poll(ctx, session, gen, model):
                         session.commit()
                         ctx.wait(settings.poll_seconds)
@@ -102,7 +102,7 @@ def start(ctx: JobContext, session: Session, gen: Generation, model: StudioModel
     prompt = model.enhanced_prompt or model.prompt
     gen.deadline_at = utcnow() + timedelta(seconds=service.studio_settings_of(ctx.runtime).generation_timeout_seconds)
     if gen.provider == "composer":
-        report(ctx, gen, "preview", 0.1, "Composing primitives")
+        report(ctx, gen, "provider", 0.1, "Composing primitives")
         glb, facts = compose(ctx, prompt)
         store_glb(session, ctx.runtime, model, glb, origin="provider")
         model.stats = {**(model.stats or {}), **facts}
@@ -114,37 +114,31 @@ def start(ctx: JobContext, session: Session, gen: Generation, model: StudioModel
     task_id = run(provider.start(GenerationRequest(prompt=prompt, art_style=request.get("art_style"),
                                                    negative_prompt=request.get("negative_prompt"),
                                                    refine=bool(request.get("refine", True)))))
-    gen.task_ids = {**gen.task_ids, "preview": task_id}
-    gen.stage = "preview"
-    report(ctx, gen, "preview", 0.0, "Queued at the provider")
+    gen.task_ids = {**gen.task_ids, "current": task_id, "first": task_id}
+    gen.stage = "provider"
+    report(ctx, gen, "provider", 0.0, "Queued at the provider")
 
 
 def poll(ctx: JobContext, session: Session, gen: Generation, model: StudioModel) -> bool:
-    """Ask the provider once; True when this stage is over (the stage moved on)."""
+    """Ask the provider once; True when its work is over (the stage moved on to fetching)."""
     provider = generator(ctx, gen.provider)
-    stage = gen.stage
-    task_id = gen.task_ids[stage]
-    status = run(provider.status(task_id))
+    status = run(provider.poll(gen.task_ids["current"]))
+    if status.task_id != gen.task_ids["current"]:  # Meshy's refine is a task of its own: keep its id
+        gen.task_ids = {**gen.task_ids, "current": status.task_id}
     if status.status in ("failed", "canceled"):
         raise GenerationFailed(status.message or f"The provider's task {status.status}",
                                key="studio_generation_failed", details={"provider": gen.provider})
-    report(ctx, gen, stage, status.progress / 100, f"{stage.capitalize()}: {status.progress}%")
+    queued = f" ({status.preceding_tasks} ahead)" if status.preceding_tasks else ""
+    report(ctx, gen, "provider", status.progress / 100, f"{status.stage.capitalize()}: {status.progress}%{queued}")
     if status.status != "succeeded":
         return False
-    if stage == "preview" and gen.request.get("refine", True) and hasattr(provider, "refine"):
-        refine_id = run(provider.refine(task_id))
-        if refine_id:
-            gen.task_ids = {**gen.task_ids, "refine": refine_id}
-            gen.stage = "refine"
-            return True
-    gen.task_ids = {**gen.task_ids, "final": task_id}
     gen.stage = "fetch"
     return True
 
 
 def fetch(ctx: JobContext, session: Session, gen: Generation, model: StudioModel) -> None:
     provider = generator(ctx, gen.provider)
-    task_id = gen.task_ids["final"]
+    task_id = gen.task_ids["current"]
     report(ctx, gen, "fetch", 0.0, "Fetching the files")
     assets = {asset.kind: asset for asset in run(provider.assets(task_id))}
     if "glb" not in assets:

@@ -68,10 +68,23 @@ def _job_of(session: Session, model: StudioModel) -> str | None:
     return gen.job_id if gen else None
 
 
-def _providers(runtime: Runtime) -> list[ProviderOut]:
-    from boda.ai import generate3d
+PROVIDER_TEXT = {
+    "meshy": "Meshy's API: text or image to a detailed, textured model (preview, then refine with PBR textures).",
+    "hunyuan3d": "A Hunyuan3D-2 api_server you run: image or text to a detailed model on your own GPU.",
+}
 
-    return [ProviderOut(**info) for info in generate3d.describe_providers(runtime.settings)]
+
+def _providers(runtime: Runtime) -> list[ProviderOut]:
+    """The composer (always there, offline) and the remote generators, each said set up or not."""
+    from boda.ai import composer
+
+    found = [ProviderOut(name="composer", fidelity=composer.FIDELITY, configured=True,
+                         description=composer.DESCRIPTION)]
+    for name, text in PROVIDER_TEXT.items():
+        generator = runtime.ai.get("generator_3d", name)
+        found.append(ProviderOut(name=name, fidelity=generator.fidelity, configured=generator.available,
+                                 description=text if generator.available else f"{text} Not set up: {generator.reason}"))
+    return found
 
 
 @router.get("/providers")
