@@ -93,6 +93,10 @@ TEMPLATES: dict[str, Template] = {
         p("engine left", "cylinder", (0.4, 0.9, 0.4), (0.3, 1.05, -1.4), "grey", (0, 0, 90), metallic=0.8),
         p("engine right", "cylinder", (0.4, 0.9, 0.4), (0.3, 1.05, 1.4), "grey", (0, 0, 90), metallic=0.8),
         p("cockpit", "sphere", (0.6, 0.35, 0.6), (2.6, 1.75, 0), "#2b3a4a", metallic=0.5, roughness=0.1),
+        *[p(f"gear strut {i + 1}", "cylinder", (0.08, 0.9, 0.08), (x, 0.6, z), "grey", metallic=0.8)
+          for i, (x, z) in enumerate(((2.0, 0), (0, -0.6), (0, 0.6)))],
+        *[p(f"gear wheel {i + 1}", "cylinder", (0.3, 0.14, 0.3), (x, 0.15, z), "black", (90, 0, 0), roughness=0.9)
+          for i, (x, z) in enumerate(((2.0, 0), (0, -0.6), (0, 0.6)))],
     ]),
     "rocket": t(("a rocket", "space rocket ship", "a spaceship launching", "로켓", "우주선", "우주 로켓"),
                 ("body",), "rocket", [
