@@ -265,3 +265,22 @@ def test_a_configured_llm_that_fails_is_reported_not_hidden_behind_a_template(fa
     with pytest.raises(LlmUnavailable) as caught:
         run_sync(compose(model(fake), "빨간 소방차 장난감", encoder=encoder))
     assert caught.value.details["reason"] == "down"
+
+
+def test_normals_are_written_smooth_on_round_shapes_and_sharp_on_box_edges() -> None:
+    scene = Scene.model_validate({"title": "normals", "parts": [
+        part("egg", "sphere", (2.0, 0.5, 1.0), (0, 1, 0)), part("crate", "box", (1, 2, 3), (5, 1, 0))]})
+    data = build_glb(scene)
+    gltf = glb_json(data)
+    assert all("NORMAL" in m["primitives"][0]["attributes"] for m in gltf["meshes"])
+    reopened = read_glb(data)
+    egg = reopened.geometry["egg"]
+    normals = egg.vertex_normals
+    np.testing.assert_allclose(np.linalg.norm(normals, axis=1), 1.0, atol=1e-5)
+    # On the ellipsoid x²/1 + y²/0.0625 + z²/0.25 = 1 the outward normal is along (x/1, y/0.0625, z/0.25).
+    v = egg.vertices
+    expected = v / np.array([1.0, 0.0625, 0.25])
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    assert (np.sum(normals * expected, axis=1) > 0.98).mean() > 0.95
+    crate = reopened.geometry["crate"].vertex_normals
+    assert np.allclose(np.sort(np.abs(crate), axis=1)[:, :2], 0.0, atol=1e-6)  # each one along an axis: flat faces
