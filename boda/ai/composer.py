@@ -21,8 +21,10 @@ boda/ai pieces (the chat model, the text encoder) and trimesh.
 from __future__ import annotations
 
 import io
+import json
 import math
 import re
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -178,8 +180,6 @@ _EXAMPLE_ROCKET = {"title": "toy rocket", "parts": [
 ]}
 
 def _compact(value: Any) -> str:
-    import json
-
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -407,8 +407,9 @@ def part_mesh(part: Part) -> trimesh.Trimesh:
     stretched = normals / scale
     stretched /= np.maximum(np.linalg.norm(stretched, axis=1, keepdims=True), 1e-12)
     mesh = trimesh.Trimesh(vertices=vertices * scale, faces=faces, vertex_normals=stretched, process=False)
+    look = f"{part.color} m{part.metallic:g} r{part.roughness:g}"  # one material per look, shared by its parts
     mesh.visual = trimesh.visual.TextureVisuals(material=PBRMaterial(
-        name=part.color, baseColorFactor=linear_rgba(part.color), metallicFactor=float(part.metallic),
+        name=look, baseColorFactor=linear_rgba(part.color), metallicFactor=float(part.metallic),
         roughnessFactor=float(part.roughness)))
     return mesh
 
@@ -423,22 +424,60 @@ def part_transform(part: Part) -> np.ndarray:
     return matrix
 
 
+def named_parts(scene: Scene) -> list[tuple[str, Part]]:
+    """Each part with a unique node name ("wheel", "wheel 2", ...): editors list nodes by name."""
+    used: set[str] = set()
+    out = []
+    for part in scene.parts:
+        name, n = part.name, 1
+        while name in used:
+            n += 1
+            name = f"{part.name} {n}"
+        used.add(name)
+        out.append((name, part))
+    return out
+
+
 def build_scene(scene: Scene) -> trimesh.Scene:
     import trimesh
 
     out = trimesh.Scene()
-    seen: dict[str, int] = {}
-    for part in scene.parts:
-        n = seen[part.name] = seen.get(part.name, 0) + 1
-        name = part.name if n == 1 else f"{part.name} {n}"  # glTF node names need not be unique; editors like them so
+    for name, part in named_parts(scene):
         out.add_geometry(part_mesh(part), node_name=name, geom_name=name, transform=part_transform(part))
     return out
 
 
 def build_glb(scene: Scene) -> bytes:
-    """The scene as binary glTF 2.0: one node, mesh and metallic-roughness material per part."""
-    data = build_scene(scene).export(file_type="glb", include_normals=True)
-    return bytes(data)
+    """The scene as binary glTF 2.0: one node and mesh per part, one metallic-roughness material per look."""
+    data = bytes(build_scene(scene).export(file_type="glb", include_normals=True))
+    return _exact_colours(data, dict(named_parts(scene)))
+
+
+def _exact_colours(data: bytes, parts: dict[str, Part]) -> bytes:
+    """The GLB with each material's baseColorFactor written as the exact linear colour.
+
+    trimesh keeps colours as bytes, which loses dark linear values (#1a1a1a came back as
+    #1c1c1c, #050505 as black); the JSON chunk is rewritten with the floats, the binary
+    chunk kept as it is.
+    """
+    magic, version, _ = struct.unpack_from("<4sII", data, 0)
+    length, kind = struct.unpack_from("<I4s", data, 12)
+    if magic != b"glTF" or version != 2 or kind != b"JSON":
+        raise ValueError("not a GLB 2.0 with a JSON chunk")
+    gltf = json.loads(data[20:20 + length])
+    for mesh in gltf.get("meshes", []):
+        part = parts.get(mesh.get("name", ""))
+        if part is None:
+            continue
+        for primitive in mesh.get("primitives", []):
+            if "material" in primitive:
+                pbr = gltf["materials"][primitive["material"]].setdefault("pbrMetallicRoughness", {})
+                pbr["baseColorFactor"] = [round(c, 6) for c in linear_rgba(part.color)]
+    text = json.dumps(gltf, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 4)  # chunks are 4-byte aligned; JSON pads with spaces
+    rest = data[20 + length:]
+    total = 12 + 8 + len(text) + len(rest)
+    return struct.pack("<4sII", b"glTF", 2, total) + struct.pack("<I4s", len(text), b"JSON") + text + rest
 
 
 def read_glb(data: bytes) -> trimesh.Scene:

@@ -197,7 +197,21 @@ def test_a_30_part_scene_opens_again_with_its_parts_colours_and_bounds() -> None
     assert low[0] == pytest.approx(-parts[0]["size"][0] / 2, abs=1e-6) and high[0] > 29
     gltf = glb_json(data)  # what three.js's GLTFLoader reads: metallic-roughness materials, named nodes
     assert gltf["asset"]["version"] == "2.0" and len(gltf["materials"]) == 30
-    assert all("baseColorFactor" in m["pbrMetallicRoughness"] for m in gltf["materials"])
+    colours = {p["name"]: colour_hex(p["color"]) for p in parts}
+    for mesh in gltf["meshes"]:  # the exact linear colour, not trimesh's byte-rounded one (dark colours drifted)
+        factor = gltf["materials"][mesh["primitives"][0]["material"]]["pbrMetallicRoughness"]["baseColorFactor"]
+        np.testing.assert_allclose(factor, linear_rgba(colours[mesh["name"]]), atol=1e-6)
+
+
+def test_parts_with_one_name_get_unique_node_names_and_share_a_material() -> None:
+    scene = Scene.model_validate({"title": "wheels", "parts": [
+        part("wheel", color="#050505"), part("wheel 2", color="#050505"), part("wheel", color="#050505")]})
+    data = build_glb(scene)
+    gltf = glb_json(data)
+    assert sorted(n["name"] for n in gltf["nodes"] if "mesh" in n) == ["wheel", "wheel 2", "wheel 3"]
+    assert len(gltf["materials"]) == 1  # one look, one material
+    assert gltf["materials"][0]["pbrMetallicRoughness"]["baseColorFactor"][0] == pytest.approx(0.001518, abs=1e-6)
+    assert len(read_glb(data).geometry) == 3
 
 
 def trimesh_bounds(mesh: Any, transform: np.ndarray) -> np.ndarray:
