@@ -53,7 +53,8 @@ def t(phrases: tuple[str, ...], main: tuple[str, ...], title: str, parts: list[P
 
 
 TEMPLATES: dict[str, Template] = {
-    "car": t(("a car", "a small passenger car", "a toy car", "sedan automobile", "자동차", "승용차", "장난감 자동차"),
+    "car": t(("a car", "a small passenger car", "a toy car", "sedan automobile", "a sports car", "a pickup truck",
+             "자동차", "승용차", "스포츠카", "장난감 자동차"),
              ("body", "cabin"), "car", [
         p("body", "box", (3.8, 0.7, 1.7), (0, 0.75, 0), "red", roughness=0.35, metallic=0.3),
         p("cabin", "box", (2.0, 0.65, 1.5), (-0.2, 1.42, 0), "red", roughness=0.35, metallic=0.3),
@@ -84,7 +85,8 @@ TEMPLATES: dict[str, Template] = {
         p("bumper", "box", (0.2, 0.3, 2.25), (3.05, 0.55, 0), "black"),
         *wheels((-2.0, 2.0), 1.0, 0.9, 0.35),
     ]),
-    "airplane": t(("an airplane", "a passenger jet plane", "aircraft with wings", "비행기", "여객기", "제트기"),
+    "airplane": t(("an airplane", "a passenger jet plane", "aircraft with wings", "a fighter jet",
+                  "비행기", "여객기", "제트기", "전투기"),
                   ("fuselage",), "airplane", [
         p("fuselage", "capsule", (0.9, 6.0, 0.9), (0, 1.5, 0), "white", (0, 0, 90), metallic=0.3, roughness=0.3),
         p("wing", "box", (1.2, 0.1, 6.0), (0.2, 1.35, 0), "light grey", metallic=0.5, roughness=0.4),
@@ -163,7 +165,8 @@ TEMPLATES: dict[str, Template] = {
         p("tier 3", "cone", (1.2, 1.2, 1.2), (0, 3.1, 0), "dark green", roughness=0.8),
         p("star", "sphere", (0.25, 0.25, 0.25), (0, 3.75, 0), "gold", metallic=0.8, roughness=0.3),
     ]),
-    "flower": t(("a flower", "a flower in bloom with petals", "daisy", "tulip", "꽃", "꽃 한 송이", "데이지"),
+    "flower": t(("a flower", "a flower in bloom with petals", "daisy", "tulip", "sunflower", "rose",
+                "꽃", "꽃 한 송이", "데이지", "해바라기", "장미"),
                 ("petal 1", "petal 2", "petal 3", "petal 4", "petal 5"), "flower", [
         p("stem", "cylinder", (0.06, 1.2, 0.06), (0, 0.6, 0), "green"),
         p("leaf", "sphere", (0.35, 0.05, 0.15), (0.15, 0.5, 0), "green", (0, 0, 30)),

@@ -269,6 +269,12 @@ def test_offline_without_an_llm_says_it_used_a_template_and_when_it_is_a_guess(e
     assert made.fidelity == "low" and made.as_dict()["recoloured"] == ["body", "cab"]
     guess = run_sync(compose(None, "a fire-breathing dragon", encoder=encoder))
     assert guess.source == "template" and guess.weak_match
+    assert compose_offline("용", encoder).weak and not compose_offline("우주 로켓", encoder).weak
+
+    class Uncalibrated(UseMultilingual):
+        key = "use-m-renamed"  # cosines on a scale the composer has no line for: it claims nothing
+
+    assert not compose_offline("a dragon", Uncalibrated()).weak
     with pytest.raises(InvalidInput):
         run_sync(compose(None, "a dragon"))
 
