@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Sequence
-from contextlib import aclosing
+from contextlib import aclosing, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -238,7 +238,7 @@ class EnhanceStream:
     The deltas stop at `LIMIT` characters (the model is not read further). Afterwards `result`
     holds the enforced `Enhanced`; when the model ran over the limit, its text ends at the
     last whole sentence and so can be shorter than what was streamed: show `result` last.
-    A stream gets no second try, so `language_kept` may be False.
+    A stream gets no second try, so `language_kept` may be False. Iterate once: each iteration asks again.
     """
 
     def __init__(self, chat: ChatModel, original: str, language: Language, system_prompt: str | None,
@@ -255,7 +255,8 @@ class EnhanceStream:
         raw, sent = "", ""
         messages = messages_for(self.original, self.language, self._system_prompt)
         stream = self.chat.stream(messages, temperature=self._temperature, max_tokens=self._max_tokens)
-        async with aclosing(stream):  # type: ignore[type-var]
+        # Leaving early (at the limit) closes the model's stream now, which ends the HTTP request, not at GC.
+        async with aclosing(stream) if hasattr(stream, "aclose") else nullcontext():  # type: ignore[attr-defined]
             async for delta in stream:
                 raw += delta
                 # Only up to the last break is settled: a word, a label or a list marker may still be growing.
