@@ -3,7 +3,7 @@
 3D Studio's offline generator. An LLM (any: a local GGUF works) writes a `Scene` — a
 bounded list of primitives with sizes, transforms and PBR colours — as JSON validated
 against the pydantic schema below; `build_glb` turns it into a binary glTF with trimesh,
-one node and one metallic-roughness material per part, so three.js shows its colours.
+one node per part and one metallic-roughness material per look, so three.js shows its colours.
 
 With no LLM at all, `compose_offline` picks one of a small library of hand-made
 primitive templates (`boda.ai.composer_templates`) by meaning, through the multilingual
@@ -25,7 +25,7 @@ import json
 import math
 import re
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     import trimesh
 
     from boda.ai.embed import TextEncoder
+    from boda.ai.registry import Providers
 
 FIDELITY = "low"
 DESCRIPTION = ("Primitive composer: a blockout of simple shapes (boxes, spheres, cylinders, cones, tori, capsules) "
@@ -327,18 +328,34 @@ async def compose(chat: ChatModel | None, prompt: str, *, encoder: TextEncoder |
 
 
 class PrimitiveComposer:
-    """The composer as a generator: a prompt to GLB bytes, with how it was made."""
+    """The composer as a generator: a prompt to GLB bytes, with how it was made.
+
+    `encoder` may be a callable that makes one: the text encoder (tens of MB) is then loaded
+    only the first time there is no LLM to ask.
+    """
 
     name = "composer"
     fidelity = FIDELITY
     description = DESCRIPTION
 
-    def __init__(self, chat: ChatModel | None, encoder: TextEncoder | None = None) -> None:
+    def __init__(self, chat: ChatModel | None, encoder: TextEncoder | Callable[[], TextEncoder] | None = None) -> None:
         self.chat = chat
-        self.encoder = encoder
+        self._encoder = encoder
+
+    @classmethod
+    def from_providers(cls, providers: Providers) -> PrimitiveComposer:
+        """The configured chat model (`llm.provider`) and text encoder (`ai.text_encoder`) of this process."""
+        return cls(providers.chat(), lambda: providers.get("text_encoder"))
+
+    @property
+    def encoder(self) -> TextEncoder | None:
+        if callable(self._encoder) and not hasattr(self._encoder, "encode"):
+            self._encoder = self._encoder()
+        return self._encoder  # type: ignore[return-value]
 
     async def generate(self, prompt: str) -> tuple[Composition, bytes]:
-        composition = await compose(self.chat, prompt, encoder=self.encoder)
+        offline = self.chat is None or not self.chat.available
+        composition = await compose(self.chat, prompt, encoder=self.encoder if offline else None)
         return composition, build_glb(composition.scene)
 
 

@@ -304,3 +304,18 @@ def test_normals_are_written_smooth_on_round_shapes_and_sharp_on_box_edges() -> 
     assert (np.sum(normals * expected, axis=1) > 0.98).mean() > 0.95
     crate = reopened.geometry["crate"].vertex_normals
     assert np.allclose(np.sort(np.abs(crate), axis=1)[:, :2], 0.0, atol=1e-6)  # each one along an axis: flat faces
+
+
+def test_the_composer_from_the_process_providers_uses_the_template_library_when_llm_is_off(tmp_path: Any) -> None:
+    from boda.ai.registry import Providers
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'boda.db'}", llm={"provider": "off"},
+                             ai={"models_dir": tmp_path / "models", "threads": 1, "downloads": False,
+                                 "text_encoder": "use-m"})
+    composer = PrimitiveComposer.from_providers(Providers(settings))
+    assert not composer.chat.available
+    composition, data = run_sync(composer.generate("빨간 소방차 장난감"))
+    assert composition.source == "template" and composition.template == "fire_truck"
+    assert composer.encoder is not None and composer.encoder.key == "use-m"
+    assert len(read_glb(data).geometry) == len(TEMPLATES["fire_truck"].scene.parts)
