@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import platform
 import sys
 import time
@@ -31,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from boda.ai.composer import Scene, build_glb, compose_offline, compose_scene  # noqa: E402
 from boda.ai.composer_templates import TEMPLATES  # noqa: E402
 from boda.ai.llm import OpenAICompatibleChat  # noqa: E402
+from boda.ai.registry import usable_cores  # noqa: E402
 from boda.ai.text_encoders import UseMultilingual  # noqa: E402
 from tests.ai.openai_server import ChatServer, serving  # noqa: E402
 
@@ -53,8 +55,11 @@ def main() -> None:
     scene = TEMPLATES["fire_truck"].scene
     text = scene.model_dump_json()
     glb = build_glb(scene)
-    print(f"{platform.processor() or platform.machine()}, Python {platform.python_version()}; "
-          f"scene: {len(scene.parts)} parts, {len(text)} bytes of JSON, GLB {len(glb) / 1024:.0f} KiB")
+    import trimesh
+
+    print(f"{usable_cores()} cores, {platform.processor() or platform.machine()}, load {os.getloadavg()[0]:.1f}, "
+          f"Python {platform.python_version()}, trimesh {trimesh.__version__}")
+    print(f"scene: {len(scene.parts)} parts, {len(text)} bytes of JSON, GLB {len(glb) / 1024:.0f} KiB")
 
     timed("json -> glb", args.runs, lambda: build_glb(Scene.model_validate_json(text)))
 
