@@ -163,7 +163,7 @@ def test_every_shape_fills_exactly_its_size_box() -> None:
     scene = Scene.model_validate({"title": "shapes", "parts": [
         part(shape, shape, size, (3 * i, 2, 0), color="teal") for i, shape in enumerate(
             ["box", "sphere", "cylinder", "cone", "torus", "capsule"])]})
-    reopened = read_glb(build_glb(scene))
+    reopened = read_glb(build_glb(scene, ground=False))
     for i, shape in enumerate(["box", "sphere", "cylinder", "cone", "torus", "capsule"]):
         bounds = reopened.geometry[shape].bounds @ np.eye(3)
         world = reopened.graph[shape][0][:3, 3] + bounds
@@ -179,7 +179,7 @@ def test_a_30_part_scene_opens_again_with_its_parts_colours_and_bounds() -> None
                   roughness=round(1 - i / 29, 3)) for i in range(30)]
     parts[3]["rotation"] = [90, 0, 0]  # a cylinder turned into a wheel: its y and z sizes swap
     scene = Scene.model_validate({"title": "many", "parts": parts})
-    data = build_glb(scene)
+    data = build_glb(scene, ground=False)
     reopened = read_glb(data)
     assert len(reopened.geometry) == 30 and set(reopened.graph.nodes_geometry) == {p["name"] for p in parts}
     for spec in parts:
@@ -212,6 +212,16 @@ def test_parts_with_one_name_get_unique_node_names_and_share_a_material() -> Non
     assert len(gltf["materials"]) == 1  # one look, one material
     assert gltf["materials"][0]["pbrMetallicRoughness"]["baseColorFactor"][0] == pytest.approx(0.001518, abs=1e-6)
     assert len(read_glb(data).geometry) == 3
+
+
+def test_a_floating_off_centre_scene_is_stood_on_the_ground_at_the_centre() -> None:
+    scene = Scene.model_validate({"title": "floating", "parts": [
+        part("a", size=(1, 2, 3), position=(5, 10, -2)), part("b", "sphere", (2, 2, 2), (8, 12, -2))]})
+    low, high = read_glb(build_glb(scene)).bounds
+    np.testing.assert_allclose([low[1], (low[0] + high[0]) / 2, (low[2] + high[2]) / 2], 0.0, atol=1e-6)
+    np.testing.assert_allclose(high - low, [4.5, 4.0, 3.0], atol=1e-6)  # moved, not resized
+    low, _ = read_glb(build_glb(scene, ground=False)).bounds
+    np.testing.assert_allclose(low, [4.5, 9.0, -3.5], atol=1e-6)
 
 
 def trimesh_bounds(mesh: Any, transform: np.ndarray) -> np.ndarray:
