@@ -78,6 +78,10 @@ COLOURS: dict[str, str] = {
     "분홍": "#f48fb1", "핑크": "#f48fb1", "갈색": "#7b4a2a", "베이지": "#e8dcc0", "흰": "#f5f5f5", "하얀": "#f5f5f5",
     "흰색": "#f5f5f5", "회색": "#808080", "검은": "#1a1a1a", "검정": "#1a1a1a", "까만": "#1a1a1a", "은색": "#c0c0c8",
     "구리": "#b87333",
+    # loanwords Korean speakers use as often: 레드 카, 실버 로봇
+    "레드": "#d62828", "오렌지": "#f77f00", "옐로": "#fcbf49", "옐로우": "#fcbf49", "골드": "#d4af37",
+    "그린": "#2a9d3f", "블루": "#1e5aa8", "네이비": "#1a237e", "퍼플": "#7b2cbf", "브라운": "#7b4a2a",
+    "화이트": "#f5f5f5", "그레이": "#808080", "블랙": "#1a1a1a", "실버": "#c0c0c8",
 }
 _HEX = re.compile(r"^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 _ENGLISH = [name for name in COLOURS if name.isascii()]

@@ -153,6 +153,7 @@ def test_colours_are_hex_or_names_in_english_and_korean() -> None:
     assert colour_words("검은색 고양이") == ["#1a1a1a"]  # not the 은색 (silver) inside 검은색
     assert colour_words("a sky blue car with red doors") == ["#87ceeb", "#d62828"]
     assert colour_words("a bored cat") == []  # "red" inside a word is no colour
+    assert colour_words("실버 로봇과 옐로우 오리") == ["#c0c0c8", "#fcbf49"]
 
 
 # --- the GLB ----------------------------------------------------------------------------------
