@@ -20,6 +20,7 @@ from boda.apps.studio.enhance import (
     enhance,
     enhance_stream,
     fit,
+    one_paragraph,
     temperatures,
 )
 from boda.core.errors import InvalidInput
@@ -247,3 +248,15 @@ def test_best_of_n_bounds_and_a_score_that_stays_invalid(fake: ChatServer) -> No
     with pytest.raises(LlmUnavailable) as bad:
         run_sync(best_of(model(fake), "a red toy fire truck", 1))
     assert bad.value.details["reason"] == "bad_output"
+
+
+def test_fit_holds_the_contract_on_random_answers() -> None:
+    import random
+
+    rng = random.Random(14)
+    alphabet = ["빨간", "소방차", "ladder", "PBR,", "로우폴리.", "wheels!", "\n", "\n\n- ", "  ", "3.5m", "?", "**"]
+    for _ in range(300):
+        text = " ".join(rng.choice(alphabet) for _ in range(rng.randint(1, 400)))
+        out = fit(text)
+        assert len(out) <= LIMIT and "\n" not in out and out == out.strip()
+        assert out or not one_paragraph(text)  # empty only when there was nothing to say
