@@ -179,7 +179,10 @@ def enhance_prompt(ctx: JobContext, session: Session, model: StudioModel) -> str
 
 
 def compose(ctx: JobContext, prompt: str) -> tuple[bytes, dict[str, Any]]:
-    from boda.ai import composer
+    """The primitive composer: the LLM's scene when one is configured, else the nearest offline template."""
+    from boda.ai.composer import PrimitiveComposer
 
-    return composer.compose_glb(ctx.runtime, prompt)
-
+    composition, glb = run(PrimitiveComposer.from_providers(ctx.runtime.ai).generate(prompt))
+    facts = composition.as_dict()
+    facts.pop("scene", None)
+    return glb, {"composer": facts}

@@ -33,7 +33,8 @@ def create_page(page: Page, session: DbSession, runtime: RuntimeDep, remix: str 
                        llm_available=runtime.ai.chat().available,
                        models=[model_out(session, m, viewer=page.user.id) for m in mine.items], total=mine.total,
                        remix_of=model_out(session, remix_of, viewer=page.user.id) if remix_of else None,
-                       system_prompt=service.system_prompt_of(session, page.user.id) or enhance.DEFAULT_SYSTEM_PROMPT)
+                       system_prompt=service.system_prompt_of(session, page.user.id)
+                       or enhance.DEFAULT_SYSTEM_PROMPTS["ko" if page.locale == "ko" else "en"])
 
 
 @router.get("/studio/gallery")

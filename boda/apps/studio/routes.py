@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from boda.apps.studio import enhance, search, service, uploading
 from boda.apps.studio.models import StudioModel
 from boda.apps.studio.schemas import (
+    CandidateOut,
     EnhanceIn,
     EnhanceOut,
     Format,
@@ -98,15 +99,27 @@ def enhance_prompt(body: EnhanceIn, session: DbSession, user: CurrentUser, runti
     """Let the LLM turn a short prompt into a richer one (see it before generating; edit it freely)."""
     system = service.system_prompt_of(session, user.id)
     session.commit()  # nothing to write: do not hold a transaction through the LLM call
-    return enhance.enhance_for_api(runtime.ai.chat(), body.prompt, system_prompt=system, candidates=body.candidates)
+    return enhanced_out(runtime.ai.chat(), body.prompt, system_prompt=system, candidates=body.candidates)
+
+
+def enhanced_out(chat: object, prompt: str, *, system_prompt: str | None, candidates: int) -> EnhanceOut:
+    """One enhancement, or best of N: every candidate with its rubric score, the best one chosen."""
+    from boda.ai.llm import run_sync
+
+    if candidates <= 1:
+        one = run_sync(enhance.enhance(chat, prompt, system_prompt=system_prompt))  # type: ignore[arg-type]
+        return EnhanceOut(original=one.original, enhanced=one.enhanced, language=one.language)
+    best = run_sync(enhance.best_of(chat, prompt, candidates, system_prompt=system_prompt))  # type: ignore[arg-type]
+    return EnhanceOut(original=best.original, enhanced=best.candidates[best.best_index].text, language=best.language,
+                      candidates=[CandidateOut(text=c.text, score=c.score, reasons=c.reasons)
+                                  for c in best.candidates], best_index=best.best_index)
 
 
 @router.get("/prompt")
 def get_system_prompt(session: DbSession, user: CurrentUser) -> SystemPromptOut:
     """The prompt enhancer's instructions you use (your own, or the default)."""
     mine = service.system_prompt_of(session, user.id)
-    return SystemPromptOut(system_prompt=mine or enhance.DEFAULT_SYSTEM_PROMPT, is_default=mine is None,
-                           default=enhance.DEFAULT_SYSTEM_PROMPT)
+    return SystemPromptOut(system_prompt=mine, defaults=dict(enhance.DEFAULT_SYSTEM_PROMPTS))
 
 
 @router.put("/prompt")

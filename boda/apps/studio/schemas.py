@@ -17,7 +17,7 @@ ProviderName = Literal["composer", "meshy", "hunyuan3d"]
 class EnhanceIn(BaseModel):
     prompt: str = Field(min_length=1, max_length=MAX_PROMPT, pattern=r"\S", description="What to make, in any "
                         "language; the enhanced prompt keeps its language.")
-    candidates: int = Field(default=1, ge=1, le=5, description="Best of N: N candidates scored by the LLM "
+    candidates: int = Field(default=1, ge=1, le=8, description="Best of N: N candidates scored by the LLM "
                             "against a rubric, all returned, the best first chosen.")
 
 
@@ -41,9 +41,9 @@ class SystemPromptIn(BaseModel):
 
 
 class SystemPromptOut(BaseModel):
-    system_prompt: str
-    is_default: bool
-    default: str
+    system_prompt: str | None = Field(description="Your own instructions; null when you use the default.")
+    defaults: dict[str, str] = Field(description="The default (the seed's) instructions per language (ko, en): "
+                                     "the enhancer answers in the language of the prompt.")
 
 
 class GenerationIn(BaseModel):

@@ -115,7 +115,8 @@
   async function systemPrompt(form, reset) {
     const value = reset ? null : form.elements.system_prompt.value;
     const out = await Boda.api(`${API}/prompt`, json("PUT", { system_prompt: value }));
-    form.elements.system_prompt.value = out.system_prompt;
+    const lang = document.documentElement.lang === "ko" ? "ko" : "en";
+    form.elements.system_prompt.value = out.system_prompt || out.defaults[lang];
   }
 
   function on(id, event, handler) {
