@@ -26,7 +26,7 @@ T = TypeVar("T")
 
 # Progress (0..1) at the start of each stage; a provider's own percentage fills the span up to the next.
 SPANS = {"enhance": (0.0, 0.05), "provider": (0.05, 0.8), "fetch": (0.8, 0.85), "process": (0.85, 1.0)}
-OTHER_ASSETS = ("fbx", "obj", "usdz")
+OTHER_ASSETS = ("fbx", "usdz")  # an OBJ needs its MTL and textures: Boda zips its own
 
 
 class GenerationFailed(InvalidInput):

@@ -100,7 +100,8 @@ def score_model(session: Session, runtime: Runtime, model: StudioModel, views: l
 
     scorer = latest_scorer(session)
     head = aesthetic.Head.from_bytes(scorer.head) if scorer is not None else None
-    result = aesthetic.score(views, head=head, settings=runtime.settings)
+    extractor = aesthetic.choose_extractor(runtime.ai) if head is not None else None
+    result = aesthetic.score(views, head, extractor=extractor)
     model.score, model.score_std = float(result.mean), float(result.std)
     model.score_probs = [float(p) for p in result.probs]
     model.score_method = result.method
