@@ -771,7 +771,8 @@ if mode == "fbx-to-glb":
 else:
     bpy.ops.import_scene.gltf(filepath=src)
     for i, image in enumerate(bpy.data.images):
-        # glTF textures arrive packed; the FBX exporter embeds files, so give each one.
+        # glTF textures arrive packed and nameless: give each a file name in the folder (the FBX names
+        # its textures, and Unity looks for them by name), and write it there too.
         if image.packed_file is not None or not image.filepath:
             image.filepath_raw = os.path.join(folder, "texture_%d.png" % i)
             image.file_format = "PNG"

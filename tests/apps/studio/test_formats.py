@@ -36,7 +36,8 @@ def texture() -> Image.Image:
 
 
 def textured_quad() -> trimesh.Trimesh:
-    visual = trimesh.visual.TextureVisuals(uv=[[0, 0], [1, 0], [1, 1], [0, 1]], image=texture())
+    material = trimesh.visual.material.PBRMaterial(baseColorTexture=texture(), baseColorFactor=[255, 255, 255, 255])
+    visual = trimesh.visual.TextureVisuals(uv=[[0, 0], [1, 0], [1, 1], [0, 1]], material=material)
     return trimesh.Trimesh([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], [[0, 1, 2], [0, 2, 3]],
                            visual=visual, process=False)
 
@@ -351,8 +352,9 @@ def test_convert_usdz_keeps_texture_and_colour(tmp_path: Path) -> None:
 
 def test_fbx_out_and_in_through_blender() -> None:
     """FBX written by Blender's exporter, opened again by Blender's importer; a cut FBX is a 4xx."""
-    fbx = convert(glb_of(red_box(), hundred()), "fbx")
+    fbx = convert(glb_of(red_box(), hundred(), textured_quad()), "fbx")
     assert fbx.filename_suffix == ".fbx" and fbx.data.startswith(b"Kaydara FBX Binary")
     back = stats(load_upload("model.fbx", fbx.data))
-    assert back.triangles == 112 and max(back.size) == pytest.approx(3.0, rel=1e-3)
+    assert back.triangles == 114 and max(back.size) == pytest.approx(3.0, rel=1e-3)
+    assert back.texture_sizes == ((64, 32),)  # the texture is embedded in the FBX
     refused(InvalidInput, "studio_model_unreadable", "broken.fbx", fbx.data[: len(fbx.data) // 3])
