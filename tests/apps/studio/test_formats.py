@@ -358,3 +358,32 @@ def test_fbx_out_and_in_through_blender() -> None:
     assert back.triangles == 114 and max(back.size) == pytest.approx(3.0, rel=1e-3)
     assert back.texture_sizes == ((64, 32),)  # the texture is embedded in the FBX
     refused(InvalidInput, "studio_model_unreadable", "broken.fbx", fbx.data[: len(fbx.data) // 3])
+
+
+_FBX_NAMING_A_SERVER_FILE = r"""
+import sys, bpy
+png, dst = sys.argv[-2:]
+bpy.ops.wm.read_factory_settings(use_empty=True)
+bpy.ops.mesh.primitive_plane_add()
+material = bpy.data.materials.new("m")
+material.use_nodes = True
+texture = material.node_tree.nodes.new("ShaderNodeTexImage")
+texture.image = bpy.data.images.load(png)
+material.node_tree.links.new(texture.outputs["Color"], material.node_tree.nodes["Principled BSDF"].inputs[0])
+bpy.context.active_object.data.materials.append(material)
+bpy.ops.export_scene.fbx(filepath=dst, path_mode="ABSOLUTE", embed_textures=False)
+"""
+
+
+def test_fbx_naming_a_file_on_the_server_gets_nothing_from_it(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    secret = tmp_path / "secret.png"
+    texture().save(secret)
+    fbx = tmp_path / "plane.fbx"
+    subprocess.run([sys.executable, "-c", _FBX_NAMING_A_SERVER_FILE, str(secret), str(fbx)], check=True,
+                   capture_output=True, timeout=120)
+    assert str(secret).encode() in fbx.read_bytes()  # the FBX names the server's file by its absolute path
+    s = stats(load_upload("plane.fbx", fbx.read_bytes()))
+    assert s.triangles == 2 and s.materials == 1 and s.texture_sizes == ()
