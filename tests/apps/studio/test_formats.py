@@ -148,22 +148,35 @@ def test_stl_and_ply(kind: str) -> None:
 
 def test_draco_glb_is_decoded() -> None:
     mesh = hundred()
-    blob = DracoPy.encode(mesh.vertices, mesh.faces, quantization_bits=16)
-    position = next(a["unique_id"] for a in DracoPy.decode(blob).attributes if a["attribute_type"] == 0)
+    uv = (mesh.vertices[:, :2] / [1.0, 2.0]).astype(np.float64)
+    blob = DracoPy.encode(mesh.vertices, mesh.faces, quantization_bits=16, preserve_order=True,
+                          tex_coord=uv, normals=mesh.vertex_normals)
+    kinds = {a["attribute_type"]: a["unique_id"] for a in DracoPy.decode(blob).attributes}  # 0 position, 3 uv
     ext = "KHR_draco_mesh_compression"
+    n = len(mesh.vertices)
     doc = {
         "asset": {"version": "2.0"}, "extensionsUsed": [ext], "extensionsRequired": [ext],
         "buffers": [{"byteLength": len(blob)}], "bufferViews": [{"buffer": 0, "byteLength": len(blob)}],
-        "accessors": [{"componentType": 5126, "count": len(mesh.vertices), "type": "VEC3",
+        "accessors": [{"componentType": 5126, "count": n, "type": "VEC3",
                        "min": mesh.bounds[0].tolist(), "max": mesh.bounds[1].tolist()},
-                      {"componentType": 5125, "count": mesh.faces.size, "type": "SCALAR"}],
-        "meshes": [{"primitives": [{"attributes": {"POSITION": 0}, "indices": 1,
-                                    "extensions": {ext: {"bufferView": 0, "attributes": {"POSITION": position}}}}]}],
+                      {"componentType": 5125, "count": mesh.faces.size, "type": "SCALAR"},
+                      {"componentType": 5126, "count": n, "type": "VEC2"},
+                      {"componentType": 5126, "count": n, "type": "VEC3"}],
+        "materials": [{"pbrMetallicRoughness": {"baseColorFactor": [0.1, 0.2, 0.9, 1.0]}}],
+        "meshes": [{"primitives": [{
+            "attributes": {"POSITION": 0, "TEXCOORD_0": 2, "NORMAL": 3}, "indices": 1, "material": 0,
+            "extensions": {ext: {"bufferView": 0,
+                                 "attributes": {"POSITION": kinds[0], "TEXCOORD_0": kinds[3], "NORMAL": kinds[1]}}}}]}],
         "nodes": [{"mesh": 0}], "scenes": [{"nodes": [0]}], "scene": 0,
     }
     scene = load_upload("draco.glb", formats._pack_glb(doc, blob))
     s = stats(scene)
     assert s.triangles == 100 and s.size == pytest.approx((1.0, 2.0, mesh.extents[2]), abs=1e-3)
+    loaded = next(iter(scene.geometry.values()))
+    assert np.allclose(loaded.vertices, mesh.vertices, atol=1e-3)  # preserve_order: same vertices, same order
+    # The texture coordinates came through their own Draco attribute (trimesh flips v on reading glTF).
+    assert np.allclose(loaded.visual.uv[:, 0], uv[:, 0], atol=1e-3)
+    assert np.allclose(loaded.visual.uv[:, 1], 1 - uv[:, 1], atol=1e-3)
     # Broken Draco bytes are a 4xx with a reason, not a crash.
     broken = formats._pack_glb(doc, b"\0" * len(blob))
     refused(InvalidInput, "studio_model_gltf_compressed", "draco.glb", broken)
