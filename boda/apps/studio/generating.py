@@ -13,7 +13,7 @@ from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from boda.apps.studio import formats, processing, service
 from boda.apps.studio.models import Generation, StudioModel
@@ -45,8 +45,12 @@ def generator(ctx: JobContext, name: str) -> Any:
 
 
 def report(ctx: JobContext, gen: Generation, stage: str, within: float, message: str) -> None:
+    """Progress of the whole generation; the step's own writes are committed first (SQLite has one writer)."""
     start, end = SPANS[stage]
     gen.progress = round(start + (end - start) * max(0.0, min(1.0, within)), 4)
+    session = object_session(gen)
+    if session is not None:
+        session.commit()
     ctx.progress(gen.progress, message, key=f"studio.job.{stage}", args={"percent": round(100 * within)})
 
 
@@ -162,8 +166,7 @@ def fetch(ctx: JobContext, session: Session, gen: Generation, model: StudioModel
 def store_glb(session: Session, runtime: Any, model: StudioModel, glb: bytes, *, origin: str) -> None:
     """Check the GLB like an upload (a provider's file is input too), then keep it and its stats."""
     settings = service.studio_settings_of(runtime)
-    scene = formats.load_upload("model.glb", glb, max_bytes=settings.max_upload_bytes,
-                                max_triangles=settings.max_triangles)
+    scene = formats.load_upload("model.glb", glb, service.limits_of(settings))
     model.stats = {**(model.stats or {}), **formats.stats(scene).as_dict()}
     stem = service.download_name(model, "glb").removesuffix(".glb")
     prepared = service.prepare_file(runtime.store, glb, "glb", stem=stem)

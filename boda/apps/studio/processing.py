@@ -39,7 +39,11 @@ def latest_scorer(session: Session) -> Scorer | None:
 def process_model(session: Session, runtime: Runtime, model: StudioModel,
                   progress: Callable[[float, str], None] | None = None) -> dict[str, Any]:
     """Thumbnail, turntable, converted formats, aesthetic score and search vector of a stored GLB."""
-    tell = progress or (lambda fraction, message: None)
+    def tell(fraction: float, message: str) -> None:
+        session.commit()  # progress is written by another session: hold no write lock meanwhile (SQLite)
+        if progress is not None:
+            progress(fraction, message)
+
     settings = service.studio_settings_of(runtime)
     store = runtime.store
     glb = service.read_glb(session, store, model)
@@ -68,7 +72,7 @@ def process_model(session: Session, runtime: Runtime, model: StudioModel,
             log.warning("model %s: no %s (%s)", model.id, fmt, exc)
             done["unavailable"][fmt] = getattr(exc, "message", None) or str(exc)
             continue
-        prepared = uploads.prepare_bytes(store, converted.data, filename=f"{stem}{service.SUFFIXES[fmt]}",
+        prepared = uploads.prepare_bytes(store, converted.data, filename=f"{stem}{converted.filename_suffix}",
                                          content_type=converted.media_type)
         service.record_files(session, model, service.StoredFormats({fmt: (prepared, "converted")}))
         session.commit()

@@ -285,3 +285,10 @@ def studio_settings_of(runtime: Any) -> Any:
     from boda.apps.studio.settings import studio_settings
 
     return studio_settings(runtime.settings)
+
+
+def limits_of(settings: Any) -> Any:
+    """What one upload (or a provider's file) may cost, from `studio.*`."""
+    from boda.apps.studio.formats import Limits
+
+    return Limits(max_bytes=settings.max_upload_bytes, max_triangles=settings.max_triangles)

@@ -40,7 +40,7 @@ def upload(session: Session, runtime: Runtime, *, owner_id: str, source: BinaryI
     settings = studio_settings(runtime.settings)
     name = uploads.safe_filename(filename)
     data = read_upload(source, max_bytes=settings.max_upload_bytes)
-    scene = formats.load_upload(name, data, max_bytes=settings.max_upload_bytes, max_triangles=settings.max_triangles)
+    scene = formats.load_upload(name, data, service.limits_of(settings))
     glb = formats.to_glb(scene)
     stats = formats.stats(scene).as_dict()
     title = PurePosixPath(name).stem[:200] or "model"
