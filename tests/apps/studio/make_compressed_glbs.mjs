@@ -107,9 +107,10 @@ async function meshoptBox() {
   ];
   const chunks = []; const views = []; let offset = 0; let fallback = 0;
   for (const p of parts) {
-    const enc = pad4(Buffer.from(MeshoptEncoder.encodeGltfBuffer(p.data, p.count, p.stride, p.mode, 0)));
+    const raw = Buffer.from(MeshoptEncoder.encodeGltfBuffer(p.data, p.count, p.stride, p.mode, 0));
+    const enc = pad4(raw); // the next view starts 4-aligned; byteLength is exact (the index codec checks it)
     const view = { buffer: 1, byteOffset: fallback, byteLength: p.count * p.stride, target: p.target,
-      extensions: { EXT_meshopt_compression: { buffer: 0, byteOffset: offset, byteLength: enc.length,
+      extensions: { EXT_meshopt_compression: { buffer: 0, byteOffset: offset, byteLength: raw.length,
         byteStride: p.stride, mode: p.mode, count: p.count } } };
     if (p.mode === 'ATTRIBUTES') view.byteStride = p.stride;
     views.push(view);

@@ -83,7 +83,8 @@ def _handler(site: ViewerSite) -> type[BaseHTTPRequestHandler]:
                     if folder.resolve() in target.parents and target.is_file():
                         kind = {".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm",
                                 ".glb": "model/gltf-binary"}.get(target.suffix)
-                        return target.read_bytes(), kind or mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+                        kind = kind or mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+                        return target.read_bytes(), kind
             return None, ""
 
     return Handler
@@ -135,7 +136,9 @@ def heavy_glb(triangles: int = 200_000, texture_px: int = 2048, seed: int = 0) -
     mesh.remove_unreferenced_vertices()
     mesh.vertices *= 1 + 0.02 * rng.standard_normal((len(mesh.vertices), 1))
     v = mesh.vertices
-    uv = np.stack([0.5 + np.arctan2(v[:, 1], v[:, 0]) / (2 * np.pi), 0.5 + np.arcsin(np.clip(v[:, 2], -1, 1)) / np.pi], 1)
+    longitude = 0.5 + np.arctan2(v[:, 1], v[:, 0]) / (2 * np.pi)
+    latitude = 0.5 + np.arcsin(np.clip(v[:, 2] / np.linalg.norm(v, axis=1), -1, 1)) / np.pi
+    uv = np.stack([longitude, latitude], 1)
     image = rng.integers(0, 256, (texture_px, texture_px, 3), dtype=np.uint8)
     image[..., 0] = np.maximum(image[..., 0], 160)
     buf = io.BytesIO()

@@ -382,7 +382,13 @@ function mount(el, url) {
       scene.add(model);
       model.updateMatrixWorld(true);
       model.traverse((o) => {
-        if (o.isMesh) v.originals.set(o, o.material);
+        if (!o.isMesh) return;
+        v.originals.set(o, o.material);
+        // Models without normals (common in scans and exports): three draws them flat through
+        // screen-space derivatives, which give no normal on wireframe lines or in the normals view.
+        if (o.geometry && !o.geometry.attributes.normal && o.geometry.attributes.position) {
+          o.geometry.computeVertexNormals();
+        }
       });
       v.bounds = new Box3().setFromObject(model);
       const size = v.bounds.getSize(new Vector3());
