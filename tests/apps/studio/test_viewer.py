@@ -177,6 +177,16 @@ def test_draco_model_loads_under_boda_csp(browser: Any, site: ViewerSite) -> Non
         assert ready["size"] == pytest.approx([2.0, 1.0, 0.5], abs=1e-3)  # quantised to 14 bits
         assert share(canvas_pixels(page), 2) > 0.05, "the blue Draco box is not in view"
         assert "/static/vendor/three/draco/draco_worker.js" in site.requests  # the static worker, not a blob:
+
+        # Content swapped in and out (htmx): a viewer taken out of the page is unmounted, a new one mounted.
+        page.evaluate("() => document.getElementById('viewer').remove()")
+        page.wait_for_function("() => window.BodaViewer.count === 0")
+        page.evaluate("""() => { const el = document.createElement('div');
+            el.className = 'studio-viewer'; el.dataset.src = '/data/box-draco.glb';
+            document.getElementById('host').appendChild(el); }""")
+        page.wait_for_function("() => window.viewerEvents.length === 2")
+        assert page.evaluate("() => [window.viewerEvents[1].type, window.BodaViewer.count]") == [
+            "studio-viewer:ready", 1]
         assert page.evaluate("() => window.cspViolations") == []
         assert errors == []
     finally:

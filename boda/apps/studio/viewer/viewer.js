@@ -47,6 +47,7 @@ const LABELS = {
   loading: 'Loading model…',
   error: 'This model could not be shown',
   nowebgl: 'This browser cannot show 3D (no WebGL)',
+  canvas: '3D model: drag to orbit, scroll to zoom',
 };
 
 /** DRACOLoader whose worker is the static draco_worker.js (three's DRACOWorker + Draco's JS decoder,
@@ -184,6 +185,8 @@ function mount(el, url) {
 
   const stage = make('div', 'studio-viewer-stage', el);
   const canvas = make('canvas', 'studio-viewer-canvas', stage);
+  canvas.setAttribute('role', 'img');
+  canvas.setAttribute('aria-label', label(el, 'canvas'));
   const status = make('p', 'studio-viewer-status', el, label(el, 'loading'));
   status.setAttribute('role', 'status');
   const bar = make('div', 'studio-viewer-toolbar', el);
@@ -526,6 +529,20 @@ window.BodaViewer = {
 };
 
 mountAll();
+// Pages that swap content (htmx): a .studio-viewer[data-src] added later is mounted, and one taken
+// out of the document is unmounted, so that its GPU memory goes with it.
+new MutationObserver((records) => {
+  if (records.some((r) => r.removedNodes.length)) {
+    for (const el of [...viewers.keys()]) if (!el.isConnected) unmount(el);
+  }
+  for (const r of records) {
+    for (const node of r.addedNodes) {
+      if (node.nodeType !== 1) continue;
+      if (node.matches('.studio-viewer[data-src]') && !viewers.has(node)) mount(node);
+      mountAll(node);
+    }
+  }
+}).observe(document.documentElement, { childList: true, subtree: true });
 window.addEventListener('pagehide', () => {
   for (const el of [...viewers.keys()]) unmount(el);
 });
