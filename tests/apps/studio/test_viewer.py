@@ -187,6 +187,17 @@ def test_draco_model_loads_under_boda_csp(browser: Any, site: ViewerSite) -> Non
         page.wait_for_function("() => window.viewerEvents.length === 2")
         assert page.evaluate("() => [window.viewerEvents[1].type, window.BodaViewer.count]") == [
             "studio-viewer:ready", 1]
+
+        # A missing or broken file: an error event and the error text, and nothing left behind.
+        site.models["broken.glb"] = b"glTF" + b"\x02\x00\x00\x00" + b"not really a model" * 10
+        for src in ("/models/missing.glb", "/models/broken.glb"):
+            failed = page.evaluate(MOUNT, [src, None])
+            assert failed["ok"] is False and failed["message"], failed
+            assert page.evaluate("() => window.lastViewer.querySelector('.studio-viewer-status').textContent") == (
+                "This model could not be shown")
+            assert page.evaluate(UNMOUNT) == {"geometries": 0, "textures": 0, "programs": 0, "viewers": 1,
+                                              "canvases": 1}
+        errors[:] = [e for e in errors if "404" not in e]  # the missing file's own console line
         assert page.evaluate("() => window.cspViolations") == []
         assert errors == []
     finally:

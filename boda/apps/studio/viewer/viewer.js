@@ -309,8 +309,8 @@ function mount(el, url) {
 
   const fit = () => {
     if (!v.model) return;
-    const sphere = v.bounds.getBoundingSphere(new Sphere());
-    const radius = sphere.radius || 1;
+    const sphere = v.bounds.isEmpty() ? new Sphere(new Vector3(), 1) : v.bounds.getBoundingSphere(new Sphere());
+    const radius = sphere.radius > 0 ? sphere.radius : 1; // an empty scene or a single point
     const fov = (camera.fov * Math.PI) / 180;
     const fovH = 2 * Math.atan(Math.tan(fov / 2) * camera.aspect);
     const dist = (radius / Math.sin(Math.min(fov, fovH) / 2)) * 1.05;
@@ -394,7 +394,7 @@ function mount(el, url) {
         }
       });
       v.bounds = new Box3().setFromObject(model);
-      const size = v.bounds.getSize(new Vector3());
+      const size = v.bounds.isEmpty() ? new Vector3() : v.bounds.getSize(new Vector3());
       v.size = [size.x, size.y, size.z];
       v.triangles = triangleCount(model);
       dimsValue.textContent = v.size.map(formatLength).join(' × ');
