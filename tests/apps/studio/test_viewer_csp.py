@@ -3,6 +3,8 @@ else; a page that sends it keeps it through the security-headers middleware, oth
 
 from __future__ import annotations
 
+import re
+
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
@@ -32,3 +34,17 @@ def test_a_page_keeps_the_studio_csp_it_sends() -> None:
     client = TestClient(app)
     assert client.get("/studio").headers.get_list("content-security-policy") == [STUDIO_CONTENT_SECURITY_POLICY]
     assert client.get("/other").headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+
+
+def test_boda_serves_the_built_viewer_and_its_draco_worker(client: TestClient) -> None:
+    """What a studio page loads, from Boda's own /static (built by scripts/copy-static.mjs): the viewer
+    module, its meshopt chunk, the static Draco worker (a JS MIME type: browsers refuse a worker without)."""
+    viewer = client.get("/static/vendor/studio-viewer/viewer.js")
+    assert viewer.status_code == 200 and "javascript" in viewer.headers["content-type"]
+    assert "studio-viewer:ready" in viewer.text and "BodaViewer" in viewer.text
+    chunk = re.search(r'import\("\./(meshopt_decoder[^"]+\.js)"\)', viewer.text)
+    assert chunk, "the meshopt decoder is not split into its own chunk"
+    assert client.get(f"/static/vendor/studio-viewer/{chunk.group(1)}").status_code == 200
+    worker = client.get("/static/vendor/three/draco/draco_worker.js")
+    assert worker.status_code == 200 and "javascript" in worker.headers["content-type"]
+    assert "DracoDecoderModule" in worker.text and "onmessage" in worker.text
