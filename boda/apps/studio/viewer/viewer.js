@@ -195,9 +195,8 @@ function mount(el, url) {
   const normBtn = button(bar, 'normals', label(el, 'normals'), true);
   const rotBtn = button(bar, 'rotate', label(el, 'rotate'), true);
   const dims = make('p', 'studio-viewer-dims', bar);
-  const dimsLabel = make('span', 'studio-viewer-dims-label', dims, `${label(el, 'size')} `);
+  make('span', 'studio-viewer-dims-label', dims, `${label(el, 'size')} `);
   const dimsValue = make('output', 'studio-viewer-dims-value', dims, '–');
-  void dimsLabel;
   for (const b of [fitBtn, wireBtn, normBtn, rotBtn]) b.disabled = true;
 
   const v = {
