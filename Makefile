@@ -49,7 +49,7 @@ install-dev: $(VENV)/.installed-dev
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 
-boda/web/static/vendor/.built: node_modules/.package-lock.json scripts/copy-static.mjs
+boda/web/static/vendor/.built: node_modules/.package-lock.json scripts/copy-static.mjs $(wildcard boda/apps/studio/viewer/*.js)
 	npm run --silent build:static
 	touch $@
 

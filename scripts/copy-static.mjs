@@ -11,20 +11,29 @@
 //   vendor/htmx/htmx.min.js, LICENSE
 //   vendor/pretendard/pretendardvariable.css, PretendardVariable.woff2, LICENSE.txt
 //   vendor/three/three.module.min.js        (three + three.core, one minified ES module)
-//   vendor/three/addons/loaders/GLTFLoader.js, controls/OrbitControls.js,
+//   vendor/three/addons/loaders/GLTFLoader.js, DRACOLoader.js, controls/OrbitControls.js,
+//                       environments/RoomEnvironment.js, libs/meshopt_decoder.module.js,
 //                       utils/*.js           (minified; what they import, found here)
 //   vendor/three/LICENSE
+//   vendor/three/draco/draco_decoder.js, draco_decoder.wasm, draco_wasm_wrapper.js, README.md
+//                      draco_worker.js      (three's Draco worker + the JS decoder, one static file)
+//   vendor/studio-viewer/viewer.js          (the 3D Studio viewer: boda/apps/studio/viewer/viewer.js
+//                                            bundled with three and its addons into one ES module)
+//   vendor/studio-viewer/meshopt_decoder-*.js (split off: loaded only for meshopt-compressed models)
 //
 // three stopped shipping build/*.min.js in 0.186, so esbuild (a devDependency)
 // bundles and minifies build/three.module.js here.
 
-import { readFileSync, writeFileSync, mkdirSync, rmSync, copyFileSync, statSync, readdirSync } from 'node:fs';
+import { Script } from 'node:vm';
+import {
+  readFileSync, writeFileSync, mkdirSync, rmSync, copyFileSync, statSync, readdirSync, realpathSync,
+} from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSync, transformSync } from 'esbuild';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const nm = join(root, 'node_modules');
+const nm = realpathSync(join(root, 'node_modules')); // real path: esbuild reports inputs by it
 const out = join(root, 'boda', 'web', 'static', 'vendor');
 
 function pkgVersion(name) {
@@ -102,7 +111,13 @@ copy(join(three, 'LICENSE'), join(out, 'three', 'LICENSE'));
 // minified on its own, keeping its path; imports of 'three' stay as they are (the
 // page's import map resolves them).
 const jsm = join(three, 'examples', 'jsm');
-const entries = ['loaders/GLTFLoader.js', 'controls/OrbitControls.js'];
+const entries = [
+  'loaders/GLTFLoader.js',
+  'loaders/DRACOLoader.js',
+  'controls/OrbitControls.js',
+  'environments/RoomEnvironment.js',
+  'libs/meshopt_decoder.module.js',
+];
 const { metafile } = buildSync({
   entryPoints: entries.map((e) => join(jsm, e)),
   bundle: true,
@@ -129,6 +144,60 @@ for (const input of Object.keys(metafile.inputs)) {
   });
   write(join(out, 'three', 'addons', rel), code);
 }
+
+// --- Draco decoders (three's copies) and a static worker ---------------------------------
+// DRACOLoader builds its Web Worker from a blob: URL, which Boda's CSP refuses (worker-src
+// falls back to script-src 'self'). So the worker is built here, once, as a static file:
+// the JS (asm.js) decoder plus the body of three's own DRACOWorker function, exactly what
+// DRACOLoader would have put in the blob. The JS decoder needs no WebAssembly, so it runs
+// under Boda's CSP as it is (no 'wasm-unsafe-eval'); the wasm files are copied too for
+// anyone who relaxes the CSP.
+const dracoLibs = join(jsm, 'libs', 'draco');
+for (const name of ['draco_decoder.js', 'draco_decoder.wasm', 'draco_wasm_wrapper.js', 'README.md']) {
+  copy(join(dracoLibs, name), join(out, 'three', 'draco', name));
+}
+{
+  const src = readFileSync(join(jsm, 'loaders', 'DRACOLoader.js'), 'utf8');
+  const head = 'function DRACOWorker() {';
+  const start = src.indexOf(head);
+  if (start < 0) throw new Error('DRACOLoader.js changed: no DRACOWorker function');
+  let depth = 0;
+  let end = -1;
+  for (let i = start + head.length - 1; i < src.length; i++) {
+    if (src[i] === '{') depth++;
+    else if (src[i] === '}' && --depth === 0) { end = i; break; }
+  }
+  if (end < 0) throw new Error('DRACOLoader.js changed: DRACOWorker does not close');
+  const body = [
+    `/* Draco decoder (Apache-2.0, google/draco) and three.js r${threeVersion.split('.')[1]} DRACOWorker (MIT) */`,
+    readFileSync(join(dracoLibs, 'draco_decoder.js'), 'utf8'),
+    '',
+    '/* worker */',
+    src.substring(start + head.length, end),
+  ].join('\n');
+  new Script(body, { filename: 'draco_worker.js' }); // parses, or the build fails here
+  write(join(out, 'three', 'draco', 'draco_worker.js'), body);
+}
+
+// --- the 3D Studio viewer -------------------------------------------------------------
+// One ES module (three, GLTFLoader, DRACOLoader, OrbitControls, RoomEnvironment bundled),
+// because a page would otherwise need an import map, and import maps are inline scripts,
+// which Boda's CSP refuses. The meshopt decoder instantiates WebAssembly as soon as its
+// module runs, so it is split into its own chunk, imported only for meshopt models.
+buildSync({
+  entryPoints: [join(root, 'boda', 'apps', 'studio', 'viewer', 'viewer.js')],
+  outdir: join(out, 'studio-viewer'),
+  chunkNames: '[name]-[hash]',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  minify: true,
+  target: 'es2020',
+  legalComments: 'none',
+  banner: { js: `${banner}\n/* Boda 3D Studio viewer, MIT License; meshoptimizer decoder MIT License */` },
+  absWorkingDir: root,
+  logLevel: 'error',
+});
 
 // --- report -------------------------------------------------------------------------
 function walk(dir) {

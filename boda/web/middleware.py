@@ -16,6 +16,12 @@ CONTENT_SECURITY_POLICY = (
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
     "frame-ancestors 'none'; form-action 'self'"
 )
+# The 3D Studio pages only: meshopt-compressed models are decoded by WebAssembly, which CSP
+# refuses to compile without 'wasm-unsafe-eval' (it allows WebAssembly compilation, not JS eval).
+# A page sends it as its own content-security-policy header; Observe keeps a header a page set.
+# Draco needs none of it: the viewer decodes Draco with the JS decoder in a static worker file.
+STUDIO_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace(
+    "script-src 'self'", "script-src 'self' 'wasm-unsafe-eval'")
 SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
