@@ -634,6 +634,12 @@ def _merged(scene: trimesh.Scene, colours: bool = False) -> trimesh.Trimesh:
 
 
 def _obj_zip(scene: trimesh.Scene) -> bytes:
+    """OBJ + MTL + textures. Colours kept per face or vertex become a small palette texture: Blender and
+    Unity show an OBJ's material, not vertex colours."""
+    scene = scene.copy()
+    for mesh in scene.geometry.values():
+        if getattr(mesh.visual, "kind", None) in ("face", "vertex"):
+            mesh.visual = mesh.visual.to_texture()
     text, textures = trimesh.exchange.obj.export_obj(scene, include_normals=True, return_texture=True,
                                                       mtl_name="model.mtl", header=None)
     out = io.BytesIO()
