@@ -313,6 +313,8 @@ def choose_extractor(providers: Providers) -> FeatureExtractor:
     """CLIP when the user chose it for image search (`ai.image_text_embedder = clip`), else EfficientNet.
 
     The concepts embedder is not used: it describes photos in words, which says little about looks.
+    Raises Unavailable when CLIP is chosen but its weights are missing (as photo search would): falling
+    back silently would change the feature space under a trained head.
     """
     from boda.ai.registry import Build
 
