@@ -130,6 +130,8 @@ def main() -> None:
     elapsed = time.perf_counter() - start
     print(f"learned head (EfficientNet-Lite0 features), held-out Spearman vs mean rating: {rho:.3f} "
           f"({args.folds} heads trained in {elapsed:.1f} s)")
+    print(f"  predicted means spread (sd) {np.std(predicted):.2f} against {np.std(means):.2f} for the ratings: "
+          "a head trained on few examples pulls its scores toward the average")
     within = []  # each photo's untouched image and its 4 strengths of one degradation
     for name in sorted(set(groups)):
         for kind in KINDS:

@@ -9,12 +9,20 @@ Two methods, and the score says which one it used:
 * ``learned``: a NIMA-style head (Talebi & Milanfar 2018) on frozen image features, trained on the
   community's 1-10 ratings: it predicts a distribution over the ten scores, so a divisive model gets
   a wide spread and a plain one a narrow spread. It is the seed's "ResNet backbone, new small head"
-  as transfer learning, on the EfficientNet-Lite0 carried in the repository (its 1,280 pooled
-  features, before the ImageNet classifier), or on CLIP image embeddings when the user has CLIP.
+  as transfer learning, on the EfficientNet-Lite0 carried in the repository (statistics of five
+  intermediate stages and the 1,280 pooled features before its ImageNet classifier: MLSP), or on
+  CLIP image embeddings when the user has CLIP.
 
 Features of a model are the mean of its views' features (one vector per model, whatever the number
 of views). The head is numpy only (no torch), trained full-batch with Adam from a seeded start, so
 the same ratings give the same head bytes; it is stored as an ``.npz`` without pickles.
+
+Wiring (the app): `extractor = choose_extractor(runtime.ai)`; for each published model keep
+`features(views, extractor)` with `extractor.key` (rendering is the slow part; recompute when the key
+changes); `train-scorer` gathers (feature vector, that model's list of ratings) for every rated model
+and calls `train_head(...)`: None below MIN_RATED_MODELS, else a head whose `to_bytes()` is stored and
+whose `meta["heldout_spearman"]` is the figure to print; `score(views, head, extractor=extractor)`
+then gives the learned score, or technical quality with the reason when there is no usable head.
 """
 
 from __future__ import annotations
@@ -305,6 +313,8 @@ def choose_extractor(providers: Providers) -> FeatureExtractor:
     """CLIP when the user chose it for image search (`ai.image_text_embedder = clip`), else EfficientNet.
 
     The concepts embedder is not used: it describes photos in words, which says little about looks.
+    Raises Unavailable when CLIP is chosen but its weights are missing (as photo search would): falling
+    back silently would change the feature space under a trained head.
     """
     from boda.ai.registry import Build
 

@@ -10,6 +10,7 @@ from PIL import Image, ImageFilter
 
 from boda.ai import aesthetic
 from boda.ai.catalog import locate
+from boda.core.config import Settings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
 
@@ -163,3 +164,18 @@ def test_extra_graph_output_is_written_once(extractor: aesthetic.EfficientNetFea
     assert aesthetic.EfficientNetFeatures.derived_model(source, tmp_path) == first
     assert first.stat().st_mtime_ns == stamp
     assert first.stat().st_size > source.stat().st_size
+
+
+def test_the_configured_extractor_is_efficientnet_unless_clip_is_chosen(tmp_path: Path) -> None:
+    from boda.ai.registry import Providers
+    from boda.core.errors import Unavailable
+
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data",  # type: ignore[call-arg]
+                        ai={"models_dir": tmp_path / "models", "threads": 1, "downloads": False})
+    chosen = aesthetic.choose_extractor(Providers(settings))
+    assert chosen.key == "efficientnet_lite0:mlsp" and chosen.dim == 2176
+    assert aesthetic.choose_extractor(Providers(settings)) is chosen  # one session per process
+
+    clip = settings.model_copy(update={"ai": settings.ai.model_copy(update={"image_text_embedder": "clip"})})
+    with pytest.raises(Unavailable):  # CLIP chosen but its weights are not in the models folder
+        aesthetic.choose_extractor(Providers(clip))
