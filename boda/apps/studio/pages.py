@@ -15,6 +15,7 @@ from boda.apps.studio.routes import _providers, model_out
 from boda.core import households
 from boda.core.auth import Scope, get_shared
 from boda.web.deps import DbSession, RuntimeDep
+from boda.web.middleware import STUDIO_CONTENT_SECURITY_POLICY
 from boda.web.pages import Page, require_login
 
 router = APIRouter(include_in_schema=False)
@@ -61,9 +62,12 @@ def _model_page(page: Page, session: DbSession, model: StudioModel, *, shared: b
     viewer_src = f"/api/v1/studio/models/{model.id}/download?format=glb&inline=true"
     if shared and model.share_token:
         viewer_src = f"/api/v1/studio/shared/{model.share_token}/glb"
-    return page.render("studio/model.html", tab="gallery", m=out, households=mine, shared=shared,
-                       is_owner=viewer is not None and model.owner_id == viewer, viewer_src=viewer_src,
-                       bars=score_bars(out.score_probs))
+    response = page.render("studio/model.html", tab="gallery", m=out, households=mine, shared=shared,
+                           is_owner=viewer is not None and model.owner_id == viewer, viewer_src=viewer_src,
+                           bars=score_bars(out.score_probs))
+    # meshopt-compressed models decode with WebAssembly: this page's policy allows compiling it, nothing more.
+    response.headers["content-security-policy"] = STUDIO_CONTENT_SECURITY_POLICY
+    return response
 
 
 @router.get("/studio/models/{model_id}")
