@@ -20,6 +20,7 @@ from boda.apps.studio.models import Generation, StudioModel
 from boda.core.db import utcnow
 from boda.core.errors import InvalidInput
 from boda.core.jobs import JobContext
+from boda.core.models import Job
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -27,6 +28,16 @@ T = TypeVar("T")
 # Progress (0..1) at the start of each stage; a provider's own percentage fills the span up to the next.
 SPANS = {"enhance": (0.0, 0.05), "provider": (0.05, 0.8), "fetch": (0.8, 0.85), "process": (0.85, 1.0)}
 OTHER_ASSETS = ("fbx", "usdz")  # an OBJ needs its MTL and textures: Boda zips its own
+
+
+# Provider errors no retry can mend (boda.ai.generate3d's reasons); the others (down, timeout, 429) are retried.
+PERMANENT = {"off", "auth", "payment", "not_found", "bad_request", "asset_missing", "too_large", "bad_output"}
+
+
+def last_attempt(ctx: JobContext) -> bool:
+    with ctx.runtime.db.session() as session:
+        row = session.get(Job, ctx.job_id)
+        return row is None or row.attempts >= row.max_attempts
 
 
 class GenerationFailed(InvalidInput):
@@ -89,6 +100,18 @@ def step(ctx: JobContext, generation_id: str) -> dict[str, Any]:
         except GenerationFailed as exc:
             session.rollback()
             fail(session, model, exc.message)
+            raise
+        except Exception as exc:
+            session.rollback()
+            reason = getattr(exc, "details", {}).get("reason") if isinstance(getattr(exc, "details", None), dict) \
+                else None
+            message = getattr(exc, "message", None) or str(exc)
+            if reason in PERMANENT:  # retrying cannot help: fail now, with the provider's words
+                fail(session, model, message)
+                raise GenerationFailed(message, key="studio_generation_failed",
+                                       details={"provider": gen.provider, "reason": reason}) from exc
+            if last_attempt(ctx):
+                fail(session, model, message)
             raise
 
 

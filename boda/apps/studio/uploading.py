@@ -69,7 +69,7 @@ def upload(session: Session, runtime: Runtime, *, owner_id: str, source: BinaryI
 
 def tell_provider_cancel(runtime: Runtime, gen: Generation) -> None:
     """Best effort: a provider that cannot cancel keeps working, and its result is never fetched."""
-    task_id = gen.task_ids.get("refine") or gen.task_ids.get("preview")
+    task_id = gen.task_ids.get("current")
     if not task_id or gen.provider == "composer":
         return
     try:

@@ -31,6 +31,13 @@ def meshy() -> Iterator[MeshyServer]:
 
 
 @pytest.fixture(scope="module")
+def slow_meshy() -> Iterator[MeshyServer]:
+    """Tasks that take a few polls: 4 states, 0.3 s apart."""
+    with meshy_serving(MeshyServer(steps=4, step_seconds=0.3)) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
 def chat_server() -> Iterator[ChatServer]:
     with serving(ChatServer()) as running:
         yield running
@@ -155,8 +162,9 @@ def test_an_unconfigured_provider_is_said_so(alice: Account) -> None:
     assert job["status"] == "failed" and "meshy" in job["error"].lower()
 
 
-def test_a_generation_survives_a_restart(meshy: MeshyServer, tmp_path: Path, db_url: str) -> None:
+def test_a_generation_survives_a_restart(slow_meshy: MeshyServer, tmp_path: Path, db_url: str) -> None:
     """The first step starts the task and stores its id; a new process polls that id, creating nothing new."""
+    meshy = slow_meshy
     meshy.reset()
     settings = meshy_settings(tmp_path, db_url, meshy, jobs={"immediate": False, "in_process": False})
     with TestClient(create_app(settings)) as client:
@@ -183,13 +191,13 @@ def test_a_generation_survives_a_restart(meshy: MeshyServer, tmp_path: Path, db_
     del fay, model_id
 
 
-def test_cancel_stops_a_generation_and_tells_meshy(meshy: MeshyServer, tmp_path: Path, db_url: str) -> None:
+def test_cancel_stops_a_generation_and_tells_meshy(slow_meshy: MeshyServer, tmp_path: Path, db_url: str) -> None:
+    meshy = slow_meshy
     meshy.reset()
     settings = meshy_settings(tmp_path, db_url, meshy, jobs={"immediate": False, "in_process": False})
     with TestClient(create_app(settings)) as client:
         runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
         gus = make_account(runtime, client, "gus")
-        meshy.plans.append({"steps": 1000})
         response = gus.post("/api/v1/studio/generations", json={"prompt": "a tree", "provider": "meshy"})
         job_id, model_id = response.json()["job_id"], response.json()["model"]["id"]
         execute(runtime, job_id)
