@@ -670,7 +670,7 @@ def _usdz(scene: trimesh.Scene) -> bytes:
             shader = UsdShade.Shader.Define(stage, f"/Model/material_{i}/surface")
             shader.CreateIdAttr("UsdPreviewSurface")
             material.CreateSurfaceOutput().ConnectToSource(shader.ConnectableAPI(), "surface")
-            colour, image, roughness, metallic = _base_colour(mesh)
+            colour, image, roughness, metallic = base_colour(mesh)
             shader.CreateInput("roughness", Sdf.ValueTypeNames.Float).Set(roughness)
             shader.CreateInput("metallic", Sdf.ValueTypeNames.Float).Set(metallic)
             diffuse = shader.CreateInput("diffuseColor", Sdf.ValueTypeNames.Color3f)
@@ -724,7 +724,7 @@ def _rgba(colour: np.ndarray) -> tuple[float, float, float, float]:
     return (float(c[0]), float(c[1]), float(c[2]), float(c[3]) if len(c) > 3 else 1.0)
 
 
-def _base_colour(mesh: trimesh.Trimesh) -> tuple[np.ndarray, Image.Image | None, float, float]:
+def base_colour(mesh: trimesh.Trimesh) -> tuple[np.ndarray, Image.Image | None, float, float]:
     """Linear-ish 0–1 base colour (a vector, or one row per vertex), the texture if any, roughness, metallic."""
     visual = mesh.visual
     if visual.kind == "texture" and getattr(visual, "material", None) is not None:

@@ -1,12 +1,15 @@
 """Headless thumbnails, turntables and scorer views of a GLB, drawn by a small numpy rasteriser.
 
-Why our own rasteriser (bench/studio_render.py measures the choice): it needs no GPU, no EGL or
-OSMesa, no display and no 400 MB Blender, so every worker and CI can draw; it is thread-safe and
-deterministic; and a 100k-triangle model takes well under a second at 512 px on one core, where
-Blender's Workbench spends seconds starting up before the first pixel. What it draws is what a
-gallery thumbnail needs: a z-buffer, flat Lambert shading from a key and a fill light, the
-material's base colour, vertex colours and the base-colour texture (nearest texel), 2× supersampled.
-No shadows, reflections or PBR: those are the viewer's job (Three.js in the browser).
+Why our own rasteriser (bench/studio_render.py, a 100k-triangle GLB at 512 px, CPU seconds on a
+shared 2-core machine): numpy 0.54 s to draw (0.83 s with GLB parse and WebP); moderngl on EGL with
+Mesa's llvmpipe 0.21 s warm, but it needs the system's EGL/GL libraries, a GL context per process
+that threads must not share, and two more packages; Blender Workbench 2.2 s (start-up and glTF
+import, in a subprocess), Cycles 3.1 s at only 128 px, Eevee 15 s on a software GL. Ours needs no
+GPU, no EGL or OSMesa, no display and no 400 MB Blender, so every worker and CI can draw; it is
+thread-safe and deterministic. What it draws is what a gallery thumbnail and the scorer need: a
+z-buffer, flat Lambert shading from a key and a fill light, the material's base colour, vertex
+colours and the base-colour texture (nearest texel), 2x supersampled, back faces of closed meshes
+skipped. No shadows, reflections or PBR: those are the viewer's job (Three.js in the browser).
 
 Framing: the model's bounds, a 3/4 view from above (azimuth 45°, elevation 25°, Y up as glTF), a
 30° perspective, on a neutral grey.
@@ -60,7 +63,7 @@ def prepare(glb: bytes) -> _Model:
         if not isinstance(mesh, trimesh.Trimesh) or not len(mesh.faces):
             continue
         n = len(mesh.vertices)
-        colour, image, _, _ = formats._base_colour(mesh)
+        colour, image, _, _ = formats.base_colour(mesh)
         colour = np.asarray(colour, dtype=np.float32)
         rgb = np.broadcast_to(colour[..., :3] if colour.ndim == 2 else colour[:3], (n, 3))
         uv = getattr(mesh.visual, "uv", None)
