@@ -78,3 +78,12 @@ def test_views_for_the_scorer() -> None:
     arrays = [np.asarray(v, dtype=np.int32) for v in views]
     assert all(a.std() > 20 for a in arrays)
     assert np.abs(arrays[0] - arrays[1]).mean() > 2
+
+
+def test_material_colour_without_texture() -> None:
+    """The primitive composer's models: PBR materials with a base colour factor and no texture."""
+    box = trimesh.creation.box((1.0, 1.0, 1.0))
+    material = trimesh.visual.material.PBRMaterial(baseColorFactor=[30, 60, 220, 255], metallicFactor=0.0)
+    box.visual = trimesh.visual.TextureVisuals(material=material)
+    image = pixels(render.render_thumbnail(glb_of(box), size=96))
+    assert share(image, lambda r, g, b: (b > 100) & (b > 2 * r)) > 0.2
