@@ -783,7 +783,10 @@ else:
 
 def blender_available() -> bool:
     """Whether `bpy` can be imported (the `studio-fbx` extra); FBX answers 503 without it."""
-    return importlib.util.find_spec("bpy") is not None
+    try:
+        return importlib.util.find_spec("bpy") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def export_fbx(glb: bytes, limits: Limits = DEFAULT_LIMITS) -> bytes:

@@ -400,3 +400,40 @@ def test_fbx_naming_a_file_on_the_server_gets_nothing_from_it(tmp_path: Path) ->
     assert str(secret).encode() in fbx.read_bytes()  # the FBX names the server's file by its absolute path
     s = stats(load_upload("plane.fbx", fbx.read_bytes()))
     assert s.triangles == 2 and s.materials == 1 and s.texture_sizes == ()
+
+
+_WITHOUT_BLENDER = r"""
+import sys
+from importlib.abc import MetaPathFinder
+
+
+class NoBlender(MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "bpy":
+            raise ModuleNotFoundError(name)
+        return None
+
+
+sys.meta_path.insert(0, NoBlender())
+import trimesh
+from boda.apps.studio import formats
+from boda.core.errors import BodaError
+
+glb = formats.to_glb(trimesh.Scene([trimesh.creation.box()]))
+for call in (lambda: formats.convert(glb, "fbx"), lambda: formats.load_upload("m.fbx", b"Kaydara FBX Binary  ")):
+    try:
+        call()
+    except BodaError as exc:
+        print(exc.status_code, exc.key)
+print(formats.convert(glb, "stl").filename_suffix)
+"""
+
+
+def test_without_blender_fbx_is_a_clear_503_and_the_rest_works() -> None:
+    import subprocess
+    import sys
+
+    root = Path(formats.__file__).parents[3]
+    done = subprocess.run([sys.executable, "-c", _WITHOUT_BLENDER], capture_output=True, text=True, timeout=120,
+                          cwd=root, env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}, check=True)
+    assert done.stdout.split("\n")[:3] == ["503 studio_fbx_unavailable", "503 studio_fbx_unavailable", ".stl"]
