@@ -358,7 +358,7 @@ def _plain_glb(body: bytes, suffix: str, resolver: _MemoryResolver, limits: Limi
         raise InvalidInput("Only glTF 2.0 models can be read", key="studio_model_gltf_version")
     required = set(doc.get("extensionsRequired") or [])
     used = set(doc.get("extensionsUsed") or []) | required
-    compressed = bool(used & ({_DRACO, *_MESHOPT}))
+    compressed = bool(used & ({_DRACO, *_MESHOPT})) or _has_normalized(doc)
     unknown = sorted(required - _READABLE_EXTENSIONS - {_DRACO, *_MESHOPT})
     if unknown:
         raise InvalidInput(f"The glTF needs the extension {unknown[0]}, which Boda cannot read",
@@ -374,6 +374,7 @@ def _plain_glb(body: bytes, suffix: str, resolver: _MemoryResolver, limits: Limi
         budget = [limits.max_unpacked_bytes]
         _decode_meshopt(doc, buffers, budget)
         _decode_draco(doc, buffers, budget, limits)
+        _dequantize(doc, buffers, budget)
     except BodaError:
         raise
     except Exception as exc:  # the decoders raise their own types for corrupt data
@@ -498,6 +499,62 @@ def _decode_draco(doc: dict[str, Any], buffers: list[bytes], budget: list[int], 
             accessor.update(bufferView=len(views) - 1, byteOffset=0, count=len(data))
         if not prim["extensions"]:
             prim.pop("extensions")
+
+
+_NORMALIZED_SCALE = {5120: 127.0, 5121: 255.0, 5122: 32767.0, 5123: 65535.0}
+
+
+def _normalized_accessors(doc: dict[str, Any]) -> set[int]:
+    """Accessors of normalized integers that trimesh would read as plain integers (KHR_mesh_quantization's
+    texture coordinates and normals, as gltfpack writes them); vertex colours it reads right already."""
+    found = set()
+    accessors = doc.get("accessors") or []
+    for mesh in doc.get("meshes") or []:
+        for prim in mesh.get("primitives") or []:
+            for name, index in (prim.get("attributes") or {}).items():
+                if name.startswith("COLOR_") or not isinstance(index, int) or index >= len(accessors):
+                    continue
+                accessor = accessors[index]
+                if accessor.get("normalized") and accessor.get("componentType") in _NORMALIZED_SCALE:
+                    found.add(index)
+    return found
+
+
+def _has_normalized(doc: dict[str, Any]) -> bool:
+    return bool(_normalized_accessors(doc))
+
+
+def _dequantize(doc: dict[str, Any], buffers: list[bytes], budget: list[int]) -> None:
+    """Normalized integer attributes as floats, as the glTF spec defines them: max(c / (2^(b-1) - 1), -1)."""
+    accessors, views = doc.get("accessors") or [], doc.setdefault("bufferViews", [])
+    sizes = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}
+    for index in sorted(_normalized_accessors(doc)):
+        accessor = accessors[index]
+        if "bufferView" not in accessor or "sparse" in accessor:
+            continue
+        kind, width = int(accessor["componentType"]), sizes.get(accessor.get("type"), 0)
+        count, dtype = int(accessor["count"]), np.dtype(_COMPONENT[kind])
+        view = views[int(accessor["bufferView"])]
+        stride = int(view.get("byteStride") or width * dtype.itemsize)
+        start = int(view.get("byteOffset", 0)) + int(accessor.get("byteOffset", 0))
+        data = buffers[int(view.get("buffer", 0))]
+        if width == 0 or count <= 0 or start + (count - 1) * stride + width * dtype.itemsize > len(data):
+            raise ValueError("accessor outside its buffer")
+        rows = np.lib.stride_tricks.as_strided(np.frombuffer(data, dtype=np.uint8, offset=start),
+                                               (count, width * dtype.itemsize), (stride, 1))
+        values = np.ascontiguousarray(rows).view(dtype).reshape(count, width).astype(np.float32)
+        values = np.maximum(values / _NORMALIZED_SCALE[kind], -1.0)
+        raw = values.tobytes()
+        budget[0] -= len(raw)
+        if budget[0] < 0:
+            raise ValueError("dequantized data larger than the limit")
+        buffers.append(raw)
+        views.append({"buffer": len(buffers) - 1, "byteOffset": 0, "byteLength": len(raw)})
+        accessor.update(bufferView=len(views) - 1, byteOffset=0, componentType=5126)
+        accessor.pop("normalized")
+        for bound in ("min", "max"):
+            if bound in accessor:
+                accessor[bound] = [max(v / _NORMALIZED_SCALE[kind], -1.0) for v in accessor[bound]]
 
 
 def _repack(doc: dict[str, Any], buffers: list[bytes], resolver: _MemoryResolver, limits: Limits) -> bytes:

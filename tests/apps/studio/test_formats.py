@@ -437,3 +437,31 @@ def test_without_blender_fbx_is_a_clear_503_and_the_rest_works() -> None:
     done = subprocess.run([sys.executable, "-c", _WITHOUT_BLENDER], capture_output=True, text=True, timeout=120,
                           cwd=root, env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}, check=True)
     assert done.stdout.split("\n")[:3] == ["503 studio_fbx_unavailable", "503 studio_fbx_unavailable", ".stl"]
+
+
+def test_quantized_texture_coordinates_are_read_as_the_spec_says() -> None:
+    """KHR_mesh_quantization (gltfpack's output): normalized uint16 texture coordinates become 0..1."""
+    mesh = hundred()
+    uv = np.column_stack([mesh.vertices[:, 0], mesh.vertices[:, 1] / 2])
+    positions = mesh.vertices.astype(np.float32).tobytes()
+    indices = mesh.faces.astype(np.uint32).tobytes()
+    coords = np.round(uv * 65535).astype(np.uint16).tobytes()
+    binary = positions + indices + coords
+    n = len(mesh.vertices)
+    doc = {
+        "asset": {"version": "2.0"}, "extensionsUsed": ["KHR_mesh_quantization"],
+        "extensionsRequired": ["KHR_mesh_quantization"], "buffers": [{"byteLength": len(binary)}],
+        "bufferViews": [{"buffer": 0, "byteLength": len(positions)},
+                        {"buffer": 0, "byteOffset": len(positions), "byteLength": len(indices)},
+                        {"buffer": 0, "byteOffset": len(positions) + len(indices), "byteLength": len(coords)}],
+        "accessors": [{"bufferView": 0, "componentType": 5126, "count": n, "type": "VEC3",
+                       "min": mesh.bounds[0].tolist(), "max": mesh.bounds[1].tolist()},
+                      {"bufferView": 1, "componentType": 5125, "count": mesh.faces.size, "type": "SCALAR"},
+                      {"bufferView": 2, "componentType": 5123, "normalized": True, "count": n, "type": "VEC2"}],
+        "materials": [{"pbrMetallicRoughness": {"baseColorFactor": [1, 1, 1, 1]}}],
+        "meshes": [{"primitives": [{"attributes": {"POSITION": 0, "TEXCOORD_0": 2}, "indices": 1, "material": 0}]}],
+        "nodes": [{"mesh": 0}], "scenes": [{"nodes": [0]}], "scene": 0,
+    }
+    loaded = next(iter(load_upload("packed.glb", formats._pack_glb(doc, binary)).geometry.values()))
+    assert np.allclose(loaded.visual.uv[:, 0], uv[:, 0], atol=1e-4)
+    assert np.allclose(loaded.visual.uv[:, 1], 1 - uv[:, 1], atol=1e-4)
