@@ -1,8 +1,8 @@
 """Headless thumbnails, turntables and scorer views of a GLB, drawn by a small numpy rasteriser.
 
 Why our own rasteriser (bench/studio_render.py, a 100k-triangle GLB at 512 px, CPU seconds on a
-shared 2-core machine): numpy 0.54 s to draw (0.83 s with GLB parse and WebP); moderngl on EGL with
-Mesa's llvmpipe 0.21 s warm, but it needs the system's EGL/GL libraries, a GL context per process
+shared 2-core machine): numpy 0.55 s to draw (0.7-0.8 s with GLB parse and WebP); moderngl on EGL with
+Mesa's llvmpipe 0.20 s warm, but it needs the system's EGL/GL libraries, a GL context per process
 that threads must not share, and two more packages; Blender Workbench 2.2 s (start-up and glTF
 import, in a subprocess), Cycles 3.1 s at only 128 px, Eevee 15 s on a software GL. Ours needs no
 GPU, no EGL or OSMesa, no display and no 400 MB Blender, so every worker and CI can draw; it is
