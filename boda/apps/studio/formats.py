@@ -690,9 +690,26 @@ def _merged(scene: trimesh.Scene, colours: bool = False) -> trimesh.Trimesh:
     return trimesh.util.concatenate(meshes)
 
 
+def _has_uv(mesh: trimesh.Trimesh) -> bool:
+    uv = getattr(mesh.visual, "uv", None)
+    return uv is not None and len(uv) == len(mesh.vertices)
+
+
 def _obj_zip(scene: trimesh.Scene) -> bytes:
-    text, textures = trimesh.exchange.obj.export_obj(scene, include_normals=True, return_texture=True,
-                                                      mtl_name="model.mtl", header=None)
+    meshes = [m for m in scene.dump() if isinstance(m, trimesh.Trimesh) and len(m.faces)]
+    if any(_has_uv(m) for m in meshes):
+        # trimesh numbers texture coordinates as it numbers vertices: a mesh without them among meshes with
+        # them would shift every later index (Blender then drops those faces). Give it coordinates and its
+        # colour as a material.
+        for mesh in meshes:
+            if not _has_uv(mesh):
+                colour = np.asarray(base_colour(mesh)[0], dtype=float)
+                colour = colour.mean(axis=0) if colour.ndim == 2 else colour
+                factor = np.clip(np.round(np.append(colour[:3], 1.0) * 255), 0, 255).astype(np.uint8)
+                material = trimesh.visual.material.PBRMaterial(baseColorFactor=factor)
+                mesh.visual = trimesh.visual.TextureVisuals(uv=np.zeros((len(mesh.vertices), 2)), material=material)
+    text, textures = trimesh.exchange.obj.export_obj(trimesh.Scene(meshes), include_normals=True,
+                                                      return_texture=True, mtl_name="model.mtl", header=None)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("model.obj", text)

@@ -465,3 +465,33 @@ def test_quantized_texture_coordinates_are_read_as_the_spec_says() -> None:
     loaded = next(iter(load_upload("packed.glb", formats._pack_glb(doc, binary)).geometry.values()))
     assert np.allclose(loaded.visual.uv[:, 0], uv[:, 0], atol=1e-4)
     assert np.allclose(loaded.visual.uv[:, 1], 1 - uv[:, 1], atol=1e-4)
+
+
+_BLENDER_OPENS = r"""
+import sys, bpy
+for path in sys.argv[-2:]:
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    if path.endswith(".obj"):
+        bpy.ops.wm.obj_import(filepath=path)
+    else:
+        bpy.ops.wm.usd_import(filepath=path)
+    meshes = [o for o in bpy.data.objects if o.type == "MESH"]
+    polygons = sum(len(o.data.polygons) for o in meshes)
+    images = sorted(tuple(i.size) for i in bpy.data.images if i.size[0])
+    print("OPENED", path.rsplit(".", 1)[-1], polygons, images)
+"""
+
+
+def test_obj_and_usdz_downloads_open_in_blender(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    glb = glb_of(textured_quad(), hundred())
+    with zipfile.ZipFile(io.BytesIO(convert(glb, "obj").data)) as archive:
+        archive.extractall(tmp_path / "obj")
+    usdz = tmp_path / "model.usdz"
+    usdz.write_bytes(convert(glb, "usdz").data)
+    done = subprocess.run([sys.executable, "-c", _BLENDER_OPENS, str(tmp_path / "obj" / "model.obj"), str(usdz)],
+                          capture_output=True, text=True, timeout=120, check=True)
+    opened = [line for line in done.stdout.splitlines() if line.startswith("OPENED")]
+    assert opened == ["OPENED obj 102 [(64, 32)]", "OPENED usdz 102 [(64, 32)]"], done.stdout[-2000:]
