@@ -841,7 +841,7 @@ if mode == "fbx-to-glb":
             bpy.data.images.remove(image)
     if not any(o.type == "MESH" for o in bpy.data.objects):
         sys.exit(3)
-    bpy.ops.export_scene.gltf(filepath=dst, export_format="GLB", export_yup=True)
+    bpy.ops.export_scene.gltf(filepath=dst, export_format="GLB", export_yup=True, export_vertex_color="ACTIVE")
 else:
     bpy.ops.import_scene.gltf(filepath=src)
     for i, image in enumerate(bpy.data.images):
