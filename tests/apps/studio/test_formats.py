@@ -365,11 +365,18 @@ def test_convert_usdz_keeps_texture_and_colour(tmp_path: Path) -> None:
 
 def test_fbx_out_and_in_through_blender() -> None:
     """FBX written by Blender's exporter, opened again by Blender's importer; a cut FBX is a 4xx."""
-    fbx = convert(glb_of(red_box(), hundred(), textured_quad()), "fbx")
+    blue = trimesh.creation.box((1.0, 1.0, 1.0))
+    blue.apply_translation([0.0, 0.0, 1.0])
+    blue.visual = trimesh.visual.TextureVisuals(
+        material=trimesh.visual.material.PBRMaterial(baseColorFactor=[30, 60, 220, 255]))
+    fbx = convert(glb_of(red_box(), hundred(), textured_quad(), blue), "fbx")
     assert fbx.filename_suffix == ".fbx" and fbx.data.startswith(b"Kaydara FBX Binary")
-    back = stats(load_upload("model.fbx", fbx.data))
-    assert back.triangles == 114 and max(back.size) == pytest.approx(3.0, rel=1e-3)
+    scene = load_upload("model.fbx", fbx.data)
+    back = stats(scene)
+    assert back.triangles == 126 and max(back.size) == pytest.approx(3.0, rel=1e-3)
     assert back.texture_sizes == ((64, 32),)  # the texture is embedded in the FBX
+    colours = [np.round(formats.base_colour(g)[0][:3], 2).tolist() for g in scene.geometry.values()]
+    assert [0.12, 0.24, 0.86] in colours  # and the material's colour kept
     refused(InvalidInput, "studio_model_unreadable", "broken.fbx", fbx.data[: len(fbx.data) // 3])
 
 
