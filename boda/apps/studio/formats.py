@@ -238,9 +238,6 @@ def _load(suffix: str, body: bytes, files: dict[str, bytes], base: str, limits: 
         _check_ply_header(body, limits)
     if suffix == ".stl":
         _check_stl(body, limits)
-    if suffix == ".zip":
-        raise InvalidInput("The zip holds no 3D model (GLB, glTF, OBJ, FBX, PLY or STL)",
-                           key="studio_model_zip_no_model")
     return _trimesh_load(body, suffix[1:], resolver)
 
 
