@@ -448,6 +448,12 @@ def _decode_draco(doc: dict[str, Any], buffers: list[bytes], budget: list[int], 
     views, accessors = doc.setdefault("bufferViews", []), doc.setdefault("accessors", [])
     for prim in prims:
         ext = prim["extensions"].pop(_DRACO)
+        # The accessors say what the stream will decode to: refuse a bomb before the decoder allocates for it.
+        claimed = int(accessors[int(prim["indices"])]["count"]) // 3 if "indices" in prim else 0
+        if claimed > limits.max_triangles:
+            raise InvalidInput(f"The model has more than {limits.max_triangles} triangles",
+                               key="studio_model_too_many_triangles",
+                               details={"triangles": claimed, "max_triangles": limits.max_triangles})
         view = views[int(ext["bufferView"])]
         start = int(view.get("byteOffset", 0))
         source = buffers[int(view["buffer"])][start: start + int(view["byteLength"])]

@@ -180,6 +180,11 @@ def test_draco_glb_is_decoded() -> None:
     # Broken Draco bytes are a 4xx with a reason, not a crash.
     broken = formats._pack_glb(doc, b"\0" * len(blob))
     refused(InvalidInput, "studio_model_gltf_compressed", "draco.glb", broken)
+    # Accessors that claim more triangles than the limit are refused before decoding.
+    packed = formats._pack_glb(doc, blob)
+    refused(InvalidInput, "studio_model_too_many_triangles", "draco.glb", packed, max_triangles=99)
+    doc["accessors"][1]["count"] = 3 * 10**9
+    refused(InvalidInput, "studio_model_too_many_triangles", "draco.glb", formats._pack_glb(doc, blob))
 
 
 def test_meshopt_glb_is_decoded() -> None:
