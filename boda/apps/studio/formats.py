@@ -238,9 +238,6 @@ def _load(suffix: str, body: bytes, files: dict[str, bytes], base: str, limits: 
         _check_ply_header(body, limits)
     if suffix == ".stl":
         _check_stl(body, limits)
-    if suffix == ".zip":
-        raise InvalidInput("The zip holds no 3D model (GLB, glTF, OBJ, FBX, PLY or STL)",
-                           key="studio_model_zip_no_model")
     return _trimesh_load(body, suffix[1:], resolver)
 
 
@@ -358,7 +355,7 @@ def _plain_glb(body: bytes, suffix: str, resolver: _MemoryResolver, limits: Limi
         raise InvalidInput("Only glTF 2.0 models can be read", key="studio_model_gltf_version")
     required = set(doc.get("extensionsRequired") or [])
     used = set(doc.get("extensionsUsed") or []) | required
-    compressed = bool(used & ({_DRACO, *_MESHOPT}))
+    compressed = bool(used & ({_DRACO, *_MESHOPT})) or _has_normalized(doc)
     unknown = sorted(required - _READABLE_EXTENSIONS - {_DRACO, *_MESHOPT})
     if unknown:
         raise InvalidInput(f"The glTF needs the extension {unknown[0]}, which Boda cannot read",
@@ -374,6 +371,7 @@ def _plain_glb(body: bytes, suffix: str, resolver: _MemoryResolver, limits: Limi
         budget = [limits.max_unpacked_bytes]
         _decode_meshopt(doc, buffers, budget)
         _decode_draco(doc, buffers, budget, limits)
+        _dequantize(doc, buffers, budget)
     except BodaError:
         raise
     except Exception as exc:  # the decoders raise their own types for corrupt data
@@ -450,6 +448,12 @@ def _decode_draco(doc: dict[str, Any], buffers: list[bytes], budget: list[int], 
     views, accessors = doc.setdefault("bufferViews", []), doc.setdefault("accessors", [])
     for prim in prims:
         ext = prim["extensions"].pop(_DRACO)
+        # The accessors say what the stream will decode to: refuse a bomb before the decoder allocates for it.
+        claimed = int(accessors[int(prim["indices"])]["count"]) // 3 if "indices" in prim else 0
+        if claimed > limits.max_triangles:
+            raise InvalidInput(f"The model has more than {limits.max_triangles} triangles",
+                               key="studio_model_too_many_triangles",
+                               details={"triangles": claimed, "max_triangles": limits.max_triangles})
         view = views[int(ext["bufferView"])]
         start = int(view.get("byteOffset", 0))
         source = buffers[int(view["buffer"])][start: start + int(view["byteLength"])]
@@ -498,6 +502,62 @@ def _decode_draco(doc: dict[str, Any], buffers: list[bytes], budget: list[int], 
             accessor.update(bufferView=len(views) - 1, byteOffset=0, count=len(data))
         if not prim["extensions"]:
             prim.pop("extensions")
+
+
+_NORMALIZED_SCALE = {5120: 127.0, 5121: 255.0, 5122: 32767.0, 5123: 65535.0}
+
+
+def _normalized_accessors(doc: dict[str, Any]) -> set[int]:
+    """Accessors of normalized integers that trimesh would read as plain integers (KHR_mesh_quantization's
+    texture coordinates and normals, as gltfpack writes them); vertex colours it reads right already."""
+    found = set()
+    accessors = doc.get("accessors") or []
+    for mesh in doc.get("meshes") or []:
+        for prim in mesh.get("primitives") or []:
+            for name, index in (prim.get("attributes") or {}).items():
+                if name.startswith("COLOR_") or not isinstance(index, int) or index >= len(accessors):
+                    continue
+                accessor = accessors[index]
+                if accessor.get("normalized") and accessor.get("componentType") in _NORMALIZED_SCALE:
+                    found.add(index)
+    return found
+
+
+def _has_normalized(doc: dict[str, Any]) -> bool:
+    return bool(_normalized_accessors(doc))
+
+
+def _dequantize(doc: dict[str, Any], buffers: list[bytes], budget: list[int]) -> None:
+    """Normalized integer attributes as floats, as the glTF spec defines them: max(c / (2^(b-1) - 1), -1)."""
+    accessors, views = doc.get("accessors") or [], doc.setdefault("bufferViews", [])
+    sizes = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}
+    for index in sorted(_normalized_accessors(doc)):
+        accessor = accessors[index]
+        if "bufferView" not in accessor or "sparse" in accessor:
+            continue
+        kind, width = int(accessor["componentType"]), sizes.get(accessor.get("type"), 0)
+        count, dtype = int(accessor["count"]), np.dtype(_COMPONENT[kind])
+        view = views[int(accessor["bufferView"])]
+        stride = int(view.get("byteStride") or width * dtype.itemsize)
+        start = int(view.get("byteOffset", 0)) + int(accessor.get("byteOffset", 0))
+        data = buffers[int(view.get("buffer", 0))]
+        if width == 0 or count <= 0 or start + (count - 1) * stride + width * dtype.itemsize > len(data):
+            raise ValueError("accessor outside its buffer")
+        rows = np.lib.stride_tricks.as_strided(np.frombuffer(data, dtype=np.uint8, offset=start),
+                                               (count, width * dtype.itemsize), (stride, 1))
+        values = np.ascontiguousarray(rows).view(dtype).reshape(count, width).astype(np.float32)
+        values = np.maximum(values / _NORMALIZED_SCALE[kind], -1.0)
+        raw = values.tobytes()
+        budget[0] -= len(raw)
+        if budget[0] < 0:
+            raise ValueError("dequantized data larger than the limit")
+        buffers.append(raw)
+        views.append({"buffer": len(buffers) - 1, "byteOffset": 0, "byteLength": len(raw)})
+        accessor.update(bufferView=len(views) - 1, byteOffset=0, componentType=5126)
+        accessor.pop("normalized")
+        for bound in ("min", "max"):
+            if bound in accessor:
+                accessor[bound] = [max(v / _NORMALIZED_SCALE[kind], -1.0) for v in accessor[bound]]
 
 
 def _repack(doc: dict[str, Any], buffers: list[bytes], resolver: _MemoryResolver, limits: Limits) -> bytes:
@@ -633,15 +693,31 @@ def _merged(scene: trimesh.Scene, colours: bool = False) -> trimesh.Trimesh:
     return trimesh.util.concatenate(meshes)
 
 
+def _has_uv(mesh: trimesh.Trimesh) -> bool:
+    uv = getattr(mesh.visual, "uv", None)
+    return uv is not None and len(uv) == len(mesh.vertices)
+
+
 def _obj_zip(scene: trimesh.Scene) -> bytes:
     """OBJ + MTL + textures. Colours kept per face or vertex become a small palette texture: Blender and
     Unity show an OBJ's material, not vertex colours."""
-    scene = scene.copy()
-    for mesh in scene.geometry.values():
+    meshes = [m.copy() for m in scene.dump() if isinstance(m, trimesh.Trimesh) and len(m.faces)]
+    for mesh in meshes:
         if getattr(mesh.visual, "kind", None) in ("face", "vertex"):
             mesh.visual = mesh.visual.to_texture()
-    text, textures = trimesh.exchange.obj.export_obj(scene, include_normals=True, return_texture=True,
-                                                      mtl_name="model.mtl", header=None)
+    if any(_has_uv(m) for m in meshes):
+        # trimesh numbers texture coordinates as it numbers vertices: a mesh without them among meshes with
+        # them would shift every later index (Blender then drops those faces). Give it coordinates and its
+        # colour as a material.
+        for mesh in meshes:
+            if not _has_uv(mesh):
+                colour = np.asarray(base_colour(mesh)[0], dtype=float)
+                colour = colour.mean(axis=0) if colour.ndim == 2 else colour
+                factor = np.clip(np.round(np.append(colour[:3], 1.0) * 255), 0, 255).astype(np.uint8)
+                material = trimesh.visual.material.PBRMaterial(baseColorFactor=factor)
+                mesh.visual = trimesh.visual.TextureVisuals(uv=np.zeros((len(mesh.vertices), 2)), material=material)
+    text, textures = trimesh.exchange.obj.export_obj(trimesh.Scene(meshes), include_normals=True,
+                                                      return_texture=True, mtl_name="model.mtl", header=None)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("model.obj", text)
@@ -676,7 +752,7 @@ def _usdz(scene: trimesh.Scene) -> bytes:
             shader = UsdShade.Shader.Define(stage, f"/Model/material_{i}/surface")
             shader.CreateIdAttr("UsdPreviewSurface")
             material.CreateSurfaceOutput().ConnectToSource(shader.ConnectableAPI(), "surface")
-            colour, image, roughness, metallic = _base_colour(mesh)
+            colour, image, roughness, metallic = base_colour(mesh)
             shader.CreateInput("roughness", Sdf.ValueTypeNames.Float).Set(roughness)
             shader.CreateInput("metallic", Sdf.ValueTypeNames.Float).Set(metallic)
             diffuse = shader.CreateInput("diffuseColor", Sdf.ValueTypeNames.Color3f)
@@ -730,7 +806,7 @@ def _rgba(colour: np.ndarray) -> tuple[float, float, float, float]:
     return (float(c[0]), float(c[1]), float(c[2]), float(c[3]) if len(c) > 3 else 1.0)
 
 
-def _base_colour(mesh: trimesh.Trimesh) -> tuple[np.ndarray, Image.Image | None, float, float]:
+def base_colour(mesh: trimesh.Trimesh) -> tuple[np.ndarray, Image.Image | None, float, float]:
     """Linear-ish 0–1 base colour (a vector, or one row per vertex), the texture if any, roughness, metallic."""
     visual = mesh.visual
     if visual.kind == "texture" and getattr(visual, "material", None) is not None:
@@ -773,7 +849,7 @@ if mode == "fbx-to-glb":
             bpy.data.images.remove(image)
     if not any(o.type == "MESH" for o in bpy.data.objects):
         sys.exit(3)
-    bpy.ops.export_scene.gltf(filepath=dst, export_format="GLB", export_yup=True)
+    bpy.ops.export_scene.gltf(filepath=dst, export_format="GLB", export_yup=True, export_vertex_color="ACTIVE")
 else:
     bpy.ops.import_scene.gltf(filepath=src)
     for i, image in enumerate(bpy.data.images):
@@ -789,7 +865,10 @@ else:
 
 def blender_available() -> bool:
     """Whether `bpy` can be imported (the `studio-fbx` extra); FBX answers 503 without it."""
-    return importlib.util.find_spec("bpy") is not None
+    try:
+        return importlib.util.find_spec("bpy") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def export_fbx(glb: bytes, limits: Limits = DEFAULT_LIMITS) -> bytes:

@@ -180,6 +180,11 @@ def test_draco_glb_is_decoded() -> None:
     # Broken Draco bytes are a 4xx with a reason, not a crash.
     broken = formats._pack_glb(doc, b"\0" * len(blob))
     refused(InvalidInput, "studio_model_gltf_compressed", "draco.glb", broken)
+    # Accessors that claim more triangles than the limit are refused before decoding.
+    packed = formats._pack_glb(doc, blob)
+    refused(InvalidInput, "studio_model_too_many_triangles", "draco.glb", packed, max_triangles=99)
+    doc["accessors"][1]["count"] = 3 * 10**9
+    refused(InvalidInput, "studio_model_too_many_triangles", "draco.glb", formats._pack_glb(doc, blob))
 
 
 def test_meshopt_glb_is_decoded() -> None:
@@ -365,11 +370,18 @@ def test_convert_usdz_keeps_texture_and_colour(tmp_path: Path) -> None:
 
 def test_fbx_out_and_in_through_blender() -> None:
     """FBX written by Blender's exporter, opened again by Blender's importer; a cut FBX is a 4xx."""
-    fbx = convert(glb_of(red_box(), hundred(), textured_quad()), "fbx")
+    blue = trimesh.creation.box((1.0, 1.0, 1.0))
+    blue.apply_translation([0.0, 0.0, 1.0])
+    blue.visual = trimesh.visual.TextureVisuals(
+        material=trimesh.visual.material.PBRMaterial(baseColorFactor=[30, 60, 220, 255]))
+    fbx = convert(glb_of(red_box(), hundred(), textured_quad(), blue), "fbx")
     assert fbx.filename_suffix == ".fbx" and fbx.data.startswith(b"Kaydara FBX Binary")
-    back = stats(load_upload("model.fbx", fbx.data))
-    assert back.triangles == 114 and max(back.size) == pytest.approx(3.0, rel=1e-3)
+    scene = load_upload("model.fbx", fbx.data)
+    back = stats(scene)
+    assert back.triangles == 126 and max(back.size) == pytest.approx(3.0, rel=1e-3)
     assert back.texture_sizes == ((64, 32),)  # the texture is embedded in the FBX
+    colours = [np.round(formats.base_colour(g)[0][:3], 2).tolist() for g in scene.geometry.values()]
+    assert [0.12, 0.24, 0.86] in colours  # and the material's colour kept
     refused(InvalidInput, "studio_model_unreadable", "broken.fbx", fbx.data[: len(fbx.data) // 3])
 
 
@@ -400,3 +412,98 @@ def test_fbx_naming_a_file_on_the_server_gets_nothing_from_it(tmp_path: Path) ->
     assert str(secret).encode() in fbx.read_bytes()  # the FBX names the server's file by its absolute path
     s = stats(load_upload("plane.fbx", fbx.read_bytes()))
     assert s.triangles == 2 and s.materials == 1 and s.texture_sizes == ()
+
+
+_WITHOUT_BLENDER = r"""
+import sys
+from importlib.abc import MetaPathFinder
+
+
+class NoBlender(MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "bpy":
+            raise ModuleNotFoundError(name)
+        return None
+
+
+sys.meta_path.insert(0, NoBlender())
+import trimesh
+from boda.apps.studio import formats
+from boda.core.errors import BodaError
+
+glb = formats.to_glb(trimesh.Scene([trimesh.creation.box()]))
+for call in (lambda: formats.convert(glb, "fbx"), lambda: formats.load_upload("m.fbx", b"Kaydara FBX Binary  ")):
+    try:
+        call()
+    except BodaError as exc:
+        print(exc.status_code, exc.key)
+print(formats.convert(glb, "stl").filename_suffix)
+"""
+
+
+def test_without_blender_fbx_is_a_clear_503_and_the_rest_works() -> None:
+    import subprocess
+    import sys
+
+    root = Path(formats.__file__).parents[3]
+    done = subprocess.run([sys.executable, "-c", _WITHOUT_BLENDER], capture_output=True, text=True, timeout=120,
+                          cwd=root, env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}, check=True)
+    assert done.stdout.split("\n")[:3] == ["503 studio_fbx_unavailable", "503 studio_fbx_unavailable", ".stl"]
+
+
+def test_quantized_texture_coordinates_are_read_as_the_spec_says() -> None:
+    """KHR_mesh_quantization (gltfpack's output): normalized uint16 texture coordinates become 0..1."""
+    mesh = hundred()
+    uv = np.column_stack([mesh.vertices[:, 0], mesh.vertices[:, 1] / 2])
+    positions = mesh.vertices.astype(np.float32).tobytes()
+    indices = mesh.faces.astype(np.uint32).tobytes()
+    coords = np.round(uv * 65535).astype(np.uint16).tobytes()
+    binary = positions + indices + coords
+    n = len(mesh.vertices)
+    doc = {
+        "asset": {"version": "2.0"}, "extensionsUsed": ["KHR_mesh_quantization"],
+        "extensionsRequired": ["KHR_mesh_quantization"], "buffers": [{"byteLength": len(binary)}],
+        "bufferViews": [{"buffer": 0, "byteLength": len(positions)},
+                        {"buffer": 0, "byteOffset": len(positions), "byteLength": len(indices)},
+                        {"buffer": 0, "byteOffset": len(positions) + len(indices), "byteLength": len(coords)}],
+        "accessors": [{"bufferView": 0, "componentType": 5126, "count": n, "type": "VEC3",
+                       "min": mesh.bounds[0].tolist(), "max": mesh.bounds[1].tolist()},
+                      {"bufferView": 1, "componentType": 5125, "count": mesh.faces.size, "type": "SCALAR"},
+                      {"bufferView": 2, "componentType": 5123, "normalized": True, "count": n, "type": "VEC2"}],
+        "materials": [{"pbrMetallicRoughness": {"baseColorFactor": [1, 1, 1, 1]}}],
+        "meshes": [{"primitives": [{"attributes": {"POSITION": 0, "TEXCOORD_0": 2}, "indices": 1, "material": 0}]}],
+        "nodes": [{"mesh": 0}], "scenes": [{"nodes": [0]}], "scene": 0,
+    }
+    loaded = next(iter(load_upload("packed.glb", formats._pack_glb(doc, binary)).geometry.values()))
+    assert np.allclose(loaded.visual.uv[:, 0], uv[:, 0], atol=1e-4)
+    assert np.allclose(loaded.visual.uv[:, 1], 1 - uv[:, 1], atol=1e-4)
+
+
+_BLENDER_OPENS = r"""
+import sys, bpy
+for path in sys.argv[-2:]:
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    if path.endswith(".obj"):
+        bpy.ops.wm.obj_import(filepath=path)
+    else:
+        bpy.ops.wm.usd_import(filepath=path)
+    meshes = [o for o in bpy.data.objects if o.type == "MESH"]
+    polygons = sum(len(o.data.polygons) for o in meshes)
+    images = sorted(tuple(i.size) for i in bpy.data.images if i.size[0])
+    print("OPENED", path.rsplit(".", 1)[-1], polygons, images)
+"""
+
+
+def test_obj_and_usdz_downloads_open_in_blender(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    glb = glb_of(textured_quad(), hundred())
+    with zipfile.ZipFile(io.BytesIO(convert(glb, "obj").data)) as archive:
+        archive.extractall(tmp_path / "obj")
+    usdz = tmp_path / "model.usdz"
+    usdz.write_bytes(convert(glb, "usdz").data)
+    done = subprocess.run([sys.executable, "-c", _BLENDER_OPENS, str(tmp_path / "obj" / "model.obj"), str(usdz)],
+                          capture_output=True, text=True, timeout=120, check=True)
+    opened = [line for line in done.stdout.splitlines() if line.startswith("OPENED")]
+    assert opened == ["OPENED obj 102 [(64, 32)]", "OPENED usdz 102 [(64, 32)]"], done.stdout[-2000:]

@@ -78,3 +78,35 @@ def test_views_for_the_scorer() -> None:
     arrays = [np.asarray(v, dtype=np.int32) for v in views]
     assert all(a.std() > 20 for a in arrays)
     assert np.abs(arrays[0] - arrays[1]).mean() > 2
+
+
+def test_material_colour_without_texture() -> None:
+    """The primitive composer's models: PBR materials with a base colour factor and no texture."""
+    box = trimesh.creation.box((1.0, 1.0, 1.0))
+    material = trimesh.visual.material.PBRMaterial(baseColorFactor=[30, 60, 220, 255], metallicFactor=0.0)
+    box.visual = trimesh.visual.TextureVisuals(material=material)
+    image = pixels(render.render_thumbnail(glb_of(box), size=96))
+    assert share(image, lambda r, g, b: (b > 100) & (b > 2 * r)) > 0.2
+
+
+def test_normals_in_the_file_shade_smoothly() -> None:
+    """A sphere whose GLB carries normals is drawn smooth; the same sphere without them, in facets
+    (the brightness jumps at every edge: its second difference is rarely zero)."""
+
+    def creases(with_normals: bool) -> float:
+        sphere = trimesh.creation.icosphere(subdivisions=2)
+        sphere.visual.vertex_colors = [200, 200, 60, 255]
+        if with_normals:
+            assert sphere.vertex_normals.shape == (len(sphere.vertices), 3)  # cached: the GLB will carry them
+        image = np.asarray(render.draw(render.prepare(glb_of(sphere)), 128), dtype=np.int32)[..., 0]
+        inside = image < 225  # the sphere, not the background
+        core = inside.copy()  # and not its outline
+        for k in (1, 2, 3):
+            core[k:] &= inside[:-k]
+            core[:-k] &= inside[k:]
+            core[:, k:] &= inside[:, :-k]
+            core[:, :-k] &= inside[:, k:]
+        second = np.abs(np.diff(image, n=2, axis=1))[core[:, 1:-1]]
+        return float(np.mean(second > 1))
+
+    assert creases(True) < 0.05 < 0.15 < creases(False)
