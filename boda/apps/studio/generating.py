@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session, object_session
 
-from boda.apps.studio import formats, processing, service
+from boda.apps.studio import formats, service
 from boda.apps.studio.models import Generation, StudioModel
 from boda.core.db import utcnow
 from boda.core.errors import InvalidInput
@@ -38,6 +38,37 @@ def last_attempt(ctx: JobContext) -> bool:
     with ctx.runtime.db.session() as session:
         row = session.get(Job, ctx.job_id)
         return row is None or row.attempts >= row.max_attempts
+
+
+PROCESS_POLL_SECONDS = 0.5
+
+
+def start_processing(ctx: JobContext, session: Session, gen: Generation, model: StudioModel) -> None:
+    """The pictures, formats and score are heavy work: a job of the heavy queue makes them, while this
+    (light) job only follows it, so the generations' polling never waits behind a renderer."""
+    from boda.apps.studio.jobs import ProcessPayload, process_job
+
+    report(ctx, gen, "process", 0.0, "Preparing the files")
+    job = ctx.runtime.queue.enqueue(session, process_job, payload=ProcessPayload(model_id=model.id),
+                                    owner_id=model.owner_id, title=f"Prepare the 3D model {model.title}",
+                                    title_key="studio.job.process_title", title_args={"title": model.title})
+    gen.task_ids = {**gen.task_ids, "process_job": job.id}
+    gen.stage = "processing"
+    session.commit()  # immediate mode (tests, the CLI): the processing runs inside this commit
+
+
+def follow_processing(ctx: JobContext, session: Session, gen: Generation, model: StudioModel
+                      ) -> dict[str, Any] | None:
+    """The processing job's result once it finished, its progress mirrored meanwhile (None: not yet)."""
+    row = session.get(Job, gen.task_ids["process_job"], populate_existing=True)
+    if row is None or row.status == "canceled":
+        raise GenerationFailed("The model's processing was canceled", key="studio_generation_failed")
+    if row.status == "failed":
+        raise GenerationFailed(row.error or "Preparing the model's files failed", key="studio_generation_failed")
+    if row.status == "succeeded":
+        return dict(row.result or {})
+    report(ctx, gen, "process", (row.progress or 0) / 100, row.message or "Preparing the files")
+    return None
 
 
 class GenerationFailed(InvalidInput):
@@ -87,10 +118,12 @@ def step(ctx: JobContext, generation_id: str) -> dict[str, Any]:
                 elif gen.stage == "fetch":
                     fetch(ctx, session, gen, model)
                 elif gen.stage == "process":
-                    report(ctx, gen, "process", 0.0, "Preparing the files")
-                    result = processing.process_model(
-                        session, ctx.runtime, model,
-                        lambda f, message: report(ctx, gen, "process", f, message))
+                    start_processing(ctx, session, gen, model)
+                elif gen.stage == "processing":
+                    result = follow_processing(ctx, session, gen, model)
+                    if result is None:
+                        session.commit()
+                        ctx.wait(PROCESS_POLL_SECONDS)
                     gen.stage = "done"
                     session.commit()
                     return {"model_id": model.id, **result}

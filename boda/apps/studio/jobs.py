@@ -17,9 +17,10 @@ class ProcessPayload(BaseModel):
     model_id: str
 
 
-@job("studio.generate", payload=GeneratePayload, queue=Queue.heavy)
+@job("studio.generate", payload=GeneratePayload)
 def generate_job(ctx: JobContext, payload: GeneratePayload) -> dict[str, Any]:
-    """Enhance, start at the provider, poll (waiting between polls), fetch, then prepare the files."""
+    """Enhance, start at the provider, poll (waiting between polls), fetch, then follow the heavy job
+    that prepares the files: short steps on the default queue, one job id for the whole story."""
     from boda.apps.studio import generating
 
     return generating.step(ctx, payload.generation_id)
