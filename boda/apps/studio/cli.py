@@ -141,14 +141,17 @@ def import_command(
     user: Annotated[str | None, typer.Option(help="Whose model (default: the only user there is).")] = None,
 ) -> None:
     """Add a 3D file to your Studio library and prepare its thumbnail, formats and score."""
-    from boda.apps.studio import uploading
+    from boda.apps.studio import service, uploading
 
     runtime = _immediate_runtime()
     try:
         with runtime.db.session() as session, path.open("rb") as source:
             model, _ = uploading.upload(session, runtime, owner_id=_owner(session, user), source=source,
                                         filename=path.name)
-            console.print(f"Model {model.id}: {model.status}")
+            session.refresh(model)  # its processing job ran here (immediate mode)
+            stats = model.stats or {}
+            console.print(f"Model {model.id}: {model.status}; {stats.get('triangles', 0):,} triangles; formats "
+                          + ", ".join(sorted(service.model_files(session, model.id))))
     except BodaError as exc:
         console.print(f"[red]{exc.message}[/red]")
         raise typer.Exit(1) from None
