@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 import trimesh
-from sqlalchemy import select
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from boda.core.jobs import execute
 from boda.core.models import Job
