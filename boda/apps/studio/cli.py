@@ -78,7 +78,7 @@ def _write_files(runtime, model_id: str, out: Path, formats: list[str]) -> list[
 def generate_command(
     prompt: Annotated[str, typer.Argument(help="What to make, e.g. \"빨간 소방차 장난감\".")],
     provider: Annotated[str | None, typer.Option(help="composer (offline), meshy or hunyuan3d; default "
-                                                 "studio.default_provider.")] = None,
+                                                 "generate3d.provider.")] = None,
     enhance: Annotated[bool, typer.Option("--enhance/--no-enhance", help="Let the LLM enhance the prompt first.")
                        ] = False,
     user: Annotated[str | None, typer.Option(help="Whose model (default: the only user there is).")] = None,

@@ -30,7 +30,7 @@ def create_page(page: Page, session: DbSession, runtime: RuntimeDep, remix: str 
     mine = service.list_models(session, scope, mine=True, sort="newest", limit=PER_PAGE, offset=0)
     remix_of = service.get_model(session, scope, remix) if remix else None
     return page.render("studio/create.html", tab="create", providers=_providers(runtime),
-                       default_provider=service.studio_settings_of(runtime).default_provider,
+                       default_provider=runtime.settings.generate3d.provider,
                        llm_available=runtime.ai.chat().available,
                        models=[model_out(session, m, viewer=page.user.id) for m in mine.items], total=mine.total,
                        remix_of=model_out(session, remix_of, viewer=page.user.id) if remix_of else None,

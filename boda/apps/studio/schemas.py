@@ -49,7 +49,7 @@ class SystemPromptOut(BaseModel):
 class GenerationIn(BaseModel):
     prompt: str = Field(min_length=1, max_length=MAX_PROMPT, pattern=r"\S", description="What to make.")
     provider: ProviderName | None = Field(default=None, description="The 3D generator; default "
-                                          "`studio.default_provider`.")
+                                          "`generate3d.provider`.")
     enhance: StrictBool = Field(default=False, description="Let the LLM enhance the prompt first (the job does it).")
     enhanced_prompt: str | None = Field(default=None, max_length=MAX_PROMPT, description="A prompt already "
                                         "enhanced (and maybe edited) by the user: sent as it is.")

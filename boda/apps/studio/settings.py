@@ -6,9 +6,6 @@ from pydantic import BaseModel, Field
 
 
 class StudioSettings(BaseModel):
-    default_provider: str = Field(
-        default="composer", description="The 3D generator used when a request names none: composer (offline, "
-        "primitives), meshy or hunyuan3d.")
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, gt=0,
                                   description="Largest 3D file (or zip) accepted by an upload.")
     max_triangles: int = Field(default=5_000_000, gt=0,

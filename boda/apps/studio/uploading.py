@@ -94,7 +94,7 @@ def start_generation(session: Session, runtime: Runtime, scope: Scope, *, prompt
     to the caller, who learns the job's id first (to follow its progress).
     """
     owner_id = scope.require_user()
-    provider = provider or studio_settings(runtime.settings).default_provider
+    provider = provider or runtime.settings.generate3d.provider
     if provider not in providers:
         raise InvalidInput(f"Unknown provider {provider!r}; use one of {', '.join(sorted(providers))}",
                            key="studio_unknown_provider", details={"providers": sorted(providers)})
