@@ -19,6 +19,13 @@ from tests.conftest import FIXTURES
 RECIPE_PAGE = (FIXTURES / "recipes" / "shakshuka.en.html").read_bytes()
 
 
+def model_glb(size: float) -> bytes:
+    """A real GLB (a box): random bytes labelled model/gltf-binary are no model (a 400 by design)."""
+    import trimesh
+
+    return bytes(trimesh.creation.box(extents=(size, 1.0, 1.0)).export(file_type="glb"))
+
+
 @st.composite
 def drawings(draw: st.DrawFn, format: str) -> bytes:
     """A small light picture with one dark stroke: a digit reader finds ink, a face detector finds none."""
@@ -47,6 +54,9 @@ def map_case(context: schemathesis.HookContext, case: schemathesis.Case) -> sche
             and case.operation.path == "/api/v1/pantry/recipes/import" and "file" in case.body):
         # Random bytes are no recipe page (a 400 by design): send a real one, so the import itself is fuzzed.
         case.body["file"] = RECIPE_PAGE
+    if (isinstance(case.body, dict) and (case.media_type or "").startswith("multipart/")
+            and case.operation.path == "/api/v1/studio/models" and "file" in case.body):
+        case.body["file"] = model_glb(1.0 + len(case.body["file"]) % 7)  # so the upload itself is fuzzed
     if isinstance(case.body, dict) and (case.media_type or "").startswith("multipart/"):
         body = case.operation.get_body_for_media_type(case.media_type)
         properties = body.form_properties if body is not None else {}

@@ -51,6 +51,9 @@ enabled = false
 [[operations]]
 include-path = "/api/v1/pantry/recipes/import"
 checks.negative_data_rejection.enabled = false
+[[operations]]
+include-path = "/api/v1/studio/models"
+checks.negative_data_rejection.enabled = false
 """
 
 

@@ -129,7 +129,7 @@ def set_system_prompt(body: SystemPromptIn, session: DbSession, user: CurrentUse
     return get_system_prompt(session, user)
 
 
-@router.post("/generations", status_code=202, responses={**errors(409, 503), 202: JOB_HEADERS})
+@router.post("/generations", status_code=202, responses={**errors(404, 409, 503), 202: JOB_HEADERS})
 def create_generation(body: GenerationIn, session: DbSession, user: CurrentUser, runtime: RuntimeDep,
                       response: Response) -> GenerationOut:
     """Start making a model from a prompt: 202 at once with the model and the job that makes it."""
