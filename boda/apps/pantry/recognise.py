@@ -38,6 +38,7 @@ WHOLE_THRESHOLD = 0.08  # a softmax over 1,000 classes: 8 % on one grocery class
 BOX_THRESHOLD = 0.12
 BOX_PAD = 0.1  # a crop a little larger than the box: classifiers were trained on uncropped objects
 MAX_BOXES = 12
+SAME_BOX = 0.6  # boxes overlapping this much (IoU) hold the same thing
 DETECTOR, CLASSIFIER = "yolox_nano", "efficientnet_lite0"
 
 Box = tuple[int, int, int, int]  # x, y, w, h in pixels of the upright photo
@@ -78,12 +79,13 @@ class Candidate:
     boxes: list[Box] = field(default_factory=list)
     sources: list[Said] = field(default_factory=list)
     known: bool = True  # in the ingredient table (a shelf-life date will follow)
+    alternatives: list[dict[str, Any]] = field(default_factory=list)  # other names said for the same box
 
     def as_dict(self) -> dict[str, Any]:
         return {"name_ko": self.name_ko, "name_en": self.name_en, "category": self.category,
                 "confidence": round(self.confidence, 4), "source": self.source,
                 "box": list(self.box) if self.box else None, "boxes": [list(b) for b in self.boxes],
-                "count": max(1, len(self.boxes)), "known": self.known,
+                "count": max(1, len(self.boxes)), "known": self.known, "alternatives": self.alternatives,
                 "sources": [{"source": s.source, "label": s.label, "confidence": round(s.confidence, 4),
                              "box": list(s.box) if s.box else None} for s in self.sources]}
 
@@ -164,7 +166,41 @@ def llm_ingredients(chat: Any, image: bytes, *, max_side: int = 1024) -> tuple[s
     return source, found
 
 
-def merge(said: list[tuple[Any, Said]]) -> list[Candidate]:
+def iou(a: Box, b: Box) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    w = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    h = max(0, min(ay + ah, by + bh) - max(ay, by))
+    union = aw * ah + bw * bh - w * h
+    return w * h / union if union else 0.0
+
+
+def one_name_per_box(said: list[tuple[Any, Said]]) -> tuple[list[tuple[Any, Said]], dict[str, list[tuple[Any, Said]]]]:
+    """A box holds one thing: where boxes overlap (IoU >= SAME_BOX), the most confident name keeps them and the
+    other names become its alternatives (offered for renaming, not as ingredients of their own).
+
+    YOLOX's class-aware suppression keeps an 'orange' and an 'apple' box on the same fruit, and the
+    classifier names several classes in one box: without this, one orange is offered as three things.
+    """
+    boxed = sorted((p for p in said if p[1].box is not None), key=lambda p: -p[1].confidence)
+    kept: list[tuple[Any, Said]] = [p for p in said if p[1].box is None]
+    alternatives: dict[str, list[tuple[Any, Said]]] = {}
+    winners: list[tuple[Any, Said]] = []
+    for pair in boxed:
+        item, one = pair
+        owner = next((w for w in winners if iou(w[1].box, one.box) >= SAME_BOX), None)  # type: ignore[arg-type]
+        if owner is None:
+            winners.append(pair)
+            kept.append(pair)
+        elif owner[0].ko == item.ko:
+            kept.append(pair)
+        else:
+            alternatives.setdefault(owner[0].ko, []).append(pair)
+    return kept, alternatives
+
+
+def merge(said: list[tuple[Any, Said]], alternatives: dict[str, list[tuple[Any, Said]]] | None = None
+          ) -> list[Candidate]:
     """One candidate per ingredient: the best confidence and who said it, every box, every voice."""
     table_ko = {i.ko for i in shelf_life.ingredients()}
     by_name: dict[str, Candidate] = {}
@@ -181,6 +217,13 @@ def merge(said: list[tuple[Any, Said]]) -> list[Candidate]:
             candidate.boxes.append(one.box)
         if candidate.box is None and one.box is not None:
             candidate.box = one.box
+    for name, others in (alternatives or {}).items():
+        candidate = by_name[name]
+        for item, one in sorted(others, key=lambda p: -p[1].confidence):
+            if item.ko != name and item.ko not in {a["name_ko"] for a in candidate.alternatives}:
+                candidate.alternatives.append({"name_ko": item.ko, "name_en": item.en,
+                                               "confidence": round(one.confidence, 4), "source": one.source,
+                                               "label": one.label})
     for candidate in by_name.values():
         if not candidate.boxes and candidate.box is not None:
             candidate.boxes.append(candidate.box)
@@ -224,7 +267,8 @@ def recognise(image: Image.Image, *, detector: Any, classifier: Any, chat: Any =
             source = f"llm:{getattr(chat, 'model', '')}"
             errors[source] = str(exc)[:300]
         timings[source] = time.perf_counter() - start
-    candidates = merge(said)
+    kept, alternatives = one_name_per_box(said)
+    candidates = merge(kept, alternatives)
     tell(1.0, "done")
     return {"width": image.width, "height": image.height,
             "candidates": [c.as_dict() for c in candidates],

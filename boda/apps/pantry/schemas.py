@@ -234,6 +234,14 @@ class SaidOut(BaseModel):
     box: list[int] | None = None
 
 
+class AlternativeOut(BaseModel):
+    name_ko: str
+    name_en: str
+    confidence: float
+    source: str
+    label: str
+
+
 class CandidateOut(BaseModel):
     """One ingredient seen in the photo. `confidence` is the best recogniser's own score (a detector's score,
     a classifier's probability, or what the chat model says of itself) and `source` names it; `sources` is
@@ -249,6 +257,8 @@ class CandidateOut(BaseModel):
     count: int = 1
     known: bool = True
     sources: list[SaidOut] = []
+    alternatives: list[AlternativeOut] = Field(default=[], description=(
+        "Other names recognisers gave the same box, less sure: offered for renaming."))
 
 
 class RecognitionOut(BaseModel):

@@ -73,10 +73,35 @@ def labelled() -> list[tuple[str, Image.Image, set[str]]]:
     return [
         ("coffee", Image.open(COFFEE).convert("RGB"), {"원두커피"}),
         ("orange", scene([("orange", 200, 80, 240)]), {"오렌지"}),
-        ("lime", scene([("lime", 220, 90, 220)]), {"사과"}),  # a drawn lime reads as a green apple: labelled so
+        ("lime", scene([("lime", 220, 90, 220)]), {"라임"}),  # the recognisers call it a green apple: a miss
         ("oranges", scene([("orange", 60, 100, 200), ("orange", 360, 120, 190)], seed=3), {"오렌지"}),
         ("orange+apple", scene([("orange", 40, 100, 220), ("apple", 360, 110, 210)], seed=5), {"오렌지", "사과"}),
         ("coffee+orange", scene([("orange", 420, 150, 190)], (800, 420), coffee_at=(0, 10, 400), seed=7),
          {"원두커피", "오렌지"}),
         ("table", scene([], seed=9), set()),
     ]
+
+
+TRUTH = {"orange": "오렌지", "apple": "사과", "lemon": "레몬", "lime": "라임"}
+
+
+def random_set(count: int, seed: int = 2026) -> list[tuple[str, Image.Image, set[str]]]:
+    """`count` more tables: 0-3 drawn fruits of the four kinds, apart, 100-230 px, a third with the coffee photo."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for n in range(count):
+        width, height = 800, 480
+        with_coffee = n % 3 == 0
+        left = 330 if with_coffee else 10
+        items: list[tuple[str, int, int, int]] = []
+        for _ in range(int(rng.integers(0 if n % 7 == 6 else 1, 4))):
+            size = int(rng.integers(100, 231))
+            for _try in range(20):
+                x, y = int(rng.integers(left, width - size - 30)), int(rng.integers(10, height - size - 30))
+                if all(abs(x - a) > (size + d) // 2 + 20 or abs(y - b) > (size + d) // 2 + 20 for _, a, b, d in items):
+                    items.append((str(rng.choice(list(FRUIT))), x, y, size))
+                    break
+        image = scene(items, (width, height), coffee_at=(0, 40, 320) if with_coffee else None, seed=n)
+        truth = {TRUTH[name] for name, *_ in items} | ({"원두커피"} if with_coffee else set())
+        out.append((f"random-{n}", image, truth))
+    return out

@@ -116,6 +116,20 @@ def test_duplicates_merge_keeping_the_best_and_who_said_it() -> None:
     assert one.boxes == [(1, 2, 3, 4), (10, 20, 30, 40)] and [s.confidence for s in one.sources] == [0.9, 0.6, 0.4]
 
 
+def test_one_box_holds_one_thing_and_the_other_names_are_offered_for_renaming() -> None:
+    orange, apple, lemon = (recognise.ingredient_for("coco", "orange"), recognise.ingredient_for("coco", "apple"),
+                            recognise.ingredient_for("imagenet", "lemon"))
+    said = [(orange, recognise.Said("yolox_nano", "orange", 0.41, (10, 10, 100, 100))),
+            (apple, recognise.Said("yolox_nano", "apple", 0.33, (12, 10, 98, 100))),  # the same fruit
+            (lemon, recognise.Said("efficientnet_lite0:box", "lemon", 0.15, (10, 10, 100, 100))),
+            (apple, recognise.Said("yolox_nano", "apple", 0.8, (300, 10, 100, 100)))]  # another fruit
+    kept, alternatives = recognise.one_name_per_box(said)
+    merged = {c.name_ko: c for c in recognise.merge(kept, alternatives)}
+    assert set(merged) == {"오렌지", "사과"}
+    assert [a["name_ko"] for a in merged["오렌지"].alternatives] == ["사과", "레몬"]
+    assert merged["사과"].boxes == [(300, 10, 100, 100)] and merged["사과"].alternatives == []
+
+
 # --- the API, offline --------------------------------------------------------------------------------
 
 def test_a_photo_becomes_candidates_then_items_with_dates(client: TestClient, runtime: Runtime, alice: Account,

@@ -48,6 +48,18 @@
     const name = document.createElement("input");
     name.type = "text"; name.maxLength = 128; name.required = true; name.value = ko ? c.name_ko : c.name_en;
     name.setAttribute("aria-label", c.name_en);
+    if (c.alternatives && c.alternatives.length) {  // other names said for the same box: one tap to rename
+      const list = document.createElement("datalist");
+      list.id = `recognise-alt-${index}`;
+      for (const a of c.alternatives) {
+        const option = document.createElement("option");
+        option.value = ko ? a.name_ko : a.name_en;
+        option.label = `${Math.round(a.confidence * 100)}% ${sourceName(a.source)}`;
+        list.appendChild(option);
+      }
+      name.setAttribute("list", list.id);
+      li.appendChild(list);
+    }
     const qty = document.createElement("input");
     qty.type = "number"; qty.min = "0.001"; qty.step = "any"; qty.value = c.count || 1; qty.inputMode = "decimal";
     qty.setAttribute("aria-label", section.dataset.count || "count");
@@ -56,7 +68,8 @@
     const src = document.createElement("span");
     src.className = "src";
     src.textContent = sourceName(c.source) + (c.known ? "" : ` · ${section.dataset.unknown}`);
-    src.title = c.sources.map((s) => `${sourceName(s.source)}: ${s.label} ${Math.round(s.confidence * 100)}%`).join("\n");
+    src.title = c.sources.concat(c.alternatives || [])
+      .map((s) => `${sourceName(s.source)}: ${s.label} ${Math.round(s.confidence * 100)}%`).join("\n");
     const sync = () => { li.classList.toggle("off", !box.checked); drawBoxes(); };
     box.addEventListener("change", sync); name.addEventListener("input", drawBoxes);
     li.append(box, name, qty, conf, src);
