@@ -22,21 +22,25 @@ from boda.core.models import HouseholdMember, Job, JobStatus, StoredFile
 from boda.core.runtime import Runtime
 
 KIND = "pantry.recognise"
+KINDS = (KIND, "pantry.receipt")  # a receipt is read into the same candidates and confirmed the same way
 APP = "pantry"
 
 
 def start(session: Session, runtime: Runtime, scope: Scope, household_id: str, source: BinaryIO,
-          filename: str | None) -> Job:
+          filename: str | None, *, receipt: bool = False) -> Job:
     """Check and store the photo (a bad image is refused with nothing kept), then queue its recognition."""
-    from boda.apps.pantry.jobs import RecognisePayload, recognise_job
+    from boda.apps.pantry.jobs import RecognisePayload, receipt_job, recognise_job
 
     user_id = scope.require_user()
     with runtime.image_work:
         row = uploads.save_image_upload(session, runtime.store, owner_id=user_id, source=source, filename=filename,
                                         app=APP, max_bytes=runtime.settings.max_upload_bytes,
                                         max_pixels=runtime.settings.max_image_pixels)
-    return runtime.queue.enqueue(session, recognise_job, owner_id=user_id,
-                                 payload=RecognisePayload(household_id=household_id, file_id=row.id),
+    payload = RecognisePayload(household_id=household_id, file_id=row.id)
+    if receipt:
+        return runtime.queue.enqueue(session, receipt_job, owner_id=user_id, payload=payload,
+                                     title="Read a receipt", title_key="pantry.job.receipt")
+    return runtime.queue.enqueue(session, recognise_job, owner_id=user_id, payload=payload,
                                  title="Recognise ingredients in a photo", title_key="pantry.job.recognise")
 
 
@@ -57,13 +61,29 @@ def run(session: Session, runtime: Runtime, household_id: str, file_id: str,
     return {"household_id": household_id, "file_id": file_id, **result}
 
 
+def run_receipt(session: Session, runtime: Runtime, household_id: str, file_id: str,
+                progress: Any = None) -> dict[str, Any]:
+    """The receipt job's work: Tesseract, the rules, and the chat model when one is configured."""
+    from boda.apps.pantry.receipts import read_receipt
+
+    file = session.get(StoredFile, file_id)
+    if file is None:
+        raise NotFound(f"No stored photo with id {file_id}", key="pantry_recognition_not_found")
+    with runtime.image_work:
+        image = uploads.load_image(runtime.store, file)
+    chat = runtime.ai.chat()
+    result = read_receipt(image, reader=runtime.ai.get("ocr"), chat=chat if chat.available else None,
+                          progress=progress)
+    return {"household_id": household_id, "file_id": file_id, **result}
+
+
 def get(session: Session, scope: Scope, recognition_id: str) -> Job:
     """The recognition job, if it is one and its household is the caller's: else 404."""
     user_id = scope.require_user()
     row = session.get(Job, recognition_id)
     household_id = (row.payload or {}).get("household_id") if row is not None else None
     member = session.get(HouseholdMember, (household_id, user_id)) if household_id else None
-    if row is None or row.kind != KIND or member is None:
+    if row is None or row.kind not in KINDS or member is None:
         raise NotFound(f"No recognition with id {recognition_id}", key="pantry_recognition_not_found")
     return row
 

@@ -296,7 +296,8 @@ def recognition_out(row: Any) -> RecognitionOut:
                           error=row.error, household_id=row.payload["household_id"], file_id=row.payload["file_id"],
                           width=result.get("width"), height=result.get("height"),
                           candidates=result.get("candidates", []), seconds=result.get("seconds", {}),
-                          errors=result.get("errors", {}), confirmed_item_ids=result.get("confirmed_item_ids"))
+                          errors=result.get("errors", {}), confirmed_item_ids=result.get("confirmed_item_ids"),
+                          kind="receipt" if row.kind == "pantry.receipt" else "photo", lines=result.get("lines"))
 
 
 @router.post("/recognitions", status_code=202, responses=errors(400, 404, 409, 413, 415, 503),
@@ -309,6 +310,19 @@ def start_recognition(request: Request, session: DbSession, user: CurrentUser, r
     scope = Scope.of(user)
     household = service.household_for(session, scope, household_id)
     job = recognitions.start(session, runtime, scope, household, file.file, file.filename)
+    return JobOut.of(job, job_text(request, user.locale))
+
+
+@router.post("/receipts", status_code=202, responses=errors(400, 404, 409, 413, 415, 503),
+             openapi_extra=image_upload("file"))
+def start_receipt(request: Request, session: DbSession, user: CurrentUser, runtime: RuntimeDep,
+                  file: Annotated[UploadFile, File()],
+                  household_id: Annotated[str | None, Form(max_length=36)] = None) -> JobOut:
+    """A receipt photo: Tesseract (Korean + English), then rules (and the chat model when configured) find
+    names and amounts. Read the candidates at /recognitions/{id} and confirm them there, as for a photo."""
+    scope = Scope.of(user)
+    household = service.household_for(session, scope, household_id)
+    job = recognitions.start(session, runtime, scope, household, file.file, file.filename, receipt=True)
     return JobOut.of(job, job_text(request, user.locale))
 
 

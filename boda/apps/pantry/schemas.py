@@ -259,10 +259,13 @@ class CandidateOut(BaseModel):
     sources: list[SaidOut] = []
     alternatives: list[AlternativeOut] = Field(default=[], description=(
         "Other names recognisers gave the same box, less sure: offered for renaming."))
+    quantity: float | None = Field(default=None, description="A receipt's amount (else the number of boxes).")
+    unit: str = ""
 
 
 class RecognitionOut(BaseModel):
     id: str
+    kind: Literal["photo", "receipt"] = "photo"
     status: str
     progress: float
     message: str
@@ -275,6 +278,7 @@ class RecognitionOut(BaseModel):
     seconds: dict[str, float] = {}
     errors: dict[str, str] = {}
     confirmed_item_ids: list[str] | None = None
+    lines: list[str] | None = Field(default=None, description="A receipt's lines as OCR read them.")
 
 
 class ConfirmItemIn(BaseModel):

@@ -105,3 +105,20 @@ def random_set(count: int, seed: int = 2026) -> list[tuple[str, Image.Image, set
         truth = {TRUTH[name] for name, *_ in items} | ({"원두커피"} if with_coffee else set())
         out.append((f"random-{n}", image, truth))
     return out
+
+
+FONT = Path(__file__).parents[3] / "boda/web/static/vendor/pretendard/PretendardVariable.woff2"
+RECEIPT = ["행복마트 영수증", "2026-12-01 18:32", "대파 1단          2,980", "두부 300g         1,500",
+           "BANANA 1.2kg      3,990", "봉투 20L            100", "합계              8,570"]
+
+
+def receipt(lines: list[str] = RECEIPT, size: int = 34) -> Image.Image:
+    """A printed receipt: the lines in Pretendard (the UI's font, carried in the repository) on paper."""
+    from PIL import ImageDraw, ImageFont
+
+    step = int(size * 1.65)
+    image = Image.new("RGB", (640, 48 + step * len(lines)), (252, 252, 248))
+    draw, font = ImageDraw.Draw(image), ImageFont.truetype(str(FONT), size)
+    for n, line in enumerate(lines):
+        draw.text((24, 24 + step * n), line, font=font, fill=(20, 20, 20))
+    return image

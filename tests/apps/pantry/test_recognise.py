@@ -251,3 +251,68 @@ def test_a_failing_chat_model_leaves_the_offline_answer(with_llm: tuple, server:
     assert "사과" in {c["name_ko"] for c in body["candidates"]}
     (error,) = body["errors"].values()
     assert error
+
+
+# --- receipts -------------------------------------------------------------------------------------------
+
+def test_receipt_rules_find_names_and_amounts_and_skip_the_rest() -> None:
+    from boda.apps.pantry.receipts import find_amount, find_name
+
+    def name(text: str) -> tuple[str, float] | None:
+        found = find_name(text)
+        return (found[0].ko, found[1]) if found else None
+
+    assert name("대파 1단 2,980") == ("대파", 1.0)
+    assert name("유기농대파 1단 2,980") == ("대파", 0.8)  # inside a longer word: less sure
+    assert name("서울우유 1L 2,650") == ("우유", 0.8)
+    assert name("BANANA 1.2kg 3,990") == ("바나나", 1.0) and name("Bananas 3,990")[0] == "바나나"  # type: ignore[index]
+    assert name("무 1개 1,990") == ("무", 1.0)
+    assert name("무료배송 0") is None and name("합계 8,570") is None and name("봉투 20L 100") is None
+    assert find_amount("두부 300g 1,500") == (300.0, "g") and find_amount("대파 1 단 2,980") == (1.0, "단")
+    assert find_amount("우유 1Ｌ 2,650") == (1.0, "L") and find_amount("합계 8,570") is None
+
+
+def test_a_receipt_photo_is_read_into_candidates_with_amounts(client: TestClient, runtime: Runtime,
+                                                              alice: Account, bob: Account) -> None:
+    from tests.apps.pantry.photos import receipt
+
+    hid = household(alice)
+    started = alice.post(f"{API}/receipts", files={"file": ("receipt.png", jpeg(receipt()), "image/jpeg")},
+                         data={"household_id": hid})
+    assert started.status_code == 202, started.text
+    assert started.json()["kind"] == "pantry.receipt"
+    body = alice.get(f"{API}/recognitions/{started.json()['id']}").json()
+    assert body["status"] == "succeeded" and body["kind"] == "receipt"
+    assert any("BANANA" in line for line in body["lines"])
+    names = {c["name_ko"]: c for c in body["candidates"]}
+    assert (names["대파"]["quantity"], names["대파"]["unit"]) == (1, "단")
+    assert (names["바나나"]["quantity"], names["바나나"]["unit"]) == (1.2, "kg")
+    assert names["대파"]["source"] == "tesseract+rules" and 0.5 < names["대파"]["confidence"] <= 1
+    assert names["대파"]["box"][1] < names["바나나"]["box"][1]  # each on its own line of the receipt
+    assert set(names) <= {"대파", "두부", "바나나"}  # the bag and the total are not food
+    assert bob.get(f"{API}/recognitions/{started.json()['id']}").status_code == 404
+    made = alice.post(f"{API}/recognitions/{started.json()['id']}/confirm",
+                      json={"items": [{"name": "대파", "quantity": 1, "unit": "단"},
+                                      {"name": "바나나", "quantity": 1.2, "unit": "kg"}]})
+    assert made.status_code == 201
+    assert [(m["item"]["name_ko"], m["item"]["unit"], bool(m["item"]["consume_by"])) for m in made.json()] == [
+        ("대파", "단", True), ("바나나", "kg", True)]
+    assert alice.post(f"{API}/receipts", files={"file": ("r.png", b"not a picture", "image/png")},
+                      data={"household_id": hid}).status_code == 415
+
+
+def test_the_chat_model_reads_the_receipt_text(with_llm: tuple, server: ChatServer) -> None:
+    from tests.apps.pantry.photos import receipt
+
+    _, _, alice, hid = with_llm
+    server.reset()
+    said = {"items": [{"name_ko": "두부", "name_en": "tofu", "quantity": 300, "unit": "g", "confidence": 0.9}]}
+    server.script.append({"content": json.dumps(said)})
+    job = alice.post(f"{API}/receipts", files={"file": ("receipt.png", jpeg(receipt()), "image/jpeg")},
+                     data={"household_id": hid}).json()
+    body = alice.get(f"{API}/recognitions/{job['id']}").json()
+    tofu = {c["name_ko"]: c for c in body["candidates"]}["두부"]
+    assert (tofu["quantity"], tofu["unit"]) in {(300, "g")}
+    assert any(s["source"] == "llm:text-model" for s in tofu["sources"])
+    prompt = server.last["messages"][-1]["content"]
+    assert isinstance(prompt, str) and "BANANA" in prompt  # the OCR text, not the photo
