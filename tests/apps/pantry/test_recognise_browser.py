@@ -58,3 +58,31 @@ def test_a_photo_of_groceries_becomes_items_on_a_phone(browser: Any, server: str
     assert page.locator("#fridge .pantry-item:has-text('오렌지') .qty").inner_text().startswith("3")
     assert refused == []
     context.close()
+
+
+def test_a_receipt_becomes_items_with_amounts(browser: Any, server: str, tmp_path: Any) -> None:  # noqa: F811
+    from tests.apps.pantry.photos import receipt
+
+    context = browser.new_context(locale="en-US", viewport={"width": 360, "height": 780})
+    page = context.new_page()
+    page.goto(f"{server}/login?next=/pantry")
+    page.fill("input[name=username]", "minji")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/pantry")
+    if page.locator("#start-pantry").count():
+        page.click("#start-pantry")
+    page.wait_for_selector("#recognise-form")
+    photo = tmp_path / "receipt.jpg"
+    photo.write_bytes(jpeg(receipt()))
+    page.set_input_files("#recognise-form input[type=file]", str(photo))
+    page.check("#recognise-form input[name=receipt]")
+    page.click("#recognise-form button[type=submit]")
+    page.wait_for_selector("#recognise-chips li", timeout=60_000)
+    names = page.locator("#recognise-chips input[type=text]").evaluate_all("els => els.map(e => e.value)")
+    chip = page.locator("#recognise-chips li").nth(names.index("banana"))
+    assert chip.locator("input[type=number]").input_value() == "1.2" and chip.locator(".unit").inner_text() == "kg"
+    check_fits(page, "/pantry receipt at 360 px")
+    page.click("#recognise-add")
+    page.wait_for_selector("#fridge .pantry-item:has-text('kg')")
+    context.close()

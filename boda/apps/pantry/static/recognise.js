@@ -61,7 +61,9 @@
       li.appendChild(list);
     }
     const qty = document.createElement("input");
-    qty.type = "number"; qty.min = "0.001"; qty.step = "any"; qty.value = c.count || 1; qty.inputMode = "decimal";
+    qty.type = "number"; qty.min = "0.001"; qty.step = "any"; qty.value = c.quantity || c.count || 1;
+    qty.inputMode = "decimal";
+    li.dataset.unit = c.unit || "";
     qty.setAttribute("aria-label", section.dataset.count || "count");
     const conf = document.createElement("span");
     conf.className = "conf"; conf.textContent = `${Math.round(c.confidence * 100)}%`;
@@ -72,7 +74,13 @@
       .map((s) => `${sourceName(s.source)}: ${s.label} ${Math.round(s.confidence * 100)}%`).join("\n");
     const sync = () => { li.classList.toggle("off", !box.checked); drawBoxes(); };
     box.addEventListener("change", sync); name.addEventListener("input", drawBoxes);
-    li.append(box, name, qty, conf, src);
+    li.append(box, name, qty);
+    if (c.unit) {
+      const unit = document.createElement("span");
+      unit.className = "unit"; unit.textContent = c.unit;
+      li.append(unit);
+    }
+    li.append(conf, src);
     li.classList.toggle("off", !box.checked);
     return li;
   }
@@ -92,11 +100,14 @@
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     say(errorBox, ""); say(done, ""); result.hidden = true; recognition = null;
-    const body = new FormData(form);
+    const receipt = form.elements.receipt.checked;
+    const body = new FormData();
+    body.append("file", form.elements.file.files[0]);
     body.append("household_id", section.dataset.household);
     job.hidden = false;
     try {
-      const started = await Boda.api("/api/v1/pantry/recognitions", { method: "POST", body });
+      const url = receipt ? "/api/v1/pantry/receipts" : "/api/v1/pantry/recognitions";
+      const started = await Boda.api(url, { method: "POST", body });
       Boda.showState(job, started);
       Boda.watchJob(started.id, job, async (final) => {
         if (final.status === "succeeded") await show(started.id).catch((err) => say(errorBox, err.message));
@@ -112,7 +123,8 @@
     if (!recognition) return;
     const items = [...chips.querySelectorAll("li")].filter((li) => li.querySelector("input[type=checkbox]").checked)
       .map((li) => ({ name: li.querySelector("input[type=text]").value.trim(),
-                      quantity: Number(li.querySelector("input[type=number]").value) || 1 }))
+                      quantity: Number(li.querySelector("input[type=number]").value) || 1,
+                      unit: li.dataset.unit || "" }))
       .filter((item) => item.name);
     if (!items.length) { say(errorBox, section.dataset.noneKept); return; }
     add.disabled = true;
