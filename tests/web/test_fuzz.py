@@ -51,6 +51,12 @@ enabled = false
 [[operations]]
 include-path = "/api/v1/pantry/recipes/import"
 checks.negative_data_rejection.enabled = false
+[[operations]]
+include-path = "/api/v1/pantry/recognitions"
+checks.negative_data_rejection.enabled = false
+[[operations]]
+include-path = "/api/v1/pantry/receipts"
+checks.negative_data_rejection.enabled = false
 """
 
 
