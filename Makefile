@@ -69,6 +69,7 @@ bench: install-dev
 	$(BIN)/python bench/album_quality.py
 	$(BIN)/python bench/album_index.py --backend clip
 	$(BIN)/python bench/pantry_rank.py
+	$(BIN)/python bench/pantry_recognise.py
 	$(BIN)/python bench/video.py
 	$(BIN)/python bench/studio_generation.py
 	$(BIN)/python bench/studio_providers.py

@@ -10,6 +10,7 @@ spec = AppSpec(
     routes="boda.apps.pantry.routes:router",
     pages="boda.apps.pantry.pages:router",
     cli="boda.apps.pantry.cli:cli",
+    jobs="boda.apps.pantry.jobs",
     models="boda.apps.pantry.models",
     settings=PantrySettings,
 )

@@ -7,14 +7,15 @@ other households are 404; a place named in a request that is not in the object's
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 
-from boda.apps.pantry import service, shelf_life
+from boda.apps.pantry import recognitions, service, shelf_life
 from boda.apps.pantry.models import Item, ItemEvent, ItemStatus, ShelfLifeOverride
 from boda.apps.pantry.schemas import (
     AmountIn,
+    ConfirmIn,
     EventOut,
     IngredientOut,
     ItemChangeOut,
@@ -27,6 +28,7 @@ from boda.apps.pantry.schemas import (
     PlaceIn,
     PlaceOut,
     PlacePatch,
+    RecognitionOut,
     ShelfLifeOut,
     SpanOut,
     SplitIn,
@@ -36,9 +38,10 @@ from boda.apps.pantry.schemas import (
 )
 from boda.apps.pantry.settings import pantry_settings
 from boda.core.auth import Scope
-from boda.core.schemas import Page, PageParams
+from boda.core.schemas import JobOut, Page, PageParams
 from boda.web.deps import CurrentUser, DbSession, RuntimeDep
-from boda.web.openapi import errors
+from boda.web.i18n import job_text
+from boda.web.openapi import errors, image_upload
 
 router = APIRouter(prefix="/api/v1/pantry", tags=["pantry"])
 
@@ -283,6 +286,60 @@ def set_override(body: OverrideIn, session: DbSession, user: CurrentUser) -> Ove
 def delete_override(override_id: str, session: DbSession, user: CurrentUser) -> None:
     """Drop a rule: the name goes back to FoodKeeper's advice."""
     service.delete_override(session, Scope.of(user), override_id)
+
+
+# --- photo to ingredients -------------------------------------------------------------------------
+
+def recognition_out(row: Any) -> RecognitionOut:
+    result = row.result or {}
+    return RecognitionOut(id=row.id, status=str(row.status), progress=row.progress, message=row.message or "",
+                          error=row.error, household_id=row.payload["household_id"], file_id=row.payload["file_id"],
+                          width=result.get("width"), height=result.get("height"),
+                          candidates=result.get("candidates", []), seconds=result.get("seconds", {}),
+                          errors=result.get("errors", {}), confirmed_item_ids=result.get("confirmed_item_ids"),
+                          kind="receipt" if row.kind == "pantry.receipt" else "photo", lines=result.get("lines"))
+
+
+@router.post("/recognitions", status_code=202, responses=errors(400, 404, 409, 413, 415, 503),
+             openapi_extra=image_upload("file"))
+def start_recognition(request: Request, session: DbSession, user: CurrentUser, runtime: RuntimeDep,
+                      file: Annotated[UploadFile, File()],
+                      household_id: Annotated[str | None, Form(max_length=36)] = None) -> JobOut:
+    """A photo of groceries or an open fridge: queue the recognisers (follow the job, then read
+    /recognitions/{id}); a file that is not a whole image is refused and nothing is kept."""
+    scope = Scope.of(user)
+    household = service.household_for(session, scope, household_id)
+    job = recognitions.start(session, runtime, scope, household, file.file, file.filename)
+    return JobOut.of(job, job_text(request, user.locale))
+
+
+@router.post("/receipts", status_code=202, responses=errors(400, 404, 409, 413, 415, 503),
+             openapi_extra=image_upload("file"))
+def start_receipt(request: Request, session: DbSession, user: CurrentUser, runtime: RuntimeDep,
+                  file: Annotated[UploadFile, File()],
+                  household_id: Annotated[str | None, Form(max_length=36)] = None) -> JobOut:
+    """A receipt photo: Tesseract (Korean + English), then rules (and the chat model when configured) find
+    names and amounts. Read the candidates at /recognitions/{id} and confirm them there, as for a photo."""
+    scope = Scope.of(user)
+    household = service.household_for(session, scope, household_id)
+    job = recognitions.start(session, runtime, scope, household, file.file, file.filename, receipt=True)
+    return JobOut.of(job, job_text(request, user.locale))
+
+
+@router.get("/recognitions/{recognition_id}")
+def get_recognition(recognition_id: str, session: DbSession, user: CurrentUser) -> RecognitionOut:
+    """The candidates, each with its confidence, the recogniser that said it and its box."""
+    return recognition_out(recognitions.get(session, Scope.of(user), recognition_id))
+
+
+@router.post("/recognitions/{recognition_id}/confirm", status_code=201, responses=errors(409))
+def confirm_recognition(recognition_id: str, body: ConfirmIn, session: DbSession,
+                        user: CurrentUser) -> list[ItemChangeOut]:
+    """The user's edited list becomes items (shelf-life dates, the photo attached); 409 before the recognition
+    has finished and after it was confirmed once."""
+    made = recognitions.confirm(session, Scope.of(user), recognition_id,
+                                [c.model_dump() for c in body.items])
+    return [ItemChangeOut(item=item_out(item), event=event_out(event)) for item, event in made]
 
 
 # --- recipes, cooking, recommendation, shopping list (their own module) ----------------------------

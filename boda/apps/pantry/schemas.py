@@ -223,3 +223,71 @@ class WasteOut(BaseModel):
     waste_share: float | None = Field(description="Share of finished items thrown away (by count); null: none yet.")
     months: list[WasteMonth]
     categories: list[WasteCategory]
+
+
+# --- photo to ingredients --------------------------------------------------------------------
+
+class SaidOut(BaseModel):
+    source: str
+    label: str
+    confidence: float
+    box: list[int] | None = None
+
+
+class AlternativeOut(BaseModel):
+    name_ko: str
+    name_en: str
+    confidence: float
+    source: str
+    label: str
+
+
+class CandidateOut(BaseModel):
+    """One ingredient seen in the photo. `confidence` is the best recogniser's own score (a detector's score,
+    a classifier's probability, or what the chat model says of itself) and `source` names it; `sources` is
+    what each recogniser said. `box`: x, y, w, h in pixels of the upright photo (none for the chat model)."""
+
+    name_ko: str
+    name_en: str
+    category: str
+    confidence: float
+    source: str
+    box: list[int] | None = None
+    boxes: list[list[int]] = []
+    count: int = 1
+    known: bool = True
+    sources: list[SaidOut] = []
+    alternatives: list[AlternativeOut] = Field(default=[], description=(
+        "Other names recognisers gave the same box, less sure: offered for renaming."))
+    quantity: float | None = Field(default=None, description="A receipt's amount (else the number of boxes).")
+    unit: str = ""
+
+
+class RecognitionOut(BaseModel):
+    id: str
+    kind: Literal["photo", "receipt"] = "photo"
+    status: str
+    progress: float
+    message: str
+    error: str | None = None
+    household_id: str
+    file_id: str
+    width: int | None = None
+    height: int | None = None
+    candidates: list[CandidateOut] = []
+    seconds: dict[str, float] = {}
+    errors: dict[str, str] = {}
+    confirmed_item_ids: list[str] | None = None
+    lines: list[str] | None = Field(default=None, description="A receipt's lines as OCR read them.")
+
+
+class ConfirmItemIn(BaseModel):
+    name: str = Field(min_length=1, max_length=128, pattern=NAME_PATTERN,
+                      description="As the user kept or renamed it (Korean or English).")
+    quantity: Quantity = Field(default=1.0)
+    unit: str = Field(default="", max_length=16)
+    place_id: str | None = Field(default=None, max_length=36)
+
+
+class ConfirmIn(BaseModel):
+    items: list[ConfirmItemIn] = Field(min_length=1, max_length=100)

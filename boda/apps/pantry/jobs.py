@@ -1,0 +1,46 @@
+"""Pantry's background work: recognising the ingredients in a photo."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from boda.core.jobs import JobContext, Queue, job
+
+STEPS = {"detector": ("Looking for food", "pantry.job.detect"),
+         "classifier": ("Naming what was found", "pantry.job.classify"),
+         "llm": ("Asking the chat model", "pantry.job.llm"),
+         "ocr": ("Reading the receipt", "pantry.job.ocr"),
+         "done": ("Done", "pantry.job.done")}
+
+
+class RecognisePayload(BaseModel):
+    household_id: str = Field(max_length=36)
+    file_id: str = Field(max_length=36)
+
+
+@job("pantry.recognise", payload=RecognisePayload, queue=Queue.heavy, max_attempts=1)
+def recognise_job(ctx: JobContext, payload: RecognisePayload) -> dict[str, Any]:
+    """Photo → ingredient candidates (see recognise.py); runs once: a chat model's failure is in the result."""
+    from boda.apps.pantry import recognitions
+
+    def progress(fraction: float, step: str) -> None:
+        message, key = STEPS[step]
+        ctx.progress(fraction, message, key=key)
+
+    with ctx.runtime.db.session() as session:
+        return recognitions.run(session, ctx.runtime, payload.household_id, payload.file_id, progress)
+
+
+@job("pantry.receipt", payload=RecognisePayload, queue=Queue.heavy, max_attempts=1)
+def receipt_job(ctx: JobContext, payload: RecognisePayload) -> dict[str, Any]:
+    """Receipt photo → ingredient candidates with amounts (see receipts.py), read like a recognition."""
+    from boda.apps.pantry import recognitions
+
+    def progress(fraction: float, step: str) -> None:
+        message, key = STEPS[step]
+        ctx.progress(fraction, message, key=key)
+
+    with ctx.runtime.db.session() as session:
+        return recognitions.run_receipt(session, ctx.runtime, payload.household_id, payload.file_id, progress)
