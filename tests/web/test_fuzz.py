@@ -53,6 +53,8 @@ include-path = "/api/v1/pantry/recipes/import"
 checks.negative_data_rejection.enabled = false
 [[operations]]
 include-path = "/api/v1/studio/models"
+checks.negative_data_rejection.enabled = false
+[[operations]]
 include-path = "/api/v1/pantry/recognitions"
 checks.negative_data_rejection.enabled = false
 [[operations]]
