@@ -102,6 +102,10 @@ def understand_photos(session: Session, runtime: Runtime, embedder: ImageTextEmb
     else:
         vectors = embedder.embed_images(images, facts)
     runtime.vectors.upsert(space_for(embedder.key), [p.id for p in photos], np.asarray(vectors, np.float32))
+    for old_key in {p.index_key for p in photos if p.index_key and p.index_key != embedder.key}:
+        # A re-index by another backend: the old space's vector would outlive the photo (search reads
+        # only the current space, so nothing else needs it).
+        runtime.vectors.delete(space_for(old_key), [p.id for p in photos if p.index_key == old_key])
     now = utcnow()
     for photo in photos:
         photo.index_key, photo.indexed_at = embedder.key, now
