@@ -134,7 +134,7 @@
     const el = form.elements;
     if (el.date_from.value) params.set("date_from", dayBound(el.date_from.value, false));
     if (el.date_to.value) params.set("date_to", dayBound(el.date_to.value, true));
-    for (const name of ["album_id", "tag", "camera", "min_lat", "max_lat", "min_lon", "max_lon"]) {
+    for (const name of ["album_id", "person_id", "tag", "camera", "min_lat", "max_lat", "min_lon", "max_lon"]) {
       const value = el[name].value.trim();
       if (value) params.set(name, value);
     }
