@@ -53,6 +53,7 @@ def index_photos(session: Session, runtime: Runtime, photo_ids: Sequence[str], p
         for photo in batch:
             if complete_photo(session, runtime, photo):
                 completed += 1
+                session.commit()  # its thumbnails are written: the lock is not held over the next one's
         todo = [p for p in batch if p.trashed_at is None and p.index_key != embedder.key]
         if todo:
             indexed += understand_photos(session, runtime, embedder, todo)
@@ -72,36 +73,52 @@ def space_for(key: str) -> str:
 
 
 def understand_photos(session: Session, runtime: Runtime, embedder: ImageTextEmbedder, photos: list[Photo]) -> int:
-    """OCR, faces, embedding, caption and automatic tags for a batch; how many were indexed."""
+    """OCR, faces, embedding, caption and automatic tags for a batch; how many were indexed.
+
+    The models run first, for the whole batch, and only then is anything written: on SQLite a
+    write holds the database's one write lock until the batch's commit, and seconds of inference
+    under it would make every other write (a rename, a login, a job's heartbeat) wait or fail.
+    """
     images: list[Image.Image] = []
     facts: list[PhotoFacts] = []
+    read: list[tuple[str, list[dict[str, Any]], people.FoundFaces]] = []
     for photo in photos:
         with runtime.image_work:
             image, _ = service.decode_upright(runtime.store.read(photo.blob_key), max_side=UNDERSTAND_SIDE)
             image.thumbnail((UNDERSTAND_SIDE, UNDERSTAND_SIDE))
         text, words = read_text(runtime, image)
-        people.index_faces(session, runtime, photo, image)  # sets faces_count; replaces the photo's old faces
-        photo.ocr_text = text
-        photo.concepts = words
+        faces = people.find_faces(runtime, image)
+        read.append((text, words, faces))
         images.append(image)
         # Names are NOT passed (PhotoFacts.people stays empty): the concepts backend would write them into
         # the caption and the photo's vector, which everyone who may see the photo reads and searches, and
         # a name is its owner's alone. The owner finds people by name through search._literal instead,
         # which also follows a rename at once (a vector would keep the old name until a re-index).
-        facts.append(PhotoFacts(text=text, faces=photo.faces_count or 0))
+        facts.append(PhotoFacts(text=text, faces=faces.count))
     describe = getattr(embedder, "describe", None)
+    described = None
     if describe is not None and hasattr(embedder, "embed_concepts"):
         # The concepts backend: describe once, embed the description (no second look at the photo).
         described = [describe(image, fact) for image, fact in zip(images, facts, strict=True)]
         vectors = embedder.embed_concepts([d.concepts for d in described])  # type: ignore[attr-defined]
+    else:
+        vectors = embedder.embed_images(images, facts)
+    # Now the writes, quick ones.
+    for photo, image, (text, words, faces) in zip(photos, images, read, strict=True):
+        people.record_faces(session, photo, image, faces)  # replaces the photo's old faces
+        photo.ocr_text = text
+        photo.concepts = words
+    if described is not None:
         for photo, description in zip(photos, described, strict=True):
             if not (photo.caption_source or "").startswith("llm:"):  # a chat model's caption outlives a re-index
                 photo.caption, photo.caption_source = description.caption, "concepts"
             photo.concepts = (photo.concepts or []) + [_concept_json(c) for c in description.concepts]
             set_auto_tags(session, photo, description.concepts)
-    else:
-        vectors = embedder.embed_images(images, facts)
     runtime.vectors.upsert(space_for(embedder.key), [p.id for p in photos], np.asarray(vectors, np.float32))
+    for old_key in {p.index_key for p in photos if p.index_key and p.index_key != embedder.key}:
+        # A re-index by another backend: the old space's vector would outlive the photo (search reads
+        # only the current space, so nothing else needs it).
+        runtime.vectors.delete(space_for(old_key), [p.id for p in photos if p.index_key == old_key])
     now = utcnow()
     for photo in photos:
         photo.index_key, photo.indexed_at = embedder.key, now

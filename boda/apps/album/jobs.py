@@ -49,7 +49,7 @@ def purge_trash(runtime: Runtime) -> int:
     """Delete photos trashed longer than `album.trash_days` (everyone's)."""
     days = album_settings(runtime.settings).trash_days
     with runtime.db.session() as session:
-        return service.purge_expired(session, days=days)
+        return service.purge_expired(session, runtime, days=days)
 
 
 def periodic(settings: Any) -> list[Periodic]:

@@ -32,9 +32,10 @@ def library_page(page: Page, session: DbSession, p: int = 1, favorites: bool = F
     listed = service.list_photos(session, scope, PhotoFilters(favorite=True if favorites else None),
                                  limit=PER_PAGE, offset=_offset(p))
     albums = service.list_albums(session, scope, limit=200, offset=0).items  # the search filters' album menu
+    named = [s.person for s in people.list_people(session, scope, named=True)]  # and its person menu
     return page.render("album/library.html", photos=photos_out(session, listed.items), total=listed.total,
                        page_no=max(1, p), per_page=PER_PAGE, tab="favorites" if favorites else "library",
-                       album=None, query="?favorites=true&" if favorites else "?", albums=albums)
+                       album=None, query="?favorites=true&" if favorites else "?", albums=albums, people=named)
 
 
 @router.get("/album/albums")

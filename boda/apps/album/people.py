@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import io
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from boda.ai.face_embed import DIM, assign_to_people, centroid
+from boda.ai.face_embed import DIM, FaceEmbedding, assign_to_people, centroid
 from boda.ai.faces import Face as DetectedFace
 from boda.ai.faces import anonymize
 from boda.apps.album import service
@@ -69,43 +69,71 @@ def detect_faces(runtime: Runtime, image: Image.Image) -> tuple[np.ndarray, list
     return bgr, runtime.ai.face_detector(DETECTOR).detect(bgr)
 
 
-def index_faces(session: Session, runtime: Runtime, photo: Photo, image: Image.Image) -> list[str]:
-    """Find, embed and group the faces of `image` (the photo, upright, maybe scaled down).
+@dataclass(frozen=True)
+class FoundFaces:
+    """What the models saw in one photo, before anything is written: the faces' count and embeddings."""
 
-    Replaces the photo's faces (a re-index starts over); sets `faces_count`; answers the names
-    of the named people found (indexing does not hand them to the embedder: see indexing.py).
-    Without a face embedder the faces are only counted.
+    count: int
+    embeddings: list[FaceEmbedding] = field(default_factory=list)
+    embedder: str | None = None  # None: no face model here, the faces are only counted
+    width: int = 1  # of the image the boxes are in
+
+
+def find_faces(runtime: Runtime, image: Image.Image) -> FoundFaces:
+    """Detect and embed the faces of `image` (the photo, upright, maybe scaled down); no database work.
+
+    Indexing runs this for a whole batch *before* it writes anything: on SQLite a write holds the
+    database's one write lock until the commit, and the models' seconds must not be spent holding it.
     """
     bgr, detected = detect_faces(runtime, image)
-    photo.faces_count = len(detected)
-    remove_faces(session, photo)
     try:
         embedder = runtime.ai.get("face_embedder")
         embeddings = embedder.embed(bgr, detected) if detected else []
     except BodaError as exc:  # no face model here: count the faces, group nobody
         log.warning("album: faces not grouped: %s", exc)
+        return FoundFaces(len(detected), width=max(1, image.width))
+    return FoundFaces(len(detected), list(embeddings), str(embedder.key), max(1, image.width))
+
+
+def record_faces(session: Session, photo: Photo, image: Image.Image, found: FoundFaces) -> list[str]:
+    """Replace the photo's faces by those found, grouped into the owner's people; sets `faces_count`.
+
+    Answers the names of the named people found (indexing does not hand them to the embedder: see indexing.py).
+    """
+    photo.faces_count = found.count
+    remove_faces(session, photo)
+    if found.embedder is None:
         return []
-    scale = upright_width(photo, image) / max(1, image.width)  # boxes are stored in the upright original's pixels
+    scale = upright_width(photo, image) / found.width  # boxes are stored in the upright original's pixels
     people = {p.id: p for p in session.scalars(select(Person).where(Person.owner_id == photo.owner_id))}
     centroids = {pid: as_vector(p.centroid) for pid, p in people.items()}
     touched: set[str] = set()
-    for found in embeddings:
-        match = assign_to_people(found.vector, centroids)
+    for face in found.embeddings:
+        match = assign_to_people(face.vector, centroids)
         if match is None:
-            person = Person(owner_id=photo.owner_id, centroid=as_bytes(found.vector))
+            person = Person(owner_id=photo.owner_id, centroid=as_bytes(face.vector))
             session.add(person)
             session.flush()
             people[person.id] = person
         else:
             person = people[match[0]]
-        x, y, w, h = (round(v * scale) for v in found.box)
+        x, y, w, h = (round(v * scale) for v in face.box)
         session.add(Face(photo_id=photo.id, owner_id=photo.owner_id, person_id=person.id, x=x, y=y, w=w, h=h,
-                         score=float(found.score), embedder=embedder.key, vector=as_bytes(found.vector)))
+                         score=float(face.score), embedder=found.embedder, vector=as_bytes(face.vector)))
         session.flush()
         refresh(session, person)
         centroids[person.id] = as_vector(person.centroid)
         touched.add(person.id)
     return sorted({people[pid].name for pid in touched if people[pid].name})
+
+
+def index_faces(session: Session, runtime: Runtime, photo: Photo, image: Image.Image) -> list[str]:
+    """Find, embed and group the faces of `image` (the photo, upright, maybe scaled down).
+
+    Replaces the photo's faces (a re-index starts over); sets `faces_count`; answers the names
+    of the named people found. Without a face embedder the faces are only counted.
+    """
+    return record_faces(session, photo, image, find_faces(runtime, image))
 
 
 def remove_faces(session: Session, photo: Photo) -> None:

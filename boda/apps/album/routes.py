@@ -196,9 +196,9 @@ def update_photo(photo_id: str, body: PhotoPatch, session: DbSession, user: Curr
 
 
 @router.delete("/trash", status_code=200)
-def empty_trash(session: DbSession, user: CurrentUser) -> dict[str, int]:
+def empty_trash(session: DbSession, user: CurrentUser, runtime: RuntimeDep) -> dict[str, int]:
     """Delete every photo in the caller's trash for good."""
-    return {"deleted": service.empty_trash(session, Scope.of(user))}
+    return {"deleted": service.empty_trash(session, runtime, Scope.of(user))}
 
 
 @router.delete("/photos/{photo_id}", status_code=204)

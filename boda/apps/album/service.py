@@ -481,11 +481,27 @@ def restore_photo(session: Session, scope: Scope, photo_id: str) -> Photo:
     return photo
 
 
-def purge_photos(session: Session, photos: Sequence[Photo]) -> int:
-    """Delete photos for good: rows, memberships, tags, files; blobs go when the sweep finds them unused."""
+def vector_keys(session: Session, runtime: Runtime, photos: Sequence[Photo]) -> set[str]:
+    """Every embedder whose vector space may hold these photos: the one that indexed each, the current one
+    (a job may be indexing them now), and those the owners' classifier versions were trained on."""
+    from boda.apps.album.models import ClassifierVersion
+
+    keys = {p.index_key for p in photos if p.index_key}
+    keys.add(str(runtime.ai.get("image_text_embedder").key))
+    keys.update(session.scalars(select(ClassifierVersion.embedder_key).distinct()))
+    return keys
+
+
+def purge_photos(session: Session, runtime: Runtime, photos: Sequence[Photo]) -> int:
+    """Delete photos for good: rows, memberships, tags, files, vectors; blobs go when the sweep finds them unused.
+
+    The vectors go too, from every space that may hold them: a purged photo must not linger
+    in the store (its id would still rank, and its embedding describes what it showed).
+    """
     if not photos:
         return 0
     ids = [p.id for p in photos]
+    keys = vector_keys(session, runtime, photos)
     files = list(session.scalars(select(StoredFile).where(StoredFile.id.in_([p.file_id for p in photos]))))
     session.execute(update(Album).where(Album.cover_photo_id.in_(ids)).values(cover_photo_id=None))
     session.execute(delete(AlbumPhoto).where(AlbumPhoto.photo_id.in_(ids)))
@@ -498,21 +514,25 @@ def purge_photos(session: Session, photos: Sequence[Photo]) -> int:
     session.flush()
     for file in files:
         uploads.delete_file(session, file)
+    from boda.apps.album.indexing import space_for
+
+    for key in sorted(keys):  # last: a failure above leaves the photos whole, vectors included
+        runtime.vectors.delete(space_for(key), ids)
     return len(ids)
 
 
-def empty_trash(session: Session, scope: Scope) -> int:
+def empty_trash(session: Session, runtime: Runtime, scope: Scope) -> int:
     rows = session.scalars(select(Photo).where(Photo.owner_id == scope.require_user(),
                                                Photo.trashed_at.is_not(None))).all()
-    return purge_photos(session, rows)
+    return purge_photos(session, runtime, rows)
 
 
-def purge_expired(session: Session, *, days: int, now: datetime | None = None) -> int:
+def purge_expired(session: Session, runtime: Runtime, *, days: int, now: datetime | None = None) -> int:
     """Everyone's photos trashed more than `days` ago (the periodic purge)."""
     limit = (now or utcnow()) - timedelta(days=days)
     rows = session.scalars(select(Photo).where(Photo.trashed_at.is_not(None), Photo.trashed_at <= limit)
                            .limit(500)).all()
-    return purge_photos(session, rows)
+    return purge_photos(session, runtime, rows)
 
 
 # --- tags --------------------------------------------------------------------

@@ -49,3 +49,35 @@ def test_pages_render_for_the_owner_and_hide_from_others(client: TestClient, ali
 def test_home_card(client: TestClient) -> None:
     home = client.get("/").text
     assert 'href="/album"' in home and "Your photo library" in home
+
+
+def test_the_search_filters_offer_the_callers_named_people(client: TestClient, alice: Account,
+                                                            bob: Account) -> None:
+    """A person menu in the filters: the caller's named people only (an unnamed group has nothing to show)."""
+    from tests.apps.album.test_people import FACES
+
+    photos = alice.post(f"{API}/photos", files=[("files", (f"{n}.jpg", (FACES / f"{n}.jpg").read_bytes()))
+                                                for n in ("astronaut", "grace_hopper")]).json()
+    people = alice.get(f"{API}/people").json()
+    assert len(people) == 2 and all(p["name"] is None for p in people)
+    eileen = next(p for p in people
+                  if alice.get(f"{API}/people/{p['id']}/photos").json()["items"][0]["id"] == photos[0]["id"])
+    other = next(p for p in people if p["id"] != eileen["id"])
+    alice.patch(f"{API}/people/{eileen['id']}", json={"name": "Eileen <Collins>"})
+    client.post("/api/v1/auth/login", json={"username": "alice", "password": PASSWORD})
+    library = client.get("/album").text
+    menu = re.search(r'<select name="person_id">(.*?)</select>', library, re.S)
+    assert menu is not None
+    assert re.findall(r'<option value="([^"]*)">([^<]*)</option>', menu.group(1)) == [
+        ("", "Anyone"), (eileen["id"], "Eileen &lt;Collins&gt;")]
+    assert other["id"] not in library
+    # The menu's value is the API's filter: only her photo.
+    found = alice.get(f"{API}/photos", params={"person_id": eileen["id"]}).json()["items"]
+    assert [p["id"] for p in found] == [photos[0]["id"]]
+    client.get("/lang/ko")
+    assert "누구나" in client.get("/album").text
+    client.get("/lang/en")
+    client.post("/logout")  # people are their owner's alone
+    client.cookies.clear()
+    client.post("/api/v1/auth/login", json={"username": "bob", "password": PASSWORD})
+    assert eileen["id"] not in client.get("/album").text and "Eileen" not in client.get("/album").text

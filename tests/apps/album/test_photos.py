@@ -6,6 +6,7 @@ import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 from sqlalchemy import func, select
@@ -171,6 +172,49 @@ def test_trash_restore_empty_and_purge(alice: Account, runtime: Runtime) -> None
     alice.delete(f"{API}/photos/{ids[0]}")  # trashed just now: kept
     assert purge_trash(runtime) == 0
     assert alice.post(f"{API}/photos/{ids[0]}/restore").status_code == 200
+
+
+def test_purged_photos_leave_the_vector_store(alice: Account, runtime: Runtime) -> None:
+    """Emptying the trash and the periodic purge delete the photos' vectors, from every space that may hold them."""
+    from boda.apps.album.classifying import current_key
+    from boda.apps.album.indexing import space_for
+    from boda.apps.album.jobs import purge_trash
+    from boda.apps.album.models import Classifier, ClassifierVersion
+
+    ids = [p["id"] for p in upload(alice, *[(f"{i}.png", encode(picture(20 + i), "PNG")) for i in range(3)])]
+    space, old = space_for(current_key(runtime)), space_for("clip:old")
+    vectors = {pid: runtime.vectors.get(space, pid) for pid in ids}
+    assert all(v is not None for v in vectors.values())
+    # A classifier trained on another backend read vectors from that backend's space: it may hold them too.
+    runtime.vectors.upsert(old, ids, np.stack([vectors[pid] for pid in ids]))
+    with runtime.db.session() as session:
+        classifier = Classifier(owner_id=alice.id, name="old", classes=["a", "b"])
+        session.add(classifier)
+        session.flush()
+        session.add(ClassifierVersion(classifier_id=classifier.id, number=1, head={}, embedder_key="clip:old",
+                                      accuracy=1.0, folds=2, confusion=[], counts={}))
+        session.commit()
+
+    def found(space_name: str, pid: str) -> list[str]:
+        return [hit for hit, _ in runtime.vectors.search(space_name, vectors[pid], k=10)]
+
+    assert found(space, ids[0])[0] == ids[0] and found(old, ids[0])[0] == ids[0]
+    alice.delete(f"{API}/photos/{ids[0]}")
+    assert runtime.vectors.get(space, ids[0]) is not None  # the trash keeps them: a restore finds it again
+    assert alice.delete(f"{API}/trash").json() == {"deleted": 1}
+    for name in (space, old):
+        assert ids[0] not in found(name, ids[0]) and runtime.vectors.get(name, ids[0]) is None
+        assert runtime.vectors.count(name) == 2
+    alice.delete(f"{API}/photos/{ids[1]}")
+    with runtime.db.session() as session:  # trashed 31 days ago: the periodic purge takes it
+        session.get(Photo, ids[1]).trashed_at = datetime.now(UTC) - timedelta(days=31)
+        session.commit()
+    assert purge_trash(runtime) == 1
+    assert [runtime.vectors.count(name) for name in (space, old)] == [1, 1]
+    assert found(space, ids[1]) == [ids[2]] and found(old, ids[1]) == [ids[2]]
+    # Search through the API ranks what the store holds: the purged photos are not there.
+    hits = alice.get(f"{API}/search", params={"q": "a photo"}).json()["items"]
+    assert [h["photo"]["id"] for h in hits] == [ids[2]]
 
 
 def test_the_purge_is_a_periodic_task_of_the_worker(runtime: Runtime) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 from sqlalchemy import select, update
 
-from boda.apps.album.indexing import queue_stale
+from boda.apps.album.indexing import queue_stale, space_for
 from boda.apps.album.models import Photo
 from boda.core.models import Job
 from boda.core.runtime import Runtime
@@ -24,6 +25,8 @@ def test_photos_of_an_old_backend_are_found_by_words_then_reindexed(alice: Accou
         # As if these were indexed by another backend before the setting changed.
         session.execute(update(Photo).where(Photo.id.in_(ids[:2])).values(index_key="clip:old", ocr_text="harbour"))
         session.commit()
+    old = space_for("clip:old")
+    runtime.vectors.upsert(old, ids[:2], np.eye(2, 4, dtype=np.float32))
     found = alice.get(f"{API}/search", params={"q": "harbour"}).json()
     assert found["pending"] == 2
     first = found["items"][:2]  # found by their words first; the indexed third only by looks, after them
@@ -34,4 +37,5 @@ def test_photos_of_an_old_backend_are_found_by_words_then_reindexed(alice: Accou
         keys = dict(session.execute(select(Photo.id, Photo.index_key)).all())
         jobs = session.scalars(select(Job).where(Job.kind == "album.index")).all()
     assert set(keys.values()) == {key} and len(jobs) == 2 and all(j.status == "succeeded" for j in jobs)
+    assert runtime.vectors.count(old) == 0  # the old backend's vectors went with the re-index
     assert alice.get(f"{API}/search", params={"q": "a photo"}).json()["pending"] == 0

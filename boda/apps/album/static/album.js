@@ -134,7 +134,7 @@
     const el = form.elements;
     if (el.date_from.value) params.set("date_from", dayBound(el.date_from.value, false));
     if (el.date_to.value) params.set("date_to", dayBound(el.date_to.value, true));
-    for (const name of ["album_id", "tag", "camera", "min_lat", "max_lat", "min_lon", "max_lon"]) {
+    for (const name of ["album_id", "person_id", "tag", "camera", "min_lat", "max_lat", "min_lon", "max_lon"]) {
       const value = el[name].value.trim();
       if (value) params.set(name, value);
     }
@@ -306,7 +306,11 @@
     if (!form) return;
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
-      try { await handler(form); window.location.reload(); } catch (err) { showError(err); }
+      // A handler may answer the address to go to (a new album's page); otherwise the page shows the change.
+      try {
+        const next = await handler(form);
+        if (typeof next === "string") window.location.assign(next); else window.location.reload();
+      } catch (err) { showError(err); }
     });
   }
 
@@ -393,7 +397,7 @@
     document.addEventListener("click", (e) => { const b = e.target.closest("button[data-action]"); if (b) act(b); });
     onSubmit("album-create", async (form) => {
       const album = await Boda.api(`${API}/albums`, json("POST", { title: form.elements.title.value }));
-      window.location.assign(`/album/albums/${encodeURIComponent(album.id)}`);
+      return `/album/albums/${encodeURIComponent(album.id)}`;  // a reload after assign() would stay here
     });
     onSubmit("album-add", (form) => Boda.api(`${API}/albums/${encodeURIComponent(form.elements.album_id.value)}/photos`,
       json("POST", { photo_ids: [form.dataset.photoId] })));
