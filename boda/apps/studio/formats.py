@@ -162,6 +162,10 @@ def load_upload(filename: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> 
     if not data:
         raise InvalidInput("The file is empty", key="studio_model_empty_file")
     suffix = Path(filename or "").suffix.lower()
+    if data[:4] == _GLB_MAGIC:  # a GLB says what it is, whatever the client named it
+        suffix = ".glb"
+    elif data[:18] == b"Kaydara FBX Binary":
+        suffix = ".fbx"
     if data[:4] == b"PK\x03\x04" or suffix == ".zip":
         files = _unzip(data, limits)
         name = _main_file(files)

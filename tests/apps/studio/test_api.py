@@ -149,3 +149,9 @@ def test_deleting_a_model_removes_it_and_its_files(box_model: dict, alice: Accou
     assert alice.get(f"/api/v1/studio/models/{model_id}").status_code == 404
     assert alice.get(f"/api/v1/studio/models/{model_id}/download?format=glb").status_code == 404
     assert alice.get("/api/v1/studio/models").json()["total"] == 0
+
+
+def test_a_glb_is_known_by_its_bytes_whatever_its_name(alice: Account) -> None:
+    response = upload(alice, coloured_box(), "file", "application/octet-stream")
+    assert response.status_code == 201, response.text
+    assert response.json()["stats"]["triangles"] == 12
