@@ -335,7 +335,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--detectors", nargs="+", default=["auto", "centerface"],
                         help="Boda detectors to time (the first also runs as a fresh process)")
     parser.add_argument("--images", type=int, default=80)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[7, 11, 23, 31])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[7, 11, 23, 31, 101, 202, 303])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "out" / "faces")
     parser.add_argument("--imageio-ffmpeg", type=Path, default=None,

@@ -388,3 +388,13 @@ def test_a_box_inside_a_larger_head_is_dropped() -> None:
     neighbour = Face((320, 140, 30, 40), 0.6)  # beside them: another person
     twin = Face((150, 100, 100, 120), 0.8)  # as large: never dropped
     assert drop_inside([head, ear, neighbour, twin]) == [head, neighbour, twin]
+
+
+def test_centerface_confirms_doubtful_yunet_faces(cache_dir: Path, centerface: CenterFaceDetector,
+                                                  astronaut: np.ndarray) -> None:
+    checked = YuNetDetector(cache_dir=cache_dir, verifier=centerface)
+    real = checked.detect(astronaut)[0]
+    assert checked.confirmed(astronaut, Face(real.box, 0.55))
+    assert not checked.confirmed(load("coffee.jpg"), Face((300, 100, 60, 70), 0.55))  # the cup: no face
+    assert not checked.confirmed(astronaut, Face((400, 400, 60, 70), 0.55))  # beside the face, not on it
+    assert build_face_detector("yunet", cache_dir=cache_dir).verifier is not None  # type: ignore[union-attr]
