@@ -598,9 +598,11 @@ def build_face_detector(
 
 
 def _verifier(path: Path | None, options: OnnxOptions | None, cache_dir: Path | None) -> CenterFaceDetector | None:
-    """CenterFace to confirm YuNet's doubtful faces, or None (then YuNet alone) when it cannot load."""
+    """CenterFace to confirm YuNet's doubtful faces, or None (then YuNet alone) when its weights
+    cannot be read. Its session opens on the first doubtful face, not here: most photos have
+    none, and a command line run on a few photos should not pay for a second model."""
     try:
-        return CenterFaceDetector(path, options=options, cache_dir=cache_dir).load()
+        return CenterFaceDetector(path, options=options, cache_dir=cache_dir)
     except Unavailable as exc:
         log.warning("CenterFace unavailable (%s); YuNet's faces go unconfirmed", exc.message)
         return None
