@@ -1,22 +1,32 @@
-"""Faces per second at 640x480: Boda's CenterFace + anonymize against the deface command line.
+"""Faces per second at 640x480: Boda (YuNet, its default, and CenterFace) against deface 1.5.0.
 
-Run: .venv/bin/python bench/faces.py [--images 80] [--threshold 0.5] [--sweep]. Prints figures;
-asserts nothing.
+Run: .venv/bin/python bench/faces.py --imageio-ffmpeg DIR [--images 80] [--rounds 5]. Prints
+figures; asserts nothing.
 
 The images are composed from the real faces in tests/fixtures/faces (scaled, mirrored,
-re-lit, placed on crops of the coffee photo), so every face's true box is known. deface 1.5.0
-runs from its own venv (created on first run: deface without its deps, which would pull
-OpenCV's GUI build, then its deps with opencv-python-headless, and onnx + the same
-onnxruntime as Boda's, so that deface's default backend "auto" picks ONNX Runtime).
-Both sides blur with an elliptical mask grown 30% on every side (deface's --mask-scale 1.3)
-and write JPEG at quality 75 (imageio's default, which deface uses).
+re-lit, placed on crops of the coffee photo), so every face's true box is known; `--seeds`
+makes several such sets (the first is timed, all are scored). Each side runs at its own
+default threshold (deface 0.2, Boda 0.5) and does the whole job per file: read the JPEG,
+detect, blur with an elliptical mask grown 30% on every side (deface's --mask-scale 1.3),
+write JPEG (deface through imageio, Boda through OpenCV at quality 75, imageio's default).
+
+deface runs two ways from the installed package (the `deface` extra): as a library in this
+process (its `image_detect`, which its CLI calls per file, with its CenterFace on ONNX
+Runtime) and as its command line (a fresh process per run: start, imports, model load,
+then every file). deface imports `imageio.plugins.ffmpeg` even for photos, which needs the
+`imageio-ffmpeg` package, not a Boda dependency: point `--imageio-ffmpeg DIR` at a folder
+holding it (`pip install --no-deps --target DIR imageio-ffmpeg`); without it the script
+says so and measures Boda alone. Boda runs in this process and as a fresh process too.
+
+Every side takes its turn in every round, so load from other processes falls on all of them
+alike; the ratios are the medians of the per-round ratios. Recall counts a true face found
+at IoU >= 0.4; a detection that matches no true face is a false detection.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.metadata
-import json
 import os
 import platform
 import statistics
@@ -32,8 +42,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from boda.ai.faces import CenterFaceDetector, Face, anonymize  # noqa: E402
-from boda.ai.onnx import OnnxOptions  # noqa: E402
+from boda.ai.faces import DEFAULT_THRESHOLD, FaceDetector, anonymize, build_face_detector  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "faces"
 # The by-eye boxes of tests/fixtures/faces/README.md (x, y, w, h).
@@ -47,21 +56,9 @@ FACE_WIDTHS = (28, 150)  # true face widths placed, in pixels
 MATCH_IOU = 0.4
 MASK_MARGIN = 0.3  # deface's default --mask-scale 1.3 grows each side by 0.3
 JPEG_QUALITY = 75
+DEFACE_THRESHOLD = 0.2  # deface's --thresh default
 
 Box = tuple[int, int, int, int]
-
-DEFACE_BOXES = """
-import json, sys
-import imageio.v2 as iio
-from deface.centerface import CenterFace
-out, threshold, backend, files = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4:]
-net = CenterFace(in_shape=None, backend=backend)
-found = {}
-for path in files:
-    dets, _ = net(iio.imread(path), threshold=threshold)
-    found[path] = [[float(x1), float(y1), float(x2 - x1), float(y2 - y1)] for x1, y1, x2, y2, _ in dets]
-json.dump({"backend": net.backend, "boxes": found}, open(out, "w"))
-"""
 
 
 # --- the image set ---------------------------------------------------------------------
@@ -155,78 +152,100 @@ def score(found: dict[str, list[Sequence[float]]], truth: dict[str, list[Box]]) 
     return hits / sum(len(b) for b in truth.values()), false
 
 
-# --- deface --------------------------------------------------------------------------------
+# --- deface ---------------------------------------------------------------------------------
 
 
-def deface_venv(path: Path) -> Path:
-    """deface 1.5.0 in its own venv, made once (needs the package registry the first time)."""
-    python = path / "bin" / "python"
-    if (path / "bin" / "deface").is_file():
-        return python
-    print(f"creating {path} for deface 1.5.0 (once)...", flush=True)
-    subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
-    pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    subprocess.run([*pip, "--no-deps", "deface==1.5.0"], check=True)
-    ort = f"onnxruntime=={importlib.metadata.version('onnxruntime')}"
-    deps = ["imageio", "imageio-ffmpeg", "tqdm", "scikit-image", "opencv-python-headless<5", "onnx", ort]
-    subprocess.run([*pip, *deps], check=True)
-    return python
+def deface_ready(folder: Path | None) -> str | None:
+    """None when deface imports here (with imageio-ffmpeg from `folder`), else why not."""
+    if folder is not None:
+        sys.path.insert(0, str(folder))
+    try:
+        import deface.deface  # noqa: F401
+    except ImportError as exc:
+        return (f"deface cannot be imported ({exc}); it needs the `deface` package and imageio-ffmpeg "
+                "(pass --imageio-ffmpeg DIR)")
+    return None
 
 
-def deface_cli(python: Path, files: list[str], threshold: float, backend: str) -> float:
+class DefaceLibrary:
+    """deface's own per-file path (`image_detect`, what its CLI runs per photo), in this process."""
+
+    def __init__(self, threshold: float) -> None:
+        from deface.centerface import CenterFace
+
+        self.threshold = threshold
+        self.net = CenterFace(in_shape=None, backend="auto")
+
+    def run(self, files: list[str]) -> float:
+        from deface.deface import image_detect
+
+        start = time.perf_counter()
+        for path in files:
+            image_detect(path, path.replace(".jpg", "_anonymized.jpg"), self.net, threshold=self.threshold,
+                         replacewith="blur", mask_scale=1 + MASK_MARGIN, ellipse=True, draw_scores=False,
+                         enable_preview=False, keep_metadata=False)
+        return time.perf_counter() - start
+
+    def found(self, files: list[str]) -> dict[str, list[list[float]]]:
+        import imageio.v2 as iio
+
+        boxes = {}
+        for path in files:
+            dets, _ = self.net(iio.imread(path), threshold=self.threshold)
+            boxes[path] = [[float(x1), float(y1), float(x2 - x1), float(y2 - y1)] for x1, y1, x2, y2, _ in dets]
+        return boxes
+
+
+def deface_cli(files: list[str], threshold: float, folder: Path | None) -> float:
     """Seconds for one whole `deface` run: start, imports, model load, read, detect, blur, write."""
     for path in files:
         Path(path.replace(".jpg", "_anonymized.jpg")).unlink(missing_ok=True)
-    command = [str(python.parent / "deface"), "--thresh", str(threshold), "--backend", backend, *files]
+    env = dict(os.environ)
+    if folder is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(folder), env.get("PYTHONPATH", "")]))
+    command = [sys.executable, "-m", "deface.deface", "--thresh", str(threshold), "--mask-scale",
+               str(1 + MASK_MARGIN), *files]
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - start
     if done.returncode != 0 or not Path(files[-1].replace(".jpg", "_anonymized.jpg")).is_file():
         raise RuntimeError(f"deface failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     return seconds
 
 
-def deface_found(python: Path, files: list[str], threshold: float, backend: str, out: Path) -> tuple[str, dict]:
-    """deface's own detector code (what its CLI calls) on the same files, for recall."""
-    subprocess.run(
-        [str(python), "-c", DEFACE_BOXES, str(out), str(threshold), backend, *files],
-        check=True, capture_output=True,
-    )
-    answer = json.loads(out.read_text())
-    return answer["backend"], answer["boxes"]
-
-
 # --- Boda ----------------------------------------------------------------------------------
 
 
-def boda_file(detector: CenterFaceDetector, path: str, threshold: float) -> list[Face]:
+def boda_file(detector: FaceDetector, path: str, threshold: float) -> list[Box]:
     """What the deface CLI does for one file: decode, detect, blur, encode and write."""
     image = cv2.imread(path, cv2.IMREAD_COLOR)
     faces = detector.detect(image, threshold=threshold)
     covered = anonymize(image, faces, method="blur", margin=MASK_MARGIN)
-    out = path.replace(".jpg", "_boda.jpg")
-    cv2.imwrite(out, covered, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-    return faces
+    cv2.imwrite(path.replace(".jpg", "_boda.jpg"), covered, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    return [face.box for face in faces]
 
 
-def boda_loop(detector: CenterFaceDetector, files: list[str], threshold: float) -> tuple[float, dict]:
+def boda_loop(detector: FaceDetector, files: list[str], threshold: float) -> float:
     start = time.perf_counter()
-    found = {path: [face.box for face in boda_file(detector, path, threshold)] for path in files}
-    return time.perf_counter() - start, found
+    for path in files:
+        boda_file(detector, path, threshold)
+    return time.perf_counter() - start
+
+
+def boda_found(detector: FaceDetector, files: list[str], threshold: float) -> dict[str, list[Box]]:
+    return {path: [f.box for f in detector.detect(cv2.imread(path, cv2.IMREAD_COLOR), threshold=threshold)]
+            for path in files}
 
 
 def boda_cli(args: argparse.Namespace) -> None:
     """The same work as a fresh process, to compare with deface's whole run like for like."""
-    detector = CenterFaceDetector(options=OnnxOptions(threads=args.threads), max_side=args.max_side)
+    detector = build_face_detector(args.detector)
     for path in args.files:
         boda_file(detector, path, args.threshold)
 
 
-def boda_process(files: list[str], args: argparse.Namespace) -> float:
-    command = [sys.executable, __file__, "boda-cli", "--threshold", str(args.threshold),
-               "--threads", str(args.threads)]
-    if args.max_side:
-        command += ["--max-side", str(args.max_side)]
+def boda_process(files: list[str], detector: str, threshold: float) -> float:
+    command = [sys.executable, __file__, "boda-cli", "--detector", detector, "--threshold", str(threshold)]
     start = time.perf_counter()
     subprocess.run([*command, *files], check=True)
     return time.perf_counter() - start
@@ -235,102 +254,92 @@ def boda_process(files: list[str], args: argparse.Namespace) -> float:
 # --- report --------------------------------------------------------------------------------
 
 
-def line(label: str, samples: list[float], images: int, faces: int, recall: float, false: int) -> str:
-    """Rates from the median run; the best run beside it shows how much load moved them."""
+def rate(label: str, samples: list[float], images: int, scores: list[tuple[float, int]], faces: list[int]) -> str:
+    """img/s from the median round (the best round beside it shows how much load moved it),
+    and recall / false detections on every set."""
     seconds = statistics.median(samples)
-    return (f"  {label:<36} {seconds:6.2f} s (best {min(samples):5.2f})  {images / seconds:5.1f} img/s  "
-            f"{faces / seconds:6.1f} faces/s   recall {recall:6.1%}   false+ {false}")
-
-
-def sweep(truth: dict[str, list[Box]], threshold: float, threads: int, repeats: int) -> None:
-    """What the inference size does to detect-only speed and recall (images decoded already).
-    Sizes take turns in every round and each keeps its best round, so load from other
-    processes does not favour one size."""
-    images = {path: cv2.imread(path, cv2.IMREAD_COLOR) for path in truth}
-    sizes = (None, 512, 448, 384, 320, 256)
-    detectors = {size: CenterFaceDetector(options=OnnxOptions(threads=threads), max_side=size).load() for size in sizes}
-    best = dict.fromkeys(sizes, float("inf"))
-    found: dict[int | None, dict[str, list[Box]]] = {}
-    for _ in range(repeats):
-        for size, detector in detectors.items():
-            start = time.perf_counter()
-            found[size] = {p: [f.box for f in detector.detect(im, threshold=threshold)] for p, im in images.items()}
-            best[size] = min(best[size], (time.perf_counter() - start) * 1000 / len(images))
-    print("\nInference size (max_side) against detect-only speed (best round) and recall:")
-    for size in sizes:
-        recall, false = score(found[size], truth)
-        print(f"  max_side {str(size or '640 (none)'):<11} {best[size]:6.1f} ms/img   "
-              f"recall {recall:6.1%}   false+ {false}")
+    quality = "  ".join(f"{recall:6.1%} / {false:<2}" for recall, false in scores)
+    return (f"  {label:<42} {images / seconds:6.1f} img/s (best {images / min(samples):5.1f})   "
+            f"recall / false: {quality}")
 
 
 def main(args: argparse.Namespace) -> None:
-    truth = make_set(args.work / "images", args.images, args.seed)
-    files, n = list(truth), len(truth)
-    faces = sum(len(boxes) for boxes in truth.values())
-    python = deface_venv(args.deface_venv)
-    print(f"{n} images 640x480, {faces} faces ({FACE_WIDTHS[0]}-{FACE_WIDTHS[1]} px wide); "
-          f"threshold {args.threshold}; {platform.machine()}, {os.cpu_count()} CPUs; "
-          f"onnxruntime {importlib.metadata.version('onnxruntime')} on both sides; "
-          f"{args.repeats} interleaved rounds")
+    sets = [make_set(args.work / f"images-{seed}", args.images, seed) for seed in args.seeds]
+    files, n = list(sets[0]), len(sets[0])
+    faces = [sum(len(boxes) for boxes in truth.values()) for truth in sets]
+    print(f"{platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}; Python "
+          f"{platform.python_version()}; onnxruntime {importlib.metadata.version('onnxruntime')}, "
+          f"opencv {cv2.__version__}; {args.rounds} interleaved rounds")
+    print(f"{len(sets)} sets of {n} images 640x480 (seeds {', '.join(map(str, args.seeds))}; "
+          f"{', '.join(map(str, faces))} faces, {FACE_WIDTHS[0]}-{FACE_WIDTHS[1]} px wide); "
+          f"the first set is timed. Thresholds: deface {args.deface_threshold}, Boda {args.threshold}.")
 
-    start = time.perf_counter()
-    detector = CenterFaceDetector(options=OnnxOptions(threads=args.threads), max_side=args.max_side).load()
-    load_seconds = time.perf_counter() - start
-    boda_file(detector, files[0], args.threshold)  # first run allocates; a server is past it
-
-    backends = ["auto", "opencv"] if args.opencv else ["auto"]
-    runs: dict[str, Callable[[], float]] = {
-        f"deface {b}": lambda b=b: deface_cli(python, files, args.threshold, b) for b in backends
-    }
-    runs["deface 1 file"] = lambda: deface_cli(python, files[:1], args.threshold, "auto")
-    runs["Boda in-process"] = lambda: boda_loop(detector, files, args.threshold)[0]
-    runs["Boda process"] = lambda: boda_process(files, args)
+    why = deface_ready(args.imageio_ffmpeg)
+    if why:
+        print(f"\n{why}: measuring Boda alone.")
+    detectors = {name: build_face_detector(name) for name in args.detectors}
+    runs: dict[str, Callable[[], float]] = {}
+    if not why:
+        library = DefaceLibrary(args.deface_threshold)
+        library.run(files[:1])  # first run allocates; a server is past it
+        runs["deface library"] = lambda: library.run(files)
+        runs["deface CLI"] = lambda: deface_cli(files, args.deface_threshold, args.imageio_ffmpeg)
+    for name, detector in detectors.items():
+        boda_file(detector, files[0], args.threshold)
+        runs[f"Boda {name}"] = lambda detector=detector: boda_loop(detector, files, args.threshold)
+    runs["Boda CLI"] = lambda: boda_process(files, args.detectors[0], args.threshold)
     samples: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(args.repeats):  # interleaved, so background load falls on every side alike
+    for _ in range(args.rounds):  # interleaved, so background load falls on every side alike
         for name, run in runs.items():
             samples[name].append(run())
-    median = {name: statistics.median(values) for name, values in samples.items()}
 
-    print("\ndeface CLI (whole process: start, imports, model load, then per file imageio read, "
-          "detect, blur, imageio JPEG write):")
-    for backend in backends:
-        used, boxes = deface_found(python, files, args.threshold, backend, args.work / "deface.json")
-        label = f"deface --backend {backend}" + (f" (-> {used})" if backend == "auto" else "")
-        print(line(label, samples[f"deface {backend}"], n, faces, *score(boxes, truth)))
-    per_file = (median["deface auto"] - median["deface 1 file"]) / (n - 1)
-    print(f"  deface 1-file run {median['deface 1 file']:.2f} s; each further file {per_file * 1000:.1f} ms")
+    print("\nimg/s (median round; whole job per file: read, detect, blur, write), recall / false "
+          "detections per set:")
+    if not why:
+        deface_scores = [score(library.found(list(truth)), truth) for truth in sets]
+        print(rate(f"deface library ({library.net.backend})", samples["deface library"], n, deface_scores, faces))
+        print(rate("deface CLI (fresh process)", samples["deface CLI"], n, deface_scores, faces))
+    boda_scores = {}
+    for name, detector in detectors.items():
+        boda_scores[name] = [score(boda_found(detector, list(truth), args.threshold), truth) for truth in sets]
+        print(rate(f"Boda {name} ({detector.name}, in-process)", samples[f"Boda {name}"], n,
+                   boda_scores[name], faces))
+    print(rate(f"Boda CLI ({args.detectors[0]}, fresh process)", samples["Boda CLI"], n,
+               boda_scores[args.detectors[0]], faces))
+    if why:
+        return
 
-    print(f"\nBoda: CenterFaceDetector(threads={args.threads}, max_side={args.max_side}) + "
-          f"anonymize(blur, margin {MASK_MARGIN}), cv2 read and JPEG write per file:")
-    boda_score = score(boda_loop(detector, files, args.threshold)[1], truth)
-    print(line("Boda in-process (session warm)", samples["Boda in-process"], n, faces, *boda_score))
-    print(line("Boda fresh process (as a CLI)", samples["Boda process"], n, faces, *boda_score))
-    print(f"  session load {load_seconds * 1000:.0f} ms (model rewrite included; not in the in-process time)")
+    def ratio(ours: str, theirs: str) -> float:
+        return statistics.median(t / o for t, o in zip(samples[theirs], samples[ours], strict=True))
 
-    print("\nRatios, deface --backend auto time / Boda time (medians):")
-    print(f"  Boda in-process vs deface CLI       {median['deface auto'] / median['Boda in-process']:5.2f}x")
-    print(f"  Boda fresh process vs deface CLI    {median['deface auto'] / median['Boda process']:5.2f}x")
-    print(f"  per file, start-up left out         {per_file * n / median['Boda in-process']:5.2f}x")
-    if args.sweep:
-        sweep(truth, args.threshold, args.threads, args.repeats)
+    print("\nRatios, deface time / Boda time (median of the per-round ratios; goal >= 3x at the same recall):")
+    for name in detectors:
+        print(f"  Boda {name:<10} vs deface library   {ratio(f'Boda {name}', 'deface library'):5.2f}x")
+    print(f"  Boda CLI        vs deface CLI       {ratio('Boda CLI', 'deface CLI'):5.2f}x")
+    totals = [(sum(round(r * f) for (r, _), f in zip(s, faces, strict=True)), sum(x for _, x in s))
+              for s in (deface_scores, *boda_scores.values())]
+    labels = ["deface", *(f"Boda {name}" for name in detectors)]
+    print("  all sets: " + ";  ".join(f"{label} {found}/{sum(faces)} faces, {false} false"
+                                       for label, (found, false) in zip(labels, totals, strict=True)))
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threshold", type=float, default=0.5)
-    parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads (0: all cores)")
-    parser.add_argument("--max-side", type=int, default=None, help="Boda's inference size cap")
+    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="Boda's threshold")
     if argv[:1] == ["boda-cli"]:
         parser.add_argument("command")
+        parser.add_argument("--detector", default="auto")
         parser.add_argument("files", nargs="+")
         return parser.parse_args(argv)
+    parser.add_argument("--deface-threshold", type=float, default=DEFACE_THRESHOLD)
+    parser.add_argument("--detectors", nargs="+", default=["auto", "centerface"],
+                        help="Boda detectors to time (the first also runs as a fresh process)")
     parser.add_argument("--images", type=int, default=80)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[7, 11, 23, 31, 101, 202, 303])
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "out" / "faces")
-    parser.add_argument("--deface-venv", type=Path, default=Path("/tmp/deface-venv"))
-    parser.add_argument("--opencv", action="store_true", help="also time deface's OpenCV backend")
-    parser.add_argument("--sweep", action="store_true", help="also sweep Boda's inference size")
+    parser.add_argument("--imageio-ffmpeg", type=Path, default=None,
+                        help="folder holding the imageio_ffmpeg package, for deface")
     return parser.parse_args(argv)
 
 

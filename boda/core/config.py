@@ -143,8 +143,8 @@ class AiSettings(BaseModel):
     concurrency: int = Field(
         default=2, ge=1, description="Requests holding decoded images at once; more wait (bounds memory)."
     )
-    face_detector: Literal["auto", "centerface", "haar"] = Field(
-        default="auto", description="Face detector; auto = CenterFace, else OpenCV Haar."
+    face_detector: Literal["auto", "yunet", "centerface", "haar"] = Field(
+        default="auto", description="Face detector; auto = YuNet, else CenterFace, else OpenCV Haar."
     )
     image_classifier: str = Field(default="efficientnet_lite0", description="Image classifier provider.")
     object_detector: str = Field(default="yolox_nano", description="Object detector provider.")

@@ -15,10 +15,14 @@ from boda.ai.faces import (
     CenterFaceDetector,
     Face,
     HaarFaceDetector,
+    YuNetDetector,
     anonymize,
     as_bgr,
     build_face_detector,
     decode,
+    decode_yunet,
+    dequantized_yunet,
+    drop_inside,
     dynamic_centerface,
     grow_box,
     packaged_centerface,
@@ -57,6 +61,11 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def centerface(cache_dir: Path) -> CenterFaceDetector:
     return CenterFaceDetector(cache_dir=cache_dir).load()
+
+
+@pytest.fixture(scope="module")
+def yunet(cache_dir: Path) -> YuNetDetector:
+    return YuNetDetector(cache_dir=cache_dir).load()
 
 
 @pytest.fixture(scope="module")
@@ -171,18 +180,22 @@ def test_haar_finds_the_astronaut(astronaut: np.ndarray) -> None:
     assert HaarFaceDetector().detect(np.zeros((1, 1), np.uint8)) == []
 
 
-def test_auto_prefers_centerface(cache_dir: Path) -> None:
-    assert build_face_detector("auto", cache_dir=cache_dir).name == "centerface"
+def test_auto_prefers_yunet(cache_dir: Path) -> None:
+    assert build_face_detector("auto", cache_dir=cache_dir).name == "yunet"
+    assert build_face_detector("centerface", cache_dir=cache_dir).name == "centerface"
     assert build_face_detector("haar").name == "haar"
 
 
-def test_auto_falls_back_to_haar(tmp_path: Path) -> None:
-    broken = tmp_path / "centerface.onnx"
+def test_auto_falls_back_to_centerface_then_haar(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"not a model")
     for path in (broken, tmp_path / "missing.onnx"):
-        assert build_face_detector("auto", model_path=path, cache_dir=tmp_path).name == "haar"
-        with pytest.raises(Unavailable):
-            build_face_detector("centerface", model_path=path, cache_dir=tmp_path)
+        assert build_face_detector("auto", model_path=path, cache_dir=tmp_path).name == "centerface"
+        both = {"yunet": path, "centerface": path}
+        assert build_face_detector("auto", model_paths=both, cache_dir=tmp_path).name == "haar"
+        for name in ("yunet", "centerface"):
+            with pytest.raises(Unavailable):
+                build_face_detector(name, model_path=path, cache_dir=tmp_path)
 
 
 def test_bad_images_are_refused() -> None:
@@ -298,3 +311,90 @@ def test_detect_then_anonymize_hides_every_face(centerface: CenterFaceDetector) 
     group = load("group.jpg")
     covered = anonymize(group, centerface.detect(group), method="mosaic", strength=2.0)
     assert centerface.detect(covered) == []
+
+
+# --- YuNet --------------------------------------------------------------------------------
+
+
+def test_yunet_finds_every_fixture_face(yunet: YuNetDetector, astronaut: np.ndarray) -> None:
+    faces = yunet.detect(astronaut)
+    assert len(faces) == 1 and iou(faces[0].box, ASTRONAUT_FACE) >= 0.5 and faces[0].score > 0.8
+    (left_eye, right_eye, nose, mouth_left, mouth_right) = faces[0].landmarks  # CenterFace's order
+    assert left_eye[0] < right_eye[0] and max(left_eye[1], right_eye[1]) < nose[1]
+    assert nose[1] < min(mouth_left[1], mouth_right[1])
+    for name, truth in (("grace_hopper.jpg", (172, 140, 186, 180)), ("camera.jpg", (196, 122, 60, 72))):
+        found = yunet.detect(load(name))
+        assert len(found) == 1 and best_iou(found, truth) >= 0.5, name
+    group = yunet.detect(load("group.jpg"))
+    assert len(group) == len(GROUP_FACES)
+    for truth in GROUP_FACES:
+        assert best_iou(group, truth) >= 0.4, truth
+    assert yunet.detect(load("coffee.jpg")) == []
+
+
+def test_yunet_gray_bgra_odd_sizes_and_large_photos(cache_dir: Path, yunet: YuNetDetector,
+                                                   astronaut: np.ndarray) -> None:
+    assert best_iou(yunet.detect(cv2.cvtColor(astronaut, cv2.COLOR_BGR2GRAY)), ASTRONAUT_FACE) >= 0.5
+    assert best_iou(yunet.detect(cv2.cvtColor(astronaut, cv2.COLOR_BGR2BGRA)), ASTRONAUT_FACE) >= 0.5
+    assert yunet.detect(np.zeros((1, 1, 3), np.uint8)) == []
+    assert yunet.detect(np.full((7, 5, 3), 128, np.uint8)) == []
+    detector = build_face_detector("yunet", cache_dir=cache_dir)
+    assert isinstance(detector, YuNetDetector) and detector.max_side == SERVING_MAX_SIDE
+    assert detector.scale(480, 640) == 1.25 and detector.scale(1920, 2560) == SERVING_MAX_SIDE / 2560
+    big = cv2.resize(load("group.jpg"), (2560, 1920), interpolation=cv2.INTER_LINEAR)
+    faces = detector.detect(big)
+    assert len(faces) == len(GROUP_FACES)
+    for x, y, w, h in GROUP_FACES:
+        assert best_iou(faces, (4 * x, 4 * y, 4 * w, 4 * h)) >= 0.4
+
+
+def test_yunet_rewrite_gives_opencvs_answer(cache_dir: Path, yunet: YuNetDetector) -> None:
+    """The float graph ONNX Runtime runs gives what OpenCV's FaceDetectorYN gives on the
+    int8 file it was folded from, boxes and landmarks (at the detector's own input size)."""
+    source = yunet.source
+    runnable = runnable_copy(source, cache_dir, dequantized_yunet)
+    assert dequantized_yunet(runnable.read_bytes()) == runnable.read_bytes()  # idempotent
+    image = load("group.jpg")
+    reference = cv2.FaceDetectorYN.create(str(source), "", (640, 480), 0.5, 0.3, 5000)
+    _, rows = reference.detect(image)
+    ours = YuNetDetector(source, cache_dir=cache_dir, upscale=1.0).detect(image)
+    assert len(ours) == len(rows) == len(GROUP_FACES)
+    for row in rows:
+        face = max(ours, key=lambda f, row=row: iou(f.box, tuple(int(v) for v in row[:4])))
+        np.testing.assert_allclose(face.box, row[:4], atol=2)  # boxes are whole pixels, grown outward
+        np.testing.assert_allclose(np.asarray(face.landmarks).reshape(-1), row[4:14], atol=1.5)
+        assert abs(face.score - row[14]) < 0.01
+
+
+def test_decode_yunet_reads_one_anchor() -> None:
+    height, width = 64, 96  # anchors: 8x12, 4x6, 2x3
+    outputs = []
+    for _kind, channels in (("cls", 1), ("obj", 1), ("bbox", 4), ("kps", 10)):
+        outputs += [np.zeros((1, (height // s) * (width // s), channels), np.float32) for s in (8, 16, 32)]
+    row, col = 3, 5  # at stride 8: anchor 3 * 12 + 5
+    outputs[0][0, 41, 0], outputs[3][0, 41, 0] = 0.81, 1.0  # score sqrt(0.81) = 0.9
+    outputs[6][0, 41] = [0.5, 0.25, np.log(3), np.log(4)]  # centre (5.5, 3.25) cells, 24 x 32 px
+    outputs[9][0, 41, :2] = [0.5, 0.5]
+    boxes, scores, points = decode_yunet(outputs, height, width, 0.5)
+    np.testing.assert_allclose(scores, [0.9], rtol=1e-5)
+    np.testing.assert_allclose(boxes, [[(col + 0.5) * 8 - 12, (row + 0.25) * 8 - 16, 24, 32]], rtol=1e-5)
+    np.testing.assert_allclose(points[0, 0], [(col + 0.5) * 8, (row + 0.5) * 8], rtol=1e-5)
+    assert decode_yunet(outputs, height, width, 0.95)[0].shape == (0, 4)
+
+
+def test_a_box_inside_a_larger_head_is_dropped() -> None:
+    head = Face((100, 100, 100, 120), 0.9)
+    ear = Face((190, 140, 30, 40), 0.6)  # inside the head's box grown by 30 %
+    neighbour = Face((320, 140, 30, 40), 0.6)  # beside them: another person
+    twin = Face((150, 100, 100, 120), 0.8)  # as large: never dropped
+    assert drop_inside([head, ear, neighbour, twin]) == [head, neighbour, twin]
+
+
+def test_centerface_confirms_doubtful_yunet_faces(cache_dir: Path, centerface: CenterFaceDetector,
+                                                  astronaut: np.ndarray) -> None:
+    checked = YuNetDetector(cache_dir=cache_dir, verifier=centerface)
+    real = checked.detect(astronaut)[0]
+    assert checked.confirmed(astronaut, Face(real.box, 0.55))
+    assert not checked.confirmed(load("coffee.jpg"), Face((300, 100, 60, 70), 0.55))  # the cup: no face
+    assert not checked.confirmed(astronaut, Face((400, 400, 60, 70), 0.55))  # beside the face, not on it
+    assert build_face_detector("yunet", cache_dir=cache_dir).verifier is not None  # type: ignore[union-attr]

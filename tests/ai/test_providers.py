@@ -93,9 +93,10 @@ def test_detector_boxes_stay_in_the_image(providers: Providers) -> None:
 def test_registry_by_capability_and_name(providers: Providers) -> None:
     assert registered("image_classifier") == ["efficientnet_lite0"]
     assert registered("object_detector") == ["yolox_nano"]
-    assert set(registered("face_detector")) == {"auto", "centerface", "haar"}
+    assert set(registered("face_detector")) == {"auto", "yunet", "centerface", "haar"}
     assert providers.get("object_detector") is providers.object_detector("yolox_nano")  # built once
-    assert providers.face_detector().name == "centerface"
+    assert providers.face_detector().name == "yunet"
+    assert providers.face_detector("centerface").name == "centerface"
     assert providers.face_detector("haar").name == "haar"
     assert isinstance(providers.digit_reader, DigitReader)
     with pytest.raises(InvalidInput, match="No object_detector named 'nonesuch'"):

@@ -133,7 +133,7 @@ def anonymize_command(
     method: Annotated[str, typer.Option(help="mosaic, blur or box.")] = "mosaic",
     threshold: Annotated[float, typer.Option(min=0.05, max=0.99)] = 0.5,
     strength: Annotated[float, typer.Option(min=0.1, max=5.0)] = 1.0,
-    detector: Annotated[str, typer.Option(help="auto, centerface or haar.")] = "auto",
+    detector: Annotated[str, typer.Option(help="auto, yunet, centerface or haar.")] = "auto",
 ) -> None:
     """Cover the faces in photos and videos on disk; copies go to --out (photos without EXIF, videos with
     their sound), originals are untouched."""

@@ -10,7 +10,7 @@ from pydantic import BaseModel, BeforeValidator, Field, StrictBool, StrictInt
 from boda.core.schemas import FileOut, JsonInt, integral
 
 Method = Literal["mosaic", "blur", "box"]
-DetectorName = Literal["auto", "centerface", "haar"]
+DetectorName = Literal["auto", "yunet", "centerface", "haar"]
 # The last index of the full MNIST training set; the document narrows it to the installed set (routes.document).
 MNIST_MAX_INDEX = 59_999
 MAX_SEED = 2**32 - 1

@@ -164,7 +164,7 @@ def test_anonymize_one_photo(alice: Account, runtime: Runtime) -> None:
                           files={"file": ("astronaut.jpg", buffer.getvalue(), "image/jpeg")})
     assert response.status_code == 201, response.text
     body = response.json()
-    assert len(body["faces"]) >= 1 and body["detector"] == "centerface"
+    assert len(body["faces"]) >= 1 and body["detector"] == "yunet"
     assert body["original"]["visibility"] == "private"
     copy = Image.open(io.BytesIO(alice.get(body["anonymized"]["url"]).content))
     assert copy.size == image.size
