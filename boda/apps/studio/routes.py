@@ -36,7 +36,9 @@ from boda.web.openapi import errors
 API_PREFIX = "/api/v1/studio"
 router = APIRouter(prefix=API_PREFIX, tags=["studio"])
 JOB_HEADER = "X-Boda-Job-Id"
-MODEL_FILE = {"content": {"application/octet-stream": {}}, "description": "The file's bytes."}
+MODEL_FILE = {"content": {media: {} for media in ("model/gltf-binary", "application/octet-stream", "application/zip",
+                                                   "model/vnd.usdz+zip", "model/stl", "application/x-ply")},
+              "description": "The file's bytes, in the format asked for."}
 IMAGE = {"content": {"image/webp": {}}, "description": "A WebP picture."}
 JOB_HEADERS = {"headers": {JOB_HEADER: {"description": "The job preparing the model: follow it at "
                                         "/api/v1/jobs/{id} or its SSE /api/v1/jobs/{id}/events.",
