@@ -38,6 +38,12 @@ MIN_SIDE, MAX_SIDE = 256, 1600
 MIN_CONTRAST = 40  # grey levels of ink above paper below which nothing was written
 INK_PIXELS = 20  # the least ink (in working pixels) that can make a digit
 Box = tuple[int, int, int, int]
+MAX_PAGE_DIGITS = 400
+ASPECT_CUE = math.log(1.15)
+WHOLE_WIDTH = 1.9  # a mark wider than this many times its height is never one digit
+# Another quarter turn must read this much more confidently than upright to win;
+# an upright reading this confident is taken without trying the turns.
+ROTATION_MARGIN, CONFIDENT_UPRIGHT = 0.05, 0.93
 Scorer = Callable[[list[np.ndarray]], np.ndarray]
 
 
@@ -54,6 +60,27 @@ class NumberReading:
     text: str
     digits: tuple[DigitReading, ...]
     confidence: float  # the lowest digit confidence
+
+
+@dataclass(frozen=True)
+class LineReading:
+    text: str
+    digits: tuple[DigitReading, ...]
+    confidence: float  # the lowest digit confidence on the line
+
+
+@dataclass(frozen=True)
+class PageReading:
+    """Lines of digits top to bottom; `text` joins them with newlines."""
+
+    text: str
+    lines: tuple[LineReading, ...]
+    confidence: float  # the lowest digit confidence on the page
+    rotation: int  # degrees the picture was turned counter-clockwise to read it upright
+
+    @property
+    def digits(self) -> tuple[DigitReading, ...]:
+        return tuple(d for line in self.lines for d in line.digits)
 
 
 @dataclass(frozen=True)
@@ -248,7 +275,62 @@ def ink_mask(image: np.ndarray) -> tuple[np.ndarray, float]:
         interpolation = cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA
         size = (max(1, round(w * scale)), max(1, round(h * scale)))  # a 20000×1 strip stays 1 px high
         gray = cv2.resize(gray, size, interpolation=interpolation)
-    return threshold_ink(ink_map(gray)), scale
+    return remove_rules(threshold_ink(ink_map(gray))), scale
+
+
+def _long_lines(mask: np.ndarray, axis: int) -> tuple[np.ndarray, int]:
+    """Pixels of thin straight lines running along `axis` (1: horizontal) across much of the picture.
+
+    A rule under a shadow thresholds into dashes, so short gaps are bridged
+    first; pieces count as one rule when together they cover 40 % of the
+    picture's width in the same few rows.
+    """
+    h, w = mask.shape
+    span = w if axis == 1 else h
+    length = span // 10
+    if length < 20:
+        return np.zeros_like(mask), 0
+    along = (lambda n: (1, n)) if axis == 1 else (lambda n: (n, 1))
+    bridged = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones(along(15), np.uint8))
+    opened = cv2.morphologyEx(bridged, cv2.MORPH_OPEN, np.ones(along(length), np.uint8))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
+    if count <= 1:
+        return np.zeros_like(mask), 0
+    thin = np.zeros(count, np.uint8)
+    for i in range(1, count):
+        long_side, short_side = (stats[i, 2], stats[i, 3]) if axis == 1 else (stats[i, 3], stats[i, 2])
+        thin[i] = 255 if long_side >= 20 * short_side else 0
+    lines = thin[labels]
+    coverage = np.count_nonzero(lines, axis=axis)  # per row (horizontal) or column (vertical)
+    coverage = cv2.dilate(coverage.astype(np.float32)[:, None], np.ones((5, 1), np.uint8)).ravel()
+    rows = coverage >= 0.4 * span
+    found = int(np.count_nonzero(np.diff(rows.astype(np.int8)) == 1) + rows[0])
+    keep = rows[:, None] if axis == 1 else rows[None, :]
+    return np.where(keep, cv2.bitwise_and(lines, mask), 0).astype(np.uint8), found
+
+
+def remove_rules(mask: np.ndarray) -> np.ndarray:
+    """Erase ruled-paper lines (and an underline), mending the strokes that crossed them.
+
+    A rule is a thin straight line across half the picture or more; horizontal ones go
+    even alone (an underline), vertical ones only when several are parallel,
+    since a single tall thin stroke may be a long 1. Where a rule is erased, a
+    vertical (horizontal) closing restores the ink of digits that crossed it,
+    so a digit written on the line is not cut in two.
+    """
+    cleaned = mask
+    for axis in (1, 0):
+        rules, found = _long_lines(cleaned, axis)
+        if found < (1 if axis == 1 else 2):
+            continue
+        thick = cv2.dilate(rules, np.ones((3, 1) if axis == 1 else (1, 3), np.uint8))
+        without = cv2.subtract(cleaned, thick)
+        band = int(np.count_nonzero(thick) / max(1, found) / (mask.shape[1] if axis == 1 else mask.shape[0]))
+        size = max(3, 2 * band + 3)
+        kernel = np.ones((size, 1) if axis == 1 else (1, size), np.uint8)
+        mended = cv2.morphologyEx(without, cv2.MORPH_CLOSE, kernel)
+        cleaned = cv2.bitwise_or(without, cv2.bitwise_and(mended, thick))
+    return cleaned
 
 
 # --- segmentation -------------------------------------------------------------
@@ -318,7 +400,10 @@ def _merge_pieces(blobs: list[_Blob]) -> list[_Blob]:
             narrower = min(last.w, blob.w)
             overlap = last.overlap_x(blob)
             short = min(last.h, blob.h) < 0.6 * line
-            if overlap >= (0.5 if short else 0.8) * narrower:
+            # A thin pen's stroke broken by the threshold leaves a hairline gap:
+            # a short piece that all but touches its neighbour, together no wider than a digit.
+            mended = short and overlap >= -0.06 * line and max(last.x + last.w, blob.x + blob.w) - last.x <= 0.8 * line
+            if overlap >= (0.5 if short else 0.8) * narrower or mended:
                 merged[-1] = last.merge(blob)
                 continue
         merged.append(blob)
@@ -366,13 +451,66 @@ def _split_touching(region: np.ndarray, blob: _Blob, digit_width: float,
 
 
 def segment_digits(mask: np.ndarray, score: Scorer | None = None) -> list[Segment]:
-    """Split a binary ink mask into digits, left to right.
+    """Split a binary ink mask holding one row into digits, left to right.
 
     `score` (masks -> confidence each) lets touching digits be cut where they read best.
     """
     labels, blobs = _components(mask)
+    return _segment_line(labels, blobs, score) if blobs else []
+
+
+def segment_lines(mask: np.ndarray, score: Scorer | None = None) -> list[list[Segment]]:
+    """Split a binary ink mask into lines of digits, top to bottom, each left to right."""
+    labels, blobs = _components(mask)
     if not blobs:
         return []
+    lines = [_segment_line(labels, group, score) for group in group_lines(blobs)]
+    return [line for line in lines if line]
+
+
+def _overlap_y(a: _Blob, b: _Blob) -> int:
+    return min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
+
+
+def group_lines(blobs: list[_Blob]) -> list[list[_Blob]]:
+    """Cluster components into text lines, top to bottom.
+
+    Digit-sized marks are chained left to right: a mark joins the line whose
+    last mark it overlaps most vertically (at least half the shorter one), so
+    slightly tilted lines stay whole and a column of digits makes one line per
+    digit. Smaller marks (a 5's bar, a hyphen, a broken-off stroke) then join
+    the line of their nearest mark, so a digit in pieces stays on one line.
+    """
+    height = _line_height(blobs)
+    main = sorted((b for b in blobs if b.h >= 0.5 * height), key=lambda b: b.x)
+    lines: list[list[_Blob]] = []
+    for blob in main:
+        best, best_share = None, 0.5
+        for line in lines:
+            last = line[-1]
+            share = _overlap_y(last, blob) / min(last.h, blob.h)
+            if share > best_share:
+                best, best_share = line, share
+        if best is None:
+            lines.append([blob])
+        else:
+            best.append(blob)
+    for blob in (b for b in blobs if b.h < 0.5 * height):
+        nearest, distance = None, math.inf
+        for line in lines:
+            for member in line:
+                dx = max(0, -member.overlap_x(blob))
+                dy = max(0, -_overlap_y(member, blob))
+                d = math.hypot(dx, dy) / member.h
+                if d < distance:
+                    nearest, distance = line, d
+        if nearest is not None and distance <= 1.0:
+            nearest.append(blob)
+    return sorted(lines, key=lambda line: float(np.median([b.y + b.h / 2 for b in line if b.h >= 0.5 * height])))
+
+
+def _segment_line(labels: np.ndarray, blobs: list[_Blob], score: Scorer | None) -> list[Segment]:
+    """One line's components -> its digits left to right: pieces merged, touching digits cut."""
     blobs = _merge_pieces(blobs)
     line = _line_height(blobs)
     # Hyphens, dots and stray marks are far shorter than any digit on the line.
@@ -385,10 +523,15 @@ def segment_digits(mask: np.ndarray, score: Scorer | None = None) -> list[Segmen
         # (and wider than a broad 0 could be).
         touching = blob.w > 1.2 * blob.h or (blob.w > 1.6 * digit_width and blob.w > 0.9 * line)
         boxes = _split_touching(own, blob, digit_width, score) if touching else [(0, 0, blob.w, blob.h)]
-        for x, y, w, h in boxes:
-            piece = own[y : y + h, x : x + w]
-            if np.count_nonzero(piece):
-                segments.append(Segment(piece, _tight_box(piece, blob.x + x, blob.y + y)))
+        pieces = [(own[y : y + h, x : x + w], x, y) for x, y, w, h in boxes]
+        pieces = [(piece, x, y) for piece, x, y in pieces if np.count_nonzero(piece)]
+        if len(pieces) > 1 and score is not None and blob.w <= WHOLE_WIDTH * blob.h:
+            # Many people write a wide 5 or 2: cut only when the pieces read
+            # better than the whole mark does.
+            confidence = score([own] + [piece for piece, _, _ in pieces])
+            if confidence[0] >= confidence[1:].min():
+                pieces = [(own, 0, 0)]
+        segments.extend(Segment(piece, _tight_box(piece, blob.x + x, blob.y + y)) for piece, x, y in pieces)
     return segments
 
 
@@ -421,6 +564,59 @@ def _to_input_box(box: Box, scale: float, shape: tuple[int, ...]) -> Box:
     x1 = min(shape[1], math.ceil((x + w) / scale))
     y1 = min(shape[0], math.ceil((y + h) / scale))
     return (x0, y0, x1 - x0, y1 - y0)
+
+
+def _unturn_box(box: Box, turns: int, shape: tuple[int, ...]) -> Box:
+    """A box found in np.rot90(mask, turns) -> the same box in the mask (of `shape`)."""
+    h, w = shape[:2]
+    x, y, bw, bh = box
+    corners = [(x, y), (x + bw - 1, y + bh - 1)]
+    turns %= 4
+    if turns == 1:
+        points = [(w - 1 - cy, cx) for cx, cy in corners]
+    elif turns == 2:
+        points = [(w - 1 - cx, h - 1 - cy) for cx, cy in corners]
+    elif turns == 3:
+        points = [(cy, h - 1 - cx) for cx, cy in corners]
+    else:
+        return box
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    return (min(xs), min(ys), max(xs) - min(xs) + 1, max(ys) - min(ys) + 1)
+
+
+def likely_turns(mask: np.ndarray) -> tuple[int, ...]:
+    """The quarter turns worth reading, from the shape of the marks.
+
+    Handwritten digits are taller than wide (MNIST's median is about 1.4:1),
+    so marks that are mostly wider than tall say the page lies on its side:
+    only the two sideways turns are read; mostly taller, only upright and
+    upside down. Few or square marks leave all four to the reader.
+    """
+    _, blobs = _components(mask)
+    if not blobs:
+        return (0,)
+    height = _line_height(blobs)
+    main = [b for b in blobs if b.h >= 0.5 * height or b.w >= 0.5 * height]
+    if len(main) < 3:
+        return (0, 1, 2, 3)
+    tall = float(np.median([math.log(b.h / b.w) for b in main]))
+    if tall > ASPECT_CUE:
+        return (0, 2)
+    if tall < -ASPECT_CUE:
+        return (1, 3)
+    return (0, 1, 2, 3)
+
+
+def _orientation_score(lines: list[list[DigitReading]]) -> float:
+    """How well a reading looks upright: mean digit confidence, less a little for lines of one digit.
+
+    A page turned a quarter makes each digit its own line; a real column does too,
+    but then its upright digits also read confidently.
+    """
+    digits = [d for line in lines for d in line]
+    mean = float(np.mean([d.confidence for d in digits]))
+    singles = sum(1 for line in lines if len(line) == 1) / len(lines)
+    return mean - 0.05 * singles
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -477,6 +673,57 @@ class DigitReader:
             digits=digits,
             confidence=min(d.confidence for d in digits),
         )
+
+    def read_page(self, image: np.ndarray, *, rotate: bool = True, max_digits: int = MAX_PAGE_DIGITS) -> PageReading:
+        """Read lines of digits (a page, a grid, a column) top to bottom.
+
+        With `rotate`, a page photographed sideways or upside down is found:
+        when the upright reading is not clearly confident, the other three
+        quarter turns are read too and the one read most confidently wins
+        (a turned page reads as wide blobs cut into low-confidence pieces).
+        """
+        mask, scale = ink_mask(image)
+        shape = np.shape(image)
+        best: tuple[float, int, list[list[DigitReading]]] | None = None
+        for turns in likely_turns(mask) if rotate else (0,):
+            lines = self._read_lines(np.ascontiguousarray(np.rot90(mask, turns)), turns, mask.shape, scale, shape,
+                                     max_digits)
+            if not lines:
+                continue
+            quality = _orientation_score(lines) - (0.0 if turns == 0 else ROTATION_MARGIN)
+            if best is None or quality > best[0]:
+                best = (quality, turns, lines)
+            if turns == 0 and quality >= CONFIDENT_UPRIGHT:
+                break
+        if best is None:
+            raise InvalidInput("No digits found: the image looks blank", key="blank_image")
+        _, turns, lines = best
+        readings = tuple(
+            LineReading("".join(str(d.digit) for d in line), tuple(line), min(d.confidence for d in line))
+            for line in lines
+        )
+        return PageReading(
+            text="\n".join(line.text for line in readings),
+            lines=readings,
+            confidence=min(line.confidence for line in readings),
+            rotation=90 * turns,
+        )
+
+    def _read_lines(self, mask: np.ndarray, turns: int, upright_shape: tuple[int, ...], scale: float,
+                    shape: tuple[int, ...], max_digits: int) -> list[list[DigitReading]]:
+        lines = segment_lines(mask, self._confidences)
+        count = sum(len(line) for line in lines)
+        if count > max_digits:
+            raise InvalidInput(
+                f"Found {count} marks, more than the {max_digits} digits allowed",
+                details={"found": count, "max_digits": max_digits},
+            )
+        if not lines:
+            return []
+        flat = [s for line in lines for s in line]
+        unturned = [Segment(s.mask, _unturn_box(s.box, turns, upright_shape)) for s in flat]
+        readings = iter(self._read(unturned, scale, shape))
+        return [[next(readings) for _ in line] for line in lines]
 
     def _confidences(self, masks: list[np.ndarray]) -> np.ndarray:
         """Top-class probability of each mask read as a digit; 0 for a mask without ink."""
