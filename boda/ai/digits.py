@@ -39,11 +39,12 @@ MIN_CONTRAST = 40  # grey levels of ink above paper below which nothing was writ
 INK_PIXELS = 20  # the least ink (in working pixels) that can make a digit
 Box = tuple[int, int, int, int]
 MAX_PAGE_DIGITS = 400
-ASPECT_CUE = math.log(1.15)
+ASPECT_CUE = math.log(1.15)  # marks this much taller (wider) than wide (tall) on the median say upright (sideways)
 WHOLE_WIDTH = 1.9  # a mark wider than this many times its height is never one digit
+STACK_GAP = 0.08  # a vertical gap under this share of two marks' joint height joins them
 # Another quarter turn must read this much more confidently than upright to win;
 # an upright reading this confident is taken without trying the turns.
-ROTATION_MARGIN, CONFIDENT_UPRIGHT = 0.05, 0.93
+ROTATION_MARGIN, CONFIDENT_UPRIGHT = 0.02, 0.97
 Scorer = Callable[[list[np.ndarray]], np.ndarray]
 
 
@@ -102,7 +103,7 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     if image.dtype != np.uint8:
         raise InvalidInput(f"Expected uint8 pixels, got {image.dtype}")
     if image.ndim == 2:
-        return image
+        return np.ascontiguousarray(image)  # a view such as np.rot90's would be misread by OpenCV
     channels = image.shape[2]
     if channels == 1:
         return image[:, :, 0]
@@ -464,8 +465,51 @@ def segment_lines(mask: np.ndarray, score: Scorer | None = None) -> list[list[Se
     labels, blobs = _components(mask)
     if not blobs:
         return []
-    lines = [_segment_line(labels, group, score) for group in group_lines(blobs)]
+    lines = [_segment_line(labels, group, score) for group in group_lines(join_stacked(labels, blobs, score))]
     return [line for line in lines if line]
+
+
+def join_stacked(labels: np.ndarray, blobs: list[_Blob], score: Scorer | None = None) -> list[_Blob]:
+    """Join pieces of one digit broken across its height (a thin stroke lost to the threshold).
+
+    Two marks, one above the other, sharing most of their width and separated
+    by a hairline gap (under STACK_GAP of their joint height) are one digit
+    when both are shorter than the page's digits and together no taller;
+    otherwise (with a scorer) when the pair reads at least as confidently as
+    the worse of the two, else they are two digits of a tightly written column. Without
+    this, the top halves and the bottom halves of a broken row make two lines.
+    """
+    height = _line_height(blobs)
+    blobs = list(blobs)
+    apart: set[tuple[frozenset[int], frozenset[int]]] = set()  # pairs that read better as two
+    changed = True
+    while changed:
+        changed = False
+        blobs.sort(key=lambda b: b.y)
+        for i, a in enumerate(blobs):
+            for j in range(i + 1, len(blobs)):
+                b = blobs[j]
+                if b.y > a.y + a.h + STACK_GAP * (a.h + b.h):
+                    break
+                joined = a.merge(b)
+                gap = -_overlap_y(a, b)
+                if not (0 <= gap <= STACK_GAP * joined.h and a.overlap_x(b) >= 0.5 * min(a.w, b.w)):
+                    continue
+                pieces = max(a.h, b.h) < 0.8 * height and joined.h <= 1.3 * height
+                if not pieces and score is not None:
+                    if (a.labels, b.labels) in apart:
+                        continue
+                    whole, top, bottom = score([_ink_of(labels, joined), _ink_of(labels, a), _ink_of(labels, b)])
+                    if whole < min(top, bottom):
+                        apart.add((a.labels, b.labels))
+                        continue
+                blobs[i] = joined
+                del blobs[j]
+                changed = True
+                break
+            if changed:
+                break
+    return blobs
 
 
 def _overlap_y(a: _Blob, b: _Blob) -> int:
@@ -519,6 +563,11 @@ def _segment_line(labels: np.ndarray, blobs: list[_Blob], score: Scorer | None) 
     segments: list[Segment] = []
     for blob in blobs:
         own = _ink_of(labels, blob)
+        if len(blob.labels) > 1:
+            # Pieces of one digit: bridge hairline breaks across its height, so a
+            # broken 0 reads as a 0 and not as the two strokes of a 5.
+            size = int(STACK_GAP * blob.h) + 2
+            own = cv2.morphologyEx(own, cv2.MORPH_CLOSE, np.ones((size, 1), np.uint8))
         # Touching digits: wider than tall, or much wider than their neighbours
         # (and wider than a broad 0 could be).
         touching = blob.w > 1.2 * blob.h or (blob.w > 1.6 * digit_width and blob.w > 0.9 * line)
@@ -589,7 +638,7 @@ def likely_turns(mask: np.ndarray) -> tuple[int, ...]:
 
     Handwritten digits are taller than wide (MNIST's median is about 1.4:1),
     so marks that are mostly wider than tall say the page lies on its side:
-    only the two sideways turns are read; mostly taller, only upright and
+    the two sideways turns are read first; mostly taller, only upright and
     upside down. Few or square marks leave all four to the reader.
     """
     _, blobs = _components(mask)
@@ -603,7 +652,8 @@ def likely_turns(mask: np.ndarray) -> tuple[int, ...]:
     if tall > ASPECT_CUE:
         return (0, 2)
     if tall < -ASPECT_CUE:
-        return (1, 3)
+        # Upright too, last: a row of digits broken across their height also looks wide.
+        return (1, 3, 0)
     return (0, 1, 2, 3)
 
 
