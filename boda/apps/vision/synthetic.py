@@ -69,7 +69,8 @@ def make_page(spec: PageSpec, images: np.ndarray, labels: np.ndarray, rng: np.ra
     if spec.shadow:
         yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
         ramp = 1.0 - 0.45 * (xx / width) * (0.6 + 0.4 * yy / height)
-        edge = 1.0 - 0.25 / (1.0 + np.exp(-(xx - 0.65 * width - 0.2 * yy) / 25.0))  # a soft-edged cast shadow
+        # A soft-edged cast shadow over the right-hand part.
+        edge = 1.0 - 0.25 / (1.0 + np.exp(np.clip(-(xx - 0.65 * width - 0.2 * yy) / 25.0, -50, 50)))
         gray = gray * ramp * edge
     gray = np.clip(gray + rng.normal(0, 4, gray.shape), 0, 255).astype(np.uint8)
     gray = np.ascontiguousarray(np.rot90(gray, spec.turns))
