@@ -12,7 +12,7 @@ import pytest
 from boda.ai.digits import DigitReader, _unturn_box, ink_mask, remove_rules, segment_lines
 from boda.ai.onnx import OnnxOptions
 from boda.apps.vision.mnist import load_mnist
-from boda.apps.vision.synthetic import PageSpec, make_page
+from boda.apps.vision.synthetic import PageSpec, make_page, one_digit_photo
 
 
 @pytest.fixture(scope="module")
@@ -162,3 +162,19 @@ def test_blank_page_is_invalid_input(reader: DigitReader) -> None:
 
     with pytest.raises(InvalidInput):
         reader.read_page(np.full((300, 400), 230, np.uint8))
+
+
+def test_a_small_thin_digit_in_a_12_mp_photo_is_one_digit(reader: DigitReader, mnist_test) -> None:
+    """A shadow over most of the sheet once made it read as a dark board (nothing found)."""
+    images, labels = mnist_test
+    rng = np.random.default_rng(3)
+    right = 0
+    for i in (0, 1, 2):
+        photo = one_digit_photo(images[i], rng)
+        page = reader.read_page(photo)
+        assert len(page.digits) == 1
+        x, y, w, h = page.digits[0].box
+        assert 100 <= h <= 240 and w < h  # the digit's own box in the full photo
+        right += page.text == str(labels[i])
+        right += reader.read_digit(photo).digit == labels[i]
+    assert right >= 5

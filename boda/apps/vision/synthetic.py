@@ -77,3 +77,24 @@ def make_page(spec: PageSpec, images: np.ndarray, labels: np.ndarray, rng: np.ra
     ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
     assert ok
     return cv2.imdecode(jpeg, cv2.IMREAD_COLOR), texts
+
+
+def one_digit_photo(digit: np.ndarray, rng: np.random.Generator, size: tuple[int, int] = (4000, 3000)
+                    ) -> np.ndarray:
+    """A big gray photo (12 MP by default) of one small thin-pen digit with a shadow's edge beside it."""
+    width, height = size
+    crop = _crop(digit)
+    h = int(rng.uniform(120, 220))
+    big = cv2.resize(crop, (max(2, crop.shape[1] * h // crop.shape[0]), h), interpolation=cv2.INTER_LINEAR)
+    big = cv2.erode(big, np.ones((5, 5), np.uint8))  # a thin pen
+    x = int(rng.uniform(0.12, 0.8) * width)
+    y = int(rng.uniform(0.15, 0.8) * height)
+    ink = np.zeros((height, width), np.float32)
+    ink[y : y + big.shape[0], x : x + big.shape[1]] = big / 255.0
+    xx = np.arange(width, dtype=np.float32)[None, :]
+    light = 1.0 - 0.5 / (1 + np.exp(np.clip(-(xx - x - rng.uniform(-100, 100)) / 60.0, -50, 50)))
+    gray = (215 * (1 - ink) + 50 * ink) * light
+    gray = np.clip(gray + rng.normal(0, 5, gray.shape), 0, 255).astype(np.uint8)
+    ok, jpeg = cv2.imencode(".jpg", gray, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    assert ok
+    return cv2.imdecode(jpeg, cv2.IMREAD_GRAYSCALE)
