@@ -61,6 +61,7 @@ static: boda/web/static/vendor/.built
 
 bench: install-dev
 	$(BIN)/python bench/digits.py
+	$(BIN)/python bench/digits_pages.py
 	$(BIN)/python bench/faces.py
 	$(BIN)/python bench/uploads.py
 	$(BIN)/python bench/api_load.py

@@ -10,6 +10,7 @@ normalising pen width; a moment-based deskew makes slanted writing upright.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Callable
@@ -38,6 +39,14 @@ MIN_SIDE, MAX_SIDE = 256, 1600
 MIN_CONTRAST = 40  # grey levels of ink above paper below which nothing was written
 INK_PIXELS = 20  # the least ink (in working pixels) that can make a digit
 Box = tuple[int, int, int, int]
+MAX_PAGE_DIGITS = 400
+ASPECT_CUE = math.log(1.15)  # marks this much taller (wider) than wide (tall) on the median say upright (sideways)
+WHOLE_WIDTH = 1.9  # a mark wider than this many times its height is never one digit
+FOCUS_SHARE = 0.4  # ink spanning less than this share of a shrunk photo is looked at again, sharper
+STACK_GAP = 0.08  # a vertical gap under this share of two marks' joint height joins them
+# Another quarter turn must read this much more confidently than upright to win;
+# a reading this confident (wrong turns read at most ~0.95 on test pages) ends the search.
+ROTATION_MARGIN, CONFIDENT_UPRIGHT = 0.02, 0.97
 Scorer = Callable[[list[np.ndarray]], np.ndarray]
 
 
@@ -54,6 +63,27 @@ class NumberReading:
     text: str
     digits: tuple[DigitReading, ...]
     confidence: float  # the lowest digit confidence
+
+
+@dataclass(frozen=True)
+class LineReading:
+    text: str
+    digits: tuple[DigitReading, ...]
+    confidence: float  # the lowest digit confidence on the line
+
+
+@dataclass(frozen=True)
+class PageReading:
+    """Lines of digits top to bottom; `text` joins them with newlines."""
+
+    text: str
+    lines: tuple[LineReading, ...]
+    confidence: float  # the lowest digit confidence on the page
+    rotation: int  # degrees the picture was turned counter-clockwise to read it upright
+
+    @property
+    def digits(self) -> tuple[DigitReading, ...]:
+        return tuple(d for line in self.lines for d in line.digits)
 
 
 @dataclass(frozen=True)
@@ -75,7 +105,7 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     if image.dtype != np.uint8:
         raise InvalidInput(f"Expected uint8 pixels, got {image.dtype}")
     if image.ndim == 2:
-        return image
+        return np.ascontiguousarray(image)  # a view such as np.rot90's would be misread by OpenCV
     channels = image.shape[2]
     if channels == 1:
         return image[:, :, 0]
@@ -108,9 +138,16 @@ def ink_map(gray: np.ndarray) -> np.ndarray:
     counts = _cumulative_histogram(gray)
     low, high = _extremes(counts)
     median = float(np.searchsorted(counts, counts[-1] / 2))
-    ink = 255 - gray if median - low > high - median else gray.copy()
-    background = _background(ink)
-    flat = cv2.subtract(ink, background)
+    dark_ink = median - low > high - median
+    ink = 255 - gray if dark_ink else gray.copy()
+    flat = cv2.subtract(ink, _background(ink))
+    other = gray.copy() if dark_ink else 255 - gray
+    other_flat = cv2.subtract(other, _background(other))
+    # A shadow over most of a sheet pulls the median dark, as if it were a
+    # board: the polarity whose flattened ink stands out far more wins.
+    if _extremes(_cumulative_histogram(other_flat))[1] > 2 * max(MIN_CONTRAST / 2, _extremes(
+            _cumulative_histogram(flat))[1]):
+        flat = other_flat
     return cv2.GaussianBlur(flat, (3, 3), 0)
 
 
@@ -248,7 +285,101 @@ def ink_mask(image: np.ndarray) -> tuple[np.ndarray, float]:
         interpolation = cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA
         size = (max(1, round(w * scale)), max(1, round(h * scale)))  # a 20000×1 strip stays 1 px high
         gray = cv2.resize(gray, size, interpolation=interpolation)
-    return threshold_ink(ink_map(gray)), scale
+    return remove_rules(threshold_ink(ink_map(gray))), scale
+
+
+def _long_lines(mask: np.ndarray, axis: int) -> tuple[np.ndarray, int]:
+    """Pixels of thin straight lines running along `axis` (1: horizontal) across much of the picture.
+
+    A rule under a shadow thresholds into dashes, so short gaps are bridged
+    first; pieces count as one rule when together they cover 40 % of the
+    picture's width in the same few rows.
+    """
+    h, w = mask.shape
+    span = w if axis == 1 else h
+    length = span // 10
+    if length < 20:
+        return np.zeros_like(mask), 0
+    along = (lambda n: (1, n)) if axis == 1 else (lambda n: (n, 1))
+    bridged = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones(along(15), np.uint8))
+    opened = cv2.morphologyEx(bridged, cv2.MORPH_OPEN, np.ones(along(length), np.uint8))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
+    if count <= 1:
+        return np.zeros_like(mask), 0
+    thin = np.zeros(count, np.uint8)
+    for i in range(1, count):
+        long_side, short_side = (stats[i, 2], stats[i, 3]) if axis == 1 else (stats[i, 3], stats[i, 2])
+        thin[i] = 255 if long_side >= 20 * short_side else 0
+    lines = thin[labels]
+    coverage = np.count_nonzero(lines, axis=axis)  # per row (horizontal) or column (vertical)
+    coverage = cv2.dilate(coverage.astype(np.float32)[:, None], np.ones((5, 1), np.uint8)).ravel()
+    rows = coverage >= 0.4 * span
+    found = int(np.count_nonzero(np.diff(rows.astype(np.int8)) == 1) + rows[0])
+    keep = rows[:, None] if axis == 1 else rows[None, :]
+    return np.where(keep, cv2.bitwise_and(lines, mask), 0).astype(np.uint8), found
+
+
+def remove_rules(mask: np.ndarray) -> np.ndarray:
+    """Erase ruled-paper lines (and an underline), mending the strokes that crossed them.
+
+    A rule is a thin straight line across half the picture or more; horizontal ones go
+    even alone (an underline), vertical ones only when several are parallel,
+    since a single tall thin stroke may be a long 1. Where a rule is erased, a
+    vertical (horizontal) closing restores the ink of digits that crossed it,
+    so a digit written on the line is not cut in two.
+    """
+    cleaned = mask
+    for axis in (1, 0):
+        rules, found = _long_lines(cleaned, axis)
+        if found < (1 if axis == 1 else 2):
+            continue
+        thick = cv2.dilate(rules, np.ones((3, 1) if axis == 1 else (1, 3), np.uint8))
+        without = cv2.subtract(cleaned, thick)
+        band = int(np.count_nonzero(thick) / max(1, found) / (mask.shape[1] if axis == 1 else mask.shape[0]))
+        size = max(3, 2 * band + 3)
+        kernel = np.ones((size, 1) if axis == 1 else (1, size), np.uint8)
+        mended = cv2.morphologyEx(without, cv2.MORPH_CLOSE, kernel)
+        cleaned = cv2.bitwise_or(without, cv2.bitwise_and(mended, thick))
+    return cleaned
+
+
+def focused_ink_mask(image: np.ndarray) -> tuple[np.ndarray, float, tuple[int, int], tuple[int, ...]]:
+    """Ink mask, looking again at full resolution where a big photo holds only a little writing.
+
+    Shrinking a 12-MP photo to the working size turns a thin pen's strokes
+    into broken hairlines (a 3 read as "53"). When the ink found covers a
+    small part of the shrunk picture, that part of the original is cropped
+    (with a margin) and thresholded again at up to full resolution. Returns
+    the mask, its scale to the crop, the crop's offset in the input and the
+    crop's shape.
+    """
+    mask, scale = ink_mask(image)
+    shape = np.shape(image)
+    if scale >= 1.0:
+        return mask, scale, (0, 0), shape
+    _, blobs = _components(mask)
+    if not blobs:
+        return mask, scale, (0, 0), shape
+    whole = functools.reduce(_Blob.merge, blobs)
+    if max(whole.w, whole.h) > FOCUS_SHARE * max(mask.shape):
+        return mask, scale, (0, 0), shape
+    margin = 0.5 * max(whole.w, whole.h) + 8
+    x0 = max(0, math.floor((whole.x - margin) / scale))
+    y0 = max(0, math.floor((whole.y - margin) / scale))
+    x1 = min(shape[1], math.ceil((whole.x + whole.w + margin) / scale))
+    y1 = min(shape[0], math.ceil((whole.y + whole.h + margin) / scale))
+    crop = np.asarray(image)[y0:y1, x0:x1]
+    focused, focused_scale = ink_mask(crop)
+    if not _components(focused)[1]:
+        return mask, scale, (0, 0), shape
+    return focused, focused_scale, (x0, y0), np.shape(crop)
+
+
+def _shifted(readings: list[DigitReading], offset: tuple[int, int]) -> list[DigitReading]:
+    if offset == (0, 0):
+        return readings
+    dx, dy = offset
+    return [dataclasses.replace(r, box=(r.box[0] + dx, r.box[1] + dy, r.box[2], r.box[3])) for r in readings]
 
 
 # --- segmentation -------------------------------------------------------------
@@ -318,7 +449,10 @@ def _merge_pieces(blobs: list[_Blob]) -> list[_Blob]:
             narrower = min(last.w, blob.w)
             overlap = last.overlap_x(blob)
             short = min(last.h, blob.h) < 0.6 * line
-            if overlap >= (0.5 if short else 0.8) * narrower:
+            # A thin pen's stroke broken by the threshold leaves a hairline gap:
+            # a short piece that all but touches its neighbour, together no wider than a digit.
+            mended = short and overlap >= -0.06 * line and max(last.x + last.w, blob.x + blob.w) - last.x <= 0.8 * line
+            if overlap >= (0.5 if short else 0.8) * narrower or mended:
                 merged[-1] = last.merge(blob)
                 continue
         merged.append(blob)
@@ -366,13 +500,109 @@ def _split_touching(region: np.ndarray, blob: _Blob, digit_width: float,
 
 
 def segment_digits(mask: np.ndarray, score: Scorer | None = None) -> list[Segment]:
-    """Split a binary ink mask into digits, left to right.
+    """Split a binary ink mask holding one row into digits, left to right.
 
     `score` (masks -> confidence each) lets touching digits be cut where they read best.
     """
     labels, blobs = _components(mask)
+    return _segment_line(labels, blobs, score) if blobs else []
+
+
+def segment_lines(mask: np.ndarray, score: Scorer | None = None) -> list[list[Segment]]:
+    """Split a binary ink mask into lines of digits, top to bottom, each left to right."""
+    labels, blobs = _components(mask)
     if not blobs:
         return []
+    lines = [_segment_line(labels, group, score) for group in group_lines(join_stacked(labels, blobs, score))]
+    return [line for line in lines if line]
+
+
+def join_stacked(labels: np.ndarray, blobs: list[_Blob], score: Scorer | None = None) -> list[_Blob]:
+    """Join pieces of one digit broken across its height (a thin stroke lost to the threshold).
+
+    Two marks, one above the other, sharing most of their width and separated
+    by a hairline gap (under STACK_GAP of their joint height) are one digit
+    when both are shorter than the page's digits and together no taller;
+    otherwise (with a scorer) when the pair reads at least as confidently as
+    the worse of the two, else they are two digits of a tightly written column. Without
+    this, the top halves and the bottom halves of a broken row make two lines.
+    """
+    height = _line_height(blobs)
+    blobs = list(blobs)
+    apart: set[tuple[frozenset[int], frozenset[int]]] = set()  # pairs that read better as two
+    changed = True
+    while changed:
+        changed = False
+        blobs.sort(key=lambda b: b.y)
+        for i, a in enumerate(blobs):
+            for j in range(i + 1, len(blobs)):
+                b = blobs[j]
+                if b.y > a.y + a.h + STACK_GAP * (a.h + b.h):
+                    break
+                joined = a.merge(b)
+                gap = -_overlap_y(a, b)
+                if not (0 <= gap <= STACK_GAP * joined.h and a.overlap_x(b) >= 0.5 * min(a.w, b.w)):
+                    continue
+                pieces = max(a.h, b.h) < 0.8 * height and joined.h <= 1.3 * height
+                if not pieces and score is not None:
+                    if (a.labels, b.labels) in apart:
+                        continue
+                    whole, top, bottom = score([_ink_of(labels, joined), _ink_of(labels, a), _ink_of(labels, b)])
+                    if whole < min(top, bottom):
+                        apart.add((a.labels, b.labels))
+                        continue
+                blobs[i] = joined
+                del blobs[j]
+                changed = True
+                break
+            if changed:
+                break
+    return blobs
+
+
+def _overlap_y(a: _Blob, b: _Blob) -> int:
+    return min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
+
+
+def group_lines(blobs: list[_Blob]) -> list[list[_Blob]]:
+    """Cluster components into text lines, top to bottom.
+
+    Digit-sized marks are chained left to right: a mark joins the line whose
+    last mark it overlaps most vertically (at least half the shorter one), so
+    slightly tilted lines stay whole and a column of digits makes one line per
+    digit. Smaller marks (a 5's bar, a hyphen, a broken-off stroke) then join
+    the line of their nearest mark, so a digit in pieces stays on one line.
+    """
+    height = _line_height(blobs)
+    main = sorted((b for b in blobs if b.h >= 0.5 * height), key=lambda b: b.x)
+    lines: list[list[_Blob]] = []
+    for blob in main:
+        best, best_share = None, 0.5
+        for line in lines:
+            last = line[-1]
+            share = _overlap_y(last, blob) / min(last.h, blob.h)
+            if share > best_share:
+                best, best_share = line, share
+        if best is None:
+            lines.append([blob])
+        else:
+            best.append(blob)
+    for blob in (b for b in blobs if b.h < 0.5 * height):
+        nearest, distance = None, math.inf
+        for line in lines:
+            for member in line:
+                dx = max(0, -member.overlap_x(blob))
+                dy = max(0, -_overlap_y(member, blob))
+                d = math.hypot(dx, dy) / member.h
+                if d < distance:
+                    nearest, distance = line, d
+        if nearest is not None and distance <= 1.0:
+            nearest.append(blob)
+    return sorted(lines, key=lambda line: float(np.median([b.y + b.h / 2 for b in line if b.h >= 0.5 * height])))
+
+
+def _segment_line(labels: np.ndarray, blobs: list[_Blob], score: Scorer | None) -> list[Segment]:
+    """One line's components -> its digits left to right: pieces merged, touching digits cut."""
     blobs = _merge_pieces(blobs)
     line = _line_height(blobs)
     # Hyphens, dots and stray marks are far shorter than any digit on the line.
@@ -381,14 +611,24 @@ def segment_digits(mask: np.ndarray, score: Scorer | None = None) -> list[Segmen
     segments: list[Segment] = []
     for blob in blobs:
         own = _ink_of(labels, blob)
+        if len(blob.labels) > 1:
+            # Pieces of one digit: bridge hairline breaks across its height, so a
+            # broken 0 reads as a 0 and not as the two strokes of a 5.
+            size = int(STACK_GAP * blob.h) + 2
+            own = cv2.morphologyEx(own, cv2.MORPH_CLOSE, np.ones((size, 1), np.uint8))
         # Touching digits: wider than tall, or much wider than their neighbours
         # (and wider than a broad 0 could be).
         touching = blob.w > 1.2 * blob.h or (blob.w > 1.6 * digit_width and blob.w > 0.9 * line)
         boxes = _split_touching(own, blob, digit_width, score) if touching else [(0, 0, blob.w, blob.h)]
-        for x, y, w, h in boxes:
-            piece = own[y : y + h, x : x + w]
-            if np.count_nonzero(piece):
-                segments.append(Segment(piece, _tight_box(piece, blob.x + x, blob.y + y)))
+        pieces = [(own[y : y + h, x : x + w], x, y) for x, y, w, h in boxes]
+        pieces = [(piece, x, y) for piece, x, y in pieces if np.count_nonzero(piece)]
+        if len(pieces) > 1 and score is not None and blob.w <= WHOLE_WIDTH * blob.h:
+            # Many people write a wide 5 or 2: cut only when the pieces read
+            # better than the whole mark does.
+            confidence = score([own] + [piece for piece, _, _ in pieces])
+            if confidence[0] >= confidence[1:].min():
+                pieces = [(own, 0, 0)]
+        segments.extend(Segment(piece, _tight_box(piece, blob.x + x, blob.y + y)) for piece, x, y in pieces)
     return segments
 
 
@@ -423,6 +663,61 @@ def _to_input_box(box: Box, scale: float, shape: tuple[int, ...]) -> Box:
     return (x0, y0, x1 - x0, y1 - y0)
 
 
+def _unturn_box(box: Box, turns: int, shape: tuple[int, ...]) -> Box:
+    """A box found in np.rot90(mask, turns) -> the same box in the mask (of `shape`)."""
+    h, w = shape[:2]
+    x, y, bw, bh = box
+    corners = [(x, y), (x + bw - 1, y + bh - 1)]
+    turns %= 4
+    if turns == 1:
+        points = [(w - 1 - cy, cx) for cx, cy in corners]
+    elif turns == 2:
+        points = [(w - 1 - cx, h - 1 - cy) for cx, cy in corners]
+    elif turns == 3:
+        points = [(cy, h - 1 - cx) for cx, cy in corners]
+    else:
+        return box
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    return (min(xs), min(ys), max(xs) - min(xs) + 1, max(ys) - min(ys) + 1)
+
+
+def likely_turns(mask: np.ndarray) -> tuple[int, ...]:
+    """The quarter turns worth reading, from the shape of the marks.
+
+    Handwritten digits are taller than wide (MNIST's median is about 1.4:1),
+    so marks that are mostly wider than tall say the page lies on its side:
+    the two sideways turns are read first; mostly taller, only upright and
+    upside down. Square marks leave all four to the reader; one or two
+    marks are read as given.
+    """
+    _, blobs = _components(mask)
+    if not blobs:
+        return (0,)
+    height = _line_height(blobs)
+    main = [b for b in blobs if b.h >= 0.5 * height or b.w >= 0.5 * height]
+    if len(main) < 3:
+        return (0,)  # one or two digits cannot say which way is up (a 6 turned is a 9)
+    tall = float(np.median([math.log(b.h / b.w) for b in main]))
+    if tall > ASPECT_CUE:
+        return (0, 2)
+    if tall < -ASPECT_CUE:
+        # Upright too, last: a row of digits broken across their height also looks wide.
+        return (1, 3, 0)
+    return (0, 1, 2, 3)
+
+
+def _orientation_score(lines: list[list[DigitReading]]) -> float:
+    """How well a reading looks upright: mean digit confidence, less a little for lines of one digit.
+
+    A page turned a quarter makes each digit its own line; a real column does too,
+    but then its upright digits also read confidently.
+    """
+    digits = [d for line in lines for d in line]
+    mean = float(np.mean([d.confidence for d in digits]))
+    singles = sum(1 for line in lines if len(line) == 1) / len(lines)
+    return mean - 0.05 * singles
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=1, keepdims=True)
     exp = np.exp(shifted)
@@ -454,15 +749,15 @@ class DigitReader:
 
     def read_digit(self, image: np.ndarray) -> DigitReading:
         """Read one digit: all the ink in the picture is taken as a single digit."""
-        mask, scale = ink_mask(image)
+        mask, scale, offset, shape = focused_ink_mask(image)
         segment = single_digit(mask)
         if segment is None:
             raise InvalidInput("No digit found: the image looks blank", key="blank_image")
-        return self._read([segment], scale, np.shape(image))[0]
+        return _shifted(self._read([segment], scale, shape), offset)[0]
 
     def read_number(self, image: np.ndarray, *, max_digits: int = 16) -> NumberReading:
         """Read a row of digits (a ZIP code, a meter) left to right."""
-        mask, scale = ink_mask(image)
+        mask, scale, offset, shape = focused_ink_mask(image)
         segments = segment_digits(mask, self._confidences)
         if not segments:
             raise InvalidInput("No digits found: the image looks blank", key="blank_image")
@@ -471,12 +766,63 @@ class DigitReader:
                 f"Found {len(segments)} marks, more than the {max_digits} digits allowed",
                 details={"found": len(segments), "max_digits": max_digits},
             )
-        digits = tuple(self._read(segments, scale, np.shape(image)))
+        digits = tuple(_shifted(self._read(segments, scale, shape), offset))
         return NumberReading(
             text="".join(str(d.digit) for d in digits),
             digits=digits,
             confidence=min(d.confidence for d in digits),
         )
+
+    def read_page(self, image: np.ndarray, *, rotate: bool = True, max_digits: int = MAX_PAGE_DIGITS) -> PageReading:
+        """Read lines of digits (a page, a grid, a column) top to bottom.
+
+        With `rotate`, a page photographed sideways or upside down is found:
+        when the upright reading is not clearly confident, the other three
+        quarter turns are read too and the one read most confidently wins
+        (a turned page reads as wide blobs cut into low-confidence pieces).
+        """
+        mask, scale, offset, shape = focused_ink_mask(image)
+        best: tuple[float, int, list[list[DigitReading]]] | None = None
+        for turns in likely_turns(mask) if rotate else (0,):
+            lines = self._read_lines(np.ascontiguousarray(np.rot90(mask, turns)), turns, mask.shape, scale, shape,
+                                     max_digits)
+            if not lines:
+                continue
+            quality = _orientation_score(lines) - (0.0 if turns == 0 else ROTATION_MARGIN)
+            if best is None or quality > best[0]:
+                best = (quality, turns, lines)
+            if quality + (0.0 if turns == 0 else ROTATION_MARGIN) >= CONFIDENT_UPRIGHT:
+                break  # wrong turns read far less confidently: no need to read the rest
+        if best is None:
+            raise InvalidInput("No digits found: the image looks blank", key="blank_image")
+        _, turns, lines = best
+        lines = [_shifted(line, offset) for line in lines]
+        readings = tuple(
+            LineReading("".join(str(d.digit) for d in line), tuple(line), min(d.confidence for d in line))
+            for line in lines
+        )
+        return PageReading(
+            text="\n".join(line.text for line in readings),
+            lines=readings,
+            confidence=min(line.confidence for line in readings),
+            rotation=90 * turns,
+        )
+
+    def _read_lines(self, mask: np.ndarray, turns: int, upright_shape: tuple[int, ...], scale: float,
+                    shape: tuple[int, ...], max_digits: int) -> list[list[DigitReading]]:
+        lines = segment_lines(mask, self._confidences)
+        count = sum(len(line) for line in lines)
+        if count > max_digits:
+            raise InvalidInput(
+                f"Found {count} marks, more than the {max_digits} digits allowed",
+                details={"found": count, "max_digits": max_digits},
+            )
+        if not lines:
+            return []
+        flat = [s for line in lines for s in line]
+        unturned = [Segment(s.mask, _unturn_box(s.box, turns, upright_shape)) for s in flat]
+        readings = iter(self._read(unturned, scale, shape))
+        return [[next(readings) for _ in line] for line in lines]
 
     def _confidences(self, masks: list[np.ndarray]) -> np.ndarray:
         """Top-class probability of each mask read as a digit; 0 for a mask without ink."""

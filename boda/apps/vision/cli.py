@@ -71,7 +71,7 @@ def train_digits_command(
 @cli.command("read-digits")
 def read_digits_command(
     image: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Photo or drawing.")],
-    multi: Annotated[bool, typer.Option("--multi", help="Read a row of digits, not one.")] = False,
+    multi: Annotated[bool, typer.Option("--multi", help="Read lines of digits (a number, a page), not one.")] = False,
     model: Annotated[Path | None, typer.Option(help="ONNX model (default: the models folder's, else carried)")] = None,
 ) -> None:
     """Read a handwritten digit (or with --multi a number) from an image file."""
@@ -90,9 +90,10 @@ def read_digits_command(
     reader = DigitReader(model) if model else Providers(get_settings()).digit_reader
     try:
         if multi:
-            number = reader.read_number(pixels)
-            console.print(f"[bold]{number.text}[/bold]  (lowest confidence {number.confidence:.1%})")
-            for reading in number.digits:
+            page = reader.read_page(pixels)
+            turned = f", turned {page.rotation}°" if page.rotation else ""
+            console.print(f"[bold]{page.text}[/bold]  (lowest confidence {page.confidence:.1%}{turned})")
+            for reading in page.digits:
                 console.print(_describe(reading))
         else:
             console.print(_describe(reader.read_digit(pixels)))

@@ -93,7 +93,10 @@ def post_mnist_sample(body: MnistSampleIn, session: DbSession, user: CurrentUser
 @router.post("/digits", responses=errors(503), openapi_extra=image_upload("file"))
 def read_digits(user: CurrentUser, runtime: RuntimeDep, file: Annotated[UploadFile, File()],
                 multi: Annotated[bool, Form()] = False) -> DigitsOut:
-    """Read a handwritten digit, or a whole number left to right when `multi` is set."""
+    """Read a handwritten digit, or with `multi` every line of digits (a number, a page, a grid, a column).
+
+    With `multi`, a page photographed sideways or upside down is turned upright first.
+    """
     return DigitsOut.model_validate(service.read_digits(runtime, file.file, multi=multi))
 
 

@@ -53,10 +53,19 @@ class DigitOut(BaseModel):
     probabilities: list[float]
 
 
-class DigitsOut(BaseModel):
+class DigitLineOut(BaseModel):
     text: str
-    confidence: float
+    confidence: float = Field(description="The lowest digit confidence on the line.")
     digits: list[DigitOut]
+
+
+class DigitsOut(BaseModel):
+    text: str = Field(description="The digits read; lines joined with a newline, top to bottom.")
+    confidence: float = Field(description="The lowest digit confidence.")
+    rotation: int = Field(default=0, description="Degrees the picture was turned counter-clockwise to read it "
+                                                 "upright (0, 90, 180 or 270).")
+    digits: list[DigitOut] = Field(description="Every digit, line by line, each line left to right.")
+    lines: list[DigitLineOut] = Field(description="The lines of digits, top to bottom.")
 
 
 class AnonymizeOptions(BaseModel):

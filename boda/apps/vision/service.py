@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 from PIL import Image
@@ -22,6 +22,9 @@ from boda.core.errors import BodaError, InvalidInput, NotFound
 from boda.core.listing import list_visible
 from boda.core.models import Job, StoredFile
 from boda.core.runtime import Runtime
+
+if TYPE_CHECKING:
+    from boda.ai.digits import DigitReading
 
 APP = "vision"
 NOISE_SIGMA = 15.0  # the seed's np.random.normal(0, 15)
@@ -87,16 +90,24 @@ def read_digits(runtime: Runtime, source: BinaryIO, *, multi: bool) -> dict[str,
 
 
 def reading_as_dict(runtime: Runtime, gray: np.ndarray, *, multi: bool) -> dict[str, Any]:
+    """One digit, or (multi) every line of digits on the page, top to bottom, found even when turned."""
     reader = runtime.ai.digit_reader
     if multi:
-        number = reader.read_number(gray)
-        digits, text, confidence = number.digits, number.text, number.confidence
+        page = reader.read_page(gray)
+        lines = [(line.text, line.confidence, line.digits) for line in page.lines]
+        text, confidence, rotation = page.text, page.confidence, page.rotation
     else:
         one = reader.read_digit(gray)
-        digits, text, confidence = (one,), str(one.digit), one.confidence
-    return {"text": text, "confidence": confidence,
-            "digits": [{"digit": d.digit, "confidence": d.confidence, "box": d.box,
-                        "probabilities": list(d.probabilities)} for d in digits]}
+        lines = [(str(one.digit), one.confidence, (one,))]
+        text, confidence, rotation = str(one.digit), one.confidence, 0
+    return {"text": text, "confidence": confidence, "rotation": rotation,
+            "digits": [_digit_dict(d) for _, _, digits in lines for d in digits],
+            "lines": [{"text": t, "confidence": c, "digits": [_digit_dict(d) for d in digits]}
+                      for t, c, digits in lines]}
+
+
+def _digit_dict(d: DigitReading) -> dict[str, Any]:
+    return {"digit": d.digit, "confidence": d.confidence, "box": d.box, "probabilities": list(d.probabilities)}
 
 
 # --- faces -------------------------------------------------------------------

@@ -140,10 +140,27 @@ def test_read_a_number(alice: Account) -> None:
     assert all(len(d["probabilities"]) == 10 for d in body["digits"])
 
 
+def test_read_a_page_into_lines(alice: Account) -> None:
+    canvas = np.full((520, 700), 255, np.uint8)
+    for row, (text, indent) in enumerate((("4071", 30), ("25", 200), ("386", 80))):
+        cv2.putText(canvas, text, (indent, 140 + 160 * row), cv2.FONT_HERSHEY_SIMPLEX, 4, 0, 18, cv2.LINE_AA)
+    ok, data = cv2.imencode(".png", np.ascontiguousarray(np.rot90(canvas)))  # photographed sideways
+    assert ok
+    response = alice.post("/api/v1/vision/digits", data={"multi": "true"},
+                          files={"file": ("page.png", data.tobytes(), "image/png")})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["text"] == "4071\n25\n386" and body["rotation"] == 270
+    assert [line["text"] for line in body["lines"]] == ["4071", "25", "386"]
+    assert [d["digit"] for d in body["digits"]] == [int(c) for c in "407125386"]
+    assert body["lines"][1]["confidence"] == min(d["confidence"] for d in body["lines"][1]["digits"])
+
+
 def test_read_one_digit(alice: Account) -> None:
     drawn = draw_number("7", (200, 200))
     body = alice.post("/api/v1/vision/digits", files={"file": ("d.png", drawn, "image/png")}).json()
     assert body["text"] == "7" and len(body["digits"]) == 1
+    assert body["lines"] == [{"text": "7", "confidence": body["confidence"], "digits": body["digits"]}]
 
 
 def test_blank_canvas_is_a_clear_400(alice: Account) -> None:
