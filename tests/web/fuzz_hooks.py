@@ -56,7 +56,9 @@ def map_case(context: schemathesis.HookContext, case: schemathesis.Case) -> sche
         case.body["file"] = RECIPE_PAGE
     if (isinstance(case.body, dict) and (case.media_type or "").startswith("multipart/")
             and case.operation.path == "/api/v1/studio/models" and "file" in case.body):
-        case.body["file"] = model_glb(1.0 + len(case.body["file"]) % 7)  # so the upload itself is fuzzed
+        drawn = case.body["file"]
+        size = 1.0 + (len(drawn) % 7 if isinstance(drawn, (bytes, str)) else 0)
+        case.body["file"] = model_glb(size)  # so the upload itself is fuzzed
     if isinstance(case.body, dict) and (case.media_type or "").startswith("multipart/"):
         body = case.operation.get_body_for_media_type(case.media_type)
         properties = body.form_properties if body is not None else {}
