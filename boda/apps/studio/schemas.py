@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, StrictBool, StrictInt
+from pydantic import BaseModel, Field, StrictBool
 
 from boda.core.models import Visibility
+from boda.core.schemas import JsonInt
 
 MAX_PROMPT = 1000
 Format = Literal["glb", "fbx", "obj", "usdz", "stl", "ply"]
@@ -17,7 +18,7 @@ ProviderName = Literal["composer", "meshy", "hunyuan3d"]
 class EnhanceIn(BaseModel):
     prompt: str = Field(min_length=1, max_length=MAX_PROMPT, pattern=r"\S", description="What to make, in any "
                         "language; the enhanced prompt keeps its language.")
-    candidates: StrictInt = Field(default=1, ge=1, le=8, description="Best of N: N candidates scored by the LLM "
+    candidates: JsonInt = Field(default=1, ge=1, le=8, description="Best of N: N candidates scored by the LLM "
                             "against a rubric, all returned, the best first chosen.")
 
 
@@ -127,7 +128,7 @@ ModelPatch = ModelPatchHousehold | ModelPatchOther
 
 
 class RatingIn(BaseModel):
-    score: StrictInt | None = Field(ge=1, le=10, description="1 (poor) to 10 (beautiful); null takes your rating back.")
+    score: JsonInt | None = Field(ge=1, le=10, description="1 (poor) to 10 (beautiful); null takes your rating back.")
 
 
 class ScorerOut(BaseModel):
