@@ -36,7 +36,7 @@ MAX_SYSTEM_PROMPT = 4000
 MAX_CANDIDATES = 8
 MAX_TOKENS = 800  # 500 Korean characters are about 500-700 tokens
 
-# The seed's system prompt (../shared/seeds/3d-studio.md, "E**nhancer Prompt**", GPT-4o), word for word; the
+# The seed's system prompt (the 3D Studio seed document, "E**nhancer Prompt**", GPT-4o), word for word; the
 # seed's Python concatenated the sentences with no space between them, here they are separated by one.
 SEED_SYSTEM_PROMPT_KO = (
     "너는 3D 모델을 생성하기 위한 최적의 프롬프트를 만드는 AI야. "

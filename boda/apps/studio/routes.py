@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from boda.apps.studio import enhance, search, service, uploading
 from boda.apps.studio.models import StudioModel
 from boda.apps.studio.schemas import (
-    CandidateOut,
     EnhanceIn,
     EnhanceOut,
     Format,
@@ -20,6 +19,7 @@ from boda.apps.studio.schemas import (
     GenerationOut,
     ModelOut,
     ModelPatch,
+    PromptCandidateOut,
     ProviderOut,
     RatingIn,
     SystemPromptIn,
@@ -113,7 +113,7 @@ def enhanced_out(chat: object, prompt: str, *, system_prompt: str | None, candid
         return EnhanceOut(original=one.original, enhanced=one.enhanced, language=one.language)
     best = run_sync(enhance.best_of(chat, prompt, candidates, system_prompt=system_prompt))  # type: ignore[arg-type]
     return EnhanceOut(original=best.original, enhanced=best.candidates[best.best_index].text, language=best.language,
-                      candidates=[CandidateOut(text=c.text, score=c.score, reasons=c.reasons)
+                      candidates=[PromptCandidateOut(text=c.text, score=c.score, reasons=c.reasons)
                                   for c in best.candidates], best_index=best.best_index)
 
 

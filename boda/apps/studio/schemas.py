@@ -22,7 +22,7 @@ class EnhanceIn(BaseModel):
                             "against a rubric, all returned, the best first chosen.")
 
 
-class CandidateOut(BaseModel):
+class PromptCandidateOut(BaseModel):
     text: str
     score: float | None = None
     reasons: str | None = None
@@ -32,7 +32,7 @@ class EnhanceOut(BaseModel):
     original: str
     enhanced: str
     language: str
-    candidates: list[CandidateOut] = Field(default_factory=list)
+    candidates: list[PromptCandidateOut] = Field(default_factory=list)
     best_index: int = 0
 
 
