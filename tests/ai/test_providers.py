@@ -205,4 +205,9 @@ def test_unload_races_with_many_callers() -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert not errors and model.loads > 1
+    assert not errors
+    # Whether a racing unload found the model idle depends on the scheduler; the last one always does.
+    model.unload()
+    assert not model.loaded
+    np.testing.assert_array_equal(model.run(digits_input())[0], expected)
+    assert model.loads >= 2

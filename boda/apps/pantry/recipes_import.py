@@ -140,19 +140,38 @@ def _tags(scraper: Any) -> tuple[str, ...]:
     return tuple(seen)[:20]
 
 
-def scrape(html: bytes | str, url: str | None = None) -> ImportedRecipe:
-    """The recipe on a page. InvalidInput when the page holds none, or one without a title or ingredients."""
+def _scraper(text: str, url: str) -> Any:
     from recipe_scrapers import scrape_html
     from recipe_scrapers._exceptions import RecipeScrapersExceptions
 
-    text = decode_html(html)
     try:
-        scraper = scrape_html(text, org_url=url or _PLACEHOLDER_URL, supported_only=False)
+        return scrape_html(text, org_url=url, supported_only=False)
     except RecipeScrapersExceptions:
+        return None
+
+
+def _ingredients(scraper: Any) -> list[str]:
+    return [str(x).strip() for x in _field(scraper, "ingredients") or () if str(x).strip()]
+
+
+def _complete(scraper: Any) -> bool:
+    return scraper is not None and bool(_field(scraper, "title")) and bool(_ingredients(scraper))
+
+
+def scrape(html: bytes | str, url: str | None = None) -> ImportedRecipe:
+    """The recipe on a page. InvalidInput when the page holds none, or one without a title or ingredients."""
+
+    text = decode_html(html)
+    scraper = _scraper(text, url or _PLACEHOLDER_URL)
+    if url and not _complete(scraper):
+        # The site's own reader is picked by the URL's host; a saved page given the wrong address
+        # (or a site that changed its layout) is still read by the generic schema.org reader.
+        scraper = _scraper(text, _PLACEHOLDER_URL) or scraper
+    if scraper is None:
         raise InvalidInput("This page holds no recipe that could be read (no schema.org Recipe found)",
-                           key="pantry_recipe_not_in_page") from None
+                           key="pantry_recipe_not_in_page")
     title = _field(scraper, "title")
-    ingredients = [str(x).strip() for x in _field(scraper, "ingredients") or () if str(x).strip()]
+    ingredients = _ingredients(scraper)
     if not title or not ingredients:
         raise InvalidInput("The recipe on this page has no title or no ingredients",
                            key="pantry_recipe_incomplete", details={"title": bool(title),

@@ -43,6 +43,15 @@ def test_an_english_yoast_graph_page_and_its_canonical_url() -> None:
     assert (eggs.amount, eggs.name) == (6.0, "eggs")
 
 
+def test_a_saved_page_given_another_sites_address_is_still_read() -> None:
+    # The wikibooks reader finds nothing in this page; the generic schema.org reader does, and the
+    # address the user gave is kept as the source.
+    url = "https://en.wikibooks.org/wiki/Cookbook:Hartshorne_Cream_Sauce_for_a_Hare"
+    recipe = scrape((PAGES / "shakshuka.en.html").read_bytes(), url)
+    assert recipe.title == "Easy Shakshuka" and "6 large eggs" in recipe.ingredients
+    assert recipe.source_url == url
+
+
 def test_a_page_without_a_recipe_is_refused_clearly() -> None:
     with pytest.raises(InvalidInput) as caught:
         scrape((PAGES / "no-recipe.en.html").read_bytes(), "https://weeknightpan.example.com/fridge-tips/")
