@@ -14,9 +14,10 @@ from fastapi.responses import Response
 
 from boda.apps.pantry import service, shelf_life
 from boda.apps.pantry.settings import pantry_settings
-from boda.core import households, uploads
+from boda.core import auth, households, uploads
 from boda.core.auth import Scope
 from boda.core.errors import BodaError, Conflict, Unauthorized
+from boda.core.models import Visibility
 from boda.web.deps import DbSession, RuntimeDep
 from boda.web.errors import localized
 from boda.web.pages import Page, PageContext, require_login
@@ -146,10 +147,12 @@ def add_item(page: Page, session: DbSession, runtime: RuntimeDep, household_id: 
         photo_id = None
         if photo is not None and photo.filename:
             settings = runtime.settings
-            photo_id = uploads.save_image_upload(session, runtime.store, owner_id=scope.user_id, source=photo.file,
-                                                 filename=photo.filename, app="pantry",
-                                                 max_bytes=settings.max_upload_bytes,
-                                                 max_pixels=settings.max_image_pixels).id
+            stored = uploads.save_image_upload(session, runtime.store, owner_id=scope.user_id, source=photo.file,
+                                               filename=photo.filename, app="pantry",
+                                               max_bytes=settings.max_upload_bytes,
+                                               max_pixels=settings.max_image_pixels)
+            auth.set_visibility(session, stored, Visibility.household, scope=scope, household_id=hid)  # like the item
+            photo_id = stored.id
         return service.create_item(session, scope, hid, name=name, quantity=quantity, unit=unit,
                                    place_id=place_id or None, photo_file_id=photo_id)[1]
 

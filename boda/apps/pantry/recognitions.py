@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 
 from boda.apps.pantry import service
 from boda.apps.pantry.models import Item, ItemEvent
-from boda.core import uploads
+from boda.core import auth, uploads
 from boda.core.auth import Scope
 from boda.core.errors import Conflict, NotFound
-from boda.core.models import HouseholdMember, Job, JobStatus, StoredFile
+from boda.core.models import HouseholdMember, Job, JobStatus, StoredFile, Visibility
 from boda.core.runtime import Runtime
 
 KIND = "pantry.recognise"
@@ -36,6 +36,8 @@ def start(session: Session, runtime: Runtime, scope: Scope, household_id: str, s
         row = uploads.save_image_upload(session, runtime.store, owner_id=user_id, source=source, filename=filename,
                                         app=APP, max_bytes=runtime.settings.max_upload_bytes,
                                         max_pixels=runtime.settings.max_image_pixels)
+    # The household reads the recognition and keeps its items, so it sees the photo too.
+    auth.set_visibility(session, row, Visibility.household, scope=scope, household_id=household_id)
     payload = RecognisePayload(household_id=household_id, file_id=row.id)
     if receipt:
         return runtime.queue.enqueue(session, receipt_job, owner_id=user_id, payload=payload,

@@ -34,6 +34,8 @@ def test_fridge_page_add_act_undo(client: TestClient, alice: Account) -> None:
     item_id = re.search(r'data-item="([^"]+)"', added.text).group(1)
     photo = alice.get(f"/api/v1/pantry/items/{item_id}").json()["photo_file_id"]
     assert photo and alice.get(f"/api/v1/files/{photo}").status_code == 200
+    described = alice.get(f"/api/v1/files/{photo}").json()  # the household sees the item, so its photo too
+    assert (described["visibility"], described["household_id"]) == ("household", hid)
 
     used = client.post(f"/pantry/items/{item_id}/consume", headers=headers, data={"household_id": hid})
     assert "data-item" not in used.text  # gone from the fridge

@@ -166,6 +166,13 @@ def test_a_photo_becomes_candidates_then_items_with_dates(client: TestClient, ru
     assert len(alice.get(f"{API}/items").json()["items"]) == 2
     assert alice.get(f"{API}/recognitions/nonesuch").status_code == 404
 
+    # Once bob joins the household he sees the recognition and its photo (the items show it too).
+    assert bob.get(f"/api/v1/files/{body['file_id']}/content").status_code == 404  # not yet
+    code = alice.post(f"/api/v1/households/{hid}/invites", json={}).json()["code"]
+    assert bob.post(f"/api/v1/invites/{code}/accept").status_code == 200
+    assert bob.get(f"{API}/recognitions/{job['id']}").status_code == 200
+    assert bob.get(f"/api/v1/files/{body['file_id']}/content").content == photo
+
 
 def test_bad_images_are_refused_and_nothing_is_kept(client: TestClient, runtime: Runtime, alice: Account) -> None:
     hid = household(alice)
