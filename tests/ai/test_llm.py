@@ -188,7 +188,7 @@ def test_two_bad_answers_give_a_clear_error(fake: ChatServer) -> None:
 def test_json_object_and_prompt_modes_put_the_schema_in_the_prompt(fake: ChatServer) -> None:
     fake.script += [{"content": "```json\n" + json.dumps(GOOD) + "\n```"}, {"content": json.dumps(GOOD)}]
     assert ask(model(fake, json_mode="json_object"), json_schema=RECIPE).data == GOOD  # code fence tolerated
-    assert fake.requests[0]["body"]["response_format"] == {"type": "json_object"}
+    assert fake.requests[0]["body"]["response_format"] == {"type": "json_object", "schema": RECIPE}
     system = fake.requests[0]["body"]["messages"][0]
     assert system["role"] == "system" and "JSON" in system["content"] and '"recipe_ingredients"' in system["content"]
     assert ask(model(fake, json_mode="prompt"), json_schema=RECIPE).data == GOOD
@@ -239,6 +239,7 @@ def test_a_400_about_something_else_is_not_taken_for_a_format_problem(fake: Chat
 def test_parse_json_finds_the_value_in_prose() -> None:
     assert parse_json('Here: {"a": [1, 2]} done') == {"a": [1, 2]}
     assert parse_json("[1, 2]") == [1, 2]
+    assert parse_json("{\"step\": \"boil\tthen\nserve\"}") == {"step": "boil\tthen\nserve"}  # raw control characters
     with pytest.raises(ValueError, match="not JSON"):
         parse_json("{broken")
 
@@ -458,39 +459,3 @@ def test_the_helpers_send_photos_upright_and_no_larger_than_needed(fake: ChatSer
 def test_openai_without_a_model_is_unavailable_not_broken(tmp_path: Path) -> None:
     chat = Providers(_settings(tmp_path, provider="openai", model="")).chat()
     assert chat.available is False and "llm.model is empty" in chat.reason
-
-
-class _StandInLlama:
-    """Stands in for llama_cpp.Llama, which is not installed here: checks Boda's side of the local provider only
-    (kwargs it passes, the thread-to-loop bridge of the stream, the JSON repair), never llama.cpp itself."""
-
-    def __init__(self, answers: list[str]) -> None:
-        self.answers = answers
-        self.calls: list[dict[str, Any]] = []
-
-    def create_chat_completion(self, **kwargs: Any) -> Any:
-        self.calls.append(kwargs)
-        text = self.answers.pop(0)
-        if not kwargs.get("stream"):
-            return {"choices": [{"message": {"role": "assistant", "content": text}}],
-                    "usage": {"prompt_tokens": 5, "completion_tokens": 3}}
-        return iter([{"choices": [{"delta": {"content": text[i:i + 3]}}]} for i in range(0, len(text), 3)])
-
-
-def test_local_provider_glue_with_a_stand_in_model(tmp_path: Path) -> None:
-    from boda.ai.llm import LlamaCppChat, NoChat
-
-    chat = LlamaCppChat(tmp_path / "smollm2.gguf")
-    stand_in = _StandInLlama(["not json", json.dumps(GOOD), "스트리밍 답변입니다"])
-    chat._llama = stand_in
-    result = ask(chat, "recommend", json_schema=RECIPE)
-    assert result.data == GOOD and result.repaired and result.model == "smollm2"
-    first = stand_in.calls[0]
-    assert first["response_format"] == {"type": "json_object", "schema": RECIPE}  # llama-cpp-python's grammar
-    assert '"recipe_name"' in first["messages"][0]["content"]
-    deltas, error = streamed(chat)
-    assert error is None and len(deltas) > 1 and "".join(deltas) == "스트리밍 답변입니다"
-    with pytest.raises(InvalidInput, match="reads no images"):
-        ask(chat, images=[png_bytes()])
-    for provider in (chat, NoChat(), model(ChatServer())):
-        assert isinstance(provider, ChatModel)
