@@ -27,6 +27,9 @@ def test_pantry_on_a_phone(browser: Any, server: str) -> None:  # noqa: F811
     page.wait_for_url("**/pantry")
     page.click("#start-pantry")  # htmx post, then HX-Redirect back to the fridge
     page.wait_for_selector("#add-item")
+    assert "오늘의 알림" in page.locator("#digest h2").inner_text()  # today's digest card, above the tabs
+    page.click("#digest summary")  # the e-mail opt-in opens inside the card
+    page.wait_for_selector("#digest-form input[type=email]", state="visible")
     check_fits(page, "/pantry (empty) at 360 px")
     for name in ("삼겹살", "두부", "김치"):
         page.fill("#add-item input[name=name]", name)
