@@ -249,6 +249,16 @@ class SmtpSettings(BaseModel):
     sender: str = Field(default="", description="The From address; empty: boda@<this host's name>.")
     timeout_seconds: float = Field(default=10.0, gt=0, description="Longest wait for the mail server, per step.")
 
+    @field_validator("url")
+    @classmethod
+    def _smtp_url(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value.strip())
+        if value.strip() and (parts.scheme not in ("smtp", "smtps") or not parts.hostname):
+            raise ValueError("use smtp://user:password@host:587 or smtps://user:password@host:465")  # at start
+        return value
+
 
 class VectorsSettings(BaseModel):
     engine: Literal["auto", "embedded", "pgvector"] = Field(

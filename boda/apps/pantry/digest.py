@@ -248,6 +248,8 @@ def send_digest(runtime: Runtime, user_id: str, day: date) -> dict[str, Any]:
     from boda.apps.pantry import service
 
     settings = runtime.settings
+    if not mail.configured(settings.smtp):
+        return {"sent": False, "reason": "no_mail_server"}
     with runtime.db.session() as session:
         row = session.get(DigestPreference, user_id)
         user = session.get(User, user_id)

@@ -88,8 +88,8 @@ def test_digest_api_answers_members_only_in_their_language(client: TestClient, a
 
     assert alice.get(f"{API}/digest/preference").json() == {
         "enabled": False, "email": "", "sent_on": None, "mail_configured": False, "hour": 7, "timezone": "UTC"}
-    refused = alice.put(f"{API}/digest/preference", json={"enabled": True})
-    assert refused.status_code == 400 and refused.json()["error"]["message"] == "Give an e-mail address to receive the digest"
+    refused = alice.put(f"{API}/digest/preference", json={"enabled": True}, headers={"accept-language": "ko"})
+    assert refused.status_code == 400 and refused.json()["error"]["message"] == "알림을 받을 메일 주소를 입력하세요."
     for bad in ("alice", "a@b", "a@b.c\r\nBcc: x@y.z", "<a@b.c>"):
         assert alice.put(f"{API}/digest/preference", json={"enabled": True, "email": bad}).status_code == 422
     saved = alice.put(f"{API}/digest/preference", json={"enabled": True, "email": "alice@example.org"}).json()

@@ -93,6 +93,16 @@ def test_the_daily_mail_goes_once_a_day_to_those_who_asked(runtime: Runtime, cli
     assert "우유: 2일 지남" in text and "두부: 오늘까지" in text  # days count from Seoul's date
 
 
+def test_smtp_settings_are_checked_at_start_and_the_password_hidden() -> None:
+    from boda.core.config import Settings, masked
+
+    shown = masked(Settings(smtp={"url": "smtp://boda:pw123@mail.example.org:587"}))["smtp"]["url"]
+    assert shown == "smtp://boda:********@mail.example.org:587"
+    for wrong in ("mailto://boda@example.org", "smtp://", "mail.example.org:25"):
+        with pytest.raises(ValueError, match="smtp://user:password@host:587"):
+            Settings(smtp={"url": wrong})
+
+
 def test_a_refused_send_gives_the_day_back(runtime: Runtime, smtp: Any, alice: Account) -> None:
     hid = household(alice)
     _add(alice, hid, "milk", 0)
