@@ -65,6 +65,10 @@ def test_the_daily_mail_goes_once_a_day_to_those_who_asked(runtime: Runtime, cli
         assert account.put(f"{API}/digest/preference", json=wish).status_code == 200
     assert alice.get(f"{API}/digest/preference").json()["mail_configured"] is True
 
+    from boda.core.jobs import _app_periodic
+
+    declared = {task.name: task for task in _app_periodic(runtime.settings)}["pantry.digest"]  # the spec's periodic
+    assert declared.func is digest.queue_digests and declared.every == digest.CHECK_SECONDS
     today = datetime.now(UTC).date()
     before = at(today - timedelta(days=1), 23, 50)  # 08:50 in Seoul: before pantry.digest_hour (9)
     assert digest.queue_digests(runtime, now=before) == 0 and smtp.messages == []
