@@ -143,29 +143,6 @@ def _act(page: PageContext, session: Any, runtime: Any, household_id: str, actio
 
 
 Household = Annotated[str, Form(max_length=36)]
-
-
-@router.post("/pantry/digest/preference")
-def digest_preference(page: Page, session: DbSession, runtime: RuntimeDep, household_id: Household,
-                      email: Annotated[str, Form(max_length=254)] = "",
-                      enabled: Annotated[str, Form(max_length=8)] = "") -> Response:
-    """Save the e-mail opt-in (the same rules as PUT /api/v1/pantry/digest/preference); answers the card."""
-    from boda.apps.pantry.schemas import DigestPreferenceIn
-
-    _user(page)
-    hid = service.household_for(session, Scope.of(page.user), household_id)
-    try:
-        try:
-            wanted = DigestPreferenceIn(enabled=bool(enabled), email=email.strip() or None)
-        except ValueError as exc:
-            raise InvalidInput("That is not an e-mail address", key="pantry_digest_email_invalid") from exc
-        digest.set_preference(session, page.user.id, enabled=wanted.enabled, email=wanted.email,
-                              locale=page.locale)  # type: ignore[union-attr]
-        values = _digest(page, session, runtime, hid, digest_saved=True)
-    except BodaError as exc:
-        session.rollback()
-        values = _digest(page, session, runtime, hid, digest_error=localized(page.request, exc))
-    return page.render("pantry/_digest.html", **values)
 Amount = Annotated[float | None, Form(gt=0, le=1_000_000)]
 
 
@@ -213,6 +190,29 @@ def undo(page: Page, session: DbSession, runtime: RuntimeDep, household_id: Hous
          event_id: Annotated[str, Form(max_length=36)] = "") -> Response:
     return _act(page, session, runtime, household_id,
                 lambda scope, hid: service.undo(session, scope, hid, event_id or None))
+
+
+@router.post("/pantry/digest/preference")
+def digest_preference(page: Page, session: DbSession, runtime: RuntimeDep, household_id: Household,
+                      email: Annotated[str, Form(max_length=254)] = "",
+                      enabled: Annotated[str, Form(max_length=8)] = "") -> Response:
+    """Save the e-mail opt-in (the same rules as PUT /api/v1/pantry/digest/preference); answers the card."""
+    from boda.apps.pantry.schemas import DigestPreferenceIn
+
+    _user(page)
+    hid = service.household_for(session, Scope.of(page.user), household_id)
+    try:
+        try:
+            wanted = DigestPreferenceIn(enabled=bool(enabled), email=email.strip() or None)
+        except ValueError as exc:
+            raise InvalidInput("That is not an e-mail address", key="pantry_digest_email_invalid") from exc
+        user_id = page.user.id  # type: ignore[union-attr]
+        digest.set_preference(session, user_id, enabled=wanted.enabled, email=wanted.email, locale=page.locale)
+        values = _digest(page, session, runtime, hid, digest_saved=True)
+    except BodaError as exc:
+        session.rollback()
+        values = _digest(page, session, runtime, hid, digest_error=localized(page.request, exc))
+    return page.render("pantry/_digest.html", **values)
 
 
 # --- recipes, what can I cook, suggestions, shopping (their own module) ----------------------------
