@@ -1,7 +1,8 @@
 """A small real SMTP server for tests (RFC 5321's commands that smtplib uses, AUTH PLAIN and LOGIN).
 
 It listens on 127.0.0.1 in a thread and keeps every message it accepts, parsed, in `messages`.
-`refuse = True` makes it answer 451 to MAIL FROM, as a server that is down for a moment would.
+`refuse = True` makes it answer 451 to MAIL FROM, as a server that is down for a moment would;
+`refuse_next = n` does so n times, then accepts again.
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ class _Handler(socketserver.StreamRequestHandler):
             elif verb == "AUTH":
                 self.auth(line.split()[1:])
             elif verb == "MAIL":
-                if self.server.refuse:
+                if self.server.refuse or self.server.refuse_next > 0:
+                    self.server.refuse_next -= 1
+                    self.server.refused += 1
                     self.reply("451 4.3.0 try again later")
                     continue
                 sender, recipients = line.split(":", 1)[1].split()[0].strip("<>"), []
@@ -92,6 +95,8 @@ class _Server(socketserver.ThreadingTCPServer):
         self.messages: list[tuple[str, list[str], EmailMessage]] = []
         self.logins: list[tuple[str, str]] = []
         self.refuse = False
+        self.refuse_next = 0
+        self.refused = 0
         self.lock = threading.Lock()
 
     @property

@@ -140,3 +140,24 @@ def test_cli_digest_prints_and_sends(run: Callable[..., str], monkeypatch: pytes
         assert "pork belly (samgyeopsal): 3 days left" in server.messages[0][2].get_content()
         assert "Not sent: already_sent" in run("pantry", "digest", "--user", "mina", "--send")
         assert len(server.messages) == 1
+
+
+
+def test_the_job_retries_after_the_mail_server_refused(runtime: Runtime, smtp: Any, alice: Account) -> None:
+    """The first attempt meets a 451; the job is queued again (the immediate test queue keeps the delayed
+    message, so the worker's own entry point runs the retry) and the second attempt sends it, once."""
+    from boda.core.jobs import execute
+
+    hid = household(alice)
+    _add(alice, hid, "milk", 0)
+    alice.put(f"{API}/digest/preference", json={"enabled": True, "email": "alice@example.org"})
+    smtp.refuse_next = 1
+    assert digest.queue_digests(runtime, now=at(datetime.now(UTC).date(), 0, 10)) == 1
+    [job] = _jobs(runtime)
+    assert (job.status, job.attempts, smtp.refused, smtp.messages) == ("queued", 1, 1, [])
+    with runtime.db.session() as session:
+        assert session.get(DigestPreference, alice.id).sent_on is None  # the day was given back
+    execute(runtime, job.id)
+    [job] = _jobs(runtime)
+    assert (job.status, job.attempts, job.result["sent"]) == ("succeeded", 2, True)
+    assert [m[1] for m in smtp.messages] == [["alice@example.org"]]
