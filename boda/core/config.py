@@ -243,6 +243,25 @@ class HouseholdsSettings(BaseModel):
     )
 
 
+class SmtpSettings(BaseModel):
+    url: str = Field(
+        default="", description="Where e-mail goes out: smtp://user:password@host:587 (STARTTLS when the server "
+        "offers it), smtps://user:password@host:465 (TLS from the start). Empty: Boda sends no e-mail.",
+    )
+    sender: str = Field(default="", description="The From address; empty: boda@<this host's name>.")
+    timeout_seconds: float = Field(default=10.0, gt=0, description="Longest wait for the mail server, per step.")
+
+    @field_validator("url")
+    @classmethod
+    def _smtp_url(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value.strip())
+        if value.strip() and (parts.scheme not in ("smtp", "smtps") or not parts.hostname):
+            raise ValueError("use smtp://user:password@host:587 or smtps://user:password@host:465")  # at start
+        return value
+
+
 class VectorsSettings(BaseModel):
     engine: Literal["auto", "embedded", "pgvector"] = Field(
         default="auto", description="Where search vectors live: embedded (a FAISS index under <data_dir>/vectors, "
@@ -317,6 +336,7 @@ class CoreSettings(BaseSettings):
     generate3d: Generate3dSettings = Field(default_factory=Generate3dSettings)
     households: HouseholdsSettings = Field(default_factory=HouseholdsSettings)
     vectors: VectorsSettings = Field(default_factory=VectorsSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
 
     @model_validator(mode="after")
     def _metrics_token_set(self) -> Settings:
@@ -449,7 +469,7 @@ def masked(settings: Settings) -> dict[str, Any]:
     data["db"]["url"] = settings.database_url
     data["storage"]["url"] = settings.storage_url
     data["jobs"]["url"] = settings.jobs_url
-    for group, key in (("db", "url"), ("jobs", "url"), ("storage", "url")):
+    for group, key in (("db", "url"), ("jobs", "url"), ("storage", "url"), ("smtp", "url")):
         data[group][key] = _mask_url(data[group][key])
     data["storage"]["options"] = {k: "********" for k in data["storage"]["options"]}
     if data["metrics_token"]:

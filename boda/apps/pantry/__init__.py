@@ -11,6 +11,7 @@ spec = AppSpec(
     pages="boda.apps.pantry.pages:router",
     cli="boda.apps.pantry.cli:cli",
     jobs="boda.apps.pantry.jobs",
+    periodic="boda.apps.pantry.jobs:periodic",
     models="boda.apps.pantry.models",
     settings=PantrySettings,
 )

@@ -217,3 +217,49 @@ def import_command(file: Annotated[str, typer.Argument(help="A saved recipe page
                           f"({unparsed} not parsed), {len(recipe.steps)} steps ({recipe.id})")
     except BodaError as exc:
         _fail(exc.message)
+
+
+@cli.command("digest")
+def digest_command(user: UserOption, household: HouseholdOption = None,
+                   email: Annotated[str | None, typer.Option(help="Ask for the daily e-mail at this address.")
+                                    ] = None,
+                   send: Annotated[bool, typer.Option("--send", help="Mail the user's digest now (once a day).")
+                                   ] = False) -> None:
+    """Today's digest: past consume-by, due within pantry.digest_days, opened; in the user's language."""
+    from boda.apps.pantry import digest, service
+    from boda.apps.pantry.schemas import DigestPreferenceIn
+    from boda.apps.pantry.settings import pantry_settings
+    from boda.core.auth import Scope
+    from boda.core.errors import BodaError
+
+    runtime, find_user, username, household_id = _context(user, household)
+    try:
+        with runtime.db.session() as session:
+            account = find_user(session, username)
+            user_id = account.id
+            saved = digest.get_preference(session, account.id).locale
+            locale = next((x for x in (saved, account.locale) if x in ("ko", "en")), runtime.settings.default_locale)
+            scope = Scope.of(account)
+            hid = service.household_for(session, scope, household_id)
+            if email is not None:
+                try:
+                    DigestPreferenceIn(enabled=True, email=email)
+                except ValueError:
+                    _fail(f"{email!r} is not an e-mail address")
+                digest.set_preference(session, user_id, enabled=True, email=email)
+                console.print(f"{username} gets the digest at {email}", markup=False, highlight=False)
+            value = digest.household_digest(session, scope, hid, settings=runtime.settings, locale=locale)
+            console.print(f"{value.title} {value.day.isoformat()} · {value.household_name}", markup=False,
+                          highlight=False)
+            console.print(value.summary, markup=False, highlight=False)
+            for key, entries in (("expired", value.expired), ("due", value.due), ("opened", value.opened)):
+                if entries:
+                    console.print(digest.text(locale, f"pantry.digest.{key}", days=value.within_days), markup=False)
+                for e in entries:
+                    console.print(f"  - {e.name} {e.quantity:g}{e.unit}: {e.text}", markup=False, highlight=False)
+        if send:
+            result = digest.send_digest(runtime, user_id, digest.today(pantry_settings(runtime.settings)))
+            console.print(f"Sent to {result['to']}" if result["sent"] else f"Not sent: {result['reason']}",
+                          markup=False, highlight=False)
+    except BodaError as exc:
+        _fail(exc.message)

@@ -1,12 +1,13 @@
-"""Pantry's background work: recognising the ingredients in a photo."""
+"""Pantry's background work: recognising the ingredients in a photo; the daily digest e-mail."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from boda.core.jobs import JobContext, Queue, job
+from boda.core.jobs import JobContext, Periodic, Queue, job
 
 STEPS = {"detector": ("Looking for food", "pantry.job.detect"),
          "classifier": ("Naming what was found", "pantry.job.classify"),
@@ -44,3 +45,23 @@ def receipt_job(ctx: JobContext, payload: RecognisePayload) -> dict[str, Any]:
 
     with ctx.runtime.db.session() as session:
         return recognitions.run_receipt(session, ctx.runtime, payload.household_id, payload.file_id, progress)
+
+
+class DigestPayload(BaseModel):
+    user_id: str = Field(max_length=36)
+    day: date
+
+
+@job("pantry.digest_mail", payload=DigestPayload)
+def digest_mail_job(ctx: JobContext, payload: DigestPayload) -> dict[str, Any]:
+    """One person's daily digest e-mail (see digest.send_digest); a mail server that fails is retried."""
+    from boda.apps.pantry import digest
+
+    return digest.send_digest(ctx.runtime, payload.user_id, payload.day)
+
+
+def periodic(settings: Any) -> list[Periodic]:
+    """The digest check: every few minutes, queue the e-mails due (nothing while smtp.url is empty)."""
+    from boda.apps.pantry import digest
+
+    return [Periodic("pantry.digest", digest.CHECK_SECONDS, digest.queue_digests)]

@@ -7,11 +7,11 @@ their household (ON DELETE CASCADE); access is always checked through the caller
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from boda.core.db import Base, IdMixin, TimestampMixin, utcnow
@@ -148,3 +148,20 @@ class ShoppingItem(IdMixin, TimestampMixin, Base):
     unit: Mapped[str] = mapped_column(String(16), default="")
     done: Mapped[bool] = mapped_column(Boolean, default=False)
     recipe_id: Mapped[str | None] = mapped_column(ForeignKey("pantry_recipes.id", ondelete="SET NULL"), default=None)
+
+
+class DigestPreference(TimestampMixin, Base):
+    """One person's wish for the daily "use soon" digest by e-mail (opt-in; the core's user has no address).
+
+    `queued_on` keeps the periodic check from queueing a second job the same day; `sent_on` is claimed by
+    the job before it sends, so a retried or doubled job never mails twice the same day.
+    """
+
+    __tablename__ = "pantry_digest_prefs"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    locale: Mapped[str | None] = mapped_column(String(8), default=None)  # the page's language when they asked
+    queued_on: Mapped[date | None] = mapped_column(Date, default=None)
+    sent_on: Mapped[date | None] = mapped_column(Date, default=None)

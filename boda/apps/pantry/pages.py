@@ -12,11 +12,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response
 
-from boda.apps.pantry import service, shelf_life
+from boda.apps.pantry import digest, service, shelf_life
 from boda.apps.pantry.settings import pantry_settings
-from boda.core import auth, households, uploads
+from boda.core import auth, households, mail, uploads
 from boda.core.auth import Scope
-from boda.core.errors import BodaError, Conflict, Unauthorized
+from boda.core.errors import BodaError, Conflict, InvalidInput, Unauthorized
 from boda.core.models import Visibility
 from boda.web.deps import DbSession, RuntimeDep
 from boda.web.errors import localized
@@ -43,6 +43,14 @@ def _fridge(page: PageContext, session: Any, runtime: Any, household_id: str, *,
     loose = [s for s in stocked if s.item.place_id not in {p.id for p in places}]
     return {"household_id": household_id, "places": places, "groups": groups, "loose": loose,
             "soon_days": soon_days, "badge": badge, "done": done, "error": error}
+
+
+def _digest(page: PageContext, session: Any, runtime: Any, household_id: str, **extra: Any) -> dict[str, Any]:
+    """The "today's digest" card: the household's digest and the reader's e-mail preference."""
+    value = digest.household_digest(session, Scope.of(page.user), household_id, settings=runtime.settings,
+                                    locale=page.locale)
+    return {"digest": value, "preference": digest.get_preference(session, page.user.id),  # type: ignore[union-attr]
+            "mail_configured": mail.configured(runtime.settings.smtp), "household_id": household_id, **extra}
 
 
 def _household(page: PageContext, session: Any, household_id: str | None) -> str | None:
@@ -83,6 +91,7 @@ def pantry_page(page: Page, session: DbSession, runtime: RuntimeDep, tab: str = 
     values: dict[str, Any] = {"tab": tab, "household_id": hid,
                               "households": households.list_mine(session, user_id=page.user.id),  # type: ignore[union-attr]
                               "ingredients": shelf_life.ingredients()}
+    values |= _digest(page, session, runtime, hid)
     if tab == "fridge":
         values |= _fridge(page, session, runtime, hid)
     elif tab == "soon":
@@ -184,6 +193,29 @@ def undo(page: Page, session: DbSession, runtime: RuntimeDep, household_id: Hous
          event_id: Annotated[str, Form(max_length=36)] = "") -> Response:
     return _act(page, session, runtime, household_id,
                 lambda scope, hid: service.undo(session, scope, hid, event_id or None))
+
+
+@router.post("/pantry/digest/preference")
+def digest_preference(page: Page, session: DbSession, runtime: RuntimeDep, household_id: Household,
+                      email: Annotated[str, Form(max_length=254)] = "",
+                      enabled: Annotated[str, Form(max_length=8)] = "") -> Response:
+    """Save the e-mail opt-in (the same rules as PUT /api/v1/pantry/digest/preference); answers the card."""
+    from boda.apps.pantry.schemas import DigestPreferenceIn
+
+    _user(page)
+    hid = service.household_for(session, Scope.of(page.user), household_id)
+    try:
+        try:
+            wanted = DigestPreferenceIn(enabled=bool(enabled), email=email.strip() or None)
+        except ValueError as exc:
+            raise InvalidInput("That is not an e-mail address", key="pantry_digest_email_invalid") from exc
+        user_id = page.user.id  # type: ignore[union-attr]
+        digest.set_preference(session, user_id, enabled=wanted.enabled, email=wanted.email, locale=page.locale)
+        values = _digest(page, session, runtime, hid, digest_saved=True)
+    except BodaError as exc:
+        session.rollback()
+        values = _digest(page, session, runtime, hid, digest_error=localized(page.request, exc))
+    return page.render("pantry/_digest.html", **values)
 
 
 # --- recipes, what can I cook, suggestions, shopping (their own module) ----------------------------

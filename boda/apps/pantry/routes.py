@@ -11,11 +11,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 
-from boda.apps.pantry import recognitions, service, shelf_life
+from boda.apps.pantry import digest, recognitions, service, shelf_life
 from boda.apps.pantry.models import Item, ItemEvent, ItemStatus, ShelfLifeOverride
 from boda.apps.pantry.schemas import (
     AmountIn,
     ConfirmIn,
+    DigestCounts,
+    DigestItemOut,
+    DigestOut,
+    DigestPreferenceIn,
+    DigestPreferenceOut,
     EventOut,
     IngredientOut,
     ItemChangeOut,
@@ -37,10 +42,11 @@ from boda.apps.pantry.schemas import (
     WasteOut,
 )
 from boda.apps.pantry.settings import pantry_settings
+from boda.core import mail
 from boda.core.auth import Scope
 from boda.core.schemas import JobOut, Page, PageParams
 from boda.web.deps import CurrentUser, DbSession, RuntimeDep
-from boda.web.i18n import job_text
+from boda.web.i18n import job_text, locale_for
 from boda.web.openapi import errors, image_upload
 
 router = APIRouter(prefix="/api/v1/pantry", tags=["pantry"])
@@ -242,6 +248,52 @@ def waste_stats(session: DbSession, user: CurrentUser, household_id: HouseholdQu
     scope = Scope.of(user)
     household = service.household_for(session, scope, household_id)
     return WasteOut.model_validate(service.waste_stats(session, scope, household, months=months))
+
+
+def digest_out(value: digest.Digest) -> DigestOut:
+    def items(entries: list[digest.DigestItem]) -> list[DigestItemOut]:
+        return [DigestItemOut(id=e.id, name=e.name, quantity=e.quantity, unit=e.unit, days_left=e.days_left,
+                              consume_by=e.consume_by, opened_on=e.opened_on, text=e.text) for e in entries]
+
+    return DigestOut(household_id=value.household_id, household_name=value.household_name, day=value.day,
+                     within_days=value.within_days, locale=value.locale, title=value.title, summary=value.summary,
+                     counts=DigestCounts(**value.counts), expired=items(value.expired), due=items(value.due),
+                     opened=items(value.opened))
+
+
+@router.get("/digest", responses=IN_HOUSEHOLD)
+def get_digest(request: Request, session: DbSession, user: CurrentUser, runtime: RuntimeDep,
+               household_id: HouseholdQuery = None) -> DigestOut:
+    """Today's digest, in the reader's language: items past their consume-by date, items due within
+    `pantry.digest_days`, the other opened items, and counts. "Today" is in `pantry.digest_timezone`."""
+    scope = Scope.of(user)
+    household = service.household_for(session, scope, household_id)
+    locale = locale_for(request, user.locale, runtime.settings.default_locale)
+    return digest_out(digest.household_digest(session, scope, household, settings=runtime.settings, locale=locale))
+
+
+def preference_out(row: Any, settings: Any) -> DigestPreferenceOut:
+    pantry = pantry_settings(settings)
+    return DigestPreferenceOut(enabled=row.enabled, email=row.email, sent_on=row.sent_on,
+                               mail_configured=mail.configured(settings.smtp), hour=pantry.digest_hour,
+                               timezone=pantry.digest_timezone)
+
+
+@router.get("/digest/preference")
+def get_digest_preference(session: DbSession, user: CurrentUser, runtime: RuntimeDep) -> DigestPreferenceOut:
+    """Whether the caller gets the digest by e-mail, and where (everyone starts without)."""
+    return preference_out(digest.get_preference(session, user.id), runtime.settings)
+
+
+@router.put("/digest/preference", responses=errors(400))
+def set_digest_preference(request: Request, body: DigestPreferenceIn, session: DbSession, user: CurrentUser,
+                          runtime: RuntimeDep) -> DigestPreferenceOut:
+    """Ask for (or stop) the daily digest e-mail: one mail a day from `pantry.digest_hour`, covering each of
+    the caller's households, sent only on days with something past, due or opened; 400 without an address.
+    The mail is written in the language of this request (cookie, account, then Accept-Language)."""
+    locale = locale_for(request, user.locale, runtime.settings.default_locale)
+    row = digest.set_preference(session, user.id, enabled=body.enabled, email=body.email, locale=locale)
+    return preference_out(row, runtime.settings)
 
 
 # --- shelf life ----------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
@@ -223,6 +223,58 @@ class WasteOut(BaseModel):
     waste_share: float | None = Field(description="Share of finished items thrown away (by count); null: none yet.")
     months: list[WasteMonth]
     categories: list[WasteCategory]
+
+
+class DigestItemOut(BaseModel):
+    id: str
+    name: str = Field(description="In the reader's language when shelf life knows the ingredient.")
+    quantity: float
+    unit: str
+    days_left: int | None = Field(description="Days from the digest's day to the consume-by date (negative: past).")
+    consume_by: date | None
+    opened_on: date | None
+    text: str = Field(description="'2 days past', 'due today', 'opened 3 days ago', in the reader's language.")
+
+
+class DigestCounts(BaseModel):
+    expired: int
+    due: int
+    opened: int
+    in_stock: int
+
+
+class DigestOut(BaseModel):
+    """Today's digest: past consume-by, due within `within_days` (`pantry.digest_days`), the other opened items."""
+
+    household_id: str
+    household_name: str
+    day: date = Field(description="Today in `pantry.digest_timezone`.")
+    within_days: int
+    locale: str
+    title: str
+    summary: str
+    counts: DigestCounts
+    expired: list[DigestItemOut]
+    due: list[DigestItemOut]
+    opened: list[DigestItemOut]
+
+
+EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f<>,;:\"]+@[^@\s\x00-\x1f\x7f<>,;:\"]+\.[^@\s\x00-\x1f\x7f<>,;:\"]+$"
+
+
+class DigestPreferenceIn(BaseModel):
+    enabled: bool = Field(description="Receive the digest by e-mail once a day (needs an address).")
+    email: str | None = Field(default=None, max_length=254, pattern=EMAIL_PATTERN,
+                              description="Where to send it; omitted or null keeps the address saved.")
+
+
+class DigestPreferenceOut(BaseModel):
+    enabled: bool
+    email: str
+    sent_on: date | None = Field(description="The last day a digest was mailed.")
+    mail_configured: bool = Field(description="Whether this server sends e-mail at all (`smtp.url`).")
+    hour: int = Field(description="`pantry.digest_hour`: from this hour on ...")
+    timezone: str = Field(description="... in this time zone (`pantry.digest_timezone`).")
 
 
 # --- photo to ingredients --------------------------------------------------------------------
