@@ -1,8 +1,9 @@
-"""Users' own classifiers: a linear head trained on the frozen photo embeddings (transfer learning).
+"""Own classifiers: a linear head trained on frozen embeddings (transfer learning), pure and shared.
 
-The seed fine-tuned a network per user; a logistic regression on embeddings that
-are already computed learns from a few labelled photos in milliseconds, and its
-weights are a small matrix kept as JSON (no pickle: a stored model is data, never code).
+Album trains one per user on its photo embeddings; Pantry one per household on the embeddings of the
+boxes its members confirmed or renamed. The seed fine-tuned a network per user; a logistic
+regression on embeddings that are already computed learns from a few labelled examples in
+milliseconds, and its weights are a small matrix kept as JSON (no pickle: a stored model is data, never code).
 """
 
 from __future__ import annotations
