@@ -13,6 +13,7 @@ anyone not a member gets a 404.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from typing import Any
 
@@ -26,11 +27,12 @@ from boda.apps.pantry.recognise import HouseholdHead, _crop
 from boda.apps.pantry.settings import pantry_settings
 from boda.core import households, uploads
 from boda.core.auth import Scope
-from boda.core.errors import Conflict
+from boda.core.errors import Conflict, Unavailable
 from boda.core.models import Job, JobStatus, StoredFile
 from boda.core.runtime import Runtime
 
 KIND = "pantry.train_classifier"
+log = logging.getLogger(__name__)
 
 
 def embedder_of(classifier: Any) -> str | None:
@@ -62,9 +64,12 @@ def record_examples(session: Session, runtime: Runtime, recognition: Job, chosen
     classifier = runtime.ai.image_classifier()
     embedder = embedder_of(classifier)
     candidates = (recognition.result or {}).get("candidates", [])
-    wanted = []
+    wanted, used = [], []
     for line, item in zip(chosen, items, strict=True):
         candidate = _candidate_for(candidates, line)
+        if any(candidate is u for u in used):  # one candidate kept on two lines teaches once
+            continue
+        used.append(candidate)
         boxes = (candidate or {}).get("boxes") or ([candidate["box"]] if candidate and candidate.get("box") else [])
         wanted += [(item.name_ko or item.name.strip(), box) for box in boxes]
     file = session.get(StoredFile, recognition.payload["file_id"])
@@ -82,6 +87,25 @@ def record_examples(session: Session, runtime: Runtime, recognition: Job, chosen
                                            file_id=file.id, recognition_id=recognition.id, box=list(box)))
     session.flush()
     return len(wanted)
+
+
+def learn(session: Session, runtime: Runtime, recognition: Job, chosen: list[dict[str, Any]], items: list[Item],
+          user_id: str) -> int:
+    """After a confirmation: record its examples and queue a training when enough came in; how many were kept.
+
+    Learning is a side benefit of confirming: a classifier whose weights are missing or a queue that is down
+    leaves the items made and teaches nothing this time (logged), rather than refusing the confirmation.
+    """
+    count = 0
+    try:
+        # The model loads before the first example is added, and the queue is checked before its job row:
+        # what fails leaves nothing half-made (at worst examples kept whose training waits for the next one).
+        count = record_examples(session, runtime, recognition, chosen, items)
+        if count:
+            maybe_train(session, runtime, recognition.payload["household_id"], user_id)
+    except Unavailable as exc:
+        log.warning("pantry: confirmed boxes not learnt from: %s", exc)
+    return count
 
 
 def _examples(session: Session, household_id: str, embedder: str) -> tuple[np.ndarray, list[str]]:

@@ -117,8 +117,7 @@ def confirm(session: Session, scope: Scope, recognition_id: str, chosen: list[di
     row.result = {**row.result, "confirmed_item_ids": [item.id for item, _ in made]}
     session.flush()
     if runtime is not None:
-        from boda.apps.pantry import household as own
+        from boda.apps.pantry.household import learn
 
-        if own.record_examples(session, runtime, row, chosen, [item for item, _ in made]):
-            own.maybe_train(session, runtime, household_id, scope.require_user())
+        learn(session, runtime, row, chosen, [item for item, _ in made], scope.require_user())
     return made
