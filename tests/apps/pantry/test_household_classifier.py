@@ -81,6 +81,13 @@ def test_renamed_boxes_teach_the_household_and_a_new_photo_gets_its_label(
     assert trained["counts"] == {"라임": 3, "레몬": 3} and trained["folds"] == 3
     assert trained["accuracy"] >= 0.8  # cross-validated; 1.0 measured
 
+    # The fridge page says what the household taught, and how well it did.
+    from tests.apps.pantry.test_pages import login
+
+    login(client)
+    page = client.get("/pantry", params={"household_id": hid}, headers={"accept-language": "ko"}).text
+    assert "우리 집이 가르친 식재료: 라임, 레몬 (확인한 상자 6개, 버전 2, 처음 보는 상자에서 100% 정답)" in page
+
     # A lime it never saw: the household's name wins the box, with the head's own probability.
     seen = recognition(alice, hid, NEW_LIME, 42)
     assert seen["household_version"] == 2 and "household" in seen["seconds"]
