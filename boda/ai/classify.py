@@ -77,7 +77,6 @@ class EfficientNetClassifier:
             for i in best
         ]
 
-
     def features(self, image: np.ndarray) -> np.ndarray:
         """An embedding for a linear head (a household's own classifier): the 1,000 pre-softmax scores,
         centred (softmax ignores a shift) and scaled to unit length; float32.

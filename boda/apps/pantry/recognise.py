@@ -1,6 +1,6 @@
 """Photo to ingredients: what groceries a photo shows, as candidates the user confirms.
 
-Three recognisers, each honest about what it is:
+Four recognisers, each honest about what it is:
 
 - `yolox_nano` (COCO): finds food it knows (banana, apple, orange, broccoli, carrot, sandwich, hot dog,
   pizza, donut, cake) with a box each; its score is objectness × class probability.
