@@ -63,13 +63,32 @@ class EfficientNetClassifier:
         self.model = OnnxModel(model_path, options)
         self.classes = read_class_names(classes_path)
 
+    # What `features` returns, kept beside every vector stored from it: another embedder's vectors do not mix.
+    features_key = "efficientnet_lite0:logits"
+
+    def logits(self, image: np.ndarray) -> np.ndarray:
+        return self.model.run(to_input(image))[0][0].astype(np.float64)
+
     def classify(self, image: np.ndarray, *, top: int = 5) -> list[Classification]:
-        probabilities = softmax(self.model.run(to_input(image))[0][0].astype(np.float64))
+        probabilities = softmax(self.logits(image))
         best = np.argsort(probabilities)[::-1][: max(1, top)]
         return [
             Classification(self.classes[i].split(",")[0].strip(), self.classes[i], int(i), float(probabilities[i]))
             for i in best
         ]
+
+    def features(self, image: np.ndarray) -> np.ndarray:
+        """An embedding for a linear head (a household's own classifier): the 1,000 pre-softmax scores,
+        centred (softmax ignores a shift) and scaled to unit length; float32.
+
+        The pooled 1,280 features before the last layer would be a little richer, but the ONNX graph
+        outputs only the logits and exposing an inner tensor needs the onnx package at run time. The
+        logits are a fixed linear map of those features, cost nothing more than `classify`, and tell
+        a lime from a lemon that ImageNet has no class for (tests/apps/pantry/test_household_classifier.py).
+        """
+        scores = self.logits(image)
+        scores -= scores.mean()
+        return (scores / (np.linalg.norm(scores) or 1.0)).astype(np.float32)
 
 
 @register("image_classifier", "efficientnet_lite0")

@@ -69,6 +69,9 @@ def _migration_lock(connection: Connection) -> Iterator[None]:
     """
     dialect = connection.dialect.name
     if dialect == "postgresql":
+        # The engine's lock_timeout (db.busy_timeout_ms) is for requests; a migration waits for the one ahead of
+        # it however long its upgrade takes (on a busy machine more than 10 s). LOCAL: this transaction only.
+        connection.exec_driver_sql("SET LOCAL lock_timeout = 0")
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
         yield
     elif dialect == "sqlite":

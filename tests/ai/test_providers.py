@@ -57,6 +57,23 @@ def test_classifier_on_other_photos_and_formats(providers: Providers) -> None:
     assert len(classifier.classify(np.zeros((1, 1, 3), np.uint8), top=1)) == 1
 
 
+def test_classifier_features_are_its_centred_logits_at_unit_length(providers: Providers) -> None:
+    """The embedding a household's classifier learns from: softmax of it (scaled back) is `classify`'s answer,
+    and a photo is nearer to itself resized than to another photo."""
+    classifier = providers.image_classifier()
+    coffee = photo("coffee.jpg")
+    vector = classifier.features(coffee)
+    assert vector.shape == (1000,) and vector.dtype == np.float32
+    assert abs(float(np.linalg.norm(vector)) - 1) < 1e-5 and abs(float(vector.mean())) < 1e-6
+    logits = classifier.logits(coffee)
+    assert np.allclose(vector, (logits - logits.mean()) / np.linalg.norm(logits - logits.mean()), atol=1e-6)
+    assert int(np.argmax(vector)) == classifier.classify(coffee, top=1)[0].index  # espresso
+    smaller = classifier.features(cv2.resize(coffee, None, fx=0.5, fy=0.5))
+    other = classifier.features(photo("camera.jpg"))
+    assert float(vector @ smaller) > 0.9 > float(vector @ other)
+    assert classifier.features_key == "efficientnet_lite0:logits"
+
+
 # --- object detection -------------------------------------------------------------------
 
 

@@ -1,6 +1,6 @@
 """Users' own classifiers as stored things: classes, labelled photos, trained versions, tags they apply.
 
-The learning itself is pure (boda.apps.album.classifiers); this module gathers the labelled
+The learning itself is pure (boda.ai.heads); this module gathers the labelled
 photos' embeddings from the vector store, keeps each training as a version, and applies the
 active version as tags (source "classifier", score = probability) on the owner's photos.
 A classifier is its owner's alone: every lookup is by owner, and anyone else gets a 404.
@@ -15,7 +15,8 @@ import numpy as np
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from boda.apps.album import classifiers, service
+from boda.ai import heads as classifiers
+from boda.apps.album import service
 from boda.apps.album.indexing import space_for
 from boda.apps.album.models import Classifier, ClassifierExample, ClassifierVersion, Photo, PhotoTag, Tag
 from boda.apps.album.settings import album_settings

@@ -6,8 +6,8 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from markupsafe import Markup
 
+from boda.ai.heads import confusion_svg
 from boda.apps.album import captions, classifying, people, service
-from boda.apps.album.classifiers import confusion_svg
 from boda.apps.album.routes import album_out, classifier_detail, classifier_out, face_out, person_out, photos_out
 from boda.apps.album.service import PhotoFilters
 from boda.apps.album.settings import album_settings

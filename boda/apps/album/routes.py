@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, File, Path, Query, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.orm import Session
 
+from boda.ai.heads import confusion_svg
 from boda.apps.album import captions, classifying, people, search, service
-from boda.apps.album.classifiers import confusion_svg
 from boda.apps.album.models import Album, Classifier, ClassifierVersion, Face, Photo, PhotoTag
 from boda.apps.album.schemas import (
     AlbumIn,

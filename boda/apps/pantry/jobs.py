@@ -1,4 +1,4 @@
-"""Pantry's background work: recognising the ingredients in a photo; the daily digest e-mail."""
+"""Pantry's background work: recognising a photo's ingredients, training the household's classifier, the digest."""
 
 from __future__ import annotations
 
@@ -65,3 +65,24 @@ def periodic(settings: Any) -> list[Periodic]:
     from boda.apps.pantry import digest
 
     return [Periodic("pantry.digest", digest.CHECK_SECONDS, digest.queue_digests)]
+
+
+class TrainPayload(BaseModel):
+    household_id: str = Field(max_length=36)
+
+
+@job("pantry.train_classifier", payload=TrainPayload, queue=Queue.heavy, max_attempts=1)
+def train_classifier_job(ctx: JobContext, payload: TrainPayload) -> dict[str, Any]:
+    """Train the household's own classifier on its confirmed boxes and keep it as a new version (household.py)."""
+    from boda.apps.pantry import household
+
+    ctx.progress(0.1, "Gathering the confirmed boxes", key="pantry.job.train_gather")
+    with ctx.runtime.db.session() as session:
+        row = household.train(session, ctx.runtime, payload.household_id)
+        result = {"household_id": payload.household_id, "version": row.version, "accuracy": row.accuracy,
+                  "folds": row.folds, "examples": row.examples}
+        session.commit()
+    percent = round(100 * result["accuracy"])
+    ctx.progress(1.0, f"Version {result['version']}: {percent}% right", key="pantry.job.train_done",
+                 args={"version": result["version"], "percent": percent})
+    return result

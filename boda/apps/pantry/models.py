@@ -11,7 +11,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from boda.core.db import Base, IdMixin, TimestampMixin, utcnow
@@ -165,3 +165,39 @@ class DigestPreference(TimestampMixin, Base):
     locale: Mapped[str | None] = mapped_column(String(8), default=None)  # the page's language when they asked
     queued_on: Mapped[date | None] = mapped_column(Date, default=None)
     sent_on: Mapped[date | None] = mapped_column(Date, default=None)
+
+
+class RecognitionExample(IdMixin, TimestampMixin, Base):
+    """One box a member confirmed or renamed: what it is (`label`, as the household calls it) and its embedding.
+
+    The household's own classifier learns from these (`household.py`). `embedder` names the features
+    (float32 bytes) so vectors of another model are never mixed in; the photo and box say where it came from.
+    """
+
+    __tablename__ = "pantry_examples"
+
+    household_id: Mapped[str] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(128))
+    embedder: Mapped[str] = mapped_column(String(64))
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    file_id: Mapped[str | None] = mapped_column(String(36), default=None)  # a StoredFile id (files)
+    recognition_id: Mapped[str | None] = mapped_column(String(36), default=None)  # the job it was confirmed from
+    box: Mapped[list[int] | None] = mapped_column(JSON, default=None)
+
+
+class HouseholdClassifier(IdMixin, TimestampMixin, Base):
+    """One training of a household's classifier: the linear head and its prototypes as JSON (data, never
+    pickle), what it learnt from, and how well it did on examples it had not seen (cross-validated)."""
+
+    __tablename__ = "pantry_classifiers"
+    __table_args__ = (UniqueConstraint("household_id", "version"),)
+
+    household_id: Mapped[str] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    embedder: Mapped[str] = mapped_column(String(64))
+    head: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prototypes: Mapped[dict[str, Any]] = mapped_column(JSON)
+    accuracy: Mapped[float] = mapped_column(Float)
+    folds: Mapped[int] = mapped_column(Integer)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON)
+    examples: Mapped[int] = mapped_column(Integer)  # how many examples it was trained on

@@ -75,6 +75,17 @@ def _chart(stats: dict[str, Any]) -> dict[str, Any]:
     return {"bars": bars, "width": len(months) * (width + gap) + 8, "height": height, "bar": width}
 
 
+def _own_classifier(session: Any, runtime: Any, household_id: str) -> dict[str, Any] | None:
+    """What the household's own classifier knows, for one line under the photo form (none before it trained)."""
+    from boda.apps.pantry import household
+
+    row = household.latest(session, household_id, household.embedder_of(runtime.ai.image_classifier()))
+    if row is None:
+        return None
+    return {"version": row.version, "labels": ", ".join(row.head["classes"]), "examples": row.examples,
+            "percent": round(100 * row.accuracy)}
+
+
 @router.get("/pantry")
 def pantry_page(page: Page, session: DbSession, runtime: RuntimeDep, tab: str = "fridge",
                 household_id: str | None = None) -> Response:
@@ -93,7 +104,7 @@ def pantry_page(page: Page, session: DbSession, runtime: RuntimeDep, tab: str = 
                               "ingredients": shelf_life.ingredients()}
     values |= _digest(page, session, runtime, hid)
     if tab == "fridge":
-        values |= _fridge(page, session, runtime, hid)
+        values |= _fridge(page, session, runtime, hid) | {"own": _own_classifier(session, runtime, hid)}
     elif tab == "soon":
         soon_days = pantry_settings(runtime.settings).use_soon_days
         values |= {"soon": service.use_soon(session, scope, hid, within_days=soon_days), "soon_days": soon_days,

@@ -1,6 +1,6 @@
 """Photo to ingredients: what groceries a photo shows, as candidates the user confirms.
 
-Three recognisers, each honest about what it is:
+Four recognisers, each honest about what it is:
 
 - `yolox_nano` (COCO): finds food it knows (banana, apple, orange, broccoli, carrot, sandwich, hot dog,
   pizza, donut, cake) with a box each; its score is objectness × class probability.
@@ -8,6 +8,11 @@ Three recognisers, each honest about what it is:
   YOLOX found, food or container (`efficientnet_lite0:box`): ImageNet knows many more groceries (lemon,
   cucumber, bell pepper, cabbage, mushroom, fig ...) and a cup or bottle is where a drink is. Its score
   is a softmax probability over 1,000 classes, most of them not food.
+- `household`, when the household has trained its own classifier (`household.py`): a linear head on
+  the classifier's embeddings of the boxes its members confirmed or renamed, asked about each box and
+  the whole photo. Its score is the head's probability over the household's own labels, and it names
+  only what looks like what it was taught (`Prototypes`): a box unlike every example says nothing.
+  Where it speaks for a box, its name keeps the box: the household taught it that name for such boxes.
 - the chat model, when one is configured (`llm:<model>`): "list the ingredients as JSON"; its confidence
   is what the model says about itself, not a measured probability, and it gives no boxes.
 
@@ -29,6 +34,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from boda.ai.heads import LinearHead, Prototypes
 from boda.apps.pantry import shelf_life
 
 LABELS = Path(__file__).parent / "data" / "recognition" / "labels.csv"
@@ -39,7 +45,7 @@ BOX_THRESHOLD = 0.12
 BOX_PAD = 0.1  # a crop a little larger than the box: classifiers were trained on uncropped objects
 MAX_BOXES = 12
 SAME_BOX = 0.6  # boxes overlapping this much (IoU) hold the same thing
-DETECTOR, CLASSIFIER = "yolox_nano", "efficientnet_lite0"
+DETECTOR, CLASSIFIER, HOUSEHOLD = "yolox_nano", "efficientnet_lite0", "household"
 
 Box = tuple[int, int, int, int]  # x, y, w, h in pixels of the upright photo
 Progress = Callable[[float, str], None]
@@ -88,6 +94,21 @@ class Candidate:
                 "count": max(1, len(self.boxes)), "known": self.known, "alternatives": self.alternatives,
                 "sources": [{"source": s.source, "label": s.label, "confidence": round(s.confidence, 4),
                              "box": list(s.box) if s.box else None} for s in self.sources]}
+
+
+@dataclass(frozen=True)
+class HouseholdHead:
+    """A household's trained classifier, as recognition uses it (see household.py for how it is made)."""
+
+    head: LinearHead
+    prototypes: Prototypes
+    version: int = 0
+
+    def name(self, embedding: np.ndarray) -> tuple[str, float] | None:
+        """The household's label for one embedding and the head's probability, or None when it looks like
+        none of the household's examples (a linear head otherwise names one of its labels for anything)."""
+        label, probability = self.head.predict(embedding[None])[0]
+        return (label, probability) if self.prototypes.near(embedding[None], [label])[0] else None
 
 
 @cache
@@ -143,6 +164,31 @@ def classify(classifier: Any, rgb: np.ndarray, *, box: Box | None = None,
     return found
 
 
+def household_item(label: str) -> shelf_life.Ingredient:
+    """The ingredient a household label names: the table's entry when it knows the name, else the name as is."""
+    by_ko = {i.ko: i for i in shelf_life.ingredients()}
+    if label in by_ko:
+        return by_ko[label]
+    life = shelf_life.lookup(label)
+    if life.known and life.name_ko in by_ko:
+        return by_ko[life.name_ko]  # type: ignore[index]
+    return shelf_life.Ingredient(label, label, life.category or "other", "", (), None)
+
+
+def by_household(household: HouseholdHead, classifier: Any, rgb: np.ndarray, boxes: list[Said]
+                 ) -> list[tuple[shelf_life.Ingredient, Said]]:
+    """The household's head on the whole photo and on every box worth a look."""
+    found = []
+    for box in [None, *(b.box for b in boxes)]:
+        image = _crop(rgb, box) if box is not None else rgb
+        if image.size == 0:
+            continue
+        named = household.name(classifier.features(np.ascontiguousarray(image[:, :, ::-1])))
+        if named is not None:
+            found.append((household_item(named[0]), Said(HOUSEHOLD, named[0], named[1], box)))
+    return found
+
+
 def llm_ingredients(chat: Any, image: bytes, *, max_side: int = 1024) -> tuple[str, list[tuple[Any, Said]]]:
     """The chat model's list, each name matched to the ingredient table where it can be (else kept as said)."""
     from boda.ai.llm import fit_image, run_sync
@@ -182,7 +228,9 @@ def one_name_per_box(said: list[tuple[Any, Said]]) -> tuple[list[tuple[Any, Said
     YOLOX's class-aware suppression keeps an 'orange' and an 'apple' box on the same fruit, and the
     classifier names several classes in one box: without this, one orange is offered as three things.
     """
-    boxed = sorted((p for p in said if p[1].box is not None), key=lambda p: -p[1].confidence)
+    # The household's own name for a box comes first: its members taught it that name for such boxes.
+    boxed = sorted((p for p in said if p[1].box is not None),
+                   key=lambda p: (p[1].source != HOUSEHOLD, -p[1].confidence))
     kept: list[tuple[Any, Said]] = [p for p in said if p[1].box is None]
     alternatives: dict[str, list[tuple[Any, Said]]] = {}
     winners: list[tuple[Any, Said]] = []
@@ -196,6 +244,14 @@ def one_name_per_box(said: list[tuple[Any, Said]]) -> tuple[list[tuple[Any, Said
             kept.append(pair)
         else:
             alternatives.setdefault(owner[0].ko, []).append(pair)
+    # Where the household's name won a box, the whole-photo classifier's name for that box's look (one it
+    # lost there, and no box's winner) is the same misreading: an alternative of the box, not an extra item.
+    won = {w[0].ko for w in winners}
+    for owner in (w for w in winners if w[1].source == HOUSEHOLD):
+        lost = {item.ko for item, _ in alternatives.get(owner[0].ko, [])} - won
+        moved = [p for p in kept if p[1].box is None and p[1].source == CLASSIFIER and p[0].ko in lost]
+        kept = [p for p in kept if p not in moved]
+        alternatives[owner[0].ko] = alternatives.get(owner[0].ko, []) + moved
     return kept, alternatives
 
 
@@ -213,7 +269,10 @@ def merge(said: list[tuple[Any, Said]], alternatives: dict[str, list[tuple[Any, 
             candidate.confidence, candidate.source = one.confidence, one.source
             candidate.box = one.box or candidate.box
         candidate.sources.append(one)
-        if one.box is not None and one.source == DETECTOR and one.box not in candidate.boxes:
+        # One box per thing: the household's head names every box YOLOX drew, and two of them (an "apple"
+        # and an "orange" on one fruit) may hold the same lime.
+        if (one.box is not None and one.source in (DETECTOR, HOUSEHOLD)
+                and all(iou(one.box, b) < SAME_BOX for b in candidate.boxes)):
             candidate.boxes.append(one.box)
         if candidate.box is None and one.box is not None:
             candidate.box = one.box
@@ -232,7 +291,7 @@ def merge(said: list[tuple[Any, Said]], alternatives: dict[str, list[tuple[Any, 
 
 
 def recognise(image: Image.Image, *, detector: Any, classifier: Any, chat: Any = None, image_bytes: bytes | None = None,
-              progress: Progress | None = None) -> dict[str, Any]:
+              household: HouseholdHead | None = None, progress: Progress | None = None) -> dict[str, Any]:
     """Every recogniser on one upright RGB photo; the merged candidates, and per recogniser its time and raw words.
 
     A chat model that fails does not fail the whole: its error is reported beside the other recognisers'.
@@ -256,6 +315,11 @@ def recognise(image: Image.Image, *, detector: Any, classifier: Any, chat: Any =
         assert box.box is not None
         said += classify(classifier, rgb, box=box.box, threshold=BOX_THRESHOLD, top=3)
     timings[CLASSIFIER] = time.perf_counter() - start
+
+    if household is not None and hasattr(classifier, "features"):
+        start = time.perf_counter()
+        said += by_household(household, classifier, rgb, boxes)
+        timings[HOUSEHOLD] = time.perf_counter() - start
 
     if chat is not None and getattr(chat, "available", False) and image_bytes is not None:
         tell(0.6, "llm")

@@ -2,7 +2,8 @@
 
 A recognition is the job itself (its id is the job's id): the payload names the household and the
 stored photo, the result holds the candidates (`recognise.recognise`). No table of its own: what the
-user keeps becomes items, made by `service.create_item` like any other, with the photo attached.
+user keeps becomes items, made by `service.create_item` like any other, with the photo attached, and
+the boxes of what they kept teach the household's own classifier (`household.py`).
 The household is checked as everywhere in Pantry: a recognition of a household the caller is not in
 is a 404, and so is a job of another kind.
 """
@@ -48,7 +49,9 @@ def start(session: Session, runtime: Runtime, scope: Scope, household_id: str, s
 
 def run(session: Session, runtime: Runtime, household_id: str, file_id: str,
         progress: Any = None) -> dict[str, Any]:
-    """The job's work: every recogniser on the stored photo (the chat model too when one is configured)."""
+    """The job's work: every recogniser on the stored photo (the chat model too when one is configured, and the
+    household's own classifier once it has trained one)."""
+    from boda.apps.pantry.household import head_for
     from boda.apps.pantry.recognise import recognise
 
     file = session.get(StoredFile, file_id)
@@ -58,9 +61,12 @@ def run(session: Session, runtime: Runtime, household_id: str, file_id: str,
         image = uploads.load_image(runtime.store, file)
         data = runtime.store.read(file.blob_key)
     chat = runtime.ai.chat()
-    result = recognise(image, detector=runtime.ai.object_detector(), classifier=runtime.ai.image_classifier(),
-                       chat=chat if chat.available else None, image_bytes=data, progress=progress)
-    return {"household_id": household_id, "file_id": file_id, **result}
+    classifier = runtime.ai.image_classifier()
+    own = head_for(session, household_id, classifier)
+    result = recognise(image, detector=runtime.ai.object_detector(), classifier=classifier,
+                       chat=chat if chat.available else None, image_bytes=data, household=own, progress=progress)
+    return {"household_id": household_id, "file_id": file_id, "household_version": own.version if own else None,
+            **result}
 
 
 def run_receipt(session: Session, runtime: Runtime, household_id: str, file_id: str,
@@ -90,9 +96,11 @@ def get(session: Session, scope: Scope, recognition_id: str) -> Job:
     return row
 
 
-def confirm(session: Session, scope: Scope, recognition_id: str, chosen: list[dict[str, Any]]
-            ) -> list[tuple[Item, ItemEvent]]:
-    """The user's edited list becomes items of the recognition's household, with shelf-life dates and the photo.
+def confirm(session: Session, scope: Scope, recognition_id: str, chosen: list[dict[str, Any]],
+            runtime: Runtime | None = None) -> list[tuple[Item, ItemEvent]]:
+    """The user's edited list becomes items of the recognition's household, with shelf-life dates and the photo;
+    with `runtime`, the boxes of what was kept become examples for the household's classifier, and enough
+    new ones queue its training.
 
     409 while the recognition has not finished well, and once it has been confirmed (a second tap on
     "add to fridge" must not add everything twice).
@@ -110,4 +118,8 @@ def confirm(session: Session, scope: Scope, recognition_id: str, chosen: list[di
                                 photo_file_id=row.payload["file_id"]) for c in chosen]
     row.result = {**row.result, "confirmed_item_ids": [item.id for item, _ in made]}
     session.flush()
+    if runtime is not None:
+        from boda.apps.pantry.household import learn
+
+        learn(session, runtime, row, chosen, [item for item, _ in made], scope.require_user())
     return made

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 
-from boda.apps.pantry import digest, recognitions, service, shelf_life
+from boda.apps.pantry import digest, household, recognitions, service, shelf_life
 from boda.apps.pantry.models import Item, ItemEvent, ItemStatus, ShelfLifeOverride
 from boda.apps.pantry.schemas import (
     AmountIn,
@@ -30,6 +30,7 @@ from boda.apps.pantry.schemas import (
     MoveIn,
     OverrideIn,
     OverrideOut,
+    PantryClassifierOut,
     PlaceIn,
     PlaceOut,
     PlacePatch,
@@ -349,7 +350,8 @@ def recognition_out(row: Any) -> RecognitionOut:
                           width=result.get("width"), height=result.get("height"),
                           candidates=result.get("candidates", []), seconds=result.get("seconds", {}),
                           errors=result.get("errors", {}), confirmed_item_ids=result.get("confirmed_item_ids"),
-                          kind="receipt" if row.kind == "pantry.receipt" else "photo", lines=result.get("lines"))
+                          kind="receipt" if row.kind == "pantry.receipt" else "photo", lines=result.get("lines"),
+                          household_version=result.get("household_version"))
 
 
 @router.post("/recognitions", status_code=202, responses=errors(400, 404, 409, 413, 415, 503),
@@ -385,13 +387,33 @@ def get_recognition(recognition_id: str, session: DbSession, user: CurrentUser) 
 
 
 @router.post("/recognitions/{recognition_id}/confirm", status_code=201, responses=errors(409))
-def confirm_recognition(recognition_id: str, body: ConfirmIn, session: DbSession,
-                        user: CurrentUser) -> list[ItemChangeOut]:
+def confirm_recognition(recognition_id: str, body: ConfirmIn, session: DbSession, user: CurrentUser,
+                        runtime: RuntimeDep) -> list[ItemChangeOut]:
     """The user's edited list becomes items (shelf-life dates, the photo attached); 409 before the recognition
-    has finished and after it was confirmed once."""
+    has finished and after it was confirmed once. The boxes of what was kept (under the name kept) teach the
+    household's own classifier; enough new ones queue its training."""
     made = recognitions.confirm(session, Scope.of(user), recognition_id,
-                                [c.model_dump() for c in body.items])
+                                [c.model_dump() for c in body.items], runtime)
     return [ItemChangeOut(item=item_out(item), event=event_out(event)) for item, event in made]
+
+
+# --- the household's own classifier ---------------------------------------------------------------------
+
+@router.get("/households/{household_id}/classifier", responses=errors(404))
+def get_classifier(household_id: Annotated[str, Path(max_length=36)], session: DbSession, user: CurrentUser,
+                   runtime: RuntimeDep) -> PantryClassifierOut:
+    """What the household has taught Boda: confirmed boxes per label, the newest trained version and its
+    cross-validated accuracy, the newest training. 404 when the caller is not a member."""
+    return PantryClassifierOut.model_validate(household.state(session, runtime, Scope.of(user), household_id))
+
+
+@router.post("/households/{household_id}/classifier/train", status_code=202, responses=errors(404, 409, 503))
+def train_classifier(request: Request, household_id: Annotated[str, Path(max_length=36)], session: DbSession,
+                     user: CurrentUser, runtime: RuntimeDep) -> JobOut:
+    """Train the household's classifier on every box its members confirmed (follow the job, then read
+    /classifier). 409 with the reason while there are fewer than two labels or two boxes of each."""
+    job = household.start_training(session, runtime, Scope.of(user), household_id)
+    return JobOut.of(job, job_text(request, user.locale))
 
 
 # --- recipes, cooking, recommendation, shopping list (their own module) ----------------------------

@@ -297,7 +297,8 @@ class AlternativeOut(BaseModel):
 class CandidateOut(BaseModel):
     """One ingredient seen in the photo. `confidence` is the best recogniser's own score (a detector's score,
     a classifier's probability, or what the chat model says of itself) and `source` names it; `sources` is
-    what each recogniser said. `box`: x, y, w, h in pixels of the upright photo (none for the chat model)."""
+    what each recogniser said. `box`: x, y, w, h in pixels of the upright photo (none for the chat model).
+    Source `household`: the household's own classifier, its head's probability over the household's labels."""
 
     name_ko: str
     name_en: str
@@ -331,6 +332,8 @@ class RecognitionOut(BaseModel):
     errors: dict[str, str] = {}
     confirmed_item_ids: list[str] | None = None
     lines: list[str] | None = Field(default=None, description="A receipt's lines as OCR read them.")
+    household_version: int | None = Field(default=None, description=(
+        "The version of the household's own classifier that took part (none while it has trained none)."))
 
 
 class ConfirmItemIn(BaseModel):
@@ -339,7 +342,41 @@ class ConfirmItemIn(BaseModel):
     quantity: Quantity = Field(default=1.0)
     unit: str = Field(default="", max_length=16)
     place_id: str | None = Field(default=None, max_length=36)
+    candidate: StrictInt | None = Field(default=None, ge=0, le=999, description=(
+        "Which of the recognition's candidates this line is (its index), kept or renamed: its boxes, under "
+        "this name, teach the household's own classifier. Without it a line teaches only when its name is a "
+        "candidate's."))
 
 
 class ConfirmIn(BaseModel):
     items: list[ConfirmItemIn] = Field(min_length=1, max_length=100)
+
+
+# --- the household's own classifier -----------------------------------------------------------------
+
+class PantryClassifierVersionOut(BaseModel):
+    version: int
+    classes: list[str]
+    accuracy: float = Field(description="Cross-validated: each example named by a head that never saw it.")
+    folds: int
+    counts: dict[str, int] = Field(description="Examples per label it was trained on.")
+    examples: int
+    created_at: datetime
+
+
+class PantryTrainingOut(BaseModel):
+    id: str
+    status: str
+
+
+class PantryClassifierOut(BaseModel):
+    """What the household has taught Boda (confirmed boxes per label) and its newest trained classifier."""
+
+    household_id: str
+    embedder: str | None = Field(description="The embeddings examples are kept as (none: the classifier gives none).")
+    examples: dict[str, int]
+    new_examples: int = Field(description="Examples since the newest version was trained.")
+    ready: bool = Field(description="Whether the examples can train a classifier (two labels, two boxes each).")
+    not_ready_reason: Literal["too_few_classes", "too_few_photos"] | None = None
+    version: PantryClassifierVersionOut | None = None
+    training: PantryTrainingOut | None = Field(default=None, description="The newest training job.")

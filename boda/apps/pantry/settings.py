@@ -13,6 +13,10 @@ class PantrySettings(BaseModel):
         default=3, ge=0, le=60,
         description="Items whose consume-by date is this many days away or less are listed as 'use soon'.",
     )
+    classifier_retrain_examples: int = Field(
+        default=5, ge=1, le=10_000,
+        description="Confirmed boxes since the household's classifier was last trained that start a new training.",
+    )
     digest_days: int = Field(
         default=2, ge=0, le=60,
         description="Today's digest lists items due within this many days, besides those past and those opened.",

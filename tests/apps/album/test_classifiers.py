@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from boda.apps.album.classifiers import LinearHead, TrainingDataError, confusion_svg, train
+from boda.ai.heads import LinearHead, TrainingDataError, confusion_svg, train
 
 
 def _clusters(

@@ -56,6 +56,11 @@ def test_a_photo_of_groceries_becomes_items_on_a_phone(browser: Any, server: str
     page.wait_for_selector("#fridge .pantry-item:has-text('원두커피')")
     assert page.locator("#recognise-done").inner_text() == "냉장고에 2개를 추가했습니다."
     assert page.locator("#fridge .pantry-item:has-text('오렌지') .qty").inner_text().startswith("3")
+    # The page said which candidate each kept line was: their boxes now teach the household's classifier.
+    taught = page.evaluate("async () => { const hid = document.querySelector('[data-confirm-done]').dataset.household;"
+                           " return (await (await fetch(`/api/v1/pantry/households/${hid}/classifier`)).json())"
+                           ".examples; }")
+    assert set(taught) == {"원두커피", "오렌지"}
     assert refused == []
     context.close()
 

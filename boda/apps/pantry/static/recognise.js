@@ -124,7 +124,9 @@
     const items = [...chips.querySelectorAll("li")].filter((li) => li.querySelector("input[type=checkbox]").checked)
       .map((li) => ({ name: li.querySelector("input[type=text]").value.trim(),
                       quantity: Number(li.querySelector("input[type=number]").value) || 1,
-                      unit: li.dataset.unit || "" }))
+                      unit: li.dataset.unit || "",
+                      // which candidate it was, kept or renamed: its boxes teach the household's classifier
+                      candidate: Number(li.dataset.index) }))
       .filter((item) => item.name);
     if (!items.length) { say(errorBox, section.dataset.noneKept); return; }
     add.disabled = true;

@@ -1,8 +1,9 @@
-"""Users' own classifiers: a linear head trained on the frozen photo embeddings (transfer learning).
+"""Own classifiers: a linear head trained on frozen embeddings (transfer learning), pure and shared.
 
-The seed fine-tuned a network per user; a logistic regression on embeddings that
-are already computed learns from a few labelled photos in milliseconds, and its
-weights are a small matrix kept as JSON (no pickle: a stored model is data, never code).
+Album trains one per user on its photo embeddings; Pantry one per household on the embeddings of the
+boxes its members confirmed or renamed. The seed fine-tuned a network per user; a logistic
+regression on embeddings that are already computed learns from a few labelled examples in
+milliseconds, and its weights are a small matrix kept as JSON (no pickle: a stored model is data, never code).
 """
 
 from __future__ import annotations
@@ -64,6 +65,53 @@ class TrainingReport:
     folds: int
     confusion: list[list[int]]  # rows: true class, columns: predicted, in head.classes order
     counts: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Prototypes:
+    """Where each class's examples lie: their mean direction and how far the farthest one is from it.
+
+    A linear head names one of its classes for anything, even a photo of the table. It is only asked
+    about what looks like what it was taught: an embedding farther from its class's mean direction
+    than `SLACK` times its farthest training example is "not one of mine" (open-set, by cosine).
+    """
+
+    classes: list[str]
+    centroids: np.ndarray  # (classes, dim), unit rows
+    floors: np.ndarray  # (classes,): the lowest cosine to the centroid still taken as that class
+
+    SLACK = 3.0
+    CEILING = 0.98  # never stricter than this: two near-identical examples say little about their spread
+
+    @classmethod
+    def fit(cls, embeddings: np.ndarray, labels: Sequence[str]) -> Prototypes:
+        x = _unit(np.asarray(embeddings, np.float64))
+        y = np.asarray(labels)
+        classes = sorted(set(labels))
+        centroids = _unit(np.stack([x[y == c].mean(axis=0) for c in classes]))
+        floors = np.array([min(cls.CEILING, 1 - cls.SLACK * (1 - float((x[y == c] @ centroids[i]).min())))
+                           for i, c in enumerate(classes)])
+        return cls(classes, centroids, floors)
+
+    def near(self, embeddings: np.ndarray, labels: Sequence[str]) -> list[bool]:
+        """Whether each embedding is close enough to the examples of the class the head gave it."""
+        x = _unit(np.atleast_2d(np.asarray(embeddings, np.float64)))
+        rows = [self.classes.index(label) for label in labels]
+        return [bool(x[n] @ self.centroids[i] >= self.floors[i]) for n, i in enumerate(rows)]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"classes": self.classes, "centroids": self.centroids.round(6).tolist(),
+                "floors": self.floors.round(6).tolist()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Prototypes:
+        return cls(list(data["classes"]), np.asarray(data["centroids"], np.float64),
+                   np.asarray(data["floors"], np.float64))
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.where(norms == 0, 1.0, norms)
 
 
 def check_training_data(labels: Sequence[str]) -> None:
