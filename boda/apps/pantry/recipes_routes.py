@@ -402,7 +402,7 @@ async def recommend_recipe(body: RecommendIn, runtime: RuntimeDep, user: Current
 
 
 @router.post("/recommend/stream", responses=RECOMMEND_DOC, response_class=StreamingResponse)
-async def recommend_stream(body: RecommendIn, request: Request, runtime: RuntimeDep,
+async def recommend_stream(body: RecommendIn, http: Request, runtime: RuntimeDep,
                            user: CurrentUser) -> StreamingResponse:
     """The recommendation as server-sent events while the model writes: `{"delta"}` pieces, maybe one
     `{"restart": true}`, then `{"result": ...}` (valid, the same body as /recommend), or `{"error"}`."""
@@ -419,7 +419,7 @@ async def recommend_stream(body: RecommendIn, request: Request, runtime: Runtime
                 yield f"data: {json.dumps(event, ensure_ascii=False)}\n\n"
         except Exception as exc:  # noqa: BLE001 - the stream has started: report in-band
             # in the caller's language, as the error body of a plain request would be
-            message = localized(request, exc) if isinstance(exc, BodaError) else str(exc)
+            message = localized(http, exc) if isinstance(exc, BodaError) else str(exc)
             yield f"data: {json.dumps({'error': message, 'key': getattr(exc, 'key', None)}, ensure_ascii=False)}\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})

@@ -222,3 +222,38 @@ def test_the_recommendation_without_javascript(browser: Any, server: str, chat: 
     assert asked["except_recipe"] == [EXCLUDED] and not chat.last.get("stream")
     assert errors == []
     context.close()
+
+
+@pytest.fixture(scope="module")
+def no_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("pantry-no-llm")
+    settings = make_settings(tmp, f"sqlite:///{tmp / 'boda.db'}", jobs={"immediate": True})
+    with live_app(create_app(settings), username="minji", password=PASSWORD) as url:
+        yield url
+
+
+def test_recommendation_errors_are_said_in_korean(browser: Any, server: str, no_llm: str, chat: ChatServer) -> None:
+    """A refusal once the stream has started comes in-band; with no model the stream answers 503: both in Korean."""
+    for base, step, said in ((server, {"status": 401, "message": "Incorrect API key provided"},
+                              "LLM 서버가 API 키를 거부했습니다."),
+                             (no_llm, None, "설정된 LLM이 없습니다.")):
+        context, page, errors = phone(browser)
+        login(page, base, "/pantry/recommend")
+        chat.reset()
+        if step:
+            chat.script.append(step)
+        else:
+            assert page.locator("#recommend .alert").inner_text().startswith("언어 모델이 설정되지 않아")
+        page.fill("#recommend-form input[name=extra]", "두부, 김치")
+        page.click("#recommend-form button[type=submit]")
+        page.wait_for_selector("#msg.alert.error")
+        assert page.locator("#msg").get_attribute("role") == "alert"
+        assert page.locator("#msg").inner_text().startswith(said)
+        assert page.locator("#recommend-live").get_attribute("data-state") == "error"
+        assert page.locator("#recommend-live").is_hidden()  # no half answer, no spinner left
+        assert page.locator("#recommend-form button[type=submit]").is_enabled()  # ask again
+        assert len(chat.requests) == (1 if step else 0)
+        check_fits(page, "/pantry/recommend with an error at 360 px")
+        shot(page, "recommend-error" if step else "recommend-off")
+        assert [e for e in errors if not e.startswith("503 ")] == []  # the 503 is the answer, not a fault
+        context.close()

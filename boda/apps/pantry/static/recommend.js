@@ -34,8 +34,7 @@
     place(box);
     live.dataset.state = "error";
     live.setAttribute("aria-busy", "false");
-    progress.hidden = true;
-    status.textContent = message || label("failed");
+    live.hidden = true;  // the alert says it; a half-written answer is no use
   }
 
   // The same recipe _recommendation.html renders: name, ingredients, steps, sources, the JSON.
