@@ -4,7 +4,8 @@
 then `data: [DONE]`), with the Bearer key checked. Every request is recorded (headers and
 JSON body) so tests assert what the client really sent. `script` holds one step per coming
 request: `{"content": "..."}` answers that text; `{"status": 429, "headers": {...}}` fails;
-`{"sleep": 1.0}` waits first; `{"cut": True}` ends a stream half-way with no finish reason;
+`{"sleep": 1.0}` waits first; `{"pace": 0.02}` waits that long between streamed pieces (a model
+writing at a human-visible speed); `{"cut": True}` ends a stream half-way with no finish reason;
 `{"abort": True}` breaks the connection half-way. With no step, the answer echoes the last
 user text and says how many images came.
 """
@@ -83,7 +84,7 @@ class ChatServer:
             if n == len(pieces) // 2 and step.get("abort"):
                 raise ConnectionError("scripted break")  # uvicorn drops the connection mid-body
             yield event({"content": piece})
-            await asyncio.sleep(0)
+            await asyncio.sleep(step.get("pace", 0))
         yield event({}, "stop")
         yield b"data: [DONE]\n\n"
 

@@ -8,9 +8,10 @@ fragment in the reader's language. No inline script or style (strict CSP); phone
 from __future__ import annotations
 
 import asyncio
+import hmac
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from boda.apps.pantry import recipes_service as rs
@@ -19,9 +20,9 @@ from boda.apps.pantry.corpus import ATTRIBUTION, LICENSE_URL
 from boda.apps.pantry.recipes_import import MAX_HTML_BYTES, scrape
 from boda.apps.pantry.recipes_recommend import recommend
 from boda.core.auth import Scope
-from boda.core.errors import BodaError, Conflict, Unauthorized
+from boda.core.errors import BodaError, Conflict, Forbidden, Unauthorized
 from boda.core.models import Visibility
-from boda.web.deps import DbSession, RuntimeDep
+from boda.web.deps import CSRF_HEADER, DbSession, RuntimeDep, resolve_user
 from boda.web.errors import localized
 from boda.web.pages import Page, PageContext, require_login
 
@@ -108,33 +109,49 @@ def cook_list_page(page: Page, session: DbSession) -> Response:
     return _render(page, session, "cook", found=found)
 
 
-@router.get("/pantry/recommend")
-def recommend_page(page: Page, session: DbSession, runtime: RuntimeDep) -> Response:
-    if (redirect := require_login(page)) is not None:
-        return redirect
+def _recommend_view(page: PageContext, session: Any, runtime: Any, **values: Any) -> Response:
     hid = _household(page, session)
     names: list[str] = []
     if hid:
         for s in service.stock(session, Scope.of(page.user), hid):
             if s.item.name not in names:
                 names.append(s.item.name)
-    return _render(page, session, "recommend", stock_names=names[:40], llm=runtime.ai.chat().available)
+    return _render(page, session, "recommend", stock_names=names[:40], llm=runtime.ai.chat().available, **values)
+
+
+@router.get("/pantry/recommend")
+def recommend_page(page: Page, session: DbSession, runtime: RuntimeDep) -> Response:
+    if (redirect := require_login(page)) is not None:
+        return redirect
+    return _recommend_view(page, session, runtime)
 
 
 @router.post("/pantry/recommend")
-async def recommend_post(page: Page, runtime: RuntimeDep,
+async def recommend_post(request: Request, session: DbSession, runtime: RuntimeDep,
                          ingredient: Annotated[list[str] | None, Form(max_length=50)] = None,
                          extra: Annotated[str, Form(max_length=500)] = "",
-                         exclude: Annotated[str, Form(max_length=1000)] = "") -> Response:
+                         exclude: Annotated[str, Form(max_length=1000)] = "",
+                         csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
+    """The recommendation without JavaScript (a whole page) or from htmx (the fragment); the page's script
+    streams from the API instead. A plain form cannot send the CSRF header, so its hidden field counts too."""
+    page = PageContext(request, resolve_user(request, session, check_csrf=False), runtime.settings.default_locale)
     _user(page)
+    sent = request.headers.get(CSRF_HEADER) or csrf_token
+    if not hmac.compare_digest(sent.encode(), page.csrf_token.encode()):
+        raise Forbidden("Missing or wrong CSRF token; reload the page and try again", key="csrf")
     names = [x for x in (ingredient or []) if x.strip()] + [x.strip() for x in extra.split(",") if x.strip()]
     body = {"ingredients": names[:50], "except_recipe": [x.strip() for x in exclude.split(",") if x.strip()][:50],
             "language": "ko" if page.locale == "ko" else "en"}
+    htmx = bool(request.headers.get("hx-request"))
     try:
         result = await recommend(runtime.ai.chat(), body)
     except BodaError as exc:
-        return _msg(page, exc)
-    return page.render("pantry/_recommendation.html", r=result.as_dict())
+        if htmx:
+            return _msg(page, exc)
+        return _recommend_view(page, session, runtime, error=localized(request, exc))
+    if htmx:
+        return page.render("pantry/_recommendation.html", r=result.as_dict())
+    return _recommend_view(page, session, runtime, r=result.as_dict())
 
 
 @router.get("/pantry/shopping")

@@ -24,10 +24,11 @@ from boda.apps.pantry.recipes_import import MAX_HTML_BYTES, import_url, scrape
 from boda.apps.pantry.recipes_recommend import RecommendRequest, recommend, stream_recommend
 from boda.apps.pantry.schemas import EventOut
 from boda.core.auth import Scope
-from boda.core.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge, UnsupportedMedia
+from boda.core.errors import BodaError, Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge, UnsupportedMedia
 from boda.core.models import Visibility
 from boda.core.schemas import Page
 from boda.web.deps import CurrentUser, DbSession, RuntimeDep
+from boda.web.errors import localized
 from boda.web.openapi import errors
 
 router = APIRouter()
@@ -401,7 +402,8 @@ async def recommend_recipe(body: RecommendIn, runtime: RuntimeDep, user: Current
 
 
 @router.post("/recommend/stream", responses=RECOMMEND_DOC, response_class=StreamingResponse)
-async def recommend_stream(body: RecommendIn, runtime: RuntimeDep, user: CurrentUser) -> StreamingResponse:
+async def recommend_stream(body: RecommendIn, http: Request, runtime: RuntimeDep,
+                           user: CurrentUser) -> StreamingResponse:
     """The recommendation as server-sent events while the model writes: `{"delta"}` pieces, maybe one
     `{"restart": true}`, then `{"result": ...}` (valid, the same body as /recommend), or `{"error"}`."""
     chat = runtime.ai.chat()
@@ -416,7 +418,8 @@ async def recommend_stream(body: RecommendIn, runtime: RuntimeDep, user: Current
             async for event in stream_recommend(chat, request, household=household):
                 yield f"data: {json.dumps(event, ensure_ascii=False)}\n\n"
         except Exception as exc:  # noqa: BLE001 - the stream has started: report in-band
-            message = getattr(exc, "message", None) or str(exc)
+            # in the caller's language, as the error body of a plain request would be
+            message = localized(http, exc) if isinstance(exc, BodaError) else str(exc)
             yield f"data: {json.dumps({'error': message, 'key': getattr(exc, 'key', None)}, ensure_ascii=False)}\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})

@@ -197,10 +197,18 @@ class Plan:
     staples: list[str] = field(default_factory=list)  # salt, water ...: assumed at hand, never bought
 
 
+_COUNTS = {"", "개", "pc", "pcs", "piece", "pieces"}  # a count: stock added by name or photo has no unit
+
+
+def _same_unit(a: str, b: str) -> bool:
+    return a == b or (a.lower() in _COUNTS and b.lower() in _COUNTS)
+
+
 def _amount(parsed: dict[str, Any], item: Item) -> float | None:
-    """The same unit and a known amount below what is there: that much; otherwise all of the item."""
+    """The same unit (a bare count is in 개) and a known amount below what is there: that much; otherwise
+    all of the item."""
     amount, unit = parsed.get("amount"), parsed.get("unit") or ""
-    if amount is not None and unit == (item.unit or "") and 0 < float(amount) < item.quantity:
+    if amount is not None and _same_unit(unit, item.unit or "") and 0 < float(amount) < item.quantity:
         return float(amount)
     return None
 

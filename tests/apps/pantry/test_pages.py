@@ -61,3 +61,21 @@ def test_pwa_manifest_and_icons_are_served(client: TestClient) -> None:
     for icon in body["icons"]:
         assert client.get(icon["src"]).status_code == 200
     assert client.get("/static/pantry/pantry.css").status_code == 200
+
+
+def test_recommend_plain_form_post_needs_the_hidden_csrf_token(client: TestClient, alice: Account) -> None:
+    """Without JavaScript the form posts its hidden token (no header): it counts, a wrong or missing one does not."""
+    login(client)
+    page = client.get("/pantry/recommend", headers={"accept-language": "ko"})
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    assert 'method="post" action="/pantry/recommend"' in page.text and "/static/pantry/recommend.js" in page.text
+    form = {"extra": "두부, 김치", "exclude": "두부조림"}
+    for bad in ({}, {"csrf_token": "wrong"}):
+        refused = client.post("/pantry/recommend", data={**form, **bad}, headers={"accept": "text/html"})
+        assert refused.status_code == 403
+    answered = client.post("/pantry/recommend", data={**form, "csrf_token": token},
+                           headers={"accept": "text/html", "accept-language": "ko"})
+    # No model configured here: the whole page again, with the reason in the reader's language.
+    assert answered.status_code == 200
+    assert '<div id="msg" class="alert error" role="alert">설정된 LLM이 없습니다' in answered.text
+    assert 'id="recommend-form"' in answered.text
