@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -24,13 +25,23 @@ from boda.apps.pantry.recipes_import import MAX_HTML_BYTES, import_url, scrape
 from boda.apps.pantry.recipes_recommend import RecommendRequest, recommend, stream_recommend
 from boda.apps.pantry.schemas import EventOut
 from boda.core.auth import Scope
-from boda.core.errors import BodaError, Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge, UnsupportedMedia
+from boda.core.errors import (
+    BodaError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    Unavailable,
+    UnsupportedMedia,
+)
 from boda.core.models import Visibility
 from boda.core.schemas import Page
 from boda.web.deps import CurrentUser, DbSession, RuntimeDep
 from boda.web.errors import localized
 from boda.web.openapi import errors
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 
 HouseholdQuery = Annotated[str | None, Query(max_length=36, description=(
@@ -419,7 +430,10 @@ async def recommend_stream(body: RecommendIn, http: Request, runtime: RuntimeDep
                 yield f"data: {json.dumps(event, ensure_ascii=False)}\n\n"
         except Exception as exc:  # noqa: BLE001 - the stream has started: report in-band
             # in the caller's language, as the error body of a plain request would be
-            message = localized(http, exc) if isinstance(exc, BodaError) else str(exc)
+            if not isinstance(exc, BodaError):  # a bug's own words are for the log, not the page
+                log.exception("the streamed recommendation failed")
+                exc = Unavailable("The recommendation failed; try again later")
+            message = localized(http, exc)
             yield f"data: {json.dumps({'error': message, 'key': getattr(exc, 'key', None)}, ensure_ascii=False)}\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
