@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from boda.core.errors import InvalidInput
 from boda.core.jobs import JobContext, Queue, job
 
 
@@ -29,14 +30,21 @@ def generate_job(ctx: JobContext, payload: GeneratePayload) -> dict[str, Any]:
 @job("studio.process", payload=ProcessPayload, queue=Queue.heavy)
 def process_job(ctx: JobContext, payload: ProcessPayload) -> dict[str, Any]:
     """Thumbnail, turntable, other formats, score and search vector of an uploaded model."""
-    from boda.apps.studio import processing
+    from boda.apps.studio import generating, processing
     from boda.apps.studio.models import StudioModel
 
     with ctx.runtime.db.session() as session:
         model = session.get(StudioModel, payload.model_id)
         if model is None:
             return {"deleted": True}
-        return {"model_id": model.id, **processing.process_model(
-            session, ctx.runtime, model,
-            lambda fraction, message: ctx.progress(fraction, message, key="studio.job.process",
-                                                   args={"percent": round(100 * fraction)}))}
+        try:
+            return {"model_id": model.id, **processing.process_model(
+                session, ctx.runtime, model,
+                lambda fraction, message: ctx.progress(fraction, message, key="studio.job.process",
+                                                       args={"percent": round(100 * fraction)}))}
+        except Exception as exc:
+            # Out of attempts (or input no retry mends): the model says it failed instead of staying "processing".
+            if isinstance(exc, InvalidInput) or generating.last_attempt(ctx):
+                session.rollback()
+                generating.fail(session, model, getattr(exc, "message", None) or "Preparing the model's files failed")
+            raise

@@ -155,3 +155,20 @@ def test_a_glb_is_known_by_its_bytes_whatever_its_name(alice: Account) -> None:
     response = upload(alice, coloured_box(), "file", "application/octet-stream")
     assert response.status_code == 201, response.text
     assert response.json()["stats"]["triangles"] == 12
+
+
+def test_an_upload_whose_files_cannot_be_prepared_says_it_failed(alice: Account, runtime: Runtime,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # A fault in the renderer (injected: no real GLB that passes the upload checks breaks it on purpose)
+    # fails every attempt; the model must then say so, not stay "processing" for ever.
+    from boda.apps.studio import processing
+
+    def broken(*_: object, **__: object) -> dict:
+        raise RuntimeError("renderer crashed")
+
+    monkeypatch.setattr(processing, "process_model", broken)
+    monkeypatch.setattr(runtime.settings.jobs, "retries", 0)  # one attempt: the test queue runs no delayed retry
+    response = upload(alice, coloured_box())
+    assert response.status_code == 201, response.text
+    model = alice.get(f"/api/v1/studio/models/{response.json()['id']}").json()
+    assert model["status"] == "failed" and model["error"], model
