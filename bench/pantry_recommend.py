@@ -8,7 +8,9 @@ the shipped corpus, the JSON schema as a llama.cpp grammar, validation, one repa
 exclusion and language checks.
 
 Figures per model:
-- valid on the first try: the first answer parsed and validated (no repair, no retry for an
+- JSON valid on the first call: of all model calls, the share whose answer parsed and validated
+  without the repair try;
+- valid on the first try: the request answered by one call (no repair, no retry for an
   excluded dish or a wrong language);
 - valid after repair: an answer in the seed's contract came back at all (aim 100 %);
 - excluded dish returned: must be 0;
@@ -50,6 +52,7 @@ class Counting:
         self.chat_model = chat
         self.calls = 0
         self.tokens = 0
+        self.prompt_tokens = 0
         self.seconds = 0.0
         self.first_try_valid: list[bool] = []
 
@@ -61,6 +64,7 @@ class Counting:
             self.seconds += time.perf_counter() - started
         self.calls += 1 + int(result.repaired)
         self.tokens += result.usage.completion_tokens if result.usage else 0
+        self.prompt_tokens += result.usage.prompt_tokens if result.usage else 0
         self.first_try_valid.append(not result.repaired)
         return result
 
@@ -108,14 +112,19 @@ async def run(chat: Any, batch: list[dict[str, list[str]]], max_tokens: int) -> 
               f"language_ok={found.language_ok}", flush=True)
     total = len(batch)
     print(f"requests                      {total}")
-    print(f"valid on the first try        {first_try}/{total} ({100 * first_try / total:.0f} %)")
+    json_first = sum(counted.first_try_valid)
+    print(f"JSON valid on the first call  {json_first}/{len(counted.first_try_valid)} calls "
+          f"({100 * json_first / max(1, len(counted.first_try_valid)):.0f} %; the rest needed the repair try)")
+    print(f"valid on the first try        {first_try}/{total} ({100 * first_try / total:.0f} %; one call, no repair, "
+          "allowed dish, asked language)")
     print(f"valid after repair            {answered}/{total} ({100 * answered / total:.0f} %)  aim 100 %")
     print(f"excluded dish returned        {excluded_returned}")
     print(f"in the asked language         {language_ok}/{answered}")
     print(f"failures                      {failures or 'none'}")
     rate = counted.tokens / counted.seconds if counted.seconds else 0.0
     print(f"model calls                   {counted.calls} (with repairs)")
-    print(f"completion tokens/s           {rate:.1f} ({counted.tokens} tokens in {counted.seconds:.1f} s)")
+    print(f"completion tokens/s           {rate:.1f} ({counted.tokens} written and {counted.prompt_tokens} prompt "
+          f"tokens read in {counted.seconds:.1f} s of model time)")
     print(f"seconds per request           p50 {statistics.median(per_request):.2f}  "
           f"max {max(per_request):.2f}")
 
