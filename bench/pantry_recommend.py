@@ -134,7 +134,7 @@ def main() -> None:
     parser.add_argument("--model", default="smollm2", help="smollm2, gemma3-270m or a GGUF path")
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--max-tokens", type=int, default=512)
+    parser.add_argument("--max-tokens", type=int, default=1024)  # as the API asks
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--llm-url", default="", help="an OpenAI-compatible server instead of a local GGUF")
     parser.add_argument("--llm-model", default="local")

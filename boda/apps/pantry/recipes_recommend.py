@@ -33,6 +33,13 @@ from boda.core.errors import InvalidInput, Unavailable
 
 Language = Literal["ko", "en"]
 MAX_ATTEMPTS = 3  # the first ask and two stronger ones after an excluded dish
+RETRY_WARMTH = 0.3  # added to the temperature at each retry, up to 1.0
+
+
+def warmer(temperature: float, attempt: int) -> float:
+    """The temperature of the n-th try: a small model asked again at the same temperature tends to
+    repeat its excluded dish word for word (SmolLM2 did, three times), so each retry samples wider."""
+    return min(1.0, max(temperature, temperature + RETRY_WARMTH * (attempt - 1)))
 DEFAULT_K = 3
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
@@ -209,7 +216,7 @@ async def recommend(chat: ChatModel, request: RecommendRequest | dict[str, objec
     wrong: RecommendAnswer | None = None
     for attempt in range(1, MAX_ATTEMPTS + 1):
         messages = build_messages(req, grounding, language, rejected, wrong)
-        result = await chat.chat(messages, json_schema=RecommendAnswer, temperature=temperature,
+        result = await chat.chat(messages, json_schema=RecommendAnswer, temperature=warmer(temperature, attempt),
                                  max_tokens=max_tokens)
         repaired = repaired or result.repaired
         answer = RecommendAnswer.model_validate(result.data)

@@ -90,6 +90,8 @@ def test_a_model_that_keeps_proposing_the_excluded_dish_gets_a_clear_error(fake:
     with pytest.raises(Unavailable) as caught:
         run_sync(recommend(model(fake), request))
     assert caught.value.key == "pantry_recommend_excluded" and len(fake.requests) == 3
+    # each retry samples wider: a small model asked again at the same temperature repeats itself
+    assert [r["body"]["temperature"] for r in fake.requests] == pytest.approx([0.4, 0.7, 1.0])
 
 
 def test_english_is_asked_for_english_ingredients(fake: ChatServer) -> None:
