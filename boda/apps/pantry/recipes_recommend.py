@@ -32,7 +32,7 @@ from boda.apps.pantry.recipes_rank import RecipeIndex, RecipeInput, StockItem, c
 from boda.core.errors import InvalidInput, Unavailable
 
 Language = Literal["ko", "en"]
-MAX_ATTEMPTS = 3  # the first ask and two stronger ones after an excluded dish
+MAX_ATTEMPTS = 3  # the first ask and two more after an excluded dish, a wrong language or invalid JSON
 RETRY_WARMTH = 0.3  # added to the temperature at each retry, up to 1.0
 
 
@@ -216,8 +216,16 @@ async def recommend(chat: ChatModel, request: RecommendRequest | dict[str, objec
     wrong: RecommendAnswer | None = None
     for attempt in range(1, MAX_ATTEMPTS + 1):
         messages = build_messages(req, grounding, language, rejected, wrong)
-        result = await chat.chat(messages, json_schema=RecommendAnswer, temperature=warmer(temperature, attempt),
-                                 max_tokens=max_tokens)
+        try:
+            result = await chat.chat(messages, json_schema=RecommendAnswer,
+                                     temperature=warmer(temperature, attempt), max_tokens=max_tokens)
+        except LlmUnavailable as exc:
+            # Still not valid after its repair try: a fresh ask, sampled wider, usually is (a small local
+            # model's answer that ran into max_tokens). Any other failure (down, bad key) is final.
+            if exc.details.get("reason") != "bad_output" or attempt == MAX_ATTEMPTS:
+                raise
+            repaired = True
+            continue
         repaired = repaired or result.repaired
         answer = RecommendAnswer.model_validate(result.data)
         if is_excluded(answer.recipe_name, req.except_recipe):

@@ -109,9 +109,17 @@ def test_a_bad_request_is_refused_before_asking(fake: ChatServer) -> None:
 
 
 def test_a_model_that_never_gives_valid_json_says_so(fake: ChatServer) -> None:
-    fake.script += [{"content": "I suggest pork."}, {"content": "Pork, really."}]
-    with pytest.raises(LlmUnavailable):
+    fake.script += [{"content": "I suggest pork."}, {"content": "Pork, really."}] * 3
+    with pytest.raises(LlmUnavailable) as caught:
         run_sync(recommend(model(fake), REQUEST))
+    assert caught.value.details["reason"] == "bad_output" and len(fake.requests) == 6  # 3 asks, each repaired once
+
+
+def test_invalid_json_even_after_repair_is_asked_afresh(fake: ChatServer) -> None:
+    fake.script += [{"content": "I suggest pork."}, {"content": "Pork, really."}, answer(GOOD)]
+    result = run_sync(recommend(model(fake), REQUEST))
+    assert result.answer.recipe_name == GOOD["recipe_name"] and result.attempts == 2 and result.repaired
+    assert [r["body"]["temperature"] for r in fake.requests] == pytest.approx([0.4, 0.4, 0.7])
 
 
 def test_streaming_gives_deltas_then_a_valid_result(fake: ChatServer) -> None:
