@@ -20,6 +20,12 @@ def integral(value: Any) -> Any:
 JsonInt = Annotated[StrictInt, BeforeValidator(integral)]
 
 
+def json_int(ge: int, le: int) -> Any:
+    """JsonInt within bounds, the bounds on the integer itself: put on an `| None` union by `Field`, they
+    reach the schema as raw "ge"/"le" keys no client understands."""
+    return Annotated[StrictInt, Field(ge=ge, le=le), BeforeValidator(integral)]
+
+
 def plain_errors(exc: ValidationError, *, prefix: str = "") -> str:
     """A validation error as sentences (`--method: Input should be 'mosaic', 'blur' or 'box', got 'foo'`)."""
     parts = []

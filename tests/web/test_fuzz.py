@@ -25,6 +25,9 @@ from tests.conftest import make_account, make_settings
 CONFIG = """
 seed = 20240601
 workers = 1
+# A 3D model upload prepares its files inline here (the test queue runs jobs at once): seconds of CPU,
+# more than the 10 s default on a loaded two-core machine.
+request-timeout = 60
 [checks]
 enabled = true
 [checks.not_a_server_error]
@@ -100,6 +103,16 @@ def _fuzzed(app: Any) -> Iterator[Any]:
         yield schema
 
 
+def _answer(recorder: Any, case_id: str) -> str:
+    """The status and the start of the body that failed a check: the code sample alone hides which 4xx it was."""
+    interaction = recorder.interactions.get(case_id)
+    response = getattr(interaction, "response", None)
+    if response is None:
+        return "(no response recorded)"
+    body = getattr(response, "content", b"") or b""
+    return f"{getattr(response, 'status_code', '?')} {body[:300].decode('utf-8', 'replace')}"
+
+
 def _failures(schema: Any) -> tuple[list[str], set[str], int]:
     failures: list[str] = []
     phases: set[str] = set()
@@ -109,8 +122,9 @@ def _failures(schema: Any) -> tuple[list[str], set[str], int]:
             phases.add(event.phase.name.value)
         elif isinstance(event, events.ScenarioFinished):
             cases += len(event.recorder.cases)
-            for checks in event.recorder.checks.values():
+            for case_id, checks in event.recorder.checks.items():
                 failures += [f"{event.recorder.label}: {c.failure_info.failure.title}: {c.failure_info.failure.message}"
+                             f"\n  answered: {_answer(event.recorder, case_id)}"
                              f"\n  {c.failure_info.code_sample[-600:]}" for c in checks if c.failure_info is not None]
         elif isinstance(event, events.NonFatalError | events.FatalError):
             failures.append(f"error: {getattr(event, 'info', event)}")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
 
 from boda.apps.pantry.models import Action, ItemStatus, PlaceKind
-from boda.core.schemas import integral
+from boda.core.schemas import integral, json_int
 
 NAME_PATTERN = r"[^\s\x00-\x1f\x7f-\x9f\ufeff]"  # at least one visible character
 
@@ -263,7 +263,7 @@ EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f<>,;:\"]+@[^@\s\x00-\x1f\x7f<>,;:\"]+\.[^@\
 
 
 class DigestPreferenceIn(BaseModel):
-    enabled: bool = Field(description="Receive the digest by e-mail once a day (needs an address).")
+    enabled: StrictBool = Field(description="Receive the digest by e-mail once a day (needs an address).")
     email: str | None = Field(default=None, max_length=254, pattern=EMAIL_PATTERN,
                               description="Where to send it; omitted or null keeps the address saved.")
 
@@ -342,7 +342,7 @@ class ConfirmItemIn(BaseModel):
     quantity: Quantity = Field(default=1.0)
     unit: str = Field(default="", max_length=16)
     place_id: str | None = Field(default=None, max_length=36)
-    candidate: StrictInt | None = Field(default=None, ge=0, le=999, description=(
+    candidate: json_int(0, 999) | None = Field(default=None, description=(
         "Which of the recognition's candidates this line is (its index), kept or renamed: its boxes, under "
         "this name, teach the household's own classifier. Without it a line teaches only when its name is a "
         "candidate's."))

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, StrictBool
 
 from boda.core.models import Visibility
-from boda.core.schemas import JsonInt
+from boda.core.schemas import JsonInt, json_int
 
 MAX_PROMPT = 1000
 Format = Literal["glb", "fbx", "obj", "usdz", "stl", "ply"]
@@ -128,7 +128,8 @@ ModelPatch = ModelPatchHousehold | ModelPatchOther
 
 
 class RatingIn(BaseModel):
-    score: JsonInt | None = Field(ge=1, le=10, description="1 (poor) to 10 (beautiful); null takes your rating back.")
+    score: json_int(1, 10) | None = Field(
+        description="1 (poor) to 10 (beautiful); null takes your rating back.")
 
 
 class ScorerOut(BaseModel):
