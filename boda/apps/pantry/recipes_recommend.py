@@ -152,6 +152,10 @@ _STRONGER = {
     "en": ("'{name}', which you just proposed, is excluded or nearly the same as an excluded dish ({excluded}). "
            "Recommend a clearly different dish, different in name and in make-up."),
 }
+_ADAPT = {
+    "ko": "대신 참고 레시피 1 '{title}'을(를) 주어진 재료에 맞게 바꿔서 추천하세요.",
+    "en": "Instead, adapt reference recipe 1, '{title}', to the given ingredients.",
+}
 _WRONG_LANGUAGE = {
     "ko": "방금 답은 한국어가 아닙니다. 요리 이름, 재료, 조리 과정을 모두 한국어로 다시 쓰세요.",
     "en": "That answer is not in English. Write the dish name, the ingredients and the steps in English.",
@@ -176,6 +180,10 @@ def build_messages(request: RecommendRequest, grounding: Sequence[Grounding], la
         for name in rejected:
             messages.append({"role": "assistant", "content": json.dumps({"recipe_name": name}, ensure_ascii=False)})
             messages.append({"role": "user", "content": _STRONGER[language].format(name=name, excluded=excluded)})
+        if grounding:
+            # Told what not to write, a small model writes it again (the name is right there in its prompt);
+            # pointed at the best allowed reference, it adapts that one.
+            messages[-1]["content"] += " " + _ADAPT[language].format(title=grounding[0].title)
     if wrong_language is not None:
         messages.append({"role": "assistant", "content": wrong_language.model_dump_json()})
         messages.append({"role": "user", "content": _WRONG_LANGUAGE[language]})

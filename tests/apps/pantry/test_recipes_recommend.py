@@ -14,6 +14,7 @@ from boda.apps.pantry.recipes_recommend import (
     RecommendAnswer,
     RecommendRequest,
     build_messages,
+    is_excluded,
     language_of,
     recommend,
     retrieve,
@@ -81,6 +82,8 @@ def test_an_excluded_recipe_is_refused_and_asked_again_more_strongly(fake: ChatS
     assert result.answer.recipe_name == "삼겹살 덮밥" and result.attempts == 2 and result.rejected == ("양파조림",)
     retry = fake.last["messages"]
     assert "양파조림" in retry[-1]["content"] and "확실히 다른" in retry[-1]["content"]
+    assert f"참고 레시피 1 '{result.sources[0].title}'" in retry[-1]["content"]  # pointed at an allowed reference
+    assert not is_excluded(result.sources[0].title, REQUEST["except_recipe"])
 
 
 def test_a_model_that_keeps_proposing_the_excluded_dish_gets_a_clear_error(fake: ChatServer) -> None:
