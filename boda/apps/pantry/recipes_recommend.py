@@ -153,8 +153,8 @@ _STRONGER = {
            "Recommend a clearly different dish, different in name and in make-up."),
 }
 _ADAPT = {
-    "ko": "대신 참고 레시피 1 '{title}'을(를) 주어진 재료에 맞게 바꿔서 추천하세요.",
-    "en": "Instead, adapt reference recipe 1, '{title}', to the given ingredients.",
+    "ko": "참고 레시피 1 '{title}'을(를) 주어진 재료에 맞게 바꿔서 추천하세요.",
+    "en": "Adapt reference recipe 1, '{title}', to the given ingredients.",
 }
 _WRONG_LANGUAGE = {
     "ko": "방금 답은 한국어가 아닙니다. 요리 이름, 재료, 조리 과정을 모두 한국어로 다시 쓰세요.",
@@ -170,20 +170,22 @@ def build_messages(request: RecommendRequest, grounding: Sequence[Grounding], la
     for n, g in enumerate(grounding, 1):
         steps = " / ".join(s[:200] for s in g.steps[:8])
         lines.append(f"{n}. {g.title}\n   - ingredients: {'; '.join(g.ingredients[:20])}\n   - steps: {steps}")
-    payload = {"ingredients": request.ingredients, "except_recipe": request.except_recipe}
+    # Told what not to write, a small model writes it again: the name is right there in its prompt (SmolLM2
+    # copied it on every try). So a retry after an excluded dish is a fresh conversation that never shows
+    # the excluded names and points at the best allowed reference; the answer is still checked against them.
+    fresh = bool(rejected and grounding)
+    payload = {"ingredients": request.ingredients, "except_recipe": [] if fresh else request.except_recipe}
     user = json.dumps(payload, ensure_ascii=False)
     if grounding:
         user += "\n\n" + "\n".join(lines)
+    if fresh:
+        user += "\n\n" + _ADAPT[language].format(title=grounding[0].title)
     messages = [{"role": "system", "content": _SYSTEM[language]}, {"role": "user", "content": user}]
-    if rejected:
+    if rejected and not fresh:
         excluded = ", ".join(request.except_recipe) or "-"
         for name in rejected:
             messages.append({"role": "assistant", "content": json.dumps({"recipe_name": name}, ensure_ascii=False)})
             messages.append({"role": "user", "content": _STRONGER[language].format(name=name, excluded=excluded)})
-        if grounding:
-            # Told what not to write, a small model writes it again (the name is right there in its prompt);
-            # pointed at the best allowed reference, it adapts that one.
-            messages[-1]["content"] += " " + _ADAPT[language].format(title=grounding[0].title)
     if wrong_language is not None:
         messages.append({"role": "assistant", "content": wrong_language.model_dump_json()})
         messages.append({"role": "user", "content": _WRONG_LANGUAGE[language]})
