@@ -172,13 +172,14 @@ def build_messages(request: RecommendRequest, grounding: Sequence[Grounding], la
         lines.append(f"{n}. {g.title}\n   - ingredients: {'; '.join(g.ingredients[:20])}\n   - steps: {steps}")
     # Told what not to write, a small model writes it again: the name is right there in its prompt (SmolLM2
     # copied it on every try). So a retry after an excluded dish is a fresh conversation that never shows
-    # the excluded names and points at the best allowed reference; the answer is still checked against them.
-    fresh = bool(rejected and grounding)
+    # the excluded names and points at the best allowed reference, if any is left (with none, SmolLM2 shown
+    # the names wrote the excluded dish three times); the answer is still checked against them.
+    fresh = bool(rejected)
     payload = {"ingredients": request.ingredients, "except_recipe": [] if fresh else request.except_recipe}
     user = json.dumps(payload, ensure_ascii=False)
     if grounding:
         user += "\n\n" + "\n".join(lines)
-    if fresh:
+    if fresh and grounding:
         user += "\n\n" + _ADAPT[language].format(title=grounding[0].title)
     messages = [{"role": "system", "content": _SYSTEM[language]}, {"role": "user", "content": user}]
     if rejected and not fresh:

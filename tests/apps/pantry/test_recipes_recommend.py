@@ -88,6 +88,20 @@ def test_an_excluded_recipe_is_refused_and_asked_again_more_strongly(fake: ChatS
     assert not is_excluded(result.sources[0].title, REQUEST["except_recipe"])
 
 
+def test_with_no_allowed_reference_left_the_retry_still_never_shows_the_excluded_name(fake: ChatServer) -> None:
+    # The only corpus recipe with these is the excluded one: shown its name, SmolLM2 wrote it three times.
+    request = {"ingredients": ["hairtail (cutlassfish)", "shiitake powder", "eel"],
+               "except_recipe": ["Alsatian Fish Stew (Matelote de poissons d'Alsace)"]}
+    assert retrieve(request["ingredients"], request["except_recipe"]) == []
+    good = {"recipe_name": "Grilled Eel with Shiitake", "recipe_ingredients": ["eel", "shiitake powder"],
+            "recipes": ["Dust the eel.", "Grill it."]}
+    fake.script += [answer({**good, "recipe_name": "Alsatian Fish Stew"}), answer(good)]
+    result = run_sync(recommend(model(fake), request))
+    assert result.answer.recipe_name == "Grilled Eel with Shiitake" and result.attempts == 2
+    retry = json.dumps(fake.last["messages"], ensure_ascii=False)
+    assert "Alsatian" not in retry and "Adapt reference" not in retry and len(fake.last["messages"]) == 2
+
+
 def test_a_model_that_keeps_proposing_the_excluded_dish_gets_a_clear_error(fake: ChatServer) -> None:
     near_copies = ["양파조림", "양파 조림 (간장)", "Yangpa jorim"]
     fake.script += [answer({**EXCLUDED, "recipe_name": n}) for n in near_copies]
