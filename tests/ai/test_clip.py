@@ -158,9 +158,10 @@ def test_immich_exports_are_declared_for_download_without_digest(tmp_path: Path)
     assert "textual/tokenizer.json" in catalog.declared("clip:XLM-Roberta-Large-Vit-B-32:tokenizer").filename
 
 
-def _mclip_like_textual(path: Path) -> None:
-    """A tiny text tower with the M-CLIP interface: input_ids + attention_mask -> embedding."""
-    table = helper.make_tensor("table", TensorProto.FLOAT, [250002, 4], np.zeros(250002 * 4, np.float32))
+def _mclip_like_textual(path: Path, table_values: np.ndarray | None = None) -> None:
+    """A tiny text tower with the M-CLIP interface: input_ids + attention_mask -> masked sum of a table's rows."""
+    values = np.zeros((250002, 4), np.float32) if table_values is None else table_values.astype(np.float32)
+    table = helper.make_tensor("table", TensorProto.FLOAT, list(values.shape), values.ravel())
     graph = helper.make_graph(
         [helper.make_node("Gather", ["table", "input_ids"], ["g"]),
          helper.make_node("Cast", ["attention_mask"], ["m"], to=TensorProto.FLOAT),
@@ -169,7 +170,7 @@ def _mclip_like_textual(path: Path) -> None:
          helper.make_node("ReduceSum", ["gm", "one"], ["embedding"], keepdims=0)],
         "mclip", [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["n", 77]),
                   helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["n", 77])],
-        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["n", 4])],
+        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["n", values.shape[1]])],
         [table, helper.make_tensor("axes", TensorProto.INT64, [1], [2]),
          helper.make_tensor("one", TensorProto.INT64, [1], [1])])
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -225,3 +226,47 @@ def test_an_int32_text_input_as_immich_exports_it_is_fed_int32(tmp_path: Path) -
     np.testing.assert_allclose(clip.embed_texts(["빨간 자동차", "a red car"]), expected, rtol=1e-5, atol=1e-6)
     assert clip.preprocess.size == 256 and clip.preprocess.mean == (0.5, 0.5, 0.5)
     assert clip.pixels([Image.fromarray(data.coffee())]).shape == (1, 3, 256, 256)
+
+
+def _trained_tokenizer(path: Path) -> None:
+    """A real Hugging Face tokenizer.json with XLM-R's special tokens, trained here on Korean and English
+    (XLM-R's own cannot be fetched on this machine; the file format and the library are the same)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
+
+    tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+    specials = ["<s>", "<pad>", "</s>", "<unk>"]  # XLM-R's ids: <s>=0, <pad>=1, </s>=2
+    tokenizer.train_from_iterator(SENTENCES * 5 + ["red car 빨간 자동차 a dog on the beach 해변의 강아지"] * 5,
+                                  trainers.BpeTrainer(vocab_size=300, special_tokens=specials))
+    tokenizer.post_processor = processors.TemplateProcessing(single="<s> $A </s>",
+                                                             special_tokens=[("<s>", 0), ("</s>", 2)])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tokenizer.save(str(path))
+
+
+def test_a_multilingual_text_tower_reads_its_tokenizer_json_with_padding_mask_and_truncation(tmp_path: Path) -> None:
+    pytest.importorskip("tokenizers", reason="the clip-multilingual extra (installed by make test)")
+    from tokenizers import Tokenizer
+
+    folder = tmp_path / "mclip"
+    _trained_tokenizer(folder / "textual" / "tokenizer.json")
+    vocab = Tokenizer.from_file(str(folder / "textual" / "tokenizer.json")).get_vocab_size()
+    table = np.random.default_rng(0).standard_normal((vocab, 8)).astype(np.float32)
+    table[1] = 1000.0  # <pad>: any padding the mask let through would swamp the embedding
+    _mclip_like_textual(folder / "textual" / "model.onnx", table)
+    (folder / "config.json").write_text('{"embed_dim": 8, "vision_cfg": {"image_size": 224}, '
+                                        '"text_cfg": {"hf_tokenizer_name": "M-CLIP/XLM-Roberta-Large-Vit-B-32"}}')
+    clip = ClipEmbedder(folder, name="mclip", vocab=VOCAB, batch_size=2)
+    texts = ["빨간 자동차", "a dog on the beach", "해변의 강아지 " * 60, "red car"]
+    got = clip.embed_texts(texts)
+
+    reference = Tokenizer.from_file(str(folder / "textual" / "tokenizer.json"))  # no padding, no truncation
+    for row, text in zip(got, texts, strict=True):
+        ids = reference.encode(text).ids
+        assert ids[0] == 0 and ids[-1] == 2  # <s> ... </s>, as XLM-R's post-processor adds
+        if len(ids) > 77:  # truncated to the context length as transformers does: the text, never </s>
+            ids = ids[:76] + [2]
+        expected = table[ids].sum(axis=0)
+        np.testing.assert_allclose(row, expected / np.linalg.norm(expected), atol=1e-5)
+    assert len(reference.encode(texts[2]).ids) > 77  # the long one really was cut
+    assert clip.tokenizer(texts)["input_ids"].shape == (4, 77)
