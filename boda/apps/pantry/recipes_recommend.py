@@ -15,6 +15,8 @@ answers `{"recipe_name", "recipe_ingredients": [...], "recipes": [steps]}` (`sou
   after `MAX_ATTEMPTS` the caller gets a clear error, not the excluded dish.
 - An answer in another language than asked (small local models drift to English) is asked
   again once per remaining try; on the last try it is returned with `language_ok` False.
+  A "Korean" answer that only writes Boda's instruction back (`echoes_instruction`) counts as
+  no answer in the language: the earlier real dish is returned instead.
 """
 
 from __future__ import annotations
@@ -201,6 +203,24 @@ def in_language(answer: RecommendAnswer, language: Language) -> bool:
     return not _HANGUL.search(answer.recipe_name + " ".join(answer.recipes))
 
 
+_NOT_WORD = re.compile(r"[\W_]+")
+ECHO_PREFIX = 5  # "방금 답은 한국어…" starts with 5 characters of the retry's own instruction
+
+
+def echoes_instruction(answer: RecommendAnswer) -> bool:
+    """Whether a Korean dish name is a piece of Boda's own instructions, not a dish.
+
+    A small model asked to rewrite its answer in Korean, and unable to, wrote the instruction back
+    ("방금 답은 한국어…", "참고 레시피"): Hangul, so the language check alone passed it as Korean.
+    """
+    name = _NOT_WORD.sub("", answer.recipe_name)
+    if len(name) < 3 or not _HANGUL.match(name):
+        return False
+    said = [_NOT_WORD.sub("", t) for t in (*_SYSTEM.values(), *_STRONGER.values(), *_ADAPT.values(),
+                                          *_WRONG_LANGUAGE.values(), *_REFERENCES.values())]
+    return any(name[:ECHO_PREFIX] in text for text in said)
+
+
 def is_excluded(name: str, excluded: Sequence[str]) -> bool:
     return any(similar_title(name, x) for x in excluded)
 
@@ -242,10 +262,14 @@ async def recommend(chat: ChatModel, request: RecommendRequest | dict[str, objec
         if is_excluded(answer.recipe_name, req.except_recipe):
             rejected.append(answer.recipe_name)
             continue
-        if in_language(answer, language) or attempt == MAX_ATTEMPTS:
+        if echoes_instruction(answer):
+            if attempt < MAX_ATTEMPTS:
+                continue  # asked again as before, sampled wider
+            answer = wrong or answer  # a real dish in another language beats our own words back
+        ok = in_language(answer, language) and not echoes_instruction(answer)
+        if ok or attempt == MAX_ATTEMPTS:
             # A valid, allowed dish in another language beats no answer on the last try; `language_ok` says so.
-            return Recommendation(answer, language, tuple(grounding), attempt, repaired, tuple(rejected),
-                                  in_language(answer, language))
+            return Recommendation(answer, language, tuple(grounding), attempt, repaired, tuple(rejected), ok)
         wrong = answer
     raise Unavailable("The model kept proposing an excluded recipe", key="pantry_recommend_excluded",
                       details={"rejected": rejected})
@@ -271,7 +295,8 @@ async def stream_recommend(chat: ChatModel, request: RecommendRequest | dict[str
         yield {"delta": delta}
     try:
         answer = RecommendAnswer.model_validate(validate(parse_json("".join(pieces)), RecommendAnswer))
-        if not is_excluded(answer.recipe_name, req.except_recipe) and in_language(answer, language):
+        if (not is_excluded(answer.recipe_name, req.except_recipe) and in_language(answer, language)
+                and not echoes_instruction(answer)):
             yield {"result": Recommendation(answer, language, tuple(grounding)).as_dict()}
             return
     except (ValueError, LlmUnavailable):

@@ -14,6 +14,7 @@ from boda.apps.pantry.recipes_recommend import (
     RecommendAnswer,
     RecommendRequest,
     build_messages,
+    echoes_instruction,
     is_excluded,
     language_of,
     recommend,
@@ -191,3 +192,23 @@ def test_an_answer_in_the_wrong_language_is_asked_again_in_the_language_asked(fa
     fake.script += [answer(english)] * 3  # it never learns: the allowed dish comes back, flagged
     stubborn = run_sync(recommend(model(fake), REQUEST))
     assert stubborn.attempts == 3 and not stubborn.language_ok and not stubborn.as_dict()["language_ok"]
+
+
+def test_an_answer_that_writes_the_instruction_back_is_not_taken_for_korean(fake: ChatServer) -> None:
+    # SmolLM2, asked to rewrite its English dish in Korean, wrote "방금 답은 한국어…" back: Hangul, not a dish.
+    english = {"recipe_name": "Pork Belly Rice Bowl", "recipe_ingredients": ["pork belly", "onion"],
+               "recipes": ["Grill the pork.", "Serve on rice."]}
+    echoes = [{"recipe_name": "방금 답은 한국어가 아닙니다", "recipe_ingredients": ["삼겹살"],
+               "recipes": ["방금 답은 한국어"]},
+              {"recipe_name": "참고 레시피 (Pork)", "recipe_ingredients": ["삼겹살"],
+               "recipes": ["참고 레시피를 본다"]}]
+    assert all(echoes_instruction(RecommendAnswer.model_validate(e)) for e in echoes)
+    assert not echoes_instruction(RecommendAnswer.model_validate(GOOD))
+    assert not echoes_instruction(RecommendAnswer.model_validate({**english, "recipe_name": "Never Fail Pie"}))
+    fake.script += [answer(english), *(answer(e) for e in echoes)]
+    result = run_sync(recommend(model(fake), REQUEST))
+    assert result.answer.recipe_name == "Pork Belly Rice Bowl" and result.attempts == 3 and not result.language_ok
+    fake.reset()
+    fake.script += [answer(echoes[1]), answer(GOOD)]  # an echo first: asked again, the real dish taken
+    result = run_sync(recommend(model(fake), REQUEST))
+    assert result.answer.recipe_name == "삼겹살 덮밥" and result.attempts == 2 and result.language_ok
