@@ -34,7 +34,7 @@ def train_digits_command(
         typer.Option(help="Folder with the MNIST IDX .gz files (default: $BODA_VISION__MNIST_DIR, "
                      "else the copy carried in the package)"),
     ] = None,
-    epochs: Annotated[int, typer.Option(min=1)] = 16,
+    epochs: Annotated[int, typer.Option(min=1)] = 8,
     seed: int = 1234,
     batch_size: Annotated[int, typer.Option(min=1)] = 128,
     device: Annotated[str, typer.Option(help="torch device: cpu, cuda, cuda:1 ...")] = "cpu",

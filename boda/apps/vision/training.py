@@ -39,8 +39,6 @@ SCALE_RANGE = (0.85, 1.1)
 MAX_SHEAR = 0.3
 MAX_SHIFT_PX = 2.0
 STROKE_CHANGE_P = 0.3
-ELASTIC_P, ELASTIC_PX = 0.5, 1.2  # a smooth random warp (Simard et al. 2003), up to ~1.2 px
-LOW_RES_P, LOW_RES_SIZES = 0.25, (9, 11, 14)  # 28 px drawn at these sizes, then binarised as the reader does
 
 
 def train_digits(
@@ -228,15 +226,10 @@ def _fit(
 
 
 def augment(x: Any, rng: Any) -> Any:
-    """Random affine (rotation, scale, shear, shift), elastic warp, pen width and low resolution.
+    """Random affine (rotation, scale, shear, shift) and stroke-width change.
 
     Parameters are drawn on the CPU from `rng`, so a seed gives the same
-    augmentations on any device. Lighting, shadows, paper texture, noise and
-    polarity are not here on purpose: the reader turns every picture into an
-    anti-aliased binary ink mask before the CNN sees it (`boda.ai.digits`), so
-    those are the page pipeline's work and its benchmark's (`bench/digits_pages.py`).
-    What does reach the CNN is the shape of the mask: slant, wobble, pen width,
-    and the blocky outline of a digit scanned at a few pixels and enlarged.
+    augmentations on any device.
     """
     import math
 
@@ -247,9 +240,6 @@ def augment(x: Any, rng: Any) -> Any:
 
     def uniform(low: float, high: float) -> Any:
         return (torch.rand(n, generator=rng) * (high - low) + low).to(x.device)
-
-    def chosen(p: float) -> Any:
-        return (torch.rand(n, generator=rng) < p).to(x.device).view(n, 1, 1, 1)
 
     angle = uniform(-MAX_ROTATION_DEG, MAX_ROTATION_DEG) * (math.pi / 180)
     scale = uniform(*SCALE_RANGE)
@@ -266,11 +256,6 @@ def augment(x: Any, rng: Any) -> Any:
         dim=1,
     )
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    # Elastic: a coarse random displacement field, smoothly enlarged, added to the grid.
-    coarse = (torch.rand(n, 2, 4, 4, generator=rng) * 2 - 1).to(x.device)
-    field = F.interpolate(coarse, size=tuple(x.shape[-2:]), mode="bicubic", align_corners=True)
-    elastic = chosen(ELASTIC_P).view(n, 1, 1, 1) * (ELASTIC_PX * 2 / x.shape[-1])
-    grid = grid + field.permute(0, 2, 3, 1) * elastic
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
     # Thicker or thinner pen: blend towards a 3x3 dilation or erosion.
@@ -282,18 +267,6 @@ def augment(x: Any, rng: Any) -> Any:
     erode = ((change >= STROKE_CHANGE_P / 2) & (change < STROKE_CHANGE_P)).view(n, 1, 1, 1)
     x = torch.where(dilate, x + amount * (thicker - x), x)
     x = torch.where(erode, x + 0.7 * amount * (thinner - x), x)
-
-    # Low resolution: drawn at a few pixels, enlarged, thresholded and anti-aliased as the reader's mask is.
-    low = chosen(LOW_RES_P)
-    pick = torch.randint(len(LOW_RES_SIZES), (n,), generator=rng).to(x.device).view(n, 1, 1, 1)
-    side = x.shape[-1]
-    for i, size in enumerate(LOW_RES_SIZES):
-        coarse_x = F.interpolate(F.interpolate(x, size=(size, size), mode="area"), size=(side, side),
-                                 mode="bilinear", align_corners=False)
-        # relative to the darkest ink, so a thin digit at 9 px keeps its strokes rather than vanishing
-        binary = (coarse_x > 0.45 * coarse_x.amax(dim=(2, 3), keepdim=True)).float()
-        smooth = F.avg_pool2d(F.pad(binary, (1, 1, 1, 1)), 3, stride=1) * 0.5 + binary * 0.5
-        x = torch.where(low & (pick == i), smooth, x)
     return x.clamp_(0, 1)
 
 
