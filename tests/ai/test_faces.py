@@ -398,3 +398,33 @@ def test_centerface_confirms_doubtful_yunet_faces(cache_dir: Path, centerface: C
     assert not checked.confirmed(load("coffee.jpg"), Face((300, 100, 60, 70), 0.55))  # the cup: no face
     assert not checked.confirmed(astronaut, Face((400, 400, 60, 70), 0.55))  # beside the face, not on it
     assert build_face_detector("yunet", cache_dir=cache_dir).verifier is not None  # type: ignore[union-attr]
+
+
+def _bench_photo(seed: int, index: int) -> np.ndarray:
+    """One composed photo of bench/faces.py (real faces on a real background, true boxes known)."""
+    from bench.faces import compose, face_crops
+
+    rng, crops = np.random.default_rng(seed), face_crops()
+    for _ in range(index):
+        compose(rng, crops)
+    return compose(rng, crops)[0]
+
+
+def test_a_small_face_yunet_doubts_is_kept_on_centerfaces_word(cache_dir: Path, centerface: CenterFaceDetector
+                                                                 ) -> None:
+    image = _bench_photo(7, 6)  # a 30 px face YuNet scores 0.34: below the threshold on its own
+    alone = YuNetDetector(cache_dir=cache_dir)
+    checked = YuNetDetector(cache_dir=cache_dir, verifier=centerface)
+    truth = (490, 375, 30, 36)
+    assert best_iou(alone.detect(image), truth) < 0.4
+    found = [f for f in checked.detect(image) if iou(f.box, truth) >= 0.4]
+    assert len(found) == 1 and found[0].score >= 0.5  # CenterFace's own score, at the caller's threshold
+    assert len(checked.detect(image)) == 3  # every face, nothing else
+
+
+def test_a_weak_candidate_round_a_face_does_not_swallow_it(cache_dir: Path, centerface: CenterFaceDetector) -> None:
+    # A 0.3-0.5 box larger than the face around it was rejected by CenterFace, but had already hidden the
+    # real face (0.94) as "a part of its head": the second opinions now come first.
+    image = _bench_photo(303, 26)
+    checked = YuNetDetector(cache_dir=cache_dir, verifier=centerface)
+    assert best_iou(checked.detect(image), (17, 31, 32, 36)) >= 0.4
