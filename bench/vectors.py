@@ -113,10 +113,14 @@ def numpy_engine(x: np.ndarray, tmp: Path) -> Engine:
     return search, allowed, lambda: None
 
 
+EF_SEARCH = [128]  # the embedded store's ef at query time; --ef-search measures several on one build
+
+
 def embedded_engine(x: np.ndarray, tmp: Path) -> Engine:
     from boda.core.vectors import EmbeddedVectorStore
 
-    store = EmbeddedVectorStore(tmp / "vectors")
+    store = EmbeddedVectorStore(tmp / "vectors", ef_search=EF_SEARCH[0])
+    embedded_engine.store = store  # type: ignore[attr-defined]  # main() sets its ef for the sweep
     names = [f"{i:08d}" for i in range(len(x))]
     for start in range(0, len(x), 20_000):
         store.upsert(SPACE, names[start:start + 20_000], x[start:start + 20_000])
@@ -238,7 +242,10 @@ def main() -> None:
     parser.add_argument("--engines", default=",".join(ENGINES))
     parser.add_argument("--build-limit", type=float, default=300.0, help="seconds an engine may take to build")
     parser.add_argument("--threads", type=int, default=2, help="FAISS/OpenMP threads while building")
+    parser.add_argument("--ef-search", default="128",
+                        help="embedded engine: ef values measured on one build, e.g. 128,256,512")
     args = parser.parse_args()
+    EF_SEARCH[:] = [int(v) for v in args.ef_search.split(",")]
     import faiss
 
     faiss.omp_set_num_threads(args.threads)
@@ -274,18 +281,24 @@ def main() -> None:
             if name == "pgvector":
                 mem = float("nan")  # lives in the server process
             sample = q if n < 1_000_000 or name != "numpy" else q[:50]
-            found, p50, p95 = timed(search, sample)
-            rec = recall(found, truth[: len(sample)])
-            if name == "numpy":
-                numpy_p50 = p50
-            ratio = f"{numpy_p50 / p50:.1f}" if numpy_p50 else "-"
-            line = (f"{n:>8} {name:<11} {build:>8.1f} {p50:>7.2f} {p95:>7.2f} {rec:>9.3f} {ratio:>7} {mem:>7.0f} |")
-            if search_allowed is not None:
-                found_a, a50, a95 = timed(lambda v, f=search_allowed, r=subset: f(v, r), q[:50])
-                leak = any(set(f) - set(subset.tolist()) for f in found_a)
-                line += f" {a50:>16.2f} {a95:>6.2f} {recall(found_a, truth_sub[:50]):>6.3f}"
-                line += "  LEAK!" if leak else ""
-            print(line, flush=True)
+            for ef in EF_SEARCH if name == "embedded" else [0]:
+                label = name
+                if name == "embedded":
+                    embedded_engine.store.ef_search = ef  # type: ignore[attr-defined]
+                    label = f"{name} ef{ef}" if len(EF_SEARCH) > 1 else name
+                found, p50, p95 = timed(search, sample)
+                rec = recall(found, truth[: len(sample)])
+                if name == "numpy":
+                    numpy_p50 = p50
+                ratio = f"{numpy_p50 / p50:.1f}" if numpy_p50 else "-"
+                line = (f"{n:>8} {label:<11} {build:>8.1f} {p50:>7.2f} {p95:>7.2f} {rec:>9.3f} {ratio:>7} "
+                        f"{mem:>7.0f} |")
+                if search_allowed is not None:
+                    found_a, a50, a95 = timed(lambda v, f=search_allowed, r=subset: f(v, r), q[:50])
+                    leak = any(set(f) - set(subset.tolist()) for f in found_a)
+                    line += f" {a50:>16.2f} {a95:>6.2f} {recall(found_a, truth_sub[:50]):>6.3f}"
+                    line += "  LEAK!" if leak else ""
+                print(line, flush=True)
             close()
             shutil.rmtree(tmp, ignore_errors=True)
         del x
