@@ -245,8 +245,7 @@ def _trained_tokenizer(path: Path) -> None:
 
 
 def test_a_multilingual_text_tower_reads_its_tokenizer_json_with_padding_mask_and_truncation(tmp_path: Path) -> None:
-    pytest.importorskip("tokenizers", reason="the clip-multilingual extra (installed by make test)")
-    from tokenizers import Tokenizer
+    from tokenizers import Tokenizer  # the clip-multilingual extra, part of dev: make test installs it
 
     folder = tmp_path / "mclip"
     _trained_tokenizer(folder / "textual" / "tokenizer.json")
