@@ -37,6 +37,8 @@ def train_digits_command(
     epochs: Annotated[int, typer.Option(min=1)] = 8,
     seed: int = 1234,
     batch_size: Annotated[int, typer.Option(min=1)] = 128,
+    members: Annotated[int, typer.Option(min=1, help="CNNs to train (seeds seed, seed+1, ...) and join "
+                                         "into one ONNX ensemble")] = 1,
     device: Annotated[str, typer.Option(help="torch device: cpu, cuda, cuda:1 ...")] = "cpu",
 ) -> None:
     """Train the digit CNN on MNIST, check it on the test split and export ONNX."""
@@ -60,7 +62,7 @@ def train_digits_command(
     with Progress(*columns, console=console) as bar:
         task = bar.add_task("loading MNIST", total=1.0)
         metrics = train_digits(
-            out=out, data_dir=data_dir, epochs=epochs, seed=seed, batch_size=batch_size,
+            out=out, data_dir=data_dir, epochs=epochs, seed=seed, batch_size=batch_size, members=members,
             device=device, progress=lambda done, message: bar.update(task, completed=done,
                                                                      description=message),
         )

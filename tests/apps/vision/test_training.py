@@ -70,6 +70,28 @@ def test_one_epoch_trains_exports_and_writes_metrics(
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
 
+def test_members_join_into_one_graph_reading_the_mean_of_the_lone_models(
+    trained: tuple[Path, dict[str, Any], list[float]], tiny_mnist: Path, tmp_path: Path
+) -> None:
+    lone_first, _, _ = trained  # seed 7
+    lone_second = tmp_path / "seed8.onnx"
+    train_digits(out=lone_second, data_dir=tiny_mnist, epochs=1, seed=8, batch_size=64)
+    ensemble = tmp_path / "ensemble" / "digits_cnn.onnx"
+    fractions: list[float] = []
+    metrics = train_digits(out=ensemble, data_dir=tiny_mnist, epochs=1, seed=7, batch_size=64, members=2,
+                           progress=lambda done, _message: fractions.append(done))
+
+    assert [m["seed"] for m in metrics["members"]] == [7, 8]
+    assert metrics["parameters"] == 2 * sum(p.numel() for p in build_model().parameters())
+    assert sorted(p.name for p in ensemble.parent.iterdir()) == ["digits_cnn.json", "digits_cnn.onnx"]
+    assert fractions[-1] == 1.0 and fractions == sorted(fractions)
+    images, labels = load_mnist("test", tiny_mnist)
+    # Each member is exactly the model its seed trains alone, and the one file reads their mean.
+    expected = (DigitReader(lone_first).classify(images) + DigitReader(lone_second).classify(images)) / 2
+    np.testing.assert_allclose(DigitReader(ensemble).classify(images), expected, atol=1e-5)
+    assert metrics["test_accuracy"] == pytest.approx(float((expected.argmax(axis=1) == labels).mean()), abs=1e-6)
+
+
 def test_cli_retrains_the_same_model_into_the_models_folder(
     trained: tuple[Path, dict[str, Any], list[float]], tiny_mnist: Path, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
