@@ -4,8 +4,9 @@
     python bench/vectors.py --sizes 1000000 --engines embedded,faiss-ivf --build-limit 900
 
 Engines: `numpy` (exact, the baseline every ratio is against), `embedded` (Boda's
-EmbeddedVectorStore: FAISS HNSW M=32, ef 128, through the store's own code, fsynced log
-included), `faiss-ivf` (IVF-Flat, nprobe 32), `usearch` (HNSW, connectivity 16), `sqlite-vec`
+EmbeddedVectorStore: FAISS HNSW M=32, efConstruction 128, ef 256 unless --ef-construction and
+--ef-search say otherwise, through the store's own code, fsynced log included),
+`faiss-ivf` (IVF-Flat, nprobe 32), `usearch` (HNSW, connectivity 16), `sqlite-vec`
 (vec0, exact scan), `pgvector` (Boda's PgVectorStore on a private PostgreSQL 16 from pgserver).
 
 The data are not uniform noise (in 512-d every point is then as far as every other and no
@@ -113,13 +114,14 @@ def numpy_engine(x: np.ndarray, tmp: Path) -> Engine:
     return search, allowed, lambda: None
 
 
-EF_SEARCH = [128]  # the embedded store's ef at query time; --ef-search measures several on one build
+EF_SEARCH = [256]  # the embedded store's ef at query time; --ef-search measures several on one build
+EF_CONSTRUCTION = [128]  # the embedded store's graph quality at build time (--ef-construction)
 
 
 def embedded_engine(x: np.ndarray, tmp: Path) -> Engine:
     from boda.core.vectors import EmbeddedVectorStore
 
-    store = EmbeddedVectorStore(tmp / "vectors", ef_search=EF_SEARCH[0])
+    store = EmbeddedVectorStore(tmp / "vectors", ef_search=EF_SEARCH[0], ef_construction=EF_CONSTRUCTION[0])
     embedded_engine.store = store  # type: ignore[attr-defined]  # main() sets its ef for the sweep
     names = [f"{i:08d}" for i in range(len(x))]
     for start in range(0, len(x), 20_000):
@@ -242,10 +244,12 @@ def main() -> None:
     parser.add_argument("--engines", default=",".join(ENGINES))
     parser.add_argument("--build-limit", type=float, default=300.0, help="seconds an engine may take to build")
     parser.add_argument("--threads", type=int, default=2, help="FAISS/OpenMP threads while building")
-    parser.add_argument("--ef-search", default="128",
+    parser.add_argument("--ef-search", default="256",
                         help="embedded engine: ef values measured on one build, e.g. 128,256,512")
+    parser.add_argument("--ef-construction", type=int, default=128, help="embedded engine: graph build beam")
     args = parser.parse_args()
     EF_SEARCH[:] = [int(v) for v in args.ef_search.split(",")]
+    EF_CONSTRUCTION[:] = [args.ef_construction]
     import faiss
 
     faiss.omp_set_num_threads(args.threads)

@@ -269,7 +269,7 @@ class VectorsSettings(BaseModel):
         "with the vector extension, else embedded).",
     )
     ef_search: int = Field(
-        default=128, ge=8, le=1000, description="HNSW search beam: higher finds the true nearest more often, slower.",
+        default=256, ge=8, le=1000, description="HNSW search beam: higher finds the true nearest more often, slower.",
     )
 
 

@@ -45,8 +45,9 @@ def pg_engine(pgvector_url: str) -> Iterator[Engine]:
 @pytest.fixture(params=["embedded", pytest.param("pgvector", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
     if request.param == "embedded":
-        # exact_limit small, so the HNSW path (and its in-search filter) runs on test-sized spaces
-        made: VectorStore = EmbeddedVectorStore(tmp_path / "vectors", exact_limit=50)
+        # exact_limit small and filtered beams free, so the HNSW path (and its in-search filter) runs
+        # on test-sized spaces
+        made: VectorStore = EmbeddedVectorStore(tmp_path / "vectors", exact_limit=50, visit_cost=0)
     else:
         made = PgVectorStore(request.getfixturevalue("pg_engine"), exact_limit=50)
     yield made
