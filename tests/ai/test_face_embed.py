@@ -122,7 +122,11 @@ def test_crop_and_vector_match_opencvs_own_sface(detector: CenterFaceDetector, e
     their_crop = reference.alignCrop(image, row)
     (our_crop,) = embedder.crops(image, [face])
     assert our_crop.shape == (112, 112, 3)
-    assert np.abs(our_crop.astype(int) - their_crop.astype(int)).max() <= 1
+    # The same warp up to interpolation rounding: with opencv-python-headless 4.14.0.94, alignCrop
+    # puts 3 of these 37,632 values 2 levels apart (the release this test was written on: at most 1);
+    # a wrong transform differs by far more.
+    difference = np.abs(our_crop.astype(int) - their_crop.astype(int))
+    assert difference.max() <= 2 and np.count_nonzero(difference > 1) <= 0.001 * difference.size
     theirs = reference.feature(their_crop).ravel()
     ours = embedder.embed(image, [face])[0].vector
     assert ours.shape == (DIM,) and ours.dtype == np.float32
