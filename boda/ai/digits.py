@@ -409,8 +409,8 @@ def focused_ink_mask(image: np.ndarray) -> Focus:
     (with a margin) and thresholded again at up to full resolution.
     """
     mask, ink, scale = ink_picture(image)
-    whole_picture = Focus(mask, ink, scale, (0, 0), np.shape(image))
     shape = np.shape(image)
+    whole_picture = Focus(mask, ink, scale, (0, 0), shape)
     if scale >= 1.0:
         return whole_picture
     _, blobs = _components(mask)

@@ -162,6 +162,7 @@ def join_members(paths: list[Path], out: Path, *, sample: np.ndarray) -> float:
     import onnx
     from onnx import compose, helper
 
+    from boda.ai.digits import softmax
     from boda.ai.onnx import OnnxModel, OnnxOptions
 
     nodes, initializers, value_info, probabilities = [], [], [], []
@@ -186,14 +187,9 @@ def join_members(paths: list[Path], out: Path, *, sample: np.ndarray) -> float:
     onnx.save(model, str(tmp))
     cpu = OnnxOptions(providers=("CPUExecutionProvider",))
     x = to_input(sample)
-    expected = np.mean([_softmax(OnnxModel(p, cpu).run({INPUT_NAME: x})[0]) for p in paths], axis=0)
-    actual = _softmax(OnnxModel(tmp, cpu).run({INPUT_NAME: x})[0])
-    max_diff = float(np.abs(actual - expected).max())
-    if max_diff > EXPORT_TOLERANCE:
-        tmp.unlink()
-        raise RuntimeError(f"Joined ONNX differs from its members by {max_diff:.2e}")
-    os.replace(tmp, out)
-    return max_diff
+    expected = np.mean([softmax(OnnxModel(p, cpu).run({INPUT_NAME: x})[0]) for p in paths], axis=0)
+    actual = softmax(OnnxModel(tmp, cpu).run({INPUT_NAME: x})[0])
+    return _keep_if_close(tmp, out, actual, expected, "Joined ONNX differs from its members")
 
 
 def onnx_accuracy(path: Path, images: np.ndarray, labels: np.ndarray) -> float:
@@ -204,11 +200,6 @@ def onnx_accuracy(path: Path, images: np.ndarray, labels: np.ndarray) -> float:
     predicted = np.concatenate([model.run({INPUT_NAME: to_input(images[i : i + 1000])})[0].argmax(axis=1)
                                 for i in range(0, len(images), 1000)])
     return float((predicted == labels).mean())
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return exp / exp.sum(axis=1, keepdims=True)
 
 
 def parameter_count(model: Any) -> int:
@@ -262,10 +253,15 @@ def export_onnx(model: Any, out: Path, *, sample: np.ndarray) -> float:
     with torch.no_grad():
         expected = cpu_model(x).numpy()
     actual = OnnxModel(tmp, OnnxOptions(providers=("CPUExecutionProvider",))).run({INPUT_NAME: x.numpy()})[0]
+    return _keep_if_close(tmp, out, actual, expected, "ONNX export differs from PyTorch")
+
+
+def _keep_if_close(tmp: Path, out: Path, actual: np.ndarray, expected: np.ndarray, problem: str) -> float:
+    """Move `tmp` to `out` when its outputs match within EXPORT_TOLERANCE, so a bad file never replaces a good one."""
     max_diff = float(np.abs(actual - expected).max())
     if max_diff > EXPORT_TOLERANCE:
         tmp.unlink()
-        raise RuntimeError(f"ONNX export differs from PyTorch by {max_diff:.2e}")
+        raise RuntimeError(f"{problem} by {max_diff:.2e}")
     os.replace(tmp, out)
     return max_diff
 
