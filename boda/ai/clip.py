@@ -36,7 +36,7 @@ import numpy as np
 from PIL import Image
 
 from boda.ai.embed import PhotoFacts
-from boda.ai.onnx import OnnxModel, OnnxOptions
+from boda.ai.onnx import OnnxModel, OnnxOptions, int8_pays
 from boda.ai.registry import Build, register
 from boda.core.errors import InvalidInput, Unavailable
 
@@ -251,7 +251,7 @@ class ClipEmbedder:
     """Separate visual and text ONNX towers; batched; rows L2-normalised; `key` = "clip:<model name>"."""
 
     def __init__(self, folder: Path, *, name: str, vocab: Path, options: OnnxOptions | None = None,
-                 batch_size: int = BATCH_SIZE) -> None:
+                 batch_size: int = BATCH_SIZE, precision: str = "fp32") -> None:
         self.folder = Path(folder)
         self.name = name
         self.key = f"clip:{name}"
@@ -263,7 +263,9 @@ class ClipEmbedder:
         self.dim = int(config["embed_dim"])
         self.preprocess = Preprocess.from_model(config, _read_json(self.folder / "visual" / "preprocess_cfg.json"))
         self.context_length = int(config.get("text_cfg", {}).get("context_length", CONTEXT_LENGTH))
-        self.visual = OnnxModel(self.folder / "visual" / "model.onnx", options)
+        # The image tower does the indexing work; the text tower reads one query at a time and stays fp32.
+        self.int8 = precision == "int8" or (precision == "auto" and int8_pays(options))
+        self.visual = OnnxModel(self.folder / "visual" / "model.onnx", options, int8=self.int8)
         self.textual = OnnxModel(self.folder / "textual" / "model.onnx", options)
         self.vocab = vocab
         self.batch_size = max(1, batch_size)
@@ -297,8 +299,11 @@ class ClipEmbedder:
 
     def embed_images(self, images: Sequence[Image.Image], facts: Sequence[PhotoFacts] | None = None) -> np.ndarray:
         out = np.zeros((len(images), self.dim), np.float32)
-        for start in range(0, len(images), self.batch_size):
-            batch = self.pixels(images[start:start + self.batch_size])
+        # INT8 quantises activations with one scale per run: batched, a photo's vector would shift with its
+        # batch-mates. One photo per run keeps it the photo's own (20 against 16 ms per photo, ViT-B/32).
+        step = 1 if self.int8 else self.batch_size
+        for start in range(0, len(images), step):
+            batch = self.pixels(images[start:start + step])
             out[start:start + len(batch)] = self.visual.run(batch)[0]
         return _normalised(out) if len(images) else out
 
@@ -342,4 +347,4 @@ def model_folder(build: Build, name: str) -> Path:
 def _clip(build: Build) -> ClipEmbedder:
     name = build.settings.ai.clip_model
     return ClipEmbedder(model_folder(build, name), name=name, vocab=build.weights("clip_bpe_vocab"),
-                        options=build.onnx_options())
+                        options=build.onnx_options(), precision=build.settings.ai.clip_precision)

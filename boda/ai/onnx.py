@@ -10,7 +10,9 @@ run holds its own activations, hundreds of MB for a large photo.
 
 from __future__ import annotations
 
+import logging
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -21,6 +23,8 @@ import numpy as np
 import onnxruntime as ort
 
 from boda.core.errors import Unavailable
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -40,11 +44,58 @@ def _providers(preferred: Sequence[str] | None) -> list[str]:
     return chosen or ["CPUExecutionProvider"]
 
 
-class OnnxModel:
-    """A lazily loaded ONNX Runtime session: bounded concurrency, unloaded when idle."""
+def fast_int8() -> bool:
+    """Whether this CPU has int8 dot products (x86 VNNI or AMX, Arm's dot product).
 
-    def __init__(self, path: str | os.PathLike[str], options: OnnxOptions | None = None) -> None:
+    Only there does ONNX Runtime's INT8 MatMul beat fp32: measured on CLIP's
+    ViT-B/32, 2 cores, 2.9x faster with AVX-512 VNNI, a little slower with AVX2 alone.
+    """
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:  # pragma: no cover - numpy 1.x
+        from numpy.core._multiarray_umath import __cpu_features__ as features
+    return any(features.get(flag) for flag in ("AVX512VNNI", "AVX512_SPR", "ASIMDDP"))
+
+
+def int8_pays(options: OnnxOptions | None) -> bool:
+    """INT8 by default only where it is faster: a CPU with int8 dot products, and no GPU to run on."""
+    return fast_int8() and _providers((options or OnnxOptions()).providers) == ["CPUExecutionProvider"]
+
+
+def int8_copy(path: Path) -> Path:
+    """A copy of `path` with its MatMul/Gemm weights in INT8 (dynamic quantisation), made once beside it.
+
+    Made again when the original is newer. Written to a temporary file and
+    renamed, so a reader never sees half a model and two makers do not clash.
+    """
+    target = path.with_name(f"{path.stem}.int8.onnx")
+    if target.is_file() and target.stat().st_mtime >= path.stat().st_mtime:
+        return target
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    started = time.perf_counter()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".int8.onnx", dir=path.parent)
+    os.close(fd)
+    try:
+        quantize_dynamic(path, tmp, op_types_to_quantize=["MatMul", "Gemm"], weight_type=QuantType.QInt8)
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    log.info("quantised %s to INT8 in %.1f s", path, time.perf_counter() - started)
+    return target
+
+
+class OnnxModel:
+    """A lazily loaded ONNX Runtime session: bounded concurrency, unloaded when idle.
+
+    With `int8`, the session runs an INT8 copy of the model (`int8_copy`), made
+    on first load; when the model's folder cannot take it, the model runs as it is.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], options: OnnxOptions | None = None, *,
+                 int8: bool = False) -> None:
         self.path = Path(path)
+        self.int8 = int8
         self.options = options or OnnxOptions()
         self._session: ort.InferenceSession | None = None
         self._lock = threading.Lock()
@@ -78,7 +129,13 @@ class OnnxModel:
         options.intra_op_num_threads = self.options.threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        return ort.InferenceSession(str(self.path), options, providers=_providers(self.options.providers))
+        path = self.path
+        if self.int8:
+            try:
+                path = int8_copy(self.path)
+            except OSError as exc:  # a read-only folder: slower, not broken
+                log.warning("no INT8 copy of %s (%s); running it as it is", self.path, exc)
+        return ort.InferenceSession(str(path), options, providers=_providers(self.options.providers))
 
     @property
     def input_name(self) -> str:

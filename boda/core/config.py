@@ -156,6 +156,10 @@ class AiSettings(BaseModel):
         default="ViT-B-32__openai", description="CLIP model when image_text_embedder = clip (a folder name under "
         "<models_dir>/clip/, or a declared download).",
     )
+    clip_precision: Literal["auto", "fp32", "int8"] = Field(
+        default="auto", description="CLIP's image tower: int8 runs an INT8 copy made once beside the model (about "
+        "3x faster on CPUs with int8 dot products, cosine ~0.9998 to fp32); auto = int8 on such a CPU without a GPU.",
+    )
     text_encoder: str = Field(default="", description="Multilingual text encoder the concepts backend embeds with; "
                               "empty: the first registered.")
     face_embedder: str = Field(default="sface", description="Face embedding provider (people in Album).")

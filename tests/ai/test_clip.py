@@ -22,6 +22,7 @@ from skimage import data
 from boda.ai import catalog
 from boda.ai.catalog import locate
 from boda.ai.clip import BpeTokenizer, ClipEmbedder, Preprocess
+from boda.ai.onnx import OnnxOptions, fast_int8
 from boda.ai.registry import Providers
 from boda.core.errors import Unavailable
 from tests.ai.openclip_reference import export_vit_b_32, open_clip, torchvision_preprocess
@@ -114,6 +115,41 @@ def test_image_embeddings_equal_open_clips(exported: tuple[Any, Path], embedder:
     one_by_one = np.concatenate([embedder.embed_images([i]) for i in images[:2]])
     assert cosine_rows(one_by_one, ours[:2]).min() >= 0.9999
     assert embedder.embed_images([]).shape == (0, 512)
+
+
+def test_the_int8_image_tower_is_made_once_beside_the_model_and_agrees_with_fp32(
+        exported: tuple[Any, Path], embedder: ClipEmbedder) -> None:
+    folder = exported[1] / "clip" / MODEL
+    copy = folder / "visual" / "model.int8.onnx"
+    copy.unlink(missing_ok=True)
+    images = photos()
+    int8 = ClipEmbedder(folder, name=MODEL, vocab=VOCAB, batch_size=4, precision="int8")
+    assert int8.int8 and not embedder.int8 and int8.key == embedder.key  # one index, either precision
+    ours = int8.embed_images(images)
+    assert copy.is_file() and copy.stat().st_size < (folder / "visual" / "model.onnx").stat().st_size / 3
+    fp32 = embedder.embed_images(images)
+    cos = cosine_rows(ours, fp32)
+    assert cos.min() >= 0.999, cos  # INT8 weights: close to fp32, not equal
+    assert np.abs(cos - 1).max() > 1e-7  # and it is really the quantised graph that ran
+    made = copy.stat().st_mtime_ns
+    again = ClipEmbedder(folder, name=MODEL, vocab=VOCAB, precision="int8")
+    np.testing.assert_allclose(again.embed_images(images[1:2]), ours[1:2], atol=1e-6)  # batch-mates do not count
+    assert copy.stat().st_mtime_ns == made  # reused, not made again
+    auto = ClipEmbedder(folder, name=MODEL, vocab=VOCAB, precision="auto", options=OnnxOptions(threads=1))
+    assert auto.int8 == fast_int8()
+
+
+def test_a_model_folder_that_cannot_take_the_int8_copy_runs_fp32(exported: tuple[Any, Path], tmp_path: Path,
+                                                                 embedder: ClipEmbedder) -> None:
+    import shutil
+
+    folder = tmp_path / MODEL
+    shutil.copytree(exported[1] / "clip" / MODEL, folder, ignore=shutil.ignore_patterns("*.int8.onnx"))
+    # A read-only folder cannot be made as root (root writes anyway): a folder where the copy would go fails alike.
+    (folder / "visual" / "model.int8.onnx").mkdir()
+    ours = ClipEmbedder(folder, name=MODEL, vocab=VOCAB, precision="int8").embed_images(photos()[:2])
+    assert sorted(p.name for p in (folder / "visual").iterdir()) == ["model.int8.onnx", "model.onnx"]  # no leftovers
+    assert cosine_rows(ours, embedder.embed_images(photos()[:2])).min() >= 0.99999  # fp32, as it is
 
 
 def test_text_embeddings_equal_open_clips_in_english_and_korean(exported: tuple[Any, Path],
