@@ -225,6 +225,12 @@ def is_excluded(name: str, excluded: Sequence[str]) -> bool:
     return any(similar_title(name, x) for x in excluded)
 
 
+def acceptable(answer: RecommendAnswer, request: RecommendRequest, language: Language) -> bool:
+    """Allowed, in the asked language and the model's own dish: returned as it is, with no other try."""
+    return (not is_excluded(answer.recipe_name, request.except_recipe) and in_language(answer, language)
+            and not echoes_instruction(answer))
+
+
 def _request(data: RecommendRequest | dict[str, object]) -> RecommendRequest:
     if isinstance(data, RecommendRequest):
         return data
@@ -266,7 +272,7 @@ async def recommend(chat: ChatModel, request: RecommendRequest | dict[str, objec
             if attempt < MAX_ATTEMPTS:
                 continue  # asked again as before, sampled wider
             answer = wrong or answer  # a real dish in another language beats our own words back
-        ok = in_language(answer, language) and not echoes_instruction(answer)
+        ok = acceptable(answer, req, language)
         if ok or attempt == MAX_ATTEMPTS:
             # A valid, allowed dish in another language beats no answer on the last try; `language_ok` says so.
             return Recommendation(answer, language, tuple(grounding), attempt, repaired, tuple(rejected), ok)
@@ -295,8 +301,7 @@ async def stream_recommend(chat: ChatModel, request: RecommendRequest | dict[str
         yield {"delta": delta}
     try:
         answer = RecommendAnswer.model_validate(validate(parse_json("".join(pieces)), RecommendAnswer))
-        if (not is_excluded(answer.recipe_name, req.except_recipe) and in_language(answer, language)
-                and not echoes_instruction(answer)):
+        if acceptable(answer, req, language):
             yield {"result": Recommendation(answer, language, tuple(grounding)).as_dict()}
             return
     except (ValueError, LlmUnavailable):
