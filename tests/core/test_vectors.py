@@ -250,3 +250,40 @@ def test_embedded_exact_path_matches_numpy(tmp_path: Path) -> None:
     assert [i for i, _ in store.search(SPACE, q, k=7)] == exact(x, names, q, 10)[3:]
     scores = [s for _, s in store.search(SPACE, q, k=1, allowed=names[:1])]
     assert scores == [pytest.approx(float(unit(x[0]) @ unit(q)), abs=1e-5)]
+
+
+def test_embedded_allowed_rows_follow_adds_deletes_updates_and_reloads(tmp_path: Path) -> None:
+    """Allowed ids are found by their hashes: rows added after the sorted copy, tombstones and
+    updated ids must come out exactly as numpy over the live allowed vectors says."""
+    rng = np.random.default_rng(11)
+    names = ids(3000)
+    x = rng.standard_normal((3000, 16)).astype(np.float32)
+    store = EmbeddedVectorStore(tmp_path / "v", exact_limit=0)
+    store.upsert(SPACE, names[:2000], x[:2000])
+    allowed = set(names[::7])
+
+    def expected(live: dict[str, np.ndarray], q: np.ndarray, k: int) -> list[str]:
+        keys = [n for n in live if n in allowed]
+        return exact(np.stack([live[n] for n in keys]), keys, q, k)
+
+    live = dict(zip(names[:2000], x[:2000], strict=True))
+    q = rng.standard_normal(16)
+    assert [i for i, _ in store.search(SPACE, q, 10, allowed=allowed)] == expected(live, q, 10)  # sorted copy made
+
+    store.upsert(SPACE, names[2000:], x[2000:])  # 1,000 rows after the sorted copy
+    live.update(zip(names[2000:], x[2000:], strict=True))
+    gone = expected(live, q, 4)
+    store.delete(SPACE, gone)
+    for name in gone:
+        del live[name]
+    moved = names[2002]  # allowed: 2002 = 7 x 286
+    live[moved] = np.asarray(q, np.float32)  # updated: now the best match of all
+    store.upsert(SPACE, [moved], live[moved][None])
+    found = [i for i, _ in store.search(SPACE, q, 10, allowed=allowed)]
+    assert found[0] == moved and found == expected(live, q, 10) and not set(found) & set(gone)
+    assert len(store.search(SPACE, q, 5000, allowed=allowed)) == len(allowed & set(live))
+
+    store.snapshot(SPACE)  # compacts the tombstones; a fresh process rebuilds the hashes
+    again = EmbeddedVectorStore(tmp_path / "v", exact_limit=0)
+    assert [i for i, _ in again.search(SPACE, q, 10, allowed=allowed)] == expected(live, q, 10)
+    assert again.search(SPACE, q, 10, allowed={"not-a-stored-id", "another"}) == []
