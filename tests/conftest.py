@@ -19,11 +19,26 @@ from sqlalchemy import create_engine, make_url, text
 from boda.core.config import Settings
 from boda.core.runtime import Runtime
 from boda.web.app import create_app
-from tests.services import azurite_server, pgvector_server, postgres_server, redis_server
+from tests.ai.openai_server import ChatServer, serving
+from tests.services import azurite_server, chromium, pgvector_server, postgres_server, redis_server
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
 PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def chat_server() -> Iterator[ChatServer]:
+    """A local server speaking OpenAI's chat protocol, one per test module (tests script its answers)."""
+    with serving(ChatServer()) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Headless Chromium (Playwright), one per test module; each test opens its own context."""
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="session")

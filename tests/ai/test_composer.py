@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -34,7 +33,7 @@ from boda.ai.composer_templates import TEMPLATES
 from boda.ai.llm import LlmUnavailable, NoChat, OpenAICompatibleChat, _strict_ok, run_sync
 from boda.ai.text_encoders import UseMultilingual
 from boda.core.errors import InvalidInput
-from tests.ai.openai_server import ChatServer, serving
+from tests.ai.openai_server import ChatServer
 
 
 def part(name: str, shape: str = "box", size: Any = (1, 1, 1), position: Any = (0, 0.5, 0), rotation: Any = (0, 0, 0),
@@ -51,16 +50,11 @@ TRUCK = {"title": "빨간 소방차", "parts": [
 ]}
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[ChatServer]:
-    with serving(ChatServer()) as running:
-        yield running
-
 
 @pytest.fixture
-def fake(server: ChatServer) -> ChatServer:
-    server.reset()
-    return server
+def fake(chat_server: ChatServer) -> ChatServer:
+    chat_server.reset()
+    return chat_server
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +62,8 @@ def encoder() -> UseMultilingual:
     return UseMultilingual(threads=1)
 
 
-def model(server: ChatServer) -> OpenAICompatibleChat:
-    return OpenAICompatibleChat(model="text-model", base_url=server.url, api_key="sk-test", timeout_seconds=5.0,
+def model(chat_server: ChatServer) -> OpenAICompatibleChat:
+    return OpenAICompatibleChat(model="text-model", base_url=chat_server.url, api_key="sk-test", timeout_seconds=5.0,
                                 max_retries=0)
 
 

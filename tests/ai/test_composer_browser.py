@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,6 @@ import pytest
 import boda
 from boda.ai.composer import Scene, build_glb
 from boda.ai.composer_templates import TEMPLATES
-from tests.services import chromium
 
 pytestmark = pytest.mark.browser
 VENDOR = Path(boda.__file__).parent / "web" / "static" / "vendor"
@@ -42,11 +40,6 @@ try {
 window.result = {parts, size: size.toArray(), drawn};
 </script></body></html>"""
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
 
 
 def opened_in_three(browser: Any, glb: bytes) -> dict[str, Any]:

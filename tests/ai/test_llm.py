@@ -6,7 +6,6 @@ import asyncio
 import base64
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from boda.ai.llm import (
 from boda.ai.registry import Providers
 from boda.core.config import Settings, masked
 from boda.core.errors import InvalidInput
-from tests.ai.openai_server import ChatServer, free_port, serving
+from tests.ai.openai_server import ChatServer, free_port
 from tests.conftest import png_bytes
 
 RECIPE = {
@@ -46,20 +45,15 @@ RECIPE = {
 GOOD = {"recipe_name": "김치볶음밥", "recipe_ingredients": ["김치", "밥", "달걀"], "recipes": ["볶는다", "올린다"]}
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[ChatServer]:
-    with serving(ChatServer()) as running:
-        yield running
-
 
 @pytest.fixture
-def fake(server: ChatServer) -> ChatServer:
-    server.reset()
-    return server
+def fake(chat_server: ChatServer) -> ChatServer:
+    chat_server.reset()
+    return chat_server
 
 
-def model(server: ChatServer, **overrides: Any) -> OpenAICompatibleChat:
-    options: dict[str, Any] = {"model": "text-model", "vision_model": "vision-model", "base_url": server.url,
+def model(chat_server: ChatServer, **overrides: Any) -> OpenAICompatibleChat:
+    options: dict[str, Any] = {"model": "text-model", "vision_model": "vision-model", "base_url": chat_server.url,
                                "api_key": "sk-test", "timeout_seconds": 5.0, "max_retries": 0}
     return OpenAICompatibleChat(**{**options, **overrides})
 
@@ -428,8 +422,8 @@ def test_every_llm_error_reason_has_korean_text() -> None:
     assert "7초" in translate("ko", "error.llm_rate_limited", retry_after=7, reason="rate_limited")
 
 
-def _sent_image(server: ChatServer) -> bytes:
-    part = next(p for p in server.last["messages"][-1]["content"] if p["type"] == "image_url")
+def _sent_image(chat_server: ChatServer) -> bytes:
+    part = next(p for p in chat_server.last["messages"][-1]["content"] if p["type"] == "image_url")
     return base64.b64decode(part["image_url"]["url"].split(",", 1)[1])
 
 

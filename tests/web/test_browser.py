@@ -13,7 +13,7 @@ import pytest
 
 from boda.web.app import create_app
 from tests.conftest import FIXTURES, PASSWORD, make_settings
-from tests.services import chromium, live_app
+from tests.services import live_app
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(os.environ.get("BODA_SCREENSHOTS", "/tmp/boda-screenshots"))
@@ -27,11 +27,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with live_app(create_app(settings), username="minji", password=PASSWORD) as url:
         yield url
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
 
 
 def logged_in(browser: Any, server: str, locale: str = "en-US") -> Any:

@@ -12,7 +12,7 @@ import pytest
 from boda.web.app import create_app
 from tests.apps.album.images import encode, exif_jpeg, picture
 from tests.conftest import PASSWORD, make_settings
-from tests.services import chromium, live_app
+from tests.services import live_app
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(os.environ.get("BODA_SCREENSHOTS", "/tmp/boda-screenshots"))
@@ -25,11 +25,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                   password=PASSWORD) as url:
         yield url
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
 
 
 def test_upload_browse_favourite_trash_restore(browser: Any, server: str) -> None:

@@ -24,7 +24,7 @@ from boda.apps.album.indexing import queue_stale
 from boda.apps.album.models import Photo
 from boda.core.runtime import Runtime
 from boda.web.app import create_app
-from tests.ai.openai_server import ChatServer, serving
+from tests.ai.openai_server import ChatServer
 from tests.apps.album.images import encode, picture
 from tests.conftest import Account, make_account, make_settings
 
@@ -41,20 +41,15 @@ def sign(words: str) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[ChatServer]:
-    with serving(ChatServer()) as running:
-        yield running
-
 
 @pytest.fixture(scope="module")
-def album(tmp_path_factory: pytest.TempPathFactory, server: ChatServer
+def album(tmp_path_factory: pytest.TempPathFactory, chat_server: ChatServer
           ) -> Iterator[tuple[TestClient, Runtime, Account, Account, dict[str, str]]]:
     tmp = tmp_path_factory.mktemp("album-captions")
     settings = make_settings(
         tmp, f"sqlite:///{tmp / 'boda.db'}",
         ai={"models_dir": tmp / "models", "threads": 1, "downloads": False, "text_encoder": "use-m"},
-        llm={"provider": "openai", "base_url": server.url, "model": "text-model", "vision_model": "vision-model",
+        llm={"provider": "openai", "base_url": chat_server.url, "model": "text-model", "vision_model": "vision-model",
              "api_key": "sk-test", "max_retries": 0, "timeout_seconds": 10})
     with TestClient(create_app(settings)) as client:
         runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
@@ -66,9 +61,9 @@ def album(tmp_path_factory: pytest.TempPathFactory, server: ChatServer
 
 
 @pytest.fixture
-def fake(server: ChatServer) -> ChatServer:
-    server.reset()
-    return server
+def fake(chat_server: ChatServer) -> ChatServer:
+    chat_server.reset()
+    return chat_server
 
 
 def finished(account: Account, job: dict[str, Any], timeout: float = 20.0) -> dict[str, Any]:

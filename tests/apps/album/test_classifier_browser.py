@@ -25,7 +25,7 @@ from boda.web.app import create_app
 from tests.apps.album.test_search import jpeg
 from tests.apps.album.test_search_browser import not_blank
 from tests.conftest import PASSWORD, make_settings
-from tests.services import chromium, live_app
+from tests.services import live_app
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(os.environ.get("BODA_SCREENSHOTS", "/tmp/boda-screenshots"))
@@ -54,11 +54,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             session.commit()
         yield url
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
 
 
 def label(page: Any, names: list[str], as_class: str) -> None:

@@ -19,7 +19,7 @@ from skimage import data as skdata
 from boda.web.app import create_app
 from tests.apps.album.test_search import jpeg, sign
 from tests.conftest import PASSWORD, make_settings
-from tests.services import chromium, live_app
+from tests.services import live_app
 
 pytestmark = pytest.mark.browser
 
@@ -32,11 +32,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with live_app(create_app(settings), username="jiwoo", password=PASSWORD) as url:
         yield url
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
 
 
 def not_blank(path: Path) -> None:

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from boda.web.app import create_app
-from tests.ai.openai_server import ChatServer, serving
+from tests.ai.openai_server import ChatServer
 from tests.apps.pantry.photos import jpeg, labelled
 from tests.conftest import PASSWORD, make_settings
-from tests.services import chromium, live_app
+from tests.services import live_app
 from tests.web.test_browser import SHOTS, check_fits
 
 pytestmark = pytest.mark.browser
@@ -32,27 +32,17 @@ ANSWER = {"recipe_name": "오렌지 삼겹살 볶음",
                       "오렌지즙과 간장을 넣고 윤기 나게 조려 주세요."]}
 
 
-@pytest.fixture(scope="module")
-def chat() -> Iterator[ChatServer]:
-    with serving(ChatServer()) as running:
-        yield running
-
 
 @pytest.fixture(scope="module")
-def server(chat: ChatServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server(chat_server: ChatServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("pantry-done")
     settings = make_settings(tmp, f"sqlite:///{tmp / 'boda.db'}",
                              jobs={"immediate": False, "in_process": True, "workers": 1},
-                             llm={"provider": "openai", "base_url": chat.url, "model": "text-model",
+                             llm={"provider": "openai", "base_url": chat_server.url, "model": "text-model",
                                   "api_key": "sk-test", "max_retries": 0, "timeout_seconds": 10})
     with live_app(create_app(settings), username="minji", password=PASSWORD) as url:
         yield url
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
 
 
 def phone(browser: Any, **options: Any) -> tuple[Any, Any, list[str]]:
@@ -84,7 +74,7 @@ def qty(page: Any, name: str) -> str:
     return page.locator(f"#fridge li.pantry-item:has(.name:text-is('{name}')) .qty").inner_text()
 
 
-def test_the_pantry_story_on_a_phone(browser: Any, server: str, chat: ChatServer, tmp_path: Path) -> None:
+def test_the_pantry_story_on_a_phone(browser: Any, server: str, chat_server: ChatServer, tmp_path: Path) -> None:
     context, page, errors = phone(browser)
     login(page, server, "/pantry")
     page.click("#start-pantry")
@@ -133,8 +123,8 @@ def test_the_pantry_story_on_a_phone(browser: Any, server: str, chat: ChatServer
     assert page.locator("#recipe ol li").count() == 5
 
     # 3. What to cook tonight, asked in Korean, not the dish just imported; the answer streams in.
-    chat.reset()
-    chat.script.append({"content": json.dumps(ANSWER, ensure_ascii=False), "pace": 0.05})
+    chat_server.reset()
+    chat_server.script.append({"content": json.dumps(ANSWER, ensure_ascii=False), "pace": 0.05})
     page.goto(f"{server}/pantry/recommend")
     offered = page.locator("#recommend-form input[name=ingredient]").evaluate_all("els => els.map(e => e.value)")
     assert {"오렌지", "삼겹살", "양파", "원두커피"} <= set(offered)
@@ -168,8 +158,8 @@ def test_the_pantry_story_on_a_phone(browser: Any, server: str, chat: ChatServer
     page.click("#msg.recommendation summary")
     assert json.loads(page.locator("#msg.recommendation pre.json").inner_text()) == ANSWER
     # What the model was asked: the household's ingredients, the exclusion, and the rule, in Korean.
-    assert len(chat.requests) == 1
-    sent = chat.requests[0]["body"]
+    assert len(chat_server.requests) == 1
+    sent = chat_server.requests[0]["body"]
     assert sent["stream"] is True
     asked = json.loads(sent["messages"][1]["content"].split("\n\n")[0])
     assert asked["except_recipe"] == [EXCLUDED]
@@ -206,20 +196,20 @@ def test_the_pantry_story_on_a_phone(browser: Any, server: str, chat: ChatServer
     context.close()
 
 
-def test_the_recommendation_without_javascript(browser: Any, server: str, chat: ChatServer) -> None:
+def test_the_recommendation_without_javascript(browser: Any, server: str, chat_server: ChatServer) -> None:
     """The plain form post: the whole page comes back with the recipe (the hidden field carries the CSRF token)."""
     context, page, errors = phone(browser, java_script_enabled=False)
     login(page, server, "/pantry/recommend")
-    chat.reset()
-    chat.script.append({"content": json.dumps(ANSWER, ensure_ascii=False)})
+    chat_server.reset()
+    chat_server.script.append({"content": json.dumps(ANSWER, ensure_ascii=False)})
     page.fill("#recommend-form input[name=extra]", "삼겹살, 양파")
     page.fill("#recommend-form input[name=exclude]", EXCLUDED)
     page.click("#recommend-form button[type=submit]")
     page.wait_for_selector("#msg.recommendation h2")
     assert page.locator("#msg.recommendation h2").inner_text() == ANSWER["recipe_name"]
     assert page.locator("#recommend-live").is_hidden()
-    asked = json.loads(chat.last["messages"][1]["content"].split("\n\n")[0])
-    assert asked["except_recipe"] == [EXCLUDED] and not chat.last.get("stream")
+    asked = json.loads(chat_server.last["messages"][1]["content"].split("\n\n")[0])
+    assert asked["except_recipe"] == [EXCLUDED] and not chat_server.last.get("stream")
     assert errors == []
     context.close()
 
@@ -232,16 +222,17 @@ def no_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-def test_recommendation_errors_are_said_in_korean(browser: Any, server: str, no_llm: str, chat: ChatServer) -> None:
+def test_recommendation_errors_are_said_in_korean(browser: Any, server: str, no_llm: str,
+                                                  chat_server: ChatServer) -> None:
     """A refusal once the stream has started comes in-band; with no model the stream answers 503: both in Korean."""
     for base, step, said in ((server, {"status": 401, "message": "Incorrect API key provided"},
                               "LLM 서버가 API 키를 거부했습니다."),
                              (no_llm, None, "설정된 LLM이 없습니다.")):
         context, page, errors = phone(browser)
         login(page, base, "/pantry/recommend")
-        chat.reset()
+        chat_server.reset()
         if step:
-            chat.script.append(step)
+            chat_server.script.append(step)
         else:
             assert page.locator("#recommend .alert").inner_text().startswith("언어 모델이 설정되지 않아")
         page.fill("#recommend-form input[name=extra]", "두부, 김치")
@@ -252,7 +243,7 @@ def test_recommendation_errors_are_said_in_korean(browser: Any, server: str, no_
         assert page.locator("#recommend-live").get_attribute("data-state") == "error"
         assert page.locator("#recommend-live").is_hidden()  # no half answer, no spinner left
         assert page.locator("#recommend-form button[type=submit]").is_enabled()  # ask again
-        assert len(chat.requests) == (1 if step else 0)
+        assert len(chat_server.requests) == (1 if step else 0)
         check_fits(page, "/pantry/recommend with an error at 360 px")
         shot(page, "recommend-error" if step else "recommend-off")
         assert [e for e in errors if not e.startswith("503 ")] == []  # the 503 is the answer, not a fault

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from boda.web.app import create_app
-from tests.ai.openai_server import ChatServer, serving
+from tests.ai.openai_server import ChatServer
 from tests.conftest import FIXTURES, PASSWORD, Account, make_account, make_settings
 
 API = "/api/v1/pantry"
@@ -139,11 +139,6 @@ def test_recommend_without_a_model_is_503_with_the_reason(alice: Account) -> Non
     stream = alice.post(f"{API}/recommend/stream", json={"ingredients": ["양파"]})
     assert stream.status_code == 503
 
-
-@pytest.fixture(scope="module")
-def chat_server() -> Iterator[ChatServer]:
-    with serving(ChatServer()) as running:
-        yield running
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,7 +21,7 @@ from boda.apps.pantry.recipes_recommend import (
     stream_recommend,
 )
 from boda.core.errors import InvalidInput, Unavailable
-from tests.ai.openai_server import ChatServer, serving
+from tests.ai.openai_server import ChatServer
 
 GOOD = {"recipe_name": "삼겹살 덮밥", "recipe_ingredients": ["삼겹살", "양파", "대파", "밥", "간장"],
         "recipes": ["양파를 채 썬다.", "삼겹살을 굽는다.", "간장 소스에 조린다.", "밥 위에 올린다."]}
@@ -30,20 +29,15 @@ EXCLUDED = {"recipe_name": "양파조림", "recipe_ingredients": ["양파", "간
 REQUEST = {"ingredients": ["양파", "파", "삼겹살"], "except_recipe": ["양파 조림"]}
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[ChatServer]:
-    with serving(ChatServer()) as running:
-        yield running
-
 
 @pytest.fixture
-def fake(server: ChatServer) -> ChatServer:
-    server.reset()
-    return server
+def fake(chat_server: ChatServer) -> ChatServer:
+    chat_server.reset()
+    return chat_server
 
 
-def model(server: ChatServer) -> OpenAICompatibleChat:
-    return OpenAICompatibleChat(model="text-model", base_url=server.url, api_key="sk-test", timeout_seconds=5.0,
+def model(chat_server: ChatServer) -> OpenAICompatibleChat:
+    return OpenAICompatibleChat(model="text-model", base_url=chat_server.url, api_key="sk-test", timeout_seconds=5.0,
                                 max_retries=0)
 
 

@@ -21,7 +21,7 @@ from boda.core.config import Settings
 from boda.core.models import Job, StoredFile
 from boda.core.runtime import Runtime
 from boda.web.app import create_app
-from tests.ai.openai_server import ChatServer, serving
+from tests.ai.openai_server import ChatServer
 from tests.apps.pantry.photos import COFFEE, jpeg, labelled, scene
 from tests.conftest import Account, make_account, make_settings
 
@@ -203,19 +203,14 @@ def test_confirm_checks_its_list(client: TestClient, runtime: Runtime, alice: Ac
 
 # --- the chat model ----------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[ChatServer]:
-    with serving(ChatServer()) as running:
-        yield running
-
 
 @pytest.fixture(scope="module")
-def with_llm(tmp_path_factory: pytest.TempPathFactory, server: ChatServer
+def with_llm(tmp_path_factory: pytest.TempPathFactory, chat_server: ChatServer
              ) -> Iterator[tuple[TestClient, Runtime, Account, str]]:
     tmp = tmp_path_factory.mktemp("pantry-llm")
     settings = make_settings(
         tmp, f"sqlite:///{tmp / 'boda.db'}",
-        llm={"provider": "openai", "base_url": server.url, "model": "text-model", "vision_model": "vision-model",
+        llm={"provider": "openai", "base_url": chat_server.url, "model": "text-model", "vision_model": "vision-model",
              "api_key": "sk-test", "max_retries": 0, "timeout_seconds": 10})
     with TestClient(create_app(settings)) as client:
         runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
@@ -223,13 +218,13 @@ def with_llm(tmp_path_factory: pytest.TempPathFactory, server: ChatServer
         yield client, runtime, alice, household(alice)
 
 
-def test_the_chat_model_lists_ingredients_as_json_and_they_merge(with_llm: tuple, server: ChatServer) -> None:
+def test_the_chat_model_lists_ingredients_as_json_and_they_merge(with_llm: tuple, chat_server: ChatServer) -> None:
     _, _, alice, hid = with_llm
-    server.reset()
+    chat_server.reset()
     said = {"ingredients": [{"name_ko": "오렌지", "name_en": "orange", "confidence": 0.95},
                             {"name_ko": "대파", "name_en": "green onion", "confidence": 0.7},
                             {"name_ko": "자부티카바", "name_en": "jabuticaba", "confidence": 0.4}]}
-    server.script.append({"content": json.dumps(said)})
+    chat_server.script.append({"content": json.dumps(said)})
     job = upload(alice, jpeg(scene([("orange", 200, 80, 240)])), hid).json()
     body = alice.get(f"{API}/recognitions/{job['id']}").json()
     assert body["status"] == "succeeded" and body["errors"] == {}
@@ -241,17 +236,17 @@ def test_the_chat_model_lists_ingredients_as_json_and_they_merge(with_llm: tuple
     assert names["대파"]["box"] is None and names["대파"]["name_en"] == "green onion, large (daepa)"  # the table's
     assert names["자부티카바"]["known"] is False and names["자부티카바"]["name_en"] == "jabuticaba"  # offered as said
     assert "llm:vision-model" in body["seconds"]
-    sent = server.last
+    sent = chat_server.last
     assert sent["model"] == "vision-model" and sent["response_format"]["type"] == "json_schema"
     content = sent["messages"][-1]["content"]
     assert any(part.get("type") == "image_url" for part in content)
     assert "JSON" in next(part["text"] for part in content if part.get("type") == "text")
 
 
-def test_a_failing_chat_model_leaves_the_offline_answer(with_llm: tuple, server: ChatServer) -> None:
+def test_a_failing_chat_model_leaves_the_offline_answer(with_llm: tuple, chat_server: ChatServer) -> None:
     _, _, alice, hid = with_llm
-    server.reset()
-    server.script.append({"status": 500, "message": "the GPU fell over"})
+    chat_server.reset()
+    chat_server.script.append({"status": 500, "message": "the GPU fell over"})
     job = upload(alice, jpeg(scene([("apple", 200, 80, 240)])), hid).json()
     body = alice.get(f"{API}/recognitions/{job['id']}").json()
     assert body["status"] == "succeeded"
@@ -308,18 +303,18 @@ def test_a_receipt_photo_is_read_into_candidates_with_amounts(client: TestClient
                       data={"household_id": hid}).status_code == 415
 
 
-def test_the_chat_model_reads_the_receipt_text(with_llm: tuple, server: ChatServer) -> None:
+def test_the_chat_model_reads_the_receipt_text(with_llm: tuple, chat_server: ChatServer) -> None:
     from tests.apps.pantry.photos import receipt
 
     _, _, alice, hid = with_llm
-    server.reset()
+    chat_server.reset()
     said = {"items": [{"name_ko": "두부", "name_en": "tofu", "quantity": 300, "unit": "g", "confidence": 0.9}]}
-    server.script.append({"content": json.dumps(said)})
+    chat_server.script.append({"content": json.dumps(said)})
     job = alice.post(f"{API}/receipts", files={"file": ("receipt.png", jpeg(receipt()), "image/jpeg")},
                      data={"household_id": hid}).json()
     body = alice.get(f"{API}/recognitions/{job['id']}").json()
     tofu = {c["name_ko"]: c for c in body["candidates"]}["두부"]
     assert (tofu["quantity"], tofu["unit"]) in {(300, "g")}
     assert any(s["source"] == "llm:text-model" for s in tofu["sources"])
-    prompt = server.last["messages"][-1]["content"]
+    prompt = chat_server.last["messages"][-1]["content"]
     assert isinstance(prompt, str) and "BANANA" in prompt  # the OCR text, not the photo

@@ -17,9 +17,9 @@ from PIL import Image
 
 from boda.apps.studio import formats
 from boda.web.app import create_app
-from tests.ai.openai_server import ChatServer, serving
+from tests.ai.openai_server import ChatServer
 from tests.conftest import PASSWORD, make_settings
-from tests.services import chromium, live_app
+from tests.services import live_app
 from tests.web.test_browser import SHOTS, check_fits
 
 pytestmark = pytest.mark.browser
@@ -38,29 +38,19 @@ SCENE = {"title": "Fire truck toy", "parts": [
       for i, (x, z) in enumerate([(0.7, 0.45), (0.7, -0.45), (-0.7, 0.45), (-0.7, -0.45)])]]}
 
 
-@pytest.fixture(scope="module")
-def chat() -> Iterator[ChatServer]:
-    with serving(ChatServer()) as running:
-        yield running
-
 
 @pytest.fixture(scope="module")
-def server(chat: ChatServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server(chat_server: ChatServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("studio-live")
     settings = make_settings(tmp, f"sqlite:///{tmp / 'boda.db'}",
                              jobs={"immediate": False, "in_process": True, "workers": 2, "heavy_workers": 1,
                                    "progress_interval": 0},
                              studio={"poll_seconds": 0.2},
-                             llm={"provider": "openai", "base_url": chat.url, "model": "text-model",
+                             llm={"provider": "openai", "base_url": chat_server.url, "model": "text-model",
                                   "api_key": "sk-test", "max_retries": 0, "timeout_seconds": 10})
     with live_app(create_app(settings), username="haneul", password=PASSWORD) as url:
         yield url
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
 
 
 def watch_csp(context: Any, page: Any) -> list[str]:
@@ -76,10 +66,10 @@ def canvas_pixels(page: Any) -> np.ndarray:
                       np.int32)
 
 
-def test_from_a_sentence_to_a_scored_published_model(browser: Any, server: str, chat: ChatServer,
+def test_from_a_sentence_to_a_scored_published_model(browser: Any, server: str, chat_server: ChatServer,
                                                      tmp_path: Path) -> None:
-    chat.reset()
-    chat.script = [{"content": ENHANCED}, {"content": json.dumps(SCENE)}]
+    chat_server.reset()
+    chat_server.script = [{"content": ENHANCED}, {"content": json.dumps(SCENE)}]
     context = browser.new_context(locale="ko-KR", viewport={"width": 1280, "height": 900}, accept_downloads=True)
     page = context.new_page()
     refused = watch_csp(context, page)
@@ -104,7 +94,7 @@ def test_from_a_sentence_to_a_scored_published_model(browser: Any, server: str, 
     model_id = page.url.rsplit("/", 1)[-1]
     assert page.locator("[data-testid=model-enhanced]").text_content() == ENHANCED
     # The composer was given the enhanced prompt.
-    assert "사다리" in json.dumps(chat.requests[-1]["body"]["messages"], ensure_ascii=False)
+    assert "사다리" in json.dumps(chat_server.requests[-1]["body"]["messages"], ensure_ascii=False)
 
     # The viewer renders the red truck, and dragging orbits it.
     page.wait_for_selector(".studio-viewer.is-ready", timeout=60_000)  # its first frame is drawn

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,7 +23,7 @@ from boda.apps.studio.enhance import (
     temperatures,
 )
 from boda.core.errors import InvalidInput
-from tests.ai.openai_server import ChatServer, free_port, serving
+from tests.ai.openai_server import ChatServer, free_port
 
 KO_ANSWER = ("빨간색 소방차 장난감, 둥근 모서리의 귀여운 로우폴리 스타일, 광택 있는 플라스틱 재질, 은색 사다리와 "
              "검은 고무 바퀴 여섯 개, 앞쪽 범퍼와 경광등, 깔끔한 PBR 텍스처, 정면과 측면이 잘 보이는 단일 오브젝트.")
@@ -32,20 +31,15 @@ EN_ANSWER = ("A red toy fire truck in a cute low-poly style with rounded edges, 
              "six black rubber wheels, a front bumper and a light bar, clean PBR textures, a single object.")
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[ChatServer]:
-    with serving(ChatServer()) as running:
-        yield running
-
 
 @pytest.fixture
-def fake(server: ChatServer) -> ChatServer:
-    server.reset()
-    return server
+def fake(chat_server: ChatServer) -> ChatServer:
+    chat_server.reset()
+    return chat_server
 
 
-def model(server: ChatServer) -> OpenAICompatibleChat:
-    return OpenAICompatibleChat(model="text-model", base_url=server.url, api_key="sk-test", timeout_seconds=5.0,
+def model(chat_server: ChatServer) -> OpenAICompatibleChat:
+    return OpenAICompatibleChat(model="text-model", base_url=chat_server.url, api_key="sk-test", timeout_seconds=5.0,
                                 max_retries=0)
 
 

@@ -19,7 +19,7 @@ from boda.core.runtime import Runtime
 from boda.web.app import create_app
 from tests.ai.meshy_server import MeshyServer
 from tests.ai.meshy_server import serving as meshy_serving
-from tests.ai.openai_server import ChatServer, serving
+from tests.ai.openai_server import ChatServer
 from tests.conftest import Account, make_account, make_settings
 
 FAST = {"poll_seconds": 0.01}
@@ -37,11 +37,6 @@ def slow_meshy() -> Iterator[MeshyServer]:
     with meshy_serving(MeshyServer(steps=4, step_seconds=0.3)) as running:
         yield running
 
-
-@pytest.fixture(scope="module")
-def chat_server() -> Iterator[ChatServer]:
-    with serving(ChatServer()) as running:
-        yield running
 
 
 def meshy_settings(tmp_path: Path, db_url: str, meshy: MeshyServer, **extra: Any) -> Any:

@@ -17,7 +17,6 @@ import pytest
 from PIL import Image
 
 from tests.apps.studio.viewer_site import ViewerSite, heavy_glb, textured_box_glb, viewer_site
-from tests.services import chromium
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(os.environ.get("BODA_SCREENSHOTS", "/tmp/boda-screenshots"))
@@ -52,11 +51,6 @@ def site() -> Iterator[ViewerSite]:
         served.models["red.glb"] = textured_box_glb(size=(1.0, 0.6, 0.4), rgb=(220, 30, 30))
         yield served
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
 
 
 def open_page(browser: Any, url: str) -> tuple[Any, Any, list[str]]:
