@@ -30,6 +30,7 @@ import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one query, one core: threads only fight on a busy box
@@ -97,10 +98,22 @@ def timed(search: Callable[[np.ndarray], list[int]], q: np.ndarray) -> tuple[lis
 # --- engines: each builds over x and gives search(q) and search(q, allowed rows) ----------
 
 Search = Callable[[np.ndarray], list[int]]
-Engine = tuple[Search, Callable[[np.ndarray, np.ndarray], list[int]] | None, Callable[[], None]]
 
 
-def numpy_engine(x: np.ndarray, tmp: Path) -> Engine:
+@dataclass(frozen=True)
+class Engine:
+    search: Search
+    allowed: Callable[[np.ndarray, np.ndarray], list[int]] | None  # None: the engine cannot filter by id
+    close: Callable[[], None] = lambda: None
+    set_ef: Callable[[int], None] | None = None  # an HNSW engine's query-time beam, swept on one build
+
+
+@dataclass(frozen=True)
+class Options:
+    ef_construction: int = 128  # the embedded store's graph quality at build time
+
+
+def numpy_engine(x: np.ndarray, tmp: Path, options: Options) -> Engine:
     def search(q: np.ndarray) -> list[int]:
         s = x @ q
         top = np.argpartition(-s, 10)[:10]
@@ -111,18 +124,13 @@ def numpy_engine(x: np.ndarray, tmp: Path) -> Engine:
         top = np.argpartition(-s, 10)[:10]
         return rows[top[np.argsort(-s[top])]].tolist()
 
-    return search, allowed, lambda: None
+    return Engine(search, allowed)
 
 
-EF_SEARCH = [256]  # the embedded store's ef at query time; --ef-search measures several on one build
-EF_CONSTRUCTION = [128]  # the embedded store's graph quality at build time (--ef-construction)
-
-
-def embedded_engine(x: np.ndarray, tmp: Path) -> Engine:
+def embedded_engine(x: np.ndarray, tmp: Path, options: Options) -> Engine:
     from boda.core.vectors import EmbeddedVectorStore
 
-    store = EmbeddedVectorStore(tmp / "vectors", ef_search=EF_SEARCH[0], ef_construction=EF_CONSTRUCTION[0])
-    embedded_engine.store = store  # type: ignore[attr-defined]  # main() sets its ef for the sweep
+    store = EmbeddedVectorStore(tmp / "vectors", ef_construction=options.ef_construction)
     names = [f"{i:08d}" for i in range(len(x))]
     for start in range(0, len(x), 20_000):
         store.upsert(SPACE, names[start:start + 20_000], x[start:start + 20_000])
@@ -141,10 +149,13 @@ def embedded_engine(x: np.ndarray, tmp: Path) -> Engine:
             cache[key] = {names[r] for r in rows}
         return cache[key]
 
-    return search, allowed, store.close
+    def set_ef(ef: int) -> None:
+        store.ef_search = ef
+
+    return Engine(search, allowed, store.close, set_ef)
 
 
-def faiss_ivf_engine(x: np.ndarray, tmp: Path) -> Engine:
+def faiss_ivf_engine(x: np.ndarray, tmp: Path, options: Options) -> Engine:
     import faiss
 
     nlist = max(16, int(4 * np.sqrt(len(x))))
@@ -164,10 +175,10 @@ def faiss_ivf_engine(x: np.ndarray, tmp: Path) -> Engine:
         _, i = index.search(q[None], 10, params=faiss.SearchParametersIVF(nprobe=nprobe * 4, sel=sel))
         return [int(v) for v in i[0] if v >= 0]
 
-    return search, allowed, lambda: None
+    return Engine(search, allowed)
 
 
-def usearch_engine(x: np.ndarray, tmp: Path) -> Engine:
+def usearch_engine(x: np.ndarray, tmp: Path, options: Options) -> Engine:
     from usearch.index import Index
 
     index = Index(ndim=DIM, metric="ip", dtype="f32", connectivity=16, expansion_add=128, expansion_search=64)
@@ -176,10 +187,10 @@ def usearch_engine(x: np.ndarray, tmp: Path) -> Engine:
     def search(q: np.ndarray) -> list[int]:
         return [int(k) for k in index.search(q, 10, threads=1).keys]
 
-    return search, None, lambda: None  # no ID filter in usearch's Python API
+    return Engine(search, None)  # no ID filter in usearch's Python API
 
 
-def sqlite_vec_engine(x: np.ndarray, tmp: Path) -> Engine:
+def sqlite_vec_engine(x: np.ndarray, tmp: Path, options: Options) -> Engine:
     import sqlite_vec
 
     db = sqlite3.connect(tmp / "vec.db")
@@ -197,10 +208,10 @@ def sqlite_vec_engine(x: np.ndarray, tmp: Path) -> Engine:
                           (q.astype(np.float32).tobytes(),)).fetchall()
         return [r[0] for r in rows]
 
-    return search, None, db.close
+    return Engine(search, None, db.close)
 
 
-def pgvector_engine(x: np.ndarray, tmp: Path) -> Engine:
+def pgvector_engine(x: np.ndarray, tmp: Path, options: Options) -> Engine:
     import pgserver
     from sqlalchemy import create_engine
 
@@ -225,10 +236,10 @@ def pgvector_engine(x: np.ndarray, tmp: Path) -> Engine:
         server.cleanup()
         shutil.rmtree(base, ignore_errors=True)
 
-    return search, allowed, close
+    return Engine(search, allowed, close)
 
 
-ENGINES: dict[str, Callable[[np.ndarray, Path], Engine]] = {
+ENGINES: dict[str, Callable[[np.ndarray, Path, Options], Engine]] = {
     "numpy": numpy_engine,
     "embedded": embedded_engine,
     "faiss-ivf": faiss_ivf_engine,
@@ -248,13 +259,13 @@ def main() -> None:
                         help="embedded engine: ef values measured on one build, e.g. 128,256,512")
     parser.add_argument("--ef-construction", type=int, default=128, help="embedded engine: graph build beam")
     args = parser.parse_args()
-    EF_SEARCH[:] = [int(v) for v in args.ef_search.split(",")]
-    EF_CONSTRUCTION[:] = [args.ef_construction]
+    ef_sweep = [int(v) for v in args.ef_search.split(",")]
+    options = Options(ef_construction=args.ef_construction)
     import faiss
 
     faiss.omp_set_num_threads(args.threads)
     rate: dict[str, float] = {}  # seconds per vector at the last size
-    print(f"{'n':>8} {'engine':<11} {'build s':>8} {'p50 ms':>7} {'p95 ms':>7} {'recall@10':>9} "
+    print(f"{'n':>8} {'engine':<14} {'build s':>8} {'p50 ms':>7} {'p95 ms':>7} {'recall@10':>9} "
           f"{'x numpy':>7} {'MB/1M':>7} | {'10% allowed: p50':>16} {'p95':>6} {'recall':>6}", flush=True)
     for n in (int(s) for s in args.sizes.split(",")):
         x = dataset(n)
@@ -265,7 +276,7 @@ def main() -> None:
         numpy_p50 = None
         for name in args.engines.split(","):
             if name in rate and rate[name] * n > args.build_limit:
-                print(f"{n:>8} {name:<11} skipped: build predicted {rate[name] * n:.0f} s > --build-limit", flush=True)
+                print(f"{n:>8} {name:<14} skipped: build predicted {rate[name] * n:.0f} s > --build-limit", flush=True)
                 continue
             tmp = Path(tempfile.mkdtemp(prefix="boda-bench-"))
             gc.collect()
@@ -273,9 +284,9 @@ def main() -> None:
             before = rss()
             t = time.perf_counter()
             try:
-                search, search_allowed, close = ENGINES[name](x, tmp)
+                engine = ENGINES[name](x, tmp, options)
             except Exception as exc:  # noqa: BLE001 - report and go on with the others
-                print(f"{n:>8} {name:<11} failed: {exc}", flush=True)
+                print(f"{n:>8} {name:<14} failed: {exc}", flush=True)
                 shutil.rmtree(tmp, ignore_errors=True)
                 continue
             build = time.perf_counter() - t
@@ -285,25 +296,25 @@ def main() -> None:
             if name == "pgvector":
                 mem = float("nan")  # lives in the server process
             sample = q if n < 1_000_000 or name != "numpy" else q[:50]
-            for ef in EF_SEARCH if name == "embedded" else [0]:
+            for ef in ef_sweep if engine.set_ef else [0]:
                 label = name
-                if name == "embedded":
-                    embedded_engine.store.ef_search = ef  # type: ignore[attr-defined]
-                    label = f"{name} ef{ef}" if len(EF_SEARCH) > 1 else name
-                found, p50, p95 = timed(search, sample)
+                if engine.set_ef:
+                    engine.set_ef(ef)
+                    label = f"{name} ef{ef}" if len(ef_sweep) > 1 else name
+                found, p50, p95 = timed(engine.search, sample)
                 rec = recall(found, truth[: len(sample)])
                 if name == "numpy":
                     numpy_p50 = p50
                 ratio = f"{numpy_p50 / p50:.1f}" if numpy_p50 else "-"
-                line = (f"{n:>8} {label:<11} {build:>8.1f} {p50:>7.2f} {p95:>7.2f} {rec:>9.3f} {ratio:>7} "
+                line = (f"{n:>8} {label:<14} {build:>8.1f} {p50:>7.2f} {p95:>7.2f} {rec:>9.3f} {ratio:>7} "
                         f"{mem:>7.0f} |")
-                if search_allowed is not None:
-                    found_a, a50, a95 = timed(lambda v, f=search_allowed, r=subset: f(v, r), q[:50])
+                if engine.allowed is not None:
+                    found_a, a50, a95 = timed(lambda v, f=engine.allowed, r=subset: f(v, r), q[:50])
                     leak = any(set(f) - set(subset.tolist()) for f in found_a)
                     line += f" {a50:>16.2f} {a95:>6.2f} {recall(found_a, truth_sub[:50]):>6.3f}"
                     line += "  LEAK!" if leak else ""
                 print(line, flush=True)
-            close()
+            engine.close()
             shutil.rmtree(tmp, ignore_errors=True)
         del x
 
