@@ -14,10 +14,18 @@ import torch
 from typer.testing import CliRunner
 
 from boda.ai.catalog import locate
-from boda.ai.digits import DigitReader
+from boda.ai.digits import DigitReader, normalise_digit
 from boda.apps.vision.cli import cli
 from boda.apps.vision.mnist import load_mnist
-from boda.apps.vision.training import augment, build_model, export_onnx, to_input, train_digits
+from boda.apps.vision.training import (
+    augment,
+    build_model,
+    curl_foot,
+    curled_nines,
+    export_onnx,
+    to_input,
+    train_digits,
+)
 from boda.core.config import get_settings
 from boda.core.errors import Unavailable
 
@@ -57,6 +65,8 @@ def test_one_epoch_trains_exports_and_writes_metrics(
     assert out.is_file() and out.stat().st_size < 1_000_000
     assert json.loads(out.with_suffix(".json").read_text()) == metrics
     assert metrics["train_digits"] == 512 and metrics["test_digits"] == 256
+    _, train_labels = load_mnist("train", tiny_mnist)
+    assert metrics["curled_nines"] == int(np.count_nonzero(train_labels == 9) * 0.5) > 0
     assert metrics["epochs"] == 1 and metrics["seed"] == 7
     assert metrics["parameters"] == sum(p.numel() for p in build_model().parameters())
     assert metrics["onnx_max_abs_diff"] <= 1e-4
@@ -170,3 +180,37 @@ def test_augment_is_seeded_and_keeps_digits_in_range() -> None:
     edge = first.clone()
     edge[:, :, 2:-2, 2:-2] = 0
     assert float((edge.sum(dim=(1, 2, 3)) / first.sum(dim=(1, 2, 3))).max()) < 0.25
+
+
+def foot_share(digit: np.ndarray) -> float:
+    """Width of the ink in the digit's lowest quarter, as a share of the digit's width."""
+    ink = digit > 127
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    foot = np.flatnonzero(ink[rows[-1] - (rows[-1] - rows[0]) // 4:].any(axis=0))
+    return (foot.max() - foot.min() + 1) / (cols.max() - cols.min() + 1)
+
+
+def test_a_curled_nine_has_a_wide_foot_and_is_seeded() -> None:
+    images, labels = load_mnist("train")
+    nines = images[np.flatnonzero(labels == 9)[:20]]
+    rng = np.random.default_rng(5)
+    curled = [curl_foot(nine, rng) for nine in nines]
+    assert all(c is not None and c.shape == (28, 28) and c.dtype == np.uint8 for c in curled)
+    again = curl_foot(nines[0], np.random.default_rng(5))
+    assert again is not None and np.array_equal(again, curled[0])
+    plain = [foot_share(normalise_digit(nine)) for nine in nines]
+    wide = [foot_share(c) for c in curled if c is not None]
+    # A straight stem's foot is narrow; the curl spreads the lowest quarter across most of the digit.
+    assert np.median(plain) < 0.35 < 0.7 < np.median(wide)
+    assert sum(w > p for w, p in zip(wide, plain, strict=True)) >= 18  # not where the foot was wide already
+    assert curl_foot(np.zeros((28, 28), np.uint8), rng) is None
+
+
+def test_curled_nines_are_a_seeded_share_of_the_nines() -> None:
+    images, labels = load_mnist("train")
+    images, labels = images[:2000], labels[:2000]
+    first = curled_nines(images, labels, np.random.default_rng(1))
+    assert first.shape == (int(np.count_nonzero(labels == 9) * 0.5), 28, 28) and first.dtype == np.uint8
+    assert np.array_equal(first, curled_nines(images, labels, np.random.default_rng(1)))
+    assert not np.array_equal(first, curled_nines(images, labels, np.random.default_rng(2)))
+    assert curled_nines(images[labels != 9], labels[labels != 9], np.random.default_rng(1)).shape == (0, 28, 28)
