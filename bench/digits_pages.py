@@ -2,8 +2,8 @@
 
 - scikit-learn's `load_digits` (UCI, 43 writers none of whom are in MNIST; 8x8,
   drawn as dark ink on white and enlarged): accuracy of `read_digit`, never trained on.
-  The first 600 are the issue's figure; rows 600-1797 are where the training's curled 9s
-  were found (boda.apps.vision.training), printed apart.
+  The first 600 are the figure kept (28x28 with a margin first); rows 600-1797 are where the
+  training's curled 9s were found (boda.apps.vision.training), printed apart.
 - Pages built from held-out MNIST *test* digits (boda.apps.vision.synthetic):
   several lines, varied spacing and indentation, ruled paper, a shadow,
   quarter turns. Exact-line accuracy (a line counts only when every digit is

@@ -296,26 +296,28 @@ def main() -> None:
             if name == "pgvector":
                 mem = float("nan")  # lives in the server process
             sample = q if n < 1_000_000 or name != "numpy" else q[:50]
-            for ef in ef_sweep if engine.set_ef else [0]:
-                label = name
-                if engine.set_ef:
-                    engine.set_ef(ef)
-                    label = f"{name} ef{ef}" if len(ef_sweep) > 1 else name
-                found, p50, p95 = timed(engine.search, sample)
-                rec = recall(found, truth[: len(sample)])
-                if name == "numpy":
-                    numpy_p50 = p50
-                ratio = f"{numpy_p50 / p50:.1f}" if numpy_p50 else "-"
-                line = (f"{n:>8} {label:<14} {build:>8.1f} {p50:>7.2f} {p95:>7.2f} {rec:>9.3f} {ratio:>7} "
-                        f"{mem:>7.0f} |")
-                if engine.allowed is not None:
-                    found_a, a50, a95 = timed(lambda v, f=engine.allowed, r=subset: f(v, r), q[:50])
-                    leak = any(set(f) - set(subset.tolist()) for f in found_a)
-                    line += f" {a50:>16.2f} {a95:>6.2f} {recall(found_a, truth_sub[:50]):>6.3f}"
-                    line += "  LEAK!" if leak else ""
-                print(line, flush=True)
-            engine.close()
-            shutil.rmtree(tmp, ignore_errors=True)
+            try:  # a failing search must not leave pgvector's private server running
+                for ef in ef_sweep if engine.set_ef else [0]:
+                    label = name
+                    if engine.set_ef:
+                        engine.set_ef(ef)
+                        label = f"{name} ef{ef}" if len(ef_sweep) > 1 else name
+                    found, p50, p95 = timed(engine.search, sample)
+                    rec = recall(found, truth[: len(sample)])
+                    if name == "numpy":
+                        numpy_p50 = p50
+                    ratio = f"{numpy_p50 / p50:.1f}" if numpy_p50 else "-"
+                    line = (f"{n:>8} {label:<14} {build:>8.1f} {p50:>7.2f} {p95:>7.2f} {rec:>9.3f} {ratio:>7} "
+                            f"{mem:>7.0f} |")
+                    if engine.allowed is not None:
+                        found_a, a50, a95 = timed(lambda v, f=engine.allowed, r=subset: f(v, r), q[:50])
+                        leak = any(set(f) - set(subset.tolist()) for f in found_a)
+                        line += f" {a50:>16.2f} {a95:>6.2f} {recall(found_a, truth_sub[:50]):>6.3f}"
+                        line += "  LEAK!" if leak else ""
+                    print(line, flush=True)
+            finally:
+                engine.close()
+                shutil.rmtree(tmp, ignore_errors=True)
         del x
 
 

@@ -21,7 +21,7 @@ Where the vocabulary comes from (and why each part is there):
 
 A photo's vector is the weighted mean of its concept-sentence embeddings, normalised.
 bench/album_quality.py measures it against one descriptive document of the same concepts:
-the mean finds more in the top 5 (0.89 / 0.86 English / Korean against 0.86 / 0.81), and each
+the mean finds more in the top 5 (0.88 / 0.84 English / Korean against 0.86 / 0.81), and each
 recurring sentence is embedded once per process (a cache), which a per-photo document cannot be.
 """
 

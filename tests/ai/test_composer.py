@@ -50,7 +50,6 @@ TRUCK = {"title": "빨간 소방차", "parts": [
 ]}
 
 
-
 @pytest.fixture
 def fake(chat_server: ChatServer) -> ChatServer:
     chat_server.reset()

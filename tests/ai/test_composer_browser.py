@@ -41,7 +41,6 @@ window.result = {parts, size: size.toArray(), drawn};
 </script></body></html>"""
 
 
-
 def opened_in_three(browser: Any, glb: bytes) -> dict[str, Any]:
     page = browser.new_page()
     errors: list[str] = []

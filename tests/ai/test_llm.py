@@ -45,7 +45,6 @@ RECIPE = {
 GOOD = {"recipe_name": "김치볶음밥", "recipe_ingredients": ["김치", "밥", "달걀"], "recipes": ["볶는다", "올린다"]}
 
 
-
 @pytest.fixture
 def fake(chat_server: ChatServer) -> ChatServer:
     chat_server.reset()
@@ -201,7 +200,6 @@ def test_a_pydantic_model_is_a_schema_too(fake: ChatServer) -> None:
     assert result.data == {"caption": "a cat", "confidence": 0.9} and result.repaired
     assert "confidence" in fake.requests[1]["body"]["messages"][-1]["content"]
     assert fake.requests[0]["body"]["response_format"]["json_schema"]["name"] == "Caption"
-
 
 
 def test_an_endpoint_refusing_structured_output_is_asked_in_json_mode_then_plainly(fake: ChatServer) -> None:

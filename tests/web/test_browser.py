@@ -28,7 +28,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-
 def logged_in(browser: Any, server: str, locale: str = "en-US") -> Any:
     context = browser.new_context(locale=locale, viewport={"width": 1200, "height": 900})
     page = context.new_page()

@@ -26,7 +26,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-
 def test_upload_browse_favourite_trash_restore(browser: Any, server: str) -> None:
     context = browser.new_context(locale="en-US", viewport={"width": 1200, "height": 900})
     page = context.new_page()

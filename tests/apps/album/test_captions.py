@@ -41,7 +41,6 @@ def sign(words: str) -> bytes:
     return buffer.getvalue()
 
 
-
 @pytest.fixture(scope="module")
 def album(tmp_path_factory: pytest.TempPathFactory, chat_server: ChatServer
           ) -> Iterator[tuple[TestClient, Runtime, Account, Account, dict[str, str]]]:

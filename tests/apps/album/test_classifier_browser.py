@@ -55,7 +55,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-
 def label(page: Any, names: list[str], as_class: str) -> None:
     for name in names:
         page.locator(f".pick-grid label:has(img[alt='{name}']) input").check()

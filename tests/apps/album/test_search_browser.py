@@ -33,7 +33,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-
 def not_blank(path: Path) -> None:
     """A screenshot with something on it: many shades, not one flat colour."""
     pixels = np.asarray(Image.open(path).convert("L"), dtype=np.float32)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import PASSWORD
-from tests.web.test_browser import SHOTS, browser, check_fits, server  # noqa: F401  (module fixtures)
+from tests.web.test_browser import SHOTS, check_fits, server  # noqa: F401  (server: a module fixture)
 
 pytestmark = pytest.mark.browser
 

@@ -32,7 +32,6 @@ ANSWER = {"recipe_name": "오렌지 삼겹살 볶음",
                       "오렌지즙과 간장을 넣고 윤기 나게 조려 주세요."]}
 
 
-
 @pytest.fixture(scope="module")
 def server(chat_server: ChatServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("pantry-done")
@@ -42,7 +41,6 @@ def server(chat_server: ChatServer, tmp_path_factory: pytest.TempPathFactory) ->
                                   "api_key": "sk-test", "max_retries": 0, "timeout_seconds": 10})
     with live_app(create_app(settings), username="minji", password=PASSWORD) as url:
         yield url
-
 
 
 def phone(browser: Any, **options: Any) -> tuple[Any, Any, list[str]]:

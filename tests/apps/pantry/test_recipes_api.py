@@ -140,7 +140,6 @@ def test_recommend_without_a_model_is_503_with_the_reason(alice: Account) -> Non
     assert stream.status_code == 503
 
 
-
 @pytest.fixture
 def llm(chat_server: ChatServer, tmp_path: Path, db_url: str) -> Iterator[tuple[ChatServer, Account]]:
     chat_server.reset()

@@ -29,7 +29,6 @@ EXCLUDED = {"recipe_name": "양파조림", "recipe_ingredients": ["양파", "간
 REQUEST = {"ingredients": ["양파", "파", "삼겹살"], "except_recipe": ["양파 조림"]}
 
 
-
 @pytest.fixture
 def fake(chat_server: ChatServer) -> ChatServer:
     chat_server.reset()

@@ -8,7 +8,7 @@ import pytest
 
 from tests.apps.pantry.photos import jpeg, labelled
 from tests.conftest import PASSWORD
-from tests.web.test_browser import SHOTS, browser, check_fits, server  # noqa: F401  (module fixtures)
+from tests.web.test_browser import SHOTS, check_fits, server  # noqa: F401  (server: a module fixture)
 
 pytestmark = pytest.mark.browser
 

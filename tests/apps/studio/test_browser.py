@@ -38,7 +38,6 @@ SCENE = {"title": "Fire truck toy", "parts": [
       for i, (x, z) in enumerate([(0.7, 0.45), (0.7, -0.45), (-0.7, 0.45), (-0.7, -0.45)])]]}
 
 
-
 @pytest.fixture(scope="module")
 def server(chat_server: ChatServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("studio-live")
@@ -50,7 +49,6 @@ def server(chat_server: ChatServer, tmp_path_factory: pytest.TempPathFactory) ->
                                   "api_key": "sk-test", "max_retries": 0, "timeout_seconds": 10})
     with live_app(create_app(settings), username="haneul", password=PASSWORD) as url:
         yield url
-
 
 
 def watch_csp(context: Any, page: Any) -> list[str]:

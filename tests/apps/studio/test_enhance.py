@@ -31,7 +31,6 @@ EN_ANSWER = ("A red toy fire truck in a cute low-poly style with rounded edges, 
              "six black rubber wheels, a front bumper and a light bar, clean PBR textures, a single object.")
 
 
-
 @pytest.fixture
 def fake(chat_server: ChatServer) -> ChatServer:
     chat_server.reset()

@@ -38,7 +38,6 @@ def slow_meshy() -> Iterator[MeshyServer]:
         yield running
 
 
-
 def meshy_settings(tmp_path: Path, db_url: str, meshy: MeshyServer, **extra: Any) -> Any:
     return make_settings(tmp_path, db_url, studio=FAST, **extra,
                          generate3d={"meshy_api_key": meshy.api_key, "meshy_base_url": meshy.url,

@@ -52,7 +52,6 @@ def site() -> Iterator[ViewerSite]:
         yield served
 
 
-
 def open_page(browser: Any, url: str) -> tuple[Any, Any, list[str]]:
     """A fresh page at url; console errors and page errors are collected in the returned list."""
     context = browser.new_context(viewport={"width": 700, "height": 760})

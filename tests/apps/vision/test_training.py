@@ -182,12 +182,14 @@ def test_augment_is_seeded_and_keeps_digits_in_range() -> None:
     assert float((edge.sum(dim=(1, 2, 3)) / first.sum(dim=(1, 2, 3))).max()) < 0.25
 
 
-def foot_share(digit: np.ndarray) -> float:
-    """Width of the ink in the digit's lowest quarter, as a share of the digit's width."""
+def foot(digit: np.ndarray) -> tuple[float, float]:
+    """The ink of the digit's lowest quarter: its width and how far its left end is from the digit's left
+    edge, both as shares of the digit's width."""
     ink = digit > 127
     rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    foot = np.flatnonzero(ink[rows[-1] - (rows[-1] - rows[0]) // 4:].any(axis=0))
-    return (foot.max() - foot.min() + 1) / (cols.max() - cols.min() + 1)
+    low = np.flatnonzero(ink[rows[-1] - (rows[-1] - rows[0]) // 4:].any(axis=0))
+    width = cols.max() - cols.min() + 1
+    return (low.max() - low.min() + 1) / width, (low.min() - cols.min()) / width
 
 
 def test_a_curled_nine_has_a_wide_foot_and_is_seeded() -> None:
@@ -198,11 +200,14 @@ def test_a_curled_nine_has_a_wide_foot_and_is_seeded() -> None:
     assert all(c is not None and c.shape == (28, 28) and c.dtype == np.uint8 for c in curled)
     again = curl_foot(nines[0], np.random.default_rng(5))
     assert again is not None and np.array_equal(again, curled[0])
-    plain = [foot_share(normalise_digit(nine)) for nine in nines]
-    wide = [foot_share(c) for c in curled if c is not None]
-    # A straight stem's foot is narrow; the curl spreads the lowest quarter across most of the digit.
-    assert np.median(plain) < 0.35 < 0.7 < np.median(wide)
-    assert sum(w > p for w, p in zip(wide, plain, strict=True)) >= 18  # not where the foot was wide already
+    plain = np.array([foot(normalise_digit(nine)) for nine in nines])
+    curls = np.array([foot(c) for c in curled if c is not None])
+    # A straight stem's foot is narrow and right of the digit's left edge; the curl spreads the lowest
+    # quarter across most of the digit, to its left edge.
+    assert np.median(plain[:, 0]) < 0.35 < 0.7 < np.median(curls[:, 0])
+    assert np.median(curls[:, 1]) < 0.05 < 0.3 < np.median(plain[:, 1])
+    assert np.count_nonzero(curls[:, 0] > plain[:, 0]) >= 18  # not where the foot was wide already
+    assert np.count_nonzero(curls[:, 1] < plain[:, 1]) >= 18
     assert curl_foot(np.zeros((28, 28), np.uint8), rng) is None
 
 
