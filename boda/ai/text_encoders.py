@@ -11,9 +11,9 @@ Two encoders put Korean and English sentences in one space, so the concepts back
 
 - `use-m+e5-small`: both side by side (each half unit length, scaled by 1/sqrt(2)), so a
   cosine is the mean of the two cosines. Registered first, so it is the default: on
-  bench/album_quality.py it is the only one that finds >= 0.85 of the relevant photos in the
-  top 5 in both languages (English 0.88, Korean 0.86; use-m alone 0.84 / 0.79, e5-small
-  alone 0.90 / 0.78): e5 knows more English words, USE aligns Korean better, and their
+  bench/album_quality.py's tuned queries it is the only one that finds >= 0.85 of the relevant photos in the
+  top 5 in both languages (English 0.91, Korean 0.85; use-m alone 0.89 / 0.82, e5-small
+  alone 0.84 / 0.79): e5 knows more English words, USE aligns Korean better, and their
   errors differ. `use-m` alone is the fast choice (e5's engine is ~20x slower per sentence).
 Each model is loaded once per process and shared by every provider that asks for it.
 """

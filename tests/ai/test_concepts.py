@@ -55,7 +55,7 @@ def test_default_backend_and_encoder_are_the_measured_ones(embedder: ConceptEmbe
     # The default comes from settings, not from which provider module happened to be imported first.
     assert Providers(Settings(_env_file=None)).default_name("image_text_embedder") == "concepts"  # type: ignore[call-arg]
     assert registered("text_encoder")[0] == "use-m+e5-small"
-    assert embedder.key == "concepts:use-m+e5-small:v1" and embedder.dim == 512 + 384
+    assert embedder.key == "concepts:use-m+e5-small:v2" and embedder.dim == 512 + 384
 
 
 @pytest.mark.parametrize(("query", "expected"), [
@@ -89,6 +89,22 @@ def test_describe_names_what_it_sees_with_a_caption(embedder: ConceptEmbedder) -
     assert weights == sorted(weights, reverse=True) and all(w > 0 for w in weights)
     orange = next(c for c in description.concepts if c.label == "an orange cat")
     assert orange.kind == "colour" and orange.box is not None and orange.label_ko == "주황색"
+
+
+def test_each_main_boxed_object_is_classified_on_its_own(embedder: ConceptEmbedder) -> None:
+    # A cat beside a cup of coffee: the whole photo's classes are all cats, so only the cup's own crop
+    # can say "espresso" (what a user types), and the concept carries the cup's box.
+    canvas = Image.new("RGB", (640, 480), (240, 240, 235))
+    canvas.paste(photo("chelsea").resize((352, 256)), (0, 96))
+    canvas.paste(photo("coffee").crop((60, 20, 560, 380)).resize((256, 184)), (371, 144))
+    whole = embedder.classifier.classify(np.asarray(canvas)[:, :, ::-1].copy(), top=5)
+    assert all("espresso" not in c.names for c in whole)
+    espresso = next(c for c in embedder.describe(canvas).concepts if c.label == "espresso")
+    x, _, width, _ = espresso.box
+    assert espresso.kind == "class" and x + width / 2 > 371
+    vectors = embedder.embed_images([photo("chelsea"), canvas])
+    for query in ("espresso", "에스프레소"):
+        assert best(embedder, vectors, query, ("chelsea", "cat_and_coffee")) == "cat_and_coffee"
 
 
 def test_colours_of_objects_follow_their_pixels(embedder: ConceptEmbedder) -> None:
