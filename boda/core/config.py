@@ -78,6 +78,11 @@ class DbSettings(BaseModel):
         description="How long a write waits for another writer's lock (SQLite busy_timeout, PostgreSQL "
         "lock_timeout) before the request fails with 503 and nothing saved.",
     )
+    analyze_seconds: float = Field(
+        default=600, gt=0,
+        description="How often a worker refreshes SQLite's table statistics (a sampled ANALYZE), so its "
+        "planner keeps choosing the right index as a library grows. PostgreSQL's autovacuum does this itself.",
+    )
 
 
 class StorageSettings(BaseModel):

@@ -163,6 +163,20 @@ class Database:
         from boda.core.migrate import upgrade
 
         upgrade(self.engine)
+        self.analyze()
+
+    def analyze(self) -> None:
+        """Refresh SQLite's table statistics, sampled (a few ms at 100k rows).
+
+        Without them SQLite's planner guesses that `trashed_at IS NULL` picks few photos and
+        scans that index instead of looking 42 ids up by key: 52 ms against 0.9 ms at 100k
+        photos (bench/album_search.py). PostgreSQL's autovacuum analyses on its own.
+        """
+        if self.engine.dialect.name != "sqlite":
+            return
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+            conn.exec_driver_sql("ANALYZE")
 
     def dispose(self) -> None:
         self.engine.dispose()

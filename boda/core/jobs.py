@@ -540,6 +540,7 @@ class JobQueue:
         self.maintenance = Maintenance(runtime, [
             Periodic("reap_stale", jobs.maintenance_seconds, reap_stale),
             Periodic("sweep_blobs", jobs.sweep_seconds, _sweep),
+            Periodic("analyze_db", settings.db.analyze_seconds, lambda runtime: runtime.db.analyze()),
             *_app_periodic(settings),
         ])
 

@@ -10,7 +10,7 @@ Grouping is incremental (`boda.ai.face_embed.assign_to_people`): each new face j
 owner's nearest person (named or not) whose centroid is within SFace's same-person
 threshold, else starts a new person; the person's centroid is then the normalised mean of
 its faces. A rename changes no vector: search by a person's name is a literal match on
-the owner's people (`names_matching`), so it works the moment the name is saved.
+the owner's people (`photos_named`), so it works the moment the name is saved.
 
 Hiding faces: a photo is shown with its faces blurred to anyone but its owner when the photo
 itself has `hide_faces`, or when it is in any album with `hide_faces` (whichever way the
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from boda.ai.face_embed import DIM, FaceEmbedding, assign_to_people, centroid
@@ -270,19 +270,19 @@ def faces_of_person(session: Session, person: Person) -> list[Face]:
     return list(session.scalars(select(Face).where(Face.person_id == person.id).order_by(Face.photo_id, Face.id)))
 
 
-def names_matching(session: Session, user_id: str | None, text: str) -> set[str]:
-    """Ids of the photos with faces of the caller's people whose name matches the query:
-    the query is in the name ("kim" finds "Kim Minji") or the name is in the query
-    ("photos of minji")."""
+def photos_named(session: Session, user_id: str | None, text: str) -> Select[tuple[str]] | None:
+    """The photos with faces of the caller's people whose name matches the query, as a statement
+    (search narrows it to what the caller may see in SQL): the query is in the name ("kim" finds
+    "Kim Minji") or the name is in the query ("photos of minji"). None when no name matches."""
     if user_id is None or not text:
-        return set()
+        return None
     query = text.casefold()
     ids = [p.id for p in session.scalars(select(Person).where(Person.owner_id == user_id,
                                                               Person.name.is_not(None)))
            if query in (name := (p.name or "").casefold()) or (len(name) >= MIN_NAME_IN_QUERY and name in query)]
     if not ids:
-        return set()
-    return set(session.scalars(select(Face.photo_id).where(Face.person_id.in_(ids))))
+        return None
+    return select(Face.photo_id).where(Face.person_id.in_(ids))
 
 
 def person_photo_ids(person_id: str) -> object:

@@ -1,20 +1,21 @@
 """Finding photos: by a sentence (Korean or English), by a photo like it, by words written in it.
 
-The vector store ranks; the database decides who may see what. Every search first
-builds the set of photo ids the caller may see that match the filters (the same query
-the library uses), and the store returns the top matches *within* that set, so a
+The vector store ranks; the database decides who may see what, with the same query the
+library uses. Either the store ranks only the ids that query allows, or it ranks the whole
+space and every result is checked against that query (`_nearest` picks the cheaper), so a
 private photo cannot appear in a stranger's results however close it is.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 import numpy as np
 from PIL import Image
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from boda.ai.embed import ImageTextEmbedder
@@ -33,6 +34,11 @@ MAX_QUERY = 500
 # `sort=date` shows the best matches newest first: the vector store scores every photo, so "all of them by
 # date" would be the library itself. The window is how many of the best matches are put in date order.
 DATE_WINDOW = 200
+# The nearest-photos plan (see `_nearest`): rank the whole space and keep what the caller may see when
+# they may see at least this share of it; fetch this many times what that share predicts.
+POST_FILTER_SHARE = 0.2
+OVERFETCH = 1.5
+MIN_FETCH = 32
 Sort = Literal["relevance", "date"]
 
 
@@ -55,52 +61,94 @@ def embedder_of(runtime: Runtime) -> ImageTextEmbedder:
     return runtime.ai.get("image_text_embedder")
 
 
-def _visible(session: Session, scope: Scope, filters: PhotoFilters, key: str) -> tuple[set[str], set[str]]:
-    """Ids the caller may see that match the filters: all of them, and those indexed by `key`."""
-    query = service.photo_filter_query(scope, filters).order_by(None)
-    rows = session.execute(query.with_only_columns(Photo.id, Photo.index_key)).all()
-    return {photo_id for photo_id, _ in rows}, {photo_id for photo_id, index_key in rows if index_key == key}
+def _visible_query(scope: Scope, filters: PhotoFilters) -> Select[tuple[Photo]]:
+    return service.photo_filter_query(scope, filters).order_by(None)
 
 
-def _literal(session: Session, ids: set[str], text: str, user_id: str | None = None) -> set[str]:
-    """Photos among `ids` whose OCR text, caption or a tag contains the query (case-folded), or that
-    show one of the caller's people whose name matches it (names are private: only the caller's own).
+def _counts(session: Session, scope: Scope, filters: PhotoFilters, key: str) -> tuple[int, int]:
+    """How many photos the caller may see that match the filters, and how many of them `key` indexed."""
+    indexed = func.count(case((Photo.index_key == key, 1)))
+    visible, done = session.execute(_visible_query(scope, filters).with_only_columns(func.count(), indexed)).one()
+    return int(visible), int(done or 0)
+
+
+def _indexed_ids(session: Session, scope: Scope, filters: PhotoFilters, key: str) -> set[str]:
+    """Every id the caller may see that matches the filters and `key` indexed: the store's allowed set."""
+    query = _visible_query(scope, filters).with_only_columns(Photo.id).where(Photo.index_key == key)
+    return set(session.scalars(query))
+
+
+def _indexed_among(session: Session, scope: Scope, filters: PhotoFilters, key: str, ids: list[str]) -> set[str]:
+    """Those of `ids` the caller may see, that match the filters and that `key` indexed."""
+    found: set[str] = set()
+    for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
+        query = _visible_query(scope, filters).with_only_columns(Photo.id).where(
+            Photo.index_key == key, Photo.id.in_(ids[start:start + 900]))
+        found.update(session.scalars(query))
+    return found
+
+
+def _nearest(session: Session, runtime: Runtime, scope: Scope, filters: PhotoFilters, key: str,
+             vector: np.ndarray, want: int, indexed: int, exclude: str | None) -> list[tuple[str, float]]:
+    """The `want` nearest photos the caller may see, best first.
+
+    Two plans, as a database chooses between an index and a scan. When the caller may see a
+    good share of the space (one's own library on a server of one or a few people), the store
+    ranks the whole space for a few more than `want` and the page is kept to what SQL says the
+    caller may see: no id list at all. Otherwise (a small share, or the first plan came back
+    short), the store is handed every id the caller may see and ranks only those. Both plans
+    check each result against the same visibility query, so neither can show a private photo.
+    """
+    space = space_for(key)
+    total = runtime.vectors.count(space)
+    share = indexed / total if total else 0.0
+    if share >= POST_FILTER_SHARE:
+        fetch = min(total, max(MIN_FETCH, math.ceil((want + 1) / share * OVERFETCH)))
+        candidates = runtime.vectors.search(space, vector, k=fetch)
+        ok = _indexed_among(session, scope, filters, key, [photo_id for photo_id, _ in candidates])
+        hits = [(photo_id, score) for photo_id, score in candidates if photo_id in ok and photo_id != exclude]
+        if len(hits) >= want or len(candidates) < fetch:
+            return hits[:want]
+    allowed = _indexed_ids(session, scope, filters, key)
+    allowed.discard(exclude or "")
+    return runtime.vectors.search(space, vector, k=want, allowed=allowed) if allowed else []
+
+
+def _literal(session: Session, scope: Scope, filters: PhotoFilters, text: str) -> set[str]:
+    """Photos the caller may see (matching the filters) whose OCR text, caption or a tag contains the
+    query (case-folded), or that show one of the caller's people whose name matches it (names are
+    private: only the caller's own). One SQL statement: no list of ids goes in.
 
     A renamed person is found by the new name at once: the match is on names, not on vectors,
     so no photo's embedding changes when a name does.
     """
-    if not ids or not text:
+    if not text:
         return set()
-    found: set[str] = people.names_matching(session, user_id, text) & ids
     pattern = f"%{text.casefold()}%"
     tagged = select(PhotoTag.photo_id).join(Tag, Tag.id == PhotoTag.tag_id).where(Tag.name.like(pattern))
-    id_list = list(ids)
-    for start in range(0, len(id_list), 900):  # SQLite's bound-parameter limit
-        chunk = id_list[start:start + 900]
-        found.update(session.scalars(select(Photo.id).where(
-            Photo.id.in_(chunk),
-            or_(func.lower(Photo.ocr_text).like(pattern), func.lower(Photo.caption).like(pattern),
-                Photo.id.in_(tagged)))))
-    return found
+    matches = [func.lower(Photo.ocr_text).like(pattern), func.lower(Photo.caption).like(pattern),
+               Photo.id.in_(tagged)]
+    named = people.photos_named(session, scope.user_id, text)
+    if named is not None:
+        matches.append(Photo.id.in_(named))
+    return set(session.scalars(_visible_query(scope, filters).with_only_columns(Photo.id).where(or_(*matches))))
 
 
 def _rank(session: Session, runtime: Runtime, scope: Scope, filters: PhotoFilters, vector: np.ndarray | None,
           *, text: str = "", exclude: str | None = None, limit: int, offset: int,
           sort: Sort = "relevance") -> SearchResult:
     embedder = embedder_of(runtime)
-    visible, allowed = _visible(session, scope, filters, embedder.key)
-    pending = len(visible) - len(allowed)
-    if exclude:
-        allowed.discard(exclude)
-        visible.discard(exclude)
+    visible, indexed = _counts(session, scope, filters, embedder.key)
+    pending = visible - indexed
     scores: dict[str, float] = {}
     matched: dict[str, str] = {}
-    if vector is not None and allowed:
-        want = min(len(allowed), max(offset + limit, DATE_WINDOW) if sort == "date" else offset + limit)
-        for photo_id, score in runtime.vectors.search(space_for(embedder.key), vector, k=want, allowed=allowed):
+    if vector is not None and indexed:
+        want = min(indexed, max(offset + limit, DATE_WINDOW) if sort == "date" else offset + limit)
+        for photo_id, score in _nearest(session, runtime, scope, filters, embedder.key, vector, want, indexed,
+                                        exclude):
             scores[photo_id], matched[photo_id] = float(score), "vector"
     # Literal matches reach photos not indexed by this backend yet too (re-indexing keeps search working).
-    for photo_id in _literal(session, visible, text, scope.user_id):
+    for photo_id in _literal(session, scope, filters, text) - {exclude}:
         scores[photo_id] = scores.get(photo_id, 0.0) + LITERAL_BONUS
         matched[photo_id] = "text+vector" if photo_id in matched else "text"
     ordered = sorted(scores.items(), key=lambda item: (-item[1], item[0]))

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw, ImageFont
 from skimage import data as skdata
 
+from boda.apps.album import search
 from boda.core.runtime import Runtime
 from boda.web.app import create_app
 from tests.conftest import Account, make_account, make_settings
@@ -128,6 +129,28 @@ def test_private_photos_never_reach_another_user(album) -> None:  # noqa: ANN001
     assert mine not in top(alice, "고양이")
     similar = bob.get(f"{API}/photos/{mine}/similar").json()
     assert similar["items"] == []
+
+
+@pytest.mark.parametrize(("share", "fetch"), [
+    (0.0, 32),  # always rank the whole space, then keep what the caller may see
+    (0.0, 1),  # the same, coming back short: falls back to handing the store the allowed ids
+    (1.01, 32),  # always hand the store the allowed ids
+])
+def test_every_search_plan_finds_the_same_and_shows_nothing_private(album, monkeypatch, share: float,
+                                                                     fetch: int) -> None:  # noqa: ANN001
+    _, _, alice, bob, ids = album
+    if bob.get(f"{API}/photos").json()["total"] == 0:  # Bob searches a space that holds his photos too
+        upload = bob.post(f"{API}/photos", files={"files": ("mine.jpg", jpeg(skdata.chelsea()[::2, ::2]))})
+        assert upload.status_code == 201
+    expected = top(alice, "a cat", limit=10), top(alice, "bakery", limit=10)
+    monkeypatch.setattr(search, "POST_FILTER_SHARE", share)
+    monkeypatch.setattr(search, "MIN_FETCH", fetch)
+    monkeypatch.setattr(search, "OVERFETCH", 0.0 if fetch == 1 else 1.5)
+    assert (top(alice, "a cat", limit=10), top(alice, "bakery", limit=10)) == expected
+    assert expected[0][0] == ids["cat"] and set(expected[0]) == set(ids.values())  # all five, the cat first
+    assert not set(top(bob, "a cat", limit=10)) & set(ids.values())
+    similar = alice.get(f"{API}/photos/{ids['cat']}/similar", params={"limit": 10}).json()["items"]
+    assert {item["photo"]["id"] for item in similar} == set(ids.values()) - {ids["cat"]}
 
 
 def test_filters_narrow_a_search_and_bad_queries_say_why(album) -> None:  # noqa: ANN001
