@@ -1,9 +1,10 @@
 """Album search end to end at library sizes: where one search's time goes, from the caller's scope to a page.
 
-`bench/vectors.py` measures the vector store alone. A search does more: it asks the
-database which photos the caller may see (and which this backend indexed), ranks them in
-the store restricted to those, looks for the words in photos' text, captions and tags, and
-loads the page of photos. This script builds a library of N photo rows (one user, random
+`bench/vectors.py` measures the vector store alone. A search does more: it counts the
+photos the caller may see (and those this backend indexed), finds the nearest of them (the
+store ranks the whole space and SQL checks the results, or the store ranks only the ids SQL
+allows: `search._nearest` picks), looks for the words in photos' text, captions and tags,
+and loads the page of photos. This script builds a library of N photo rows (one user, random
 unit vectors of the concepts backend's size in the embedded store, a few percent with
 OCR text), then times `boda.apps.album.search` on a fixed query vector, part by part.
 

@@ -19,7 +19,8 @@ Where the vocabulary comes from (and why each part is there):
   whole photo's classes name only its main subject, so a cup beside a cat was "a cup", never
   "espresso" (bench/album_quality.py, top 5: English 0.88 -> 0.91, Korean 0.84 -> 0.85;
   first held-out set 0.94 -> 0.96 and 0.81 -> 0.83; second 0.80 -> 0.78 and 0.63 -> 0.67),
-  for ~10 % of the seeing time.
+  for ~10 % of the seeing time. Like the whole photo's classes, a crop's can become an automatic
+  tag and a caption word: a wrong guess on a crop is seen, and a user can remove the tag.
 - The dominant colour of each main object, from the middle of its box ("a red car"), and
   of the photo's centre when no object was boxed ("an orange tabby cat").
 - What the caller knows (`PhotoFacts`): text read in the photo, faces, people's names.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -16,6 +17,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from boda.core.errors import Unavailable
+
+log = logging.getLogger(__name__)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -101,13 +104,16 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
     return on_connect
 
 
-def make_engine(url: str, *, echo: bool = False, pool_size: int = 5, busy_timeout_ms: int = 10_000) -> Engine:
+def make_engine(url: str, *, echo: bool = False, pool_size: int = 5, busy_timeout_ms: int = 10_000,
+                sqlite_recycle_s: float = -1) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False,
-                                                             "timeout": busy_timeout_ms / 1000})
+        # SQLite reads the planner's statistics when a connection opens, not when another connection
+        # refreshes them (`Database.analyze`): pooled connections are reopened as often as they are refreshed.
+        engine = create_engine(url, echo=echo, pool_recycle=sqlite_recycle_s,
+                               connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000})
         event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_ms))
         return engine
     # lock_timeout: a write that waits on another transaction's lock gives up, like SQLite's busy_timeout.
@@ -137,9 +143,11 @@ def busy_error() -> Unavailable:
 class Database:
     """An engine and its session factory, built once per process from settings."""
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 5, busy_timeout_ms: int = 10_000) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 5, busy_timeout_ms: int = 10_000,
+                 analyze_seconds: float = -1) -> None:
         self.url = url
-        self.engine = make_engine(url, echo=echo, pool_size=pool_size, busy_timeout_ms=busy_timeout_ms)
+        self.engine = make_engine(url, echo=echo, pool_size=pool_size, busy_timeout_ms=busy_timeout_ms,
+                                  sqlite_recycle_s=analyze_seconds)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
@@ -163,10 +171,16 @@ class Database:
         from boda.core.migrate import upgrade
 
         upgrade(self.engine)
-        self.analyze()
+        try:
+            self.analyze()
+        except DBAPIError as exc:  # another process holds the write lock: the periodic task does it later
+            if not is_busy(exc):
+                raise
+            log.warning("could not refresh SQLite's statistics at start-up (the database is busy); later then")
 
     def analyze(self) -> None:
-        """Refresh SQLite's table statistics, sampled (a few ms at 100k rows).
+        """Refresh SQLite's table statistics, sampled (a few ms at 100k rows); pooled connections
+        read them when they are next reopened (`pool_recycle`).
 
         Without them SQLite's planner guesses that `trashed_at IS NULL` picks few photos and
         scans that index instead of looking 42 ids up by key: 52 ms against 0.9 ms at 100k

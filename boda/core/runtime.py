@@ -20,7 +20,7 @@ class Runtime:
         load_jobs()
         self.settings = settings
         self.db = Database(settings.database_url, echo=settings.db.echo, pool_size=settings.db.pool_size,
-                           busy_timeout_ms=settings.db.busy_timeout_ms)
+                           busy_timeout_ms=settings.db.busy_timeout_ms, analyze_seconds=settings.db.analyze_seconds)
         self.store = BlobStore(settings.storage_url, settings.storage.options)
         self.ai = Providers(settings)
         # Decoding a 50-megapixel photo takes hundreds of MB: bound how many requests hold decoded

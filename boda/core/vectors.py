@@ -584,6 +584,9 @@ def _vec_param(x: np.ndarray) -> list[float]:
     return x.astype(np.float32).tolist()
 
 
+PG_MAX_EF_SEARCH = 1000  # pgvector's bound on hnsw.ef_search
+
+
 class PgVectorStore:
     """A table per space on the app's PostgreSQL, `vector(dim)` with an HNSW (cosine) index.
 
@@ -715,7 +718,9 @@ class PgVectorStore:
             ef = max(self.ef_search, k)
             if allowed is not None:  # a sparse filter needs a wider beam to still find k after it
                 total = conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
-                ef = min(max(ef, int(ef * total / len(params["ids"]))), 1000)
+                ef = max(ef, int(ef * total / len(params["ids"])))
+            # pgvector refuses a beam over 1000; past it the beam comes back short and the exact scan answers.
+            ef = min(ef, PG_MAX_EF_SEARCH)
             conn.execute(text(f"SET LOCAL hnsw.ef_search = {int(ef)}"))
             rows = conn.execute(text(f"SELECT id, 1 - (embedding <=> {qv}) FROM {table} {where}"
                                      f"ORDER BY embedding <=> {qv} LIMIT :k"), params).all()

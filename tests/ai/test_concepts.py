@@ -9,7 +9,8 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from boda.ai.concepts import ConceptEmbedder, colour_names, main_colour, readable_words
+from boda.ai.concepts import ConceptEmbedder, colour_names, crop, main_colour, readable_words, region_detections
+from boda.ai.detect import Detection
 from boda.ai.embed import PhotoFacts
 from boda.ai.registry import Providers, registered
 from boda.ai.text_encoders import E5Small, UseMultilingual
@@ -105,6 +106,22 @@ def test_each_main_boxed_object_is_classified_on_its_own(embedder: ConceptEmbedd
     vectors = embedder.embed_images([photo("chelsea"), canvas])
     for query in ("espresso", "에스프레소"):
         assert best(embedder, vectors, query, ("chelsea", "cat_and_coffee")) == "cat_and_coffee"
+
+
+def test_regions_are_the_strongest_boxes_of_a_useful_size_and_crops_stay_inside() -> None:
+    def box(label: str, score: float, x: int, y: int, w: int, h: int) -> Detection:
+        return Detection((x, y, w, h), label, score)
+
+    tiny, whole = box("cup", 0.9, 0, 0, 10, 10), box("table", 0.9, 0, 0, 100, 100)  # 1 % and 100 % of 100x100
+    cat, dog, bird, car = (box("cat", 0.8, 10, 10, 40, 40), box("dog", 0.7, 50, 50, 30, 30),
+                           box("bird", 0.6, 0, 60, 20, 20), box("car", 0.2, 60, 0, 20, 20))
+    chosen = region_detections([car, tiny, bird, whole, cat, dog], 100, 100)
+    # the three strongest (score x sqrt(share)) are whole, cat, dog; the whole photo's box adds nothing
+    assert chosen == [cat, dog]
+    image = np.arange(100 * 100 * 3, dtype=np.uint8).reshape(100, 100, 3)
+    assert crop(image, (10, 10, 40, 40)).shape == (48, 48, 3)  # 10 % of the box on each side
+    assert crop(image, (90, 0, 10, 100)).shape == (100, 11, 3)  # clipped at the edges
+    np.testing.assert_array_equal(crop(image, (20, 30, 10, 10), margin=0), image[30:40, 20:30])
 
 
 def test_colours_of_objects_follow_their_pixels(embedder: ConceptEmbedder) -> None:

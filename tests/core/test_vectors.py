@@ -109,6 +109,18 @@ def test_allowed_returns_the_top_k_of_the_allowed_even_far_from_the_query(store:
     assert store.search(SPACE, query, k=5, allowed=[]) == []
 
 
+def test_more_asked_than_a_beam_holds_still_answers_all_of_it(store: VectorStore) -> None:
+    # Album's search asks for a few times the page when it checks results afterwards: past 1000,
+    # pgvector refuses the beam (hnsw.ef_search is 1..1000), so the store must answer another way.
+    rng = np.random.default_rng(4)
+    names = ids(1100)
+    x = rng.standard_normal((1100, 8)).astype(np.float32)
+    store.upsert(SPACE, names, x)
+    hits = store.search(SPACE, x[3], k=1050)
+    assert len(hits) == 1050 and hits[0][0] == names[3]
+    assert set(i for i, _ in hits) == set(exact(x, names, x[3], 1050))
+
+
 def test_spaces_have_their_own_dimensions_and_start_empty(store: VectorStore) -> None:
     assert store.count("album.faces:sface:v1") == 0
     assert store.search("album.faces:sface:v1", np.ones(128), k=3) == []

@@ -39,6 +39,7 @@ DATE_WINDOW = 200
 POST_FILTER_SHARE = 0.2
 OVERFETCH = 1.5
 MIN_FETCH = 32
+MAX_FETCH = 1000  # past it, handing the store the allowed ids costs less (and pgvector's beam stops at 1000)
 Sort = Literal["relevance", "date"]
 
 
@@ -102,12 +103,12 @@ def _nearest(session: Session, runtime: Runtime, scope: Scope, filters: PhotoFil
     space = space_for(key)
     total = runtime.vectors.count(space)
     share = indexed / total if total else 0.0
-    if share >= POST_FILTER_SHARE:
-        fetch = min(total, max(MIN_FETCH, math.ceil((want + 1) / share * OVERFETCH)))
+    fetch = min(total, max(MIN_FETCH, math.ceil((want + 1) / share * OVERFETCH))) if share else 0
+    if share >= POST_FILTER_SHARE and fetch <= MAX_FETCH:
         candidates = runtime.vectors.search(space, vector, k=fetch)
         ok = _indexed_among(session, scope, filters, key, [photo_id for photo_id, _ in candidates])
         hits = [(photo_id, score) for photo_id, score in candidates if photo_id in ok and photo_id != exclude]
-        if len(hits) >= want or len(candidates) < fetch:
+        if len(hits) >= want or fetch >= total:  # enough, or the whole space was ranked
             return hits[:want]
     allowed = _indexed_ids(session, scope, filters, key)
     allowed.discard(exclude or "")

@@ -131,24 +131,30 @@ def test_private_photos_never_reach_another_user(album) -> None:  # noqa: ANN001
     assert similar["items"] == []
 
 
-@pytest.mark.parametrize(("share", "fetch"), [
-    (0.0, 32),  # always rank the whole space, then keep what the caller may see
-    (0.0, 1),  # the same, coming back short: falls back to handing the store the allowed ids
-    (1.01, 32),  # always hand the store the allowed ids
+@pytest.mark.parametrize(("share", "fetch", "allowed_ids"), [
+    (0.0, 32, False),  # rank the whole space, then keep what the caller may see
+    (0.0, 1, True),  # the same, coming back short: falls back to handing the store the allowed ids
+    (1.01, 32, True),  # always hand the store the allowed ids
 ])
-def test_every_search_plan_finds_the_same_and_shows_nothing_private(album, monkeypatch, share: float,
-                                                                     fetch: int) -> None:  # noqa: ANN001
-    _, _, alice, bob, ids = album
-    if bob.get(f"{API}/photos").json()["total"] == 0:  # Bob searches a space that holds his photos too
-        upload = bob.post(f"{API}/photos", files={"files": ("mine.jpg", jpeg(skdata.chelsea()[::2, ::2]))})
-        assert upload.status_code == 201
+def test_every_search_plan_finds_the_same_and_shows_nothing_private(
+        album, monkeypatch, share: float, fetch: int, allowed_ids: bool) -> None:  # noqa: ANN001
+    client, runtime, alice, _, ids = album
+    # A stranger with a private cat of her own: the space holds photos neither may see of the other.
+    carol = make_account(runtime, client, f"carol{fetch}{int(share * 100)}")
+    upload = carol.post(f"{API}/photos", files={"files": ("mine.jpg", jpeg(skdata.chelsea()[::2, ::2]))})
+    assert upload.status_code == 201
+    hers = upload.json()[0]["id"]
     expected = top(alice, "a cat", limit=10), top(alice, "bakery", limit=10)
     monkeypatch.setattr(search, "POST_FILTER_SHARE", share)
     monkeypatch.setattr(search, "MIN_FETCH", fetch)
     monkeypatch.setattr(search, "OVERFETCH", 0.0 if fetch == 1 else 1.5)
+    calls: list[int] = []
+    indexed_ids = search._indexed_ids
+    monkeypatch.setattr(search, "_indexed_ids", lambda *args: calls.append(1) or indexed_ids(*args))
     assert (top(alice, "a cat", limit=10), top(alice, "bakery", limit=10)) == expected
+    assert bool(calls) is allowed_ids  # the plan asked for is the plan that ran
     assert expected[0][0] == ids["cat"] and set(expected[0]) == set(ids.values())  # all five, the cat first
-    assert not set(top(bob, "a cat", limit=10)) & set(ids.values())
+    assert top(carol, "a cat", limit=10) == [hers]
     similar = alice.get(f"{API}/photos/{ids['cat']}/similar", params={"limit": 10}).json()["items"]
     assert {item["photo"]["id"] for item in similar} == set(ids.values()) - {ids["cat"]}
 
