@@ -300,29 +300,26 @@ class ConceptEmbedder:
             if old is None or old.weight < weight:
                 found[label] = Concept(kind, label, round(float(weight), 4), box, label_ko)
 
-        kept = [c for c in classes if c.score >= CLASS_MIN] or classes[:1]
-        groups: Counter[str] = Counter()
-        for c in kept:
-            add("class", class_sentence(c.names), c.score ** 0.5)
-            for low, high, group in GROUPS:
-                if low <= c.index <= high:
-                    groups[group] += c.score
-            if c.index in SCENES:
-                add("scene", SCENES[c.index], 0.8 * c.score ** 0.5)
-        for group, score in groups.items():
-            add("class", group, 0.8 * min(1.0, score) ** 0.5)
-        for region in regions:
-            d = region.detection
-            region_groups: Counter[str] = Counter()
-            for c in region.classes:
-                if c.score < REGION_CLASS_MIN:
-                    continue
-                add("class", class_sentence(c.names), REGION_WEIGHT * d.score * c.score ** 0.5, d.box)
+        def add_classes(kept: Sequence[Classification], scale: float, box: tuple[int, int, int, int] | None,
+                        scenes: bool) -> None:
+            """ImageNet classes as sentences, their broad groups, and (for the whole photo) its scene."""
+            groups: Counter[str] = Counter()
+            for c in kept:
+                add("class", class_sentence(c.names), scale * c.score ** 0.5, box)
                 for low, high, group in GROUPS:
                     if low <= c.index <= high:
-                        region_groups[group] += c.score
-            for group, score in region_groups.items():
-                add("class", group, 0.8 * REGION_WEIGHT * d.score * min(1.0, score) ** 0.5, d.box)
+                        groups[group] += c.score
+                if scenes and c.index in SCENES:
+                    add("scene", SCENES[c.index], 0.8 * scale * c.score ** 0.5)
+            for group, score in groups.items():
+                add("class", group, 0.8 * scale * min(1.0, score) ** 0.5, box)
+
+        kept = [c for c in classes if c.score >= CLASS_MIN] or classes[:1]
+        add_classes(kept, 1.0, None, scenes=True)
+        for region in regions:
+            d = region.detection
+            add_classes([c for c in region.classes if c.score >= REGION_CLASS_MIN], REGION_WEIGHT * d.score, d.box,
+                        scenes=False)
 
         by_label: dict[str, list[Detection]] = {}
         for d in detections:
