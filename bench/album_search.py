@@ -15,13 +15,20 @@ Prints figures; asserts nothing.
 
 2026-12-03, 2 cores, SQLite, p50 / p95 of the whole search (24 results, half the queries
 with words that match 4 % of the photos literally):
-    before (the store handed every visible id; words matched by 900-id chunks):
+    before (the store handed every visible id; words matched by 900-id chunks), rows without concepts:
         10k 115 / 217 ms, 100k 1,362 / 1,746 ms
-    after (`_nearest` picks a plan; words in one statement; SQLite statistics kept):
+    `_nearest` picks a plan; words in one statement; SQLite statistics kept (same thin rows):
         the owner (90 % of the space): 10k 27 / 36 ms, 100k 131 / 161 ms (10x at 100k)
         another user (10 %, the allowed-ids plan): 10k 36 / 53 ms, 100k 149 / 197 ms
-    At 100k the words' scan (76 ms) and the two counts (40 ms) are most of what is left;
-    the nearest photos take 9 ms.
+    rows as wide as real ones (the concepts' JSON, 823 bytes; thumbnails; a real caption): the
+    scans read 2 KB a row, and the same code took
+        the owner: 10k 46 / 50 ms, 100k 312 / 343 ms (counts 125, words 173, nearest 11)
+        another user: 10k 47 / 56 ms, 100k 393 / 439 ms
+    with the library index (`models.LIBRARY_INDEX`: the columns that decide who sees a photo, and on
+    SQLite its words, so counts, visible ids and words read a narrow index, not the rows) and LIKE
+    without a lower() copy of each row on SQLite:
+        the owner: 10k 18 / 22 ms, 100k 96 / 104 ms (counts 33, words 49, nearest 11): 3.3x at 100k
+        another user: 10k 22 / 25 ms, 100k 108 / 146 ms (3.6x)
 """
 
 from __future__ import annotations
@@ -53,6 +60,20 @@ from boda.core.runtime import Runtime  # noqa: E402
 
 KEY = "concepts:use-m+e5-small:v2"
 DIM = 512 + 384
+# What the concepts backend stored for scikit-image's cat photo (823 bytes of JSON; real photos measured
+# 500 to 1,000): a search's scans read whole rows, so rows as wide as real ones.
+CONCEPTS = [
+    {"kind": "class", "label": "Egyptian cat", "weight": 0.878, "box": None, "label_ko": ""},
+    {"kind": "class", "label": "a cat", "weight": 0.7794, "box": None, "label_ko": ""},
+    {"kind": "colour", "label": "an orange cat", "weight": 0.6205, "box": [0, 0, 450, 300], "label_ko": "주황색"},
+    {"kind": "colour", "label": "an orange Egyptian cat", "weight": 0.5268, "box": None, "label_ko": "주황색"},
+    {"kind": "class", "label": "tiger cat", "weight": 0.3186, "box": None, "label_ko": ""},
+    {"kind": "class", "label": "tabby cat", "weight": 0.277, "box": None, "label_ko": ""},
+    {"kind": "colour", "label": "a mostly brown photo", "weight": 0.1773, "box": None, "label_ko": "갈색"},
+    {"kind": "colour", "label": "a mostly orange photo", "weight": 0.1681, "box": None, "label_ko": "주황색"},
+]
+CAPTIONS = ("A photo showing Egyptian cat, a cat, an orange cat, an orange Egyptian cat.",
+            "A photo showing espresso, a cup, an orange cup, food.")
 WORDS = ("BAKERY", "OPEN 24H", "카페", "EXIT", "SALE", "빵집", "PHARMACY", "STOP")
 
 
@@ -71,9 +92,10 @@ def build(runtime: Runtime, n: int, rng: np.random.Generator) -> tuple[Scope, Sc
         rows = [{"id": pid, "owner_id": other_id if i % 10 == 9 else user_id, "file_id": file_id,
                  "blob_key": "x" * 64, "sha256": f"{i:064x}",
                  "phash": f"{i:016x}", "width": 640, "height": 480, "mime": "image/jpeg",
-                 "taken_at": start + timedelta(minutes=i), "index_key": KEY, "concepts": [],
+                 "taken_at": start + timedelta(minutes=i), "index_key": KEY, "concepts": CONCEPTS,
+                 "thumbnails": {str(side): file_id for side in (256, 720, 1440)},
                  "ocr_text": WORDS[i % len(WORDS)] if i % 25 == 0 else None,
-                 "caption": "A photo showing a cat." if i % 2 else "A photo showing a cup of coffee."}
+                 "caption": CAPTIONS[i % 2], "caption_source": "concepts"}
                 for i, pid in enumerate(ids[chunk:chunk + 5000], start=chunk)]
         with runtime.db.session() as session:
             session.execute(insert(Photo), rows)

@@ -15,8 +15,8 @@ from typing import Literal
 
 import numpy as np
 from PIL import Image
-from sqlalchemy import Select, case, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, case, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from boda.ai.embed import ImageTextEmbedder
 from boda.apps.album import people, service
@@ -125,14 +125,25 @@ def _literal(session: Session, scope: Scope, filters: PhotoFilters, text: str) -
     """
     if not text:
         return set()
-    pattern = f"%{text.casefold()}%"
-    tagged = select(PhotoTag.photo_id).join(Tag, Tag.id == PhotoTag.tag_id).where(Tag.name.like(pattern))
-    matches = [func.lower(Photo.ocr_text).like(pattern), func.lower(Photo.caption).like(pattern),
-               Photo.id.in_(tagged)]
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    tagged = select(PhotoTag.photo_id).join(Tag, Tag.id == PhotoTag.tag_id).where(
+        Tag.name.contains(text.casefold(), autoescape=True))  # tag names are stored folded
+    matches = [_contains(Photo.ocr_text, text, sqlite), _contains(Photo.caption, text, sqlite), Photo.id.in_(tagged)]
     named = people.photos_named(session, scope.user_id, text)
     if named is not None:
         matches.append(Photo.id.in_(named))
     return set(session.scalars(_visible_query(scope, filters).with_only_columns(Photo.id).where(or_(*matches))))
+
+
+def _contains(column: InstrumentedAttribute[str | None], text: str, sqlite: bool) -> ColumnElement[bool]:
+    """The column holds the text, whatever the case; "%" and "_" in it are only themselves.
+
+    SQLite's LIKE already ignores ASCII case (as far as its lower() folds too), so no lower() copy
+    of every row is made there: the scan of the library index stays a scan.
+    """
+    if sqlite:
+        return column.contains(text, autoescape=True)
+    return column.icontains(text, autoescape=True)
 
 
 def _rank(session: Session, runtime: Runtime, scope: Scope, filters: PhotoFilters, vector: np.ndarray | None,

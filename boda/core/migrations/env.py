@@ -3,7 +3,7 @@
 from alembic import context
 
 from boda.core.apps import load_models
-from boda.core.db import Base
+from boda.core.db import Base, schema_filter
 
 load_models()
 connection = context.config.attributes["connection"]
@@ -12,6 +12,7 @@ context.configure(
     target_metadata=Base.metadata,
     render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copy
     compare_type=True,
+    include_object=schema_filter(connection.dialect.name),  # one engine's own indexes
 )
 with context.begin_transaction():
     context.run_migrations()

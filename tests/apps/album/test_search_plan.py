@@ -56,3 +56,50 @@ def test_checking_a_few_results_looks_them_up_by_key_once_statistics_exist(runti
         assert search._indexed_among(session, scope, PhotoFilters(), KEY, ids) == set(ids)
         assert search._indexed_among(session, scope, PhotoFilters(favorite=True), KEY, ids) == set()
     assert "analyze_db" in [task.name for task in runtime.queue.maintenance.tasks]
+
+
+def _photos(runtime: Runtime, owner_id: str, texts: list[str | None]) -> list[str]:
+    ids = [f"{owner_id[:8]}-{i:027d}" for i in range(len(texts))]
+    with runtime.db.session() as session:
+        session.execute(insert(StoredFile), [{"id": ids[0], "owner_id": owner_id, "blob_key": "x" * 64,
+                                              "size": 1, "content_type": "image/jpeg"}])
+        session.execute(insert(Photo), [
+            {"id": pid, "owner_id": owner_id, "file_id": ids[0], "blob_key": "x" * 64, "sha256": f"{i:064x}",
+             "phash": f"{i:016x}", "width": 1, "height": 1, "mime": "image/jpeg", "ocr_text": text,
+             "caption": "A photo showing a cup.", "concepts": [{"label": "a cup", "weight": 0.9}] * 8,
+             "taken_at": datetime(2020, 1, 1, tzinfo=UTC), "index_key": KEY} for i, (pid, text) in enumerate(
+                zip(ids, texts, strict=True))])
+    return ids
+
+
+def test_counts_and_words_read_the_library_index_not_the_wide_rows(runtime: Runtime, alice: Account) -> None:
+    _photos(runtime, alice.id, ["OPEN 24H", None] * 50)
+    runtime.db.analyze()
+    with runtime.db.session() as session:
+        scope = Scope.of(session.get(User, alice.id))
+    counts = search._visible_query(scope, PhotoFilters()).with_only_columns(Photo.id)
+    with runtime.db.engine.connect() as conn:
+        if runtime.db.engine.dialect.name == "sqlite":
+            for query in (counts, counts.where(search._contains(Photo.caption, "open", sqlite=True)),
+                          counts.where(search._contains(Photo.ocr_text, "open", sqlite=True))):
+                sql = str(query.compile(runtime.db.engine, compile_kwargs={"literal_binds": True}))
+                steps = " | ".join(str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+                assert "USING COVERING INDEX ix_album_photos_library_words" in steps, steps
+        else:
+            names = set(conn.exec_driver_sql("SELECT indexname FROM pg_indexes WHERE tablename = 'album_photos'")
+                        .scalars())
+            assert "ix_album_photos_library" in names and "ix_album_photos_library_words" not in names
+    with runtime.db.session() as session:
+        assert search._counts(session, scope, PhotoFilters(), KEY) == (100, 100)
+
+
+def test_words_match_whatever_the_case_and_a_percent_sign_is_only_itself(runtime: Runtime, alice: Account) -> None:
+    ids = _photos(runtime, alice.id, ["50% OFF today", "500 off", "Bakery", None])
+    with runtime.db.session() as session:
+        scope = Scope.of(session.get(User, alice.id))
+        found = {text: search._literal(session, scope, PhotoFilters(), text)
+                 for text in ("50%", "OFF", "bakery", "BAKERY", "5_0", "%")}
+    assert found["50%"] == {ids[0]}  # not "500 off": the % is a character, not a wildcard
+    assert found["OFF"] == {ids[0], ids[1]}
+    assert found["bakery"] == found["BAKERY"] == {ids[2]}
+    assert found["5_0"] == set() and found["%"] == {ids[0]}

@@ -1,0 +1,33 @@
+"""album: the library index (who may see a photo, and on SQLite its words), replacing trashed_at's own
+
+Revision ID: a1b0c0de0004
+Revises: a1b0c0de0003
+Create Date: 2026-12-03 12:10:00.000000
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = 'a1b0c0de0004'
+down_revision: str | None = 'a1b0c0de0003'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+LIBRARY = ["trashed_at", "owner_id", "visibility", "household_id", "index_key", "id"]
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        op.create_index("ix_album_photos_library_words", "album_photos", LIBRARY + ["ocr_text", "caption"])
+    else:
+        op.create_index("ix_album_photos_library", "album_photos", LIBRARY)
+    op.drop_index("ix_album_photos_trashed_at", table_name="album_photos")
+
+
+def downgrade() -> None:
+    op.create_index("ix_album_photos_trashed_at", "album_photos", ["trashed_at"])
+    if op.get_bind().dialect.name == "sqlite":
+        op.drop_index("ix_album_photos_library_words", table_name="album_photos")
+    else:
+        op.drop_index("ix_album_photos_library", table_name="album_photos")
