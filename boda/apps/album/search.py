@@ -115,16 +115,14 @@ def _nearest(session: Session, runtime: Runtime, scope: Scope, filters: PhotoFil
     return runtime.vectors.search(space, vector, k=want, allowed=allowed) if allowed else []
 
 
-def _literal(session: Session, scope: Scope, filters: PhotoFilters, text: str) -> set[str]:
-    """Photos the caller may see (matching the filters) whose OCR text, caption or a tag contains the
-    query (case-folded), or that show one of the caller's people whose name matches it (names are
-    private: only the caller's own). One SQL statement: no list of ids goes in.
+def _literal_query(session: Session, scope: Scope, filters: PhotoFilters, text: str) -> Select[tuple[str]]:
+    """The ids of photos the caller may see (matching the filters) whose OCR text, caption or a tag holds
+    the query (whatever the case), or that show one of the caller's people whose name matches it (names
+    are private: only the caller's own). One SQL statement: no list of ids goes in.
 
     A renamed person is found by the new name at once: the match is on names, not on vectors,
     so no photo's embedding changes when a name does.
     """
-    if not text:
-        return set()
     sqlite = session.get_bind().dialect.name == "sqlite"
     tagged = select(PhotoTag.photo_id).join(Tag, Tag.id == PhotoTag.tag_id).where(
         Tag.name.contains(text.casefold(), autoescape=True))  # tag names are stored folded
@@ -132,18 +130,25 @@ def _literal(session: Session, scope: Scope, filters: PhotoFilters, text: str) -
     named = people.photos_named(session, scope.user_id, text)
     if named is not None:
         matches.append(Photo.id.in_(named))
-    return set(session.scalars(_visible_query(scope, filters).with_only_columns(Photo.id).where(or_(*matches))))
+    return _visible_query(scope, filters).with_only_columns(Photo.id).where(or_(*matches))
+
+
+def _literal(session: Session, scope: Scope, filters: PhotoFilters, text: str) -> set[str]:
+    return set(session.scalars(_literal_query(session, scope, filters, text))) if text else set()
 
 
 def _contains(column: InstrumentedAttribute[str | None], text: str, sqlite: bool) -> ColumnElement[bool]:
-    """The column holds the text, whatever the case; "%" and "_" in it are only themselves.
+    """The column holds the text, whatever the case; "%", "_" and "/" in it are only themselves.
 
-    SQLite's LIKE already ignores ASCII case (as far as its lower() folds too), so no lower() copy
-    of every row is made there: the scan of the library index stays a scan.
+    SQLite's LIKE ignores the case of ASCII letters only, so an upper-case "ÉCOLE" is also asked
+    as "école"; no lower() copy of every row is made, and the scan of the library index stays a scan.
+    PostgreSQL's ILIKE folds every letter.
     """
-    if sqlite:
+    if not sqlite:
+        return column.icontains(text, autoescape=True)
+    if text.lower() == text:
         return column.contains(text, autoescape=True)
-    return column.icontains(text, autoescape=True)
+    return or_(column.contains(text, autoescape=True), column.contains(text.lower(), autoescape=True))
 
 
 def _rank(session: Session, runtime: Runtime, scope: Scope, filters: PhotoFilters, vector: np.ndarray | None,

@@ -1,4 +1,4 @@
-"""album: the library index (who may see a photo, and on SQLite its words), replacing trashed_at's own
+"""album: the library index (who may see a photo, in the library's order; on SQLite its words too)
 
 Revision ID: a1b0c0de0004
 Revises: a1b0c0de0003
@@ -14,7 +14,7 @@ down_revision: str | None = 'a1b0c0de0003'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-LIBRARY = ["trashed_at", "owner_id", "visibility", "household_id", "index_key", "id"]
+LIBRARY = ["trashed_at", "taken_at", "id", "owner_id", "visibility", "household_id", "index_key", "favorite"]
 
 
 def upgrade() -> None:
