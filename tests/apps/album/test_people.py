@@ -215,7 +215,7 @@ def test_people_pages_for_the_owner_only(album) -> None:  # noqa: ANN001
 
 def test_trashed_and_purged_photos_leave_their_people(album) -> None:  # noqa: ANN001
     _, _, alice, _, ids = album
-    eileen = next(p for p in people_of(alice) if p["name"] == "Eileen Collins")
+    eileen = person_with(alice, {ids["astronaut"], ids["group"]})  # named or not: runs alone (-k) too
     assert eileen["photo_count"] == 2
     assert alice.delete(f"{API}/photos/{ids['group']}").status_code == 204
     assert alice.get(f"{API}/people/{eileen['id']}").json()["photo_count"] == 1

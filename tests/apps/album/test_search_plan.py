@@ -97,10 +97,13 @@ def test_counts_words_and_the_library_page_read_the_library_index(runtime: Runti
                 plan = steps(runtime.db, service.photo_filter_query(scope, filters).limit(60))
                 # The page is read in the library's order and stops at 60, instead of sorting every row.
                 assert "ix_album_photos_library_words" in plan and "TEMP B-TREE" not in plan, plan
+            trash = steps(runtime.db, service.photo_filter_query(scope, PhotoFilters(trashed=True)).limit(60))
+            assert "ix_album_photos_trash" in trash, trash  # the few trashed photos, not the owner's library
         else:
             names = set(conn.exec_driver_sql("SELECT indexname FROM pg_indexes WHERE tablename = 'album_photos'")
                         .scalars())
-            assert "ix_album_photos_library" in names and "ix_album_photos_library_words" not in names
+            assert {"ix_album_photos_library", "ix_album_photos_trash"} <= names
+            assert "ix_album_photos_library_words" not in names
     with runtime.db.session() as session:
         assert search._counts(session, scope, PhotoFilters(), KEY) == (100, 100)
 

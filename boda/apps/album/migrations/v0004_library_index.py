@@ -1,4 +1,4 @@
-"""album: the library index (who may see a photo, in the library's order; on SQLite its words too)
+"""album: the library index (who may see a photo, in the library's order; on SQLite its words too), the trash's
 
 Revision ID: a1b0c0de0004
 Revises: a1b0c0de0003
@@ -7,6 +7,7 @@ Create Date: 2026-12-03 12:10:00.000000
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = 'a1b0c0de0004'
@@ -23,9 +24,13 @@ def upgrade() -> None:
     else:
         op.create_index("ix_album_photos_library", "album_photos", LIBRARY)
     op.drop_index("ix_album_photos_trashed_at", table_name="album_photos")
+    trashed = sa.text("trashed_at IS NOT NULL")
+    op.create_index("ix_album_photos_trash", "album_photos", ["owner_id", "taken_at"], sqlite_where=trashed,
+                    postgresql_where=trashed)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_album_photos_trash", table_name="album_photos")
     op.create_index("ix_album_photos_trashed_at", "album_photos", ["trashed_at"])
     if op.get_bind().dialect.name == "sqlite":
         op.drop_index("ix_album_photos_library_words", table_name="album_photos")
