@@ -4,8 +4,8 @@
 photos the caller may see (and those this backend indexed), finds the nearest of them (the
 store ranks the whole space and SQL checks the results, or the store ranks only the ids SQL
 allows: `search._nearest` picks), looks for the words in photos' text, captions and tags,
-and loads the page of photos. This script builds a library of N photo rows (one user, random
-unit vectors of the concepts backend's size in the embedded store, a few percent with
+and loads the page of photos. This script builds a library of N photo rows (two users, 90 % and
+10 %, random unit vectors of the concepts backend's size in the embedded store, a few percent with
 OCR text), then times `boda.apps.album.search` on a fixed query vector, part by part.
 
     .venv/bin/python bench/album_search.py [--sizes 10000 100000] [--queries 30]
@@ -24,19 +24,22 @@ with words that match 4 % of the photos literally):
     scans read 2 KB a row, and the same code took
         the owner: 10k 46 / 50 ms, 100k 312 / 343 ms (counts 125, words 173, nearest 11)
         another user: 10k 47 / 56 ms, 100k 393 / 439 ms
-    with the library index (`models.LIBRARY_INDEX`: the columns that decide who sees a photo, in the
-    library's order, and on SQLite its words, so counts, visible ids, words and the grid's page read a
-    narrow index, not the rows) and LIKE without a lower() copy of each row on SQLite:
-        the owner: 10k 17-20 / 22 ms, 100k 74-98 / 103-106 ms (counts 25-34, words 36-50, nearest 10-12):
-        3.2-4.2x at 100k (two runs)
-        another user: 10k 17-22 / 22-25 ms, 100k 114-136 / 145 ms (nearest 52-65: its 10k allowed ids)
+    with the library index (`models.LIBRARY_INDEX`: the library's order and the columns that decide
+    who sees a photo, and on SQLite its words, so counts, visible ids, words and the grid's page read
+    a narrow index, not the rows), LIKE without a lower() copy of each row on SQLite, and statistics
+    counted rather than sampled (one photo in 10,000 in the trash from here on):
+        the owner: 10k 21 / 25 ms, 100k 95 / 103 ms (counts 32, words 47, nearest 11): 3.3x at 100k
+        another user: 10k 24 / 27 ms, 100k 106 / 137 ms (nearest 53: its 10k allowed ids): 3.7x
+        (two earlier runs without trashed photos: the owner 74 and 98 ms, another user 114 and 136)
     The library grid (60 a page, newest first; `service.list_photos`, the same rows), at 100k:
         before the library index, the owner's first page 596 ms, page 500 1,619 ms (every visible
         row read and sorted); another user's 265 / 393 ms
-        after: the owner 26-32 / 31-41 ms, another user 34-37 / 55-69 ms (read in order, stopping at
-        the page)
-    The trash, empty, at 100k: 220 ms before (count and page read the owner's 90k rows for
-    `trashed_at IS NOT NULL`), 1.3 ms with the trash's partial index.
+        after: the owner 30 / 39 ms, another user 30 / 51 ms (read in order, stopping at the page)
+    The trash at 100k: 220 ms before (count and page read the owner's 90k rows for
+    `trashed_at IS NOT NULL`), 1.4-2.5 ms with the trash's partial index.
+    Sampled statistics (`analysis_limit=1000`, the first version of `Database.analyze`) said 1,001
+    photos an owner: the owner's counts, words and grid then went through the owner index and read
+    90,000 wide rows (counts 112, words 118, first page 111 ms, whole search 250 ms).
 """
 
 from __future__ import annotations
@@ -103,7 +106,9 @@ def build(runtime: Runtime, n: int, rng: np.random.Generator) -> tuple[Scope, Sc
                  "taken_at": start + timedelta(minutes=i), "index_key": KEY, "concepts": CONCEPTS,
                  "thumbnails": {str(side): file_id for side in (256, 720, 1440)},
                  "ocr_text": WORDS[i % len(WORDS)] if i % 25 == 0 else None,
-                 "caption": CAPTIONS[i % 2], "caption_source": "concepts"}
+                 "caption": CAPTIONS[i % 2], "caption_source": "concepts",
+                 # one photo in 10,000 in the trash, each trashed at its own moment, as in a library in use
+                 "trashed_at": start + timedelta(days=2500, minutes=i) if i % 10_000 == 5 else None}
                 for i, pid in enumerate(ids[chunk:chunk + 5000], start=chunk)]
         with runtime.db.session() as session:
             session.execute(insert(Photo), rows)
@@ -140,7 +145,7 @@ def timed_parts(runtime: Runtime, scope: Scope, vector: np.ndarray, text: str) -
         search._rank(session, runtime, scope, filters, vector, text=text, limit=24, offset=0)
         parts["whole search"] = time.perf_counter() - started
     pages = (("library, first page", filters, 0), ("library, page 500", filters, 500 * 60),
-             ("trash (empty)", PhotoFilters(trashed=True), 0))
+             ("trash", PhotoFilters(trashed=True), 0))
     for name, shown, offset in pages:
         with runtime.db.session() as session:  # the grid a search starts from, newest first: 60 a page
             started = time.perf_counter()

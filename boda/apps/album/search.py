@@ -140,15 +140,19 @@ def _literal(session: Session, scope: Scope, filters: PhotoFilters, text: str) -
 def _contains(column: InstrumentedAttribute[str | None], text: str, sqlite: bool) -> ColumnElement[bool]:
     """The column holds the text, whatever the case; "%", "_" and "/" in it are only themselves.
 
-    SQLite's LIKE ignores the case of ASCII letters only, so an upper-case "ÉCOLE" is also asked
-    as "école"; no lower() copy of every row is made, and the scan of the library index stays a scan.
-    PostgreSQL's ILIKE folds every letter.
+    SQLite's LIKE ignores the case of ASCII letters only, so a word with other cased letters is also
+    asked in lower and upper case ("Café": "café", "CAFÉ"); Korean has no case and is asked once. No
+    lower() copy of every row is made, and the scan of the library index stays a scan. PostgreSQL's
+    ILIKE folds every letter.
     """
     if not sqlite:
         return column.icontains(text, autoescape=True)
-    if text.lower() == text:
-        return column.contains(text, autoescape=True)
-    return or_(column.contains(text, autoescape=True), column.contains(text.lower(), autoescape=True))
+    forms = dict.fromkeys((text, text.lower(), text.upper()) if _cased_beyond_ascii(text) else (text,))
+    return or_(*(column.contains(form, autoescape=True) for form in forms))
+
+
+def _cased_beyond_ascii(text: str) -> bool:
+    return any(not ch.isascii() and ch.lower() != ch.upper() for ch in text)
 
 
 def _rank(session: Session, runtime: Runtime, scope: Scope, filters: PhotoFilters, vector: np.ndarray | None,

@@ -15,7 +15,7 @@ down_revision: str | None = 'a1b0c0de0003'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-LIBRARY = ["trashed_at", "taken_at", "id", "owner_id", "visibility", "household_id", "index_key", "favorite"]
+LIBRARY = ["taken_at", "id", "trashed_at", "owner_id", "visibility", "household_id", "index_key", "favorite"]
 
 
 def upgrade() -> None:
@@ -25,7 +25,7 @@ def upgrade() -> None:
         op.create_index("ix_album_photos_library", "album_photos", LIBRARY)
     op.drop_index("ix_album_photos_trashed_at", table_name="album_photos")
     trashed = sa.text("trashed_at IS NOT NULL")
-    op.create_index("ix_album_photos_trash", "album_photos", ["owner_id", "taken_at"], sqlite_where=trashed,
+    op.create_index("ix_album_photos_trash", "album_photos", ["owner_id", "taken_at", "id"], sqlite_where=trashed,
                     postgresql_where=trashed)
 
 
