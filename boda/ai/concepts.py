@@ -431,20 +431,64 @@ def document(concepts: Sequence[Concept]) -> str:
 
 
 def caption(concepts: Sequence[Concept]) -> str:
-    """A plain sentence from the strongest concepts; shown marked as automatic, not as a real caption."""
+    """A plain sentence from the strongest concepts; shown marked as automatic, not as a real caption.
+
+    One phrase per thing: "a cat", "Egyptian cat" and "an orange cat" are one cat, said once as
+    "an orange Egyptian cat" (a count such as "two cats" wins, since it says more).
+    """
     if not concepts:
         return ""
-    things = [c.label for c in concepts if c.kind in ("colour", "object", "class", "people")
-              and not c.label.startswith("a mostly")][:4]
+    things = [c for c in concepts if c.kind in ("colour", "object", "class", "people")
+              and not c.label.startswith("a mostly")]
+    groups: dict[str, list[Concept]] = {}
+    for c in things:
+        groups.setdefault(_head_noun(c.label), []).append(c)
+    phrases = [_phrase(members) for members in groups.values()][:4]
     scenes = [c.label for c in concepts if c.kind == "scene"][:2]
     text = next((c.label[len("text: "):] for c in concepts if c.kind == "text" and c.label.startswith("text: ")), "")
-    sentence = "A photo showing " + (", ".join(things) if things else "something unrecognised")
+    sentence = "A photo showing " + (", ".join(phrases) if phrases else "something unrecognised")
     if scenes:
         sentence += "; " + ", ".join(scenes)
     sentence += "."
     if text:
         sentence += f' Text in it: "{text[:80]}".'
     return sentence
+
+
+_ARTICLES = ("a ", "an ", "the ")
+_COUNTS = ("two ", "three ", "four ", "five ", "many ", "a group of ")
+
+
+def _bare(label: str) -> str:
+    """'an orange cat' -> 'orange cat'."""
+    lowered = label.lower()
+    return next((label[len(a):] for a in _ARTICLES if lowered.startswith(a)), label)
+
+
+def _head_noun(label: str) -> str:
+    """The thing a label names: 'a person wearing red' -> person, 'two cats' -> cat, 'a cup of coffee' -> cup."""
+    words = _bare(label).lower().split(" wearing ")[0].removeprefix("group of ").split(" of ")[0].split()
+    head = words[-1] if words else label.lower()
+    return head[:-1] if head.endswith("s") and not head.endswith("ss") and len(head) > 3 else head
+
+
+def _phrase(members: list[Concept]) -> str:
+    """The best way to say one thing: a count, else its colour when it was boxed, else its strongest name.
+
+    Colour goes only on things named with an article ("a cup", "a cat": COCO's boxes and the broad
+    groups): on an ImageNet class the colour of its box reads oddly ("a red espresso").
+    """
+    counted = next((m.label for m in members if m.kind == "object" and m.label.lower().startswith(_COUNTS)), None)
+    if counted is not None:
+        return counted
+    named = {_bare(m.label) for m in members if m.kind != "colour" and _bare(m.label) != m.label}
+    for m in members:
+        words = _bare(m.label).split()
+        if m.kind != "colour" or len(words) != len({w.lower() for w in words}):  # never "an orange orange"
+            continue
+        if " ".join(words[1:]) in named or (words[:2] == ["person", "wearing"] and "person" in named):
+            return m.label
+    return members[0].label
 
 
 def _build(build: Build, *, encoder_name: str | None = None, mode: str = "concepts") -> ConceptEmbedder:

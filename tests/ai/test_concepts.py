@@ -9,9 +9,17 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from boda.ai.concepts import ConceptEmbedder, colour_names, crop, main_colour, readable_words, region_detections
+from boda.ai.concepts import (
+    ConceptEmbedder,
+    caption,
+    colour_names,
+    crop,
+    main_colour,
+    readable_words,
+    region_detections,
+)
 from boda.ai.detect import Detection
-from boda.ai.embed import PhotoFacts
+from boda.ai.embed import Concept, PhotoFacts
 from boda.ai.registry import Providers, registered
 from boda.ai.text_encoders import E5Small, UseMultilingual
 from boda.core.config import Settings
@@ -90,6 +98,27 @@ def test_describe_names_what_it_sees_with_a_caption(embedder: ConceptEmbedder) -
     assert weights == sorted(weights, reverse=True) and all(w > 0 for w in weights)
     orange = next(c for c in description.concepts if c.label == "an orange cat")
     assert orange.kind == "colour" and orange.box is not None and orange.label_ko == "주황색"
+
+
+def test_a_caption_says_each_thing_once_with_its_count_or_colour() -> None:
+    def seen(*items: tuple[str, str]) -> list[Concept]:
+        return [Concept(kind, label, 1.0 - i / 100) for i, (kind, label) in enumerate(items)]
+
+    # What EfficientNet, YOLOX and the colours said of scikit-image's cat: four names for one cat.
+    cat = seen(("class", "Egyptian cat"), ("class", "a cat"), ("colour", "an orange cat"),
+               ("colour", "an orange Egyptian cat"), ("class", "tabby cat"), ("colour", "a mostly brown photo"),
+               ("scene", "a cat indoors"))
+    assert caption(cat) == "A photo showing an orange cat; a cat indoors."
+    # A count says more than a colour; an ImageNet class keeps its own name, uncoloured.
+    cats = seen(("class", "Egyptian cat"), ("object", "two cats"), ("colour", "an orange cat"),
+                ("class", "espresso"), ("colour", "a red espresso"), ("object", "a cup"), ("colour", "a white cup"))
+    assert caption(cats) == "A photo showing two cats, espresso, a white cup."
+    people = seen(("object", "a person"), ("colour", "a person wearing red"), ("object", "an orange"),
+                  ("colour", "an orange orange"), ("class", "daisy"), ("class", "bee"), ("class", "a flower"),
+                  ("text", "text: OPEN"))
+    assert caption(people) == 'A photo showing a person wearing red, an orange, daisy, bee. Text in it: "OPEN".'
+    assert caption([]) == "" and caption(seen(("colour", "a mostly gray photo"))) == (
+        "A photo showing something unrecognised.")
 
 
 def test_each_main_boxed_object_is_classified_on_its_own(embedder: ConceptEmbedder) -> None:
