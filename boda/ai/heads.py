@@ -8,6 +8,7 @@ milliseconds, and its weights are a small matrix kept as JSON (no pickle: a stor
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -157,22 +158,30 @@ def train(embeddings: np.ndarray, labels: Sequence[str], *, seed: int = 0) -> Tr
     return TrainingReport(_fit(x, y, classes, seed), accuracy, folds, confusion.tolist(), dict(counts))
 
 
+def _text_width(text: str, size: int = 12) -> int:
+    """Roughly how wide `text` is drawn: wide (Hangul, CJK) characters are a full em, others about 0.6."""
+    return int(sum(size if unicodedata.east_asian_width(ch) in ("W", "F") else 0.6 * size for ch in text))
+
+
 def confusion_svg(classes: Sequence[str], confusion: Sequence[Sequence[int]], *, title: str = "") -> str:
     """The confusion matrix as an SVG picture: darker cells hold more photos; the diagonal is right.
 
     Drawn as markup for the page to place inline, so class names in Korean use the page's font.
     """
     n = len(classes)
-    cell, label_w, top = 44, 120, 28 + (20 if title else 0)
-    width, height = label_w + n * cell + 8, top + label_w + n * cell
+    shorts = [escape(name if len(name) <= 14 else name[:13] + "…") for name in classes]
+    longest = max((_text_width(name if len(name) <= 14 else name[:13] + "…") for name in classes), default=0)
+    # Room for the names as long as they are: row names on the left, column names slanted at 60° above.
+    cell, label_w, label_h = 44, longest + 14, int(longest * 0.87) + 14
+    top = 8 + (20 if title else 0)
+    width, height = label_w + n * cell + 8 + int(longest * 0.5), top + label_h + n * cell
     most = max((max(row) for row in confusion), default=0) or 1
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="confusion" viewBox="0 0 {width} {height}" '
              f'width="{width}" height="{height}" role="img" aria-label="{escape(title or "confusion matrix")}">']
     if title:
         parts.append(f'<text x="4" y="16" font-size="14" font-weight="600">{escape(title)}</text>')
-    grid_top = top + label_w
-    for i, name in enumerate(classes):
-        short = escape(name if len(name) <= 14 else name[:13] + "…")
+    grid_top = top + label_h
+    for i, short in enumerate(shorts):
         y = grid_top + i * cell + cell / 2 + 5
         parts.append(f'<text x="{label_w - 6}" y="{y:.0f}" font-size="12" text-anchor="end">{short}</text>')
         x = label_w + i * cell + cell / 2 + 4

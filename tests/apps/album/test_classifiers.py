@@ -70,3 +70,10 @@ def test_confusion_picture_is_svg_with_every_count_and_name() -> None:
     assert {"4", "1", "0", "5", "고양이", "dog<&>", "v2"} <= set(texts)
     fills = [r.get("fill") for r in root.iter("{http://www.w3.org/2000/svg}rect")]
     assert len(fills) == 4 and fills[0] != fills[2]  # darker where more photos fell
+    # The names get the room they need and no more: short ones leave no blank band above the grid.
+    short = ET.fromstring(confusion_svg(["cat", "cup"], [[3, 0], [0, 3]]))
+    first = next(short.iter("{http://www.w3.org/2000/svg}rect"))
+    assert int(short.get("height")) < 160 and 30 < float(first.get("y")) < 70 and float(first.get("x")) < 60
+    long = ET.fromstring(confusion_svg(["a very long class name", "고양이"], [[3, 0], [0, 3]]))
+    first = next(long.iter("{http://www.w3.org/2000/svg}rect"))
+    assert float(first.get("x")) > 100 and float(first.get("y")) > 90
