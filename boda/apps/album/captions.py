@@ -19,9 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from boda.ai.llm import ChatModel, Language, LlmUnavailable, ask_image, describe_image, run_sync
+from boda.apps.album import service
 from boda.apps.album.indexing import UNDERSTAND_SIDE
 from boda.apps.album.models import Photo
-from boda.core.errors import NotFound
+from boda.core.auth import Scope
 from boda.core.jobs import JobContext
 from boda.core.models import Job
 from boda.core.runtime import Runtime
@@ -100,12 +101,15 @@ def caption_photos(session: Session, runtime: Runtime, owner_id: str, photo_ids:
     return {"captioned": len(captions), "captions": captions, "source": source, "language": language}
 
 
-def ask_photo(session: Session, runtime: Runtime, photo_id: str, question: str, language: str) -> dict[str, Any]:
-    """The chat model's answer to a question about one photo (not stored anywhere but the job's result)."""
+def ask_photo(session: Session, runtime: Runtime, scope: Scope, photo_id: str, question: str, language: str
+              ) -> dict[str, Any]:
+    """The chat model's answer to a question about one photo (not stored anywhere but the job's result).
+
+    Checked again when the job runs: a photo made private (or trashed) while the question waited
+    in the queue is no longer the asker's to ask about.
+    """
+    photo = service.get_photo(session, scope, photo_id)
     chat = require_chat(runtime)
-    photo = session.get(Photo, photo_id)
-    if photo is None:
-        raise NotFound(f"No photo with id {photo_id}", key="photo_not_found")
     with runtime.image_work:
         data = runtime.store.read(photo.blob_key)
     answer = run_sync(ask_image(chat, data, question, language, max_side=UNDERSTAND_SIDE))

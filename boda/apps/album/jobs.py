@@ -7,6 +7,7 @@ from typing import Any
 from boda.apps.album import service
 from boda.apps.album.schemas import AskPayload, CaptionPayload, IndexPayload, TrainPayload
 from boda.apps.album.settings import album_settings
+from boda.core.auth import Scope
 from boda.core.jobs import JobContext, Periodic, Queue, job
 from boda.core.runtime import Runtime
 
@@ -76,4 +77,5 @@ def ask_job(ctx: JobContext, payload: AskPayload) -> dict[str, Any]:
     from boda.apps.album import captions
 
     with ctx.runtime.db.session() as session:
-        return captions.ask_photo(session, ctx.runtime, payload.photo_id, payload.question, payload.language)
+        return captions.ask_photo(session, ctx.runtime, Scope(user_id=ctx.owner_id), payload.photo_id,
+                                  payload.question, payload.language)

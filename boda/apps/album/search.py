@@ -158,6 +158,7 @@ def _cased_beyond_ascii(text: str) -> bool:
 def _rank(session: Session, runtime: Runtime, scope: Scope, filters: PhotoFilters, vector: np.ndarray | None,
           *, text: str = "", exclude: str | None = None, limit: int, offset: int,
           sort: Sort = "relevance") -> SearchResult:
+    service.check_filters(session, scope, filters)
     embedder = embedder_of(runtime)
     visible, indexed = _counts(session, scope, filters, embedder.key)
     pending = visible - indexed

@@ -12,7 +12,7 @@ import imagehash
 from PIL import Image, ImageOps
 from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, Select, and_, delete, false, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from boda.apps.album.models import Album, AlbumPhoto, Face, Person, Photo, PhotoTag, Tag
 from boda.apps.album.schemas import DateTime
@@ -22,7 +22,7 @@ from boda.core.auth import Scope, get_visible, set_visibility
 from boda.core.db import utcnow
 from boda.core.errors import BodaError, Conflict, InvalidInput, NotFound
 from boda.core.listing import Listed, paginate
-from boda.core.models import StoredFile, Visibility
+from boda.core.models import HouseholdMember, StoredFile, Visibility
 from boda.core.runtime import Runtime
 
 APP = "album"
@@ -263,11 +263,25 @@ def queue_index(session: Session, runtime: Runtime, *, owner_id: str, photo_ids:
 # --- who sees which photo ----------------------------------------------------
 
 def _in_albums(condition: ColumnElement[bool]) -> ColumnElement[bool]:
-    return Photo.id.in_(select(AlbumPhoto.photo_id).join(Album, Album.id == AlbumPhoto.album_id).where(condition))
+    """Photos that albums matching `condition` share: only what a photo's own owner put there.
+
+    An album shares a photo when its owner added it to their own album, or to an album shared with
+    a household the owner belongs to now. Someone who may only see a photo cannot re-share it
+    through an album of theirs, and a member who leaves takes their photos out of the household's
+    albums with them.
+    """
+    photo = aliased(Photo)
+    owners_households = select(HouseholdMember.household_id).where(HouseholdMember.user_id == photo.owner_id)
+    return Photo.id.in_(
+        select(AlbumPhoto.photo_id).join(Album, Album.id == AlbumPhoto.album_id)
+        .join(photo, photo.id == AlbumPhoto.photo_id)
+        .where(condition, AlbumPhoto.added_by == photo.owner_id,
+               or_(Album.owner_id == photo.owner_id,
+                   and_(Album.visibility == Visibility.household, Album.household_id.in_(owners_households)))))
 
 
 def photo_readable(scope: Scope) -> ColumnElement[bool]:
-    """A photo the scope may open: its own, shared with it (directly or by an album), or public.
+    """A photo the scope may open: its own, shared with it (directly or by an album its owner filled), or public.
 
     A trashed photo is its owner's alone until it is restored.
     """
@@ -357,10 +371,15 @@ def photo_filter_query(scope: Scope, filters: PhotoFilters) -> Select[tuple[Phot
     return select(Photo).where(*where).order_by(*order)
 
 
+def check_filters(session: Session, scope: Scope, filters: PhotoFilters) -> None:
+    """A filter by an album the caller may not see is a 404, not an empty page (nor a hint of what is in it)."""
+    if filters.album_id is not None:
+        get_visible(session, Album, filters.album_id, scope)
+
+
 def list_photos(session: Session, scope: Scope, filters: PhotoFilters, *, limit: int, offset: int
                 ) -> Listed[Photo]:
-    if filters.album_id is not None:
-        get_visible(session, Album, filters.album_id, scope)  # a hidden album is a 404, not an empty page
+    check_filters(session, scope, filters)
     return paginate(session, photo_filter_query(scope, filters), limit=limit, offset=offset)
 
 
@@ -589,7 +608,8 @@ def photo_counts(session: Session, scope: Scope, album_ids: Sequence[str]) -> di
     if not album_ids:
         return {}
     rows = session.execute(select(AlbumPhoto.album_id, func.count()).join(Photo, Photo.id == AlbumPhoto.photo_id)
-                           .where(AlbumPhoto.album_id.in_(list(album_ids)), Photo.trashed_at.is_(None))
+                           .where(AlbumPhoto.album_id.in_(list(album_ids)), Photo.trashed_at.is_(None),
+                                  photo_readable(scope))
                            .group_by(AlbumPhoto.album_id))
     counts: dict[str, int] = {aid: 0 for aid in album_ids}
     counts.update({aid: int(n) for aid, n in rows})

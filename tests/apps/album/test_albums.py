@@ -146,3 +146,64 @@ def test_sharing_with_a_household_one_is_not_in_is_a_conflict(alice: Account, bo
             refused = alice.patch(url, json={"visibility": "household", "household_id": household})
             assert refused.status_code == 409 and refused.json()["error"]["message"], refused.text
         assert alice.get(url).json()["visibility"] == "private"
+
+
+def test_an_album_shares_only_what_each_photos_owner_put_in_it(client, alice: Account, bob: Account,  # noqa: ANN001
+                                                                runtime: Runtime) -> None:
+    """Seeing a photo is not the right to share it: bob may file alice's household photo in his own
+    album, but making that album public shows it to nobody new; and a member who leaves takes their
+    photos out of the household's albums (found by a review: all of these leaked before)."""
+    carol, dave = make_account(runtime, client, "carol"), make_account(runtime, client, "dave")
+    home = household_of(runtime, alice, bob, dave)
+    hers = photo(alice, 21)
+    alice.patch(f"{API}/photos/{hers}", json={"visibility": "household", "household_id": home})
+    bobs_album = bob.post(f"{API}/albums", json={"title": "Picked"}).json()["id"]
+    assert bob.post(f"{API}/albums/{bobs_album}/photos", json={"photo_ids": [hers]}).json()["photo_count"] == 1
+    assert bob.patch(f"{API}/albums/{bobs_album}", json={"visibility": "public"}).status_code == 200
+    assert carol.get(f"{API}/albums/{bobs_album}").json()["photo_count"] == 0  # the album is public, her photo not
+    for path in ("", "/thumbnail", "/original"):
+        assert carol.get(f"{API}/photos/{hers}{path}").status_code == 404
+        assert client.get(f"{API}/photos/{hers}{path}").status_code in (401, 404)  # nor to anyone logged out
+    assert carol.get(f"{API}/photos", params={"album_id": bobs_album}).json()["items"] == []
+    # Making it private again takes it from bob too, though it is still filed in his album.
+    alice.patch(f"{API}/photos/{hers}", json={"visibility": "private"})
+    assert bob.get(f"{API}/photos/{hers}").status_code == 404
+    assert bob.get(f"{API}/photos", params={"album_id": bobs_album}).json()["items"] == []
+
+    # Bob adds his own photo to the household's album, then leaves: it goes with him.
+    family = alice.post(f"{API}/albums", json={"title": "Family"}).json()["id"]
+    alice.patch(f"{API}/albums/{family}", json={"visibility": "household", "household_id": home})
+    his = photo(bob, 22)
+    assert bob.post(f"{API}/albums/{family}/photos", json={"photo_ids": [his]}).json()["photo_count"] == 1
+    assert dave.get(f"{API}/photos/{his}/original").status_code == 200
+    # Bob files another of alice's household photos in her own family album; she then makes it private:
+    # it was bob who put it there, so the album does not keep sharing it.
+    filed = photo(alice, 24)
+    alice.patch(f"{API}/photos/{filed}", json={"visibility": "household", "household_id": home})
+    assert bob.post(f"{API}/albums/{family}/photos", json={"photo_ids": [filed]}).json()["photo_count"] == 2
+    alice.patch(f"{API}/photos/{filed}", json={"visibility": "private"})
+    assert dave.get(f"{API}/photos/{filed}").status_code == 404
+    assert alice.get(f"{API}/photos/{filed}").status_code == 200
+    assert dave.get(f"{API}/albums/{family}").json()["photo_count"] == 1
+    with runtime.db.session() as session:
+        households.leave(session, household_id=home, user_id=bob.id)
+    for viewer in (alice, dave):
+        assert viewer.get(f"{API}/photos/{his}/original").status_code == 404
+        assert viewer.get(f"{API}/albums/{family}").json()["photo_count"] == (1 if viewer is alice else 0)  # `filed`
+        assert his not in {p["id"] for p in viewer.get(f"{API}/photos", params={"album_id": family}).json()["items"]}
+    assert bob.get(f"{API}/photos/{his}/original").status_code == 200  # still his own
+
+
+def test_searching_within_an_album_one_may_not_see_is_a_404(client, alice: Account, runtime: Runtime,  # noqa: ANN001
+                                                             ) -> None:
+    """Not an empty answer either: hits or counts would tell which photos are in the private album."""
+    carol = make_account(runtime, client, "carol")
+    public = photo(alice, 23)
+    alice.patch(f"{API}/photos/{public}", json={"visibility": "public"})
+    secret = alice.post(f"{API}/albums", json={"title": "Secret"}).json()["id"]
+    alice.post(f"{API}/albums/{secret}/photos", json={"photo_ids": [public]})
+    assert alice.get(f"{API}/search", params={"q": "colours", "album_id": secret}).status_code == 200
+    for path, params in ((f"{API}/search", {"q": "colours"}), (f"{API}/photos/{public}/similar", {})):
+        refused = carol.get(path, params={**params, "album_id": secret})
+        assert refused.status_code == 404, (path, refused.text)
+        assert refused.json()["error"]["code"] == "not_found"

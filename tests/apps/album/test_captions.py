@@ -19,9 +19,12 @@ from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import update
 
+from boda.apps.album import captions
 from boda.apps.album.captions import ocr_words
 from boda.apps.album.indexing import queue_stale
 from boda.apps.album.models import Photo
+from boda.core.auth import Scope
+from boda.core.errors import NotFound
 from boda.core.runtime import Runtime
 from boda.web.app import create_app
 from tests.ai.openai_server import ChatServer
@@ -126,7 +129,7 @@ def test_a_korean_caption_is_asked_in_korean(album, fake: ChatServer) -> None:  
 
 
 def test_ask_returns_the_answer_to_anyone_who_may_see_the_photo(album, fake: ChatServer) -> None:  # noqa: ANN001
-    _, _, alice, bob, ids = album
+    _, runtime, alice, bob, ids = album
     assert bob.post(f"{API}/photos/{ids['sign']}/ask", json={"question": "What shop?"}).status_code == 404
     assert fake.requests == []  # nothing about a photo Bob may not see went to the model
     assert alice.patch(f"{API}/photos/{ids['sign']}", json={"visibility": "public"}).status_code == 200
@@ -144,6 +147,12 @@ def test_ask_returns_the_answer_to_anyone_who_may_see_the_photo(album, fake: Cha
     assert alice.patch(f"{API}/photos/{ids['sign']}", json={"visibility": "private"}).status_code == 200
     assert bob.post(f"{API}/photos/{ids['sign']}/ask", json={"question": "Again?"}).status_code == 404
     assert alice.post(f"{API}/photos/{ids['sign']}/ask", json={"question": "   "}).status_code == 422
+    # A question asked while the photo was public but run after it went private (a busy queue) is refused
+    # when it runs, before the photo reaches the model.
+    asked = len(fake.requests)
+    with runtime.db.session() as session, pytest.raises(NotFound):
+        captions.ask_photo(session, runtime, Scope(user_id=bob.id), ids["sign"], "Still?", "en")
+    assert len(fake.requests) == asked
 
 
 @pytest.mark.parametrize(("step", "said"), [
