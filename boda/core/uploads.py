@@ -11,19 +11,19 @@ import mimetypes
 import unicodedata
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO
 
 import pillow_heif
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from boda.core.db import Database, utcnow
-from boda.core.errors import InvalidInput, PayloadTooLarge, UnsupportedMedia
+from boda.core.errors import BodaError, InvalidInput, PayloadTooLarge, UnsupportedMedia
 from boda.core.models import BlobOrphan, StoredFile, Visibility
 from boda.core.storage import BlobStore, SpooledUpload, spool
 
@@ -85,7 +85,11 @@ def safe_filename(name: str | None) -> str:
     base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
     base = "".join(c for c in unicodedata.normalize("NFC", base) if unicodedata.category(c)[0] != "C")
     base = base.strip().lstrip(".")
-    return base[:200] or "upload"
+    if len(base) > 200:  # cut the stem, not the extension: some apps read a file's kind by it
+        stem, dot, extension = base.rpartition(".")
+        keep = dot + extension if dot and stem and len(extension) <= 16 else ""
+        base = base[:200 - len(keep)] + keep
+    return base or "upload"
 
 
 def download_name(filename: str, content_type: str) -> str:
@@ -99,13 +103,37 @@ def download_name(filename: str, content_type: str) -> str:
     return f"{stem or 'file'}{extension}"
 
 
+# A progressive JPEG is a handful of scans (libjpeg writes 10); each one more is decoded over the whole
+# image again, so a small file repeating its last scan thousands of times costs minutes of CPU.
+MAX_JPEG_SCANS = 100
+
+
+def jpeg_scans(data: bytes) -> int:
+    """How many scans (SOS markers) a JPEG holds: entropy-coded data escapes 0xFF, so each FF DA is one."""
+    return data.count(b"\xff\xda")
+
+
+def _refused(exc: Exception) -> InvalidInput | PayloadTooLarge:
+    """What a decoder's failure means to the uploader; the reason's text can name our temporary file, so
+    only its kind is told."""
+    if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):  # Pillow says how big
+        return PayloadTooLarge(f"Image refused as a decompression bomb: {exc}", key="bomb")
+    if isinstance(exc, RuntimeError) and "security limit" in str(exc).lower():  # pillow-heif's own bomb check
+        return PayloadTooLarge("Image refused as a decompression bomb: it says it is far larger than its bytes",
+                               key="bomb")
+    return InvalidInput("The image is broken or truncated", details={"reason": type(exc).__name__},
+                        key="broken_image")
+
+
 @contextmanager
 def _checked_open(path: Path, head: bytes, *, max_pixels: int, full: bool) -> Iterator[tuple[str, Image.Image]]:
     """Open an upload as an image of an accepted type and sane size, decoded to the end.
 
     Decoding to the last byte is what catches truncated or corrupt files. A
     JPEG is decoded at 1/8 scale unless `full`: the whole stream is still
-    read, at a fraction of the time and memory.
+    read, at a fraction of the time and memory. Whatever a decoder raises on
+    hostile bytes (plugins raise EOFError, TypeError, RuntimeError, struct.error...)
+    is a 4xx; errors in the caller's own work on the decoded image are not caught here.
     """
     fmt = sniff_format(head)
     if fmt is None:
@@ -113,10 +141,14 @@ def _checked_open(path: Path, head: bytes, *, max_pixels: int, full: bool) -> It
             "Not an image we accept (JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC)",
             details={"accepted": sorted(ACCEPTED_TYPES)}, key="not_an_image",
         )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
+    if fmt == "JPEG" and (scans := jpeg_scans(path.read_bytes())) > MAX_JPEG_SCANS:
+        raise InvalidInput(f"This JPEG has {scans:,} scans; a photo has a few (at most {MAX_JPEG_SCANS})",
+                           details={"scans": scans, "max_scans": MAX_JPEG_SCANS}, key="too_many_scans")
+    with ExitStack() as stack:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                img = stack.enter_context(Image.open(path))
                 width, height = img.size
                 if width * height > max_pixels:
                     raise PayloadTooLarge(
@@ -126,11 +158,12 @@ def _checked_open(path: Path, head: bytes, *, max_pixels: int, full: bool) -> It
                 if fmt == "JPEG" and not full:
                     img.draft(img.mode, (max(1, width // 8), max(1, height // 8)))
                 img.load()
-                yield fmt, img
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise PayloadTooLarge(f"Image refused as a decompression bomb: {exc}", key="bomb") from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise InvalidInput(f"The image is broken or truncated ({exc})", key="broken_image") from exc
+                img.getexif()  # parsed now, so a hostile EXIF block fails here and not in the caller
+        except (BodaError, MemoryError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - any decoder failure on uploaded bytes is the upload's fault
+            raise _refused(exc) from exc
+        yield fmt, img
 
 
 def inspect_image(path: Path, head: bytes, *, max_pixels: int) -> ImageInfo:

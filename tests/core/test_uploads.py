@@ -56,6 +56,40 @@ def test_decompression_bomb(tmp_path: Path) -> None:
         _inspect(png_bytes((200, 200)), tmp_path, max_pixels=100 * 100)
 
 
+BAD = Path(__file__).parents[1] / "fixtures" / "bad_images"
+
+
+@pytest.mark.parametrize(("name", "refusal", "status"), [
+    ("heic-eoferror.heic", InvalidInput, 400),
+    ("heic-claims-huge.heic", PayloadTooLarge, 413),
+    ("tiff-bad-exif-rational.tiff", InvalidInput, 400),
+])
+def test_what_decoders_raise_on_hostile_bytes_is_a_clear_refusal(tmp_path: Path, name: str,
+                                                                  refusal: type[Exception], status: int) -> None:
+    """EOFError, RuntimeError and TypeError from decoder plugins were 500s; and the reason is told without
+    the temporary file's path (it was: "cannot identify image file '/tmp/boda-upload-...'")."""
+    with pytest.raises(refusal) as caught:
+        _inspect((BAD / name).read_bytes(), tmp_path)
+    assert caught.value.status_code == status and str(tmp_path) not in str(caught.value)  # type: ignore[attr-defined]
+    with pytest.raises(InvalidInput) as garbage:
+        _inspect(b"\xff\xd8\xff\xe0" + b"not really a JPEG" * 20, tmp_path)
+    assert str(garbage.value) == "The image is broken or truncated" and garbage.value.details["reason"] == "OSError"
+
+
+def test_a_jpeg_that_repeats_its_scans_is_refused_before_decoding(tmp_path: Path) -> None:
+    """Each scan of a progressive JPEG is decoded over the whole image: 300 repeats of a 7000² grey
+    JPEG's last scan (209 KB) took 35 s of one request's CPU."""
+    buffer = io.BytesIO()
+    Image.new("L", (64, 48), 128).save(buffer, "JPEG", progressive=True)
+    data = buffer.getvalue()
+    last = data.rindex(b"\xff\xda")
+    repeated = data[:-2] + data[last:-2] * 150 + data[-2:]  # the last scan again and again before EOI
+    assert _inspect(data, tmp_path).content_type == "image/jpeg"  # a real progressive JPEG passes
+    with pytest.raises(InvalidInput, match="scans") as caught:
+        _inspect(repeated, tmp_path)
+    assert caught.value.details["scans"] > 150
+
+
 def test_exif_orientation_is_applied(tmp_path: Path) -> None:
     image = Image.new("RGB", (80, 40), (10, 200, 10))
     exif = image.getexif()
@@ -76,6 +110,7 @@ def test_exif_orientation_is_applied(tmp_path: Path) -> None:
     ("", "upload"),
     (None, "upload"),
     ("사진.jpg", "사진.jpg"),
+    ("a" * 300 + ".stl", "a" * 196 + ".stl"),  # bounded, but the extension stays (3D Studio reads the type by it)
 ])
 def test_safe_filename(raw: str | None, expected: str) -> None:
     assert safe_filename(raw) == expected
