@@ -9,6 +9,7 @@ import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from boda.core.errors import BodaError
@@ -117,6 +118,17 @@ def install_error_handlers(app: FastAPI) -> None:
 
             response.headers["allow"] = ", ".join(allowed_methods(request.app, request.scope))
         return response
+
+    @app.exception_handler(DataError)
+    async def unstorable(request: Request, exc: DataError) -> Response:
+        """A value the database refuses to store or compare (PostgreSQL: a NUL character in text, a number
+        out of its column's range): the request's fault, said as a 400 and not a 500."""
+        log.warning("database refused a value on %s %s: %s", request.method, request.url.path,
+                    str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__)
+        nul = "nul" in str(exc.orig).lower() or "0x00" in str(exc.orig)
+        message = ("Text cannot contain NUL characters (\\0)" if nul
+                   else "A value in the request cannot be stored (out of range or malformed)")
+        return render(request, 400, "invalid_input", message, {"reason": "nul_character" if nul else "data_error"})
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
