@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 import pillow_heif
 from PIL import Image, ImageOps
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from boda.core.db import Database, utcnow
@@ -246,11 +246,41 @@ def _put(store: BlobStore, spooled: SpooledUpload, *, filename: str, content_typ
                         content_type=content_type, width=width, height=height)
 
 
+_NEW_BLOBS = "boda.new_blobs"
+
+
+def _orphan_new_blobs(session: Session) -> None:
+    """After a rollback: the blobs this transaction stored have no row, so the sweep may take them."""
+    keys = session.info.pop(_NEW_BLOBS, set())
+    if keys:
+        with Session(bind=session.get_bind()) as other, other.begin():
+            mark_orphans(other, keys)
+
+
+def _forget_new_blobs(session: Session) -> None:
+    session.info.pop(_NEW_BLOBS, None)
+
+
+def track_new_blob(session: Session, prepared: PreparedFile) -> None:
+    """Remember a blob this upload created until the session commits; a rollback marks it an orphan.
+
+    A page that stores a photo and then refuses the rest of the form (a place that is not the
+    household's) rolls back its rows; without this the blob stayed in the store for good.
+    """
+    if not prepared.created:
+        return
+    session.info.setdefault(_NEW_BLOBS, set()).add(prepared.blob_key)
+    if not event.contains(session, "after_rollback", _orphan_new_blobs):
+        event.listen(session, "after_rollback", _orphan_new_blobs)
+        event.listen(session, "after_commit", _forget_new_blobs)
+
+
 def save_image_upload(session: Session, store: BlobStore, *, owner_id: str, source: BinaryIO,
                       filename: str | None, app: str, max_bytes: int, max_pixels: int) -> StoredFile:
     """Validate, store and record an uploaded image."""
     prepared = prepare_image_upload(store, source=source, filename=filename, max_bytes=max_bytes,
                                     max_pixels=max_pixels)
+    track_new_blob(session, prepared)
     row = prepared.row(owner_id=owner_id, app=app)
     session.add(row)
     session.flush()
@@ -260,8 +290,9 @@ def save_image_upload(session: Session, store: BlobStore, *, owner_id: str, sour
 def save_derived_image(session: Session, store: BlobStore, *, owner_id: str, image: Image.Image, filename: str,
                        app: str, derived_from_id: str | None = None, format: str = "PNG") -> StoredFile:
     """Store and record an image Boda made (no EXIF)."""
-    row = prepare_derived_image(store, image=image, filename=filename, format=format).row(
-        owner_id=owner_id, app=app, derived_from_id=derived_from_id)
+    prepared = prepare_derived_image(store, image=image, filename=filename, format=format)
+    track_new_blob(session, prepared)
+    row = prepared.row(owner_id=owner_id, app=app, derived_from_id=derived_from_id)
     session.add(row)
     session.flush()
     return row

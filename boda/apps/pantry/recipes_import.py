@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from boda.apps.pantry.recipes_parse import ParsedIngredient, parse
-from boda.core.errors import InvalidInput, PayloadTooLarge, Unavailable
+from boda.core.errors import InvalidInput, PayloadTooLarge, Unavailable, UnsupportedMedia
 
 MAX_HTML_BYTES = 8 * 1024 * 1024  # real recipe pages are 0.1–2 MB; a bigger "page" is not one
 _PLACEHOLDER_URL = "https://saved-page.invalid/"  # recipe-scrapers needs some URL to choose its rules
@@ -91,11 +91,17 @@ def _field(scraper: Any, name: str) -> Any:
     return value if value not in ("", [], None) else None
 
 
+MAX_MINUTES = 60 * 24 * 30  # a month: longer is a page's mistake ("PT99999999999999999999H" overflowed the column)
+# The same bounds as a recipe written by hand (recipes_routes.RecipeIn): a page is not a way around them.
+MAX_LINES, MAX_LINE, MAX_STEP = 100, 500, 4000
+
+
 def _minutes(value: Any) -> int | None:
     try:
-        return int(value) if value is not None and int(value) > 0 else None
-    except (TypeError, ValueError):
+        minutes = int(value) if value is not None else 0
+    except (TypeError, ValueError, OverflowError):
         return None
+    return minutes if 0 < minutes <= MAX_MINUTES else None
 
 
 def _heading_names(node: Any, out: set[str]) -> set[str]:
@@ -158,9 +164,29 @@ def _complete(scraper: Any) -> bool:
     return scraper is not None and bool(_field(scraper, "title")) and bool(_ingredients(scraper))
 
 
-def scrape(html: bytes | str, url: str | None = None) -> ImportedRecipe:
-    """The recipe on a page. InvalidInput when the page holds none, or one without a title or ingredients."""
+def check_page(data: bytes) -> None:
+    """A saved page as uploaded: at most MAX_HTML_BYTES (read one byte more to know), and text, not binary."""
+    if len(data) > MAX_HTML_BYTES:
+        raise PayloadTooLarge(f"A recipe page may be at most {MAX_HTML_BYTES // (1024 * 1024)} MB",
+                              key="pantry_recipe_page_too_large", details={"limit": MAX_HTML_BYTES})
+    if b"\x00" in data[:4096]:
+        raise UnsupportedMedia("This file is not a web page (HTML)", key="pantry_recipe_not_html")
 
+
+def scrape(html: bytes | str, url: str | None = None) -> ImportedRecipe:
+    """The recipe on a page. InvalidInput when the page holds none, or one without a title or ingredients.
+
+    A parser's own failure on a hostile page (recipe-scrapers raises TypeError for `"@type": 5`)
+    is "no recipe in this page" too.
+    """
+    try:
+        return _scrape(html, url)
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, RecursionError):
+        raise InvalidInput("This page holds no recipe that could be read (no schema.org Recipe found)",
+                           key="pantry_recipe_not_in_page") from None
+
+
+def _scrape(html: bytes | str, url: str | None) -> ImportedRecipe:
     text = decode_html(html)
     scraper = _scraper(text, url or _PLACEHOLDER_URL)
     if url and not _complete(scraper):
@@ -171,12 +197,12 @@ def scrape(html: bytes | str, url: str | None = None) -> ImportedRecipe:
         raise InvalidInput("This page holds no recipe that could be read (no schema.org Recipe found)",
                            key="pantry_recipe_not_in_page")
     title = _field(scraper, "title")
-    ingredients = _ingredients(scraper)
+    ingredients = [line[:MAX_LINE] for line in _ingredients(scraper)[:MAX_LINES]]
     if not title or not ingredients:
         raise InvalidInput("The recipe on this page has no title or no ingredients",
                            key="pantry_recipe_incomplete", details={"title": bool(title),
                                                                     "ingredients": len(ingredients)})
-    steps = _steps(scraper)
+    steps = [step[:MAX_STEP] for step in _steps(scraper)[:MAX_LINES]]
     image = _field(scraper, "image")
     canonical = _field(scraper, "canonical_url")
     source = url or (canonical if isinstance(canonical, str) and canonical != _PLACEHOLDER_URL else None)
@@ -212,14 +238,19 @@ async def _public_host(url: str, allow_private: bool) -> None:
     connection is not covered; an operator who fears that can keep `allow_private` off and put
     Boda behind an egress proxy.)
     """
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput("Give an http or https address of a recipe page", key="pantry_recipe_url_invalid")
+    invalid = InvalidInput("Give an http or https address of a recipe page", key="pantry_recipe_url_invalid")
+    try:  # "http://[::1/" and a port of 99999 raise here; a 64-letter label in IDNA encoding below
+        parts = urlsplit(url)
+        port = parts.port or 443
+        if parts.scheme not in ("http", "https") or not parts.hostname or "\x00" in parts.hostname:
+            raise invalid
+        parts.hostname.encode("idna")
+    except (ValueError, UnicodeError):
+        raise invalid from None
     if allow_private:
         return
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname, parts.port or 443,
-                                                              type=socket.SOCK_STREAM)
+        infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except OSError:
         raise Unavailable("The recipe page's host could not be found", key="pantry_recipe_url_unreachable",
                           details={"host": parts.hostname}) from None

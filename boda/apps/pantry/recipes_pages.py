@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from boda.apps.pantry import recipes_service as rs
 from boda.apps.pantry import service
 from boda.apps.pantry.corpus import ATTRIBUTION, LICENSE_URL
-from boda.apps.pantry.recipes_import import MAX_HTML_BYTES, scrape
+from boda.apps.pantry.recipes_import import MAX_HTML_BYTES, check_page, scrape
 from boda.apps.pantry.recipes_recommend import recommend
 from boda.core.auth import Scope
 from boda.core.errors import BodaError, Conflict, Forbidden, Unauthorized
@@ -66,6 +66,7 @@ async def import_page(page: Page, runtime: RuntimeDep, file: Annotated[UploadFil
     _user(page)
     try:
         data = await file.read(MAX_HTML_BYTES + 1)
+        check_page(data)
         found = await asyncio.to_thread(scrape, data, url.strip() or None)
         with runtime.db.session() as session:
             recipe = rs.store_import(session, Scope.of(page.user), found, visibility=Visibility.private,

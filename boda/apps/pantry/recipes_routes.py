@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Vali
 from boda.apps.pantry import recipes_service as rs
 from boda.apps.pantry import service
 from boda.apps.pantry.models import Recipe, ShoppingItem
-from boda.apps.pantry.recipes_import import MAX_HTML_BYTES, import_url, scrape
+from boda.apps.pantry.recipes_import import MAX_HTML_BYTES, check_page, import_url, scrape
 from boda.apps.pantry.recipes_recommend import RecommendRequest, recommend, stream_recommend
 from boda.apps.pantry.schemas import EventOut
 from boda.core.auth import Scope
@@ -31,7 +31,6 @@ from boda.core.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
-    PayloadTooLarge,
     Unavailable,
     UnsupportedMedia,
 )
@@ -251,15 +250,6 @@ IMPORT_BODY = {"requestBody": {"required": True, "content": {
     "application/json": {"schema": ImportUrlIn.model_json_schema()}}}}
 
 
-def _scrape(data: bytes, url: str | None) -> Any:
-    """`scrape`, with a parser's own failure on a hostile page answered as "no recipe in this page"."""
-    try:
-        return scrape(data, url)
-    except (TypeError, ValueError, AttributeError, KeyError, IndexError):
-        raise InvalidInput("This page holds no recipe that could be read (no schema.org Recipe found)",
-                           key="pantry_recipe_not_in_page") from None
-
-
 @router.post("/recipes/import", status_code=201, responses=errors(400, 403, 404, 413, 415, 503),
              openapi_extra=IMPORT_BODY)
 async def import_recipe(request: Request, runtime: RuntimeDep, user: CurrentUser) -> RecipeOut:
@@ -275,11 +265,7 @@ async def import_recipe(request: Request, runtime: RuntimeDep, user: CurrentUser
             raise InvalidInput("Send the saved recipe page as the multipart field `file`",
                                key="pantry_recipe_file_missing")
         data = await upload.read(MAX_HTML_BYTES + 1)
-        if len(data) > MAX_HTML_BYTES:
-            raise PayloadTooLarge(f"A recipe page may be at most {MAX_HTML_BYTES // (1024 * 1024)} MB",
-                                  key="pantry_recipe_page_too_large", details={"limit": MAX_HTML_BYTES})
-        if b"\x00" in data[:4096]:
-            raise UnsupportedMedia("This file is not a web page (HTML)", key="pantry_recipe_not_html")
+        check_page(data)
         url = str(form.get("url") or "").strip()[:2000] or None
         if url is not None and not re.match(r"^https?://[^\s/?#]+", url):
             url = None  # only a note of where the page came from: a non-web address is not kept
@@ -289,7 +275,9 @@ async def import_recipe(request: Request, runtime: RuntimeDep, user: CurrentUser
         except ValidationError:
             raise InvalidInput("Send a recipe page file or its web address",
                                key="pantry_recipe_import_body") from None
-        found = await asyncio.to_thread(_scrape, data, url)
+        found = await asyncio.to_thread(scrape, data, url)
+    elif request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        raise UnsupportedMedia("Send JSON {\"url\": ...} or a multipart `file`", key="pantry_recipe_import_body")
     else:
         try:
             options = ImportUrlIn.model_validate_json(await request.body())

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
 
 from boda.apps.pantry.models import Action, ItemStatus, PlaceKind
 from boda.core.schemas import integral, json_int
@@ -27,11 +27,25 @@ def _timestamp(value: Any) -> Any:
     return value
 
 
+def _within_years(value: datetime) -> datetime:
+    """A moment food could have: year 1 at +14:00 has no UTC time, and a consume-by date is the added
+    date plus days, so the ends of the calendar overflowed into 500s."""
+    try:
+        utc = value.astimezone(UTC) if value.tzinfo is not None else value
+    except OverflowError:
+        raise ValueError("the date is out of range") from None
+    if not MIN_YEAR <= utc.year <= MAX_YEAR:
+        raise ValueError(f"a date between the years {MIN_YEAR} and {MAX_YEAR} is required")
+    return value
+
+
+MIN_YEAR, MAX_YEAR = 1900, 2200
+
 # Bounds go inside, before the validator: after it, the schema would show pydantic's own `gt`/`le` keys.
 Quantity = Annotated[float, Field(gt=0, le=1_000_000), BeforeValidator(_number)]
 DaysValue = Annotated[float, Field(ge=0, le=3650), BeforeValidator(_number)]
 Position = Annotated[StrictInt, Field(ge=0, le=10_000), BeforeValidator(integral)]
-Timestamp = Annotated[datetime, BeforeValidator(_timestamp)]
+Timestamp = Annotated[datetime, BeforeValidator(_timestamp), AfterValidator(_within_years)]
 PlaceName = Literal["fridge", "freezer", "pantry"]
 HOUSEHOLD_HELP = "The household (default: the caller's first). 404 when the caller is not a member."
 

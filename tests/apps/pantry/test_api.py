@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Account
@@ -167,3 +168,14 @@ def test_places_crud(alice: Account) -> None:
     assert alice.delete(f"{API}/items/{item['id']}").status_code == 204
     assert alice.delete(f"{API}/places/{drawer.json()['id']}").status_code == 204
     assert [p["kind"] for p in alice.get(f"{API}/places").json()] == ["fridge", "freezer", "pantry"]
+
+
+@pytest.mark.parametrize(("field", "moment"), [("added_at", "9999-12-31T23:59:59Z"),
+                                               ("consume_by", "0001-01-01T00:00:00+14:00"),
+                                               ("added_at", "1850-06-01T00:00:00Z")])
+def test_a_date_at_the_ends_of_the_calendar_is_refused_by_name(alice: Account, field: str, moment: str) -> None:
+    """Year 1 at +14:00 has no UTC time and 9999 plus a shelf life overflows: both were 500s."""
+    household(alice)
+    refused = alice.post(f"{API}/items", json={"name": "두부", field: moment})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["details"]["errors"][0]["field"] == field

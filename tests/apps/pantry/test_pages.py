@@ -79,3 +79,24 @@ def test_recommend_plain_form_post_needs_the_hidden_csrf_token(client: TestClien
     assert answered.status_code == 200
     assert '<div id="msg" class="alert error" role="alert">설정된 LLM이 없습니다' in answered.text
     assert 'id="recommend-form"' in answered.text
+
+
+def test_a_photo_stored_for_an_item_the_form_then_refuses_is_swept(client: TestClient, alice: Account) -> None:
+    """The photo is stored before the place is checked; the refusal rolls the rows back, and the blob
+    (left in the store for good before) becomes a sweep candidate."""
+    from boda.core.models import BlobOrphan, StoredFile
+    from boda.core.uploads import sweep_orphans
+
+    headers = login(client)
+    client.post("/pantry/start", headers=headers)
+    hid = re.search(r'name="household_id" value="([^"]+)"', client.get("/pantry").text).group(1)
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    photo = png_bytes((96, 64), color=(12, 200, 90))
+    refused = client.post("/pantry/items", headers=headers, files={"photo": ("leek.png", photo, "image/png")},
+                          data={"household_id": hid, "name": "대파", "place_id": "no-such-place"})
+    assert refused.status_code == 200 and 'class="alert error"' in refused.text
+    with runtime.db.session() as session:
+        assert session.query(StoredFile).count() == 0
+        orphans = [o.blob_key for o in session.query(BlobOrphan)]
+    assert len(orphans) == 1 and runtime.store.exists(orphans[0])
+    assert sweep_orphans(runtime.db, runtime.store, grace_seconds=0) == 1 and not runtime.store.exists(orphans[0])

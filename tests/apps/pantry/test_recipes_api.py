@@ -208,3 +208,18 @@ def test_recipe_pages_import_preview_cook_and_shopping(client: TestClient, alice
     assert suggest.status_code == 200 and 'name="ingredient"' in suggest.text
     for page in (listing, detail, shopping, cook, suggest):
         assert "style=" not in page.text and "<script>" not in page.text
+
+
+def test_an_import_in_the_wrong_shape_is_a_4xx_on_the_api_and_the_page(client: TestClient, alice: Account) -> None:
+    """A form-encoded body read the stream twice (RuntimeError, 500); the page form parsed a hostile page without
+    the guard the API had (TypeError, 500)."""
+    form = alice.client.post(f"{API}/recipes/import", headers=alice.headers, data={"url": "https://x.example/r"})
+    assert form.status_code == 415 and "multipart" in form.json()["error"]["message"]
+    csrf = client.post("/api/v1/auth/login", json={"username": "alice", "password": PASSWORD}).json()["csrf_token"]
+    hostile = b'<script type="application/ld+json">{"@type": 5, "name": "x", "recipeIngredient": ["a"]}</script>'
+    page = client.post("/pantry/recipes/import", headers={"X-CSRF-Token": csrf, "hx-request": "true"},
+                       files={"file": ("r.html", hostile, "text/html")})
+    assert page.status_code == 200 and 'class="alert error"' in page.text and "no recipe" in page.text
+    binary = client.post("/pantry/recipes/import", headers={"X-CSRF-Token": csrf, "hx-request": "true"},
+                         files={"file": ("r.html", b"\x00\x01PK" * 100, "text/html")})
+    assert 'class="alert error"' in binary.text and "not a web page" in binary.text

@@ -138,3 +138,31 @@ def test_a_microdata_page_without_json_ld() -> None:
     assert recipe.total_minutes == 25 and recipe.image_url == "https://banchan.example.kr/img/dubu-jorim.jpg"
     assert [(p.name, p.amount, p.unit) for p in recipe.parsed[:3]] == [("두부", 1.0, "모"), ("대파", 0.5, "대"),
                                                                        ("간장", 3.0, "tbsp")]
+
+
+def _page(recipe: dict) -> str:
+    import json
+
+    return f'<html><head><script type="application/ld+json">{json.dumps(recipe)}</script></head></html>'
+
+
+def test_a_hostile_page_is_read_within_the_bounds_of_a_hand_written_recipe() -> None:
+    """`"@type": 5` made recipe-scrapers raise TypeError (a 500 on the page form); a total time of
+    PT99999999999999999999H overflowed the column; 100,000 ingredient lines were all kept."""
+    with pytest.raises(InvalidInput, match="no recipe"):
+        scrape(_page({"@context": "https://schema.org", "@type": 5, "name": "x", "recipeIngredient": ["a"]}))
+    found = scrape(_page({"@context": "https://schema.org", "@type": "Recipe", "name": "Toast",
+                          "totalTime": "PT99999999999999999999H", "cookTime": "PT10M",
+                          "recipeIngredient": ["1 slice bread " + "x" * 900] + ["1 egg"] * 5000,
+                          "recipeInstructions": ["Toast it. " * 1000] * 300}))
+    assert found.total_minutes is None and found.cook_minutes == 10
+    assert len(found.ingredients) == 100 and max(map(len, found.ingredients)) == 500
+    assert len(found.steps) == 100 and max(map(len, found.steps)) <= 4000
+
+
+@pytest.mark.parametrize("url", ["http://[::1/", "http://example.com:99999/", f"http://{'a' * 64}.example/",
+                                 "http://ex\x00ample.com/"])
+def test_an_address_that_cannot_be_parsed_is_refused_as_such(url: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        run_sync(import_url(url))
+    assert caught.value.key == "pantry_recipe_url_invalid"
