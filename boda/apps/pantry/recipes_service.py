@@ -31,7 +31,7 @@ from boda.apps.pantry.recipes_rank import (
 from boda.apps.pantry.recipes_recommend import Grounding
 from boda.core.auth import Scope, get_visible, set_visibility
 from boda.core.errors import NotFound
-from boda.core.models import Visibility
+from boda.core.models import StoredFile, Visibility
 
 # --- recipes -----------------------------------------------------------------------------
 
@@ -47,6 +47,13 @@ def _share_with(session: Session, scope: Scope, visibility: Visibility, househol
     return household_id or service.household_for(session, scope, None)
 
 
+def _own_photo(session: Session, scope: Scope, file_id: str | None) -> str | None:
+    """A recipe's photo is one of the caller's own files: an id of someone else's is a 404, as it would be anywhere."""
+    if file_id is not None:
+        get_visible(session, StoredFile, file_id, scope, write=True)
+    return file_id
+
+
 def create_recipe(session: Session, scope: Scope, *, title: str, ingredients: Sequence[str], steps: Sequence[str],
                   tags: Sequence[str] = (), visibility: Visibility = Visibility.private,
                   household_id: str | None = None, source_url: str | None = None, description: str = "",
@@ -56,7 +63,8 @@ def create_recipe(session: Session, scope: Scope, *, title: str, ingredients: Se
                     ingredients=parsed if parsed is not None else parsed_lines(ingredients),
                     steps=[s.strip() for s in steps if s.strip()], tags=[t.strip() for t in tags if t.strip()],
                     source_url=source_url, description=description or "", yields=yields,
-                    total_minutes=total_minutes, language=language, photo_file_id=photo_file_id)
+                    total_minutes=total_minutes, language=language,
+                    photo_file_id=_own_photo(session, scope, photo_file_id))
     set_visibility(session, recipe, visibility, scope=scope, household_id=_share_with(session, scope, visibility,
                                                                                      household_id))
     session.add(recipe)
@@ -81,6 +89,8 @@ def update_recipe(session: Session, scope: Scope, recipe_id: str, changes: dict[
     recipe = get_recipe(session, scope, recipe_id, write=True)
     if "ingredients" in changes and changes["ingredients"] is not None:
         recipe.ingredients = parsed_lines(changes.pop("ingredients"))
+    if changes.get("photo_file_id") is not None:
+        _own_photo(session, scope, changes["photo_file_id"])
     for name in ("title", "steps", "tags", "source_url", "description", "yields", "total_minutes", "photo_file_id"):
         if name in changes and (changes[name] is not None or name in ("source_url", "photo_file_id")):
             setattr(recipe, name, changes[name])

@@ -223,3 +223,22 @@ def test_an_import_in_the_wrong_shape_is_a_4xx_on_the_api_and_the_page(client: T
     binary = client.post("/pantry/recipes/import", headers={"X-CSRF-Token": csrf, "hx-request": "true"},
                          files={"file": ("r.html", b"\x00\x01PK" * 100, "text/html")})
     assert 'class="alert error"' in binary.text and "not a web page" in binary.text
+
+
+def test_a_recipe_photo_is_one_of_ones_own_files(client: TestClient, alice: Account, bob: Account) -> None:
+    """Any file id was stored before: someone else's (found by the review) would have been shown with the recipe."""
+    from PIL import Image
+
+    from boda.core import uploads
+
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    with runtime.db.session() as session:
+        files = {who.username: uploads.save_derived_image(session, runtime.store, owner_id=who.id, app="pantry",
+                                                          image=Image.new("RGB", (8, 8), colour),
+                                                          filename="dish.png").id
+                 for who, colour in ((alice, (200, 0, 0)), (bob, (0, 0, 200)))}
+    body = {"title": "Toast", "ingredients": ["2 slices bread"]}
+    theirs = alice.post(f"{API}/recipes", json={**body, "photo_file_id": files["bob"]})
+    assert theirs.status_code == 404 and alice.get(f"{API}/recipes", params={"which": "mine"}).json()["total"] == 0
+    mine = alice.post(f"{API}/recipes", json={**body, "photo_file_id": files["alice"]})
+    assert mine.status_code == 201 and mine.json()["photo_file_id"] == files["alice"]
