@@ -22,6 +22,7 @@ import base64
 import importlib.util
 import io
 import json
+import lzma
 import os
 import posixpath
 import resource
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -209,7 +211,8 @@ def _unzip(data: bytes, limits: Limits) -> dict[str, bytes]:
             with archive.open(info) as member:
                 # The header's size is the sender's word: read one byte past it and refuse if it is there.
                 content = member.read(min(info.file_size, budget) + 1)
-        except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, RuntimeError) as exc:
+        except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, RuntimeError, zlib.error,
+                lzma.LZMAError) as exc:  # a corrupt deflate or LZMA stream is found only while inflating
             raise InvalidInput("The zip file cannot be read", key="studio_model_bad_zip") from exc
         if len(content) > info.file_size or len(content) > budget:
             raise PayloadTooLarge("The zip unpacks to more than the limit", key="studio_model_zip_too_large",
@@ -233,7 +236,7 @@ def _main_file(files: dict[str, bytes]) -> str:
 def _load(suffix: str, body: bytes, files: dict[str, bytes], base: str, limits: Limits) -> trimesh.Scene:
     resolver = _MemoryResolver(files, base)
     if suffix in (".glb", ".gltf"):
-        body = _plain_glb(body, suffix, resolver, limits)
+        body = _checked_plain_glb(body, suffix, resolver, limits)
         return _trimesh_load(body, "glb", resolver)
     if suffix == ".fbx":
         glb = _blender_convert(body, "fbx-to-glb", limits, siblings=files, base=base)
@@ -300,8 +303,22 @@ def _check_scene(scene: trimesh.Scene, limits: Limits) -> None:
             raise InvalidInput(f"A texture is larger than {limits.max_texture_side} pixels a side",
                                key="studio_model_texture_too_large",
                                details={"width": w, "height": h, "max_side": limits.max_texture_side})
+    _decode_textures(scene)
     if not np.all(np.isfinite(scene.bounds)):
         raise InvalidInput("The model has coordinates that are not numbers", key="studio_model_not_finite")
+
+
+def _decode_textures(scene: trimesh.Scene) -> None:
+    """Decode every texture now (their sizes were checked first): trimesh opens them lazily, so a cut or
+    corrupt image would otherwise fail later, while writing the canonical GLB, as a server error."""
+    for material in _materials(scene):
+        for image in _images(material):
+            try:
+                image.load()
+            except MemoryError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - Pillow's decoders raise OSError, SyntaxError, ValueError...
+                raise InvalidInput("A texture in the model cannot be read", key="studio_model_bad_texture") from exc
 
 
 # --- glTF: Draco and meshopt decoded into a plain GLB --------------------------------------------
@@ -347,6 +364,32 @@ def _pack_glb(doc: dict[str, Any], binary: bytes) -> bytes:
     if binary:
         chunks += struct.pack("<II", len(binary), _CHUNK_BIN) + binary
     return struct.pack("<4sII", _GLB_MAGIC, 2, 12 + len(chunks)) + chunks
+
+
+def _checked_plain_glb(body: bytes, suffix: str, resolver: _MemoryResolver, limits: Limits) -> bytes:
+    """`_plain_glb`, with a glTF that breaks the spec's types refused as malformed.
+
+    The reader below takes the JSON at its word (a list where the spec says list, an index that exists):
+    any other failure while reading it is the upload's fault, so it is one 4xx here, not a check per field.
+    """
+    try:
+        return _plain_glb(body, suffix, resolver, limits)
+    except (BodaError, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a wrong type, a missing index, nesting too deep...
+        raise InvalidInput(f"The 3D file is malformed: {_flaw(exc)}", key="studio_model_unreadable",
+                           details={"format": "glTF"}) from exc
+
+
+def _flaw(exc: Exception) -> str:
+    """What is wrong with a glTF, in words, from what reading it raised (never the exception's own text)."""
+    if isinstance(exc, RecursionError):
+        return "its JSON is nested too deeply"
+    if isinstance(exc, (TypeError, AttributeError)):
+        return "a glTF field has the wrong type"
+    if isinstance(exc, (IndexError, KeyError)):
+        return "a glTF index points to nothing"
+    return "a glTF value cannot be read"
 
 
 def _plain_glb(body: bytes, suffix: str, resolver: _MemoryResolver, limits: Limits) -> bytes:

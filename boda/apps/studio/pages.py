@@ -22,6 +22,11 @@ router = APIRouter(include_in_schema=False)
 PER_PAGE = 24
 
 
+def _offset(page: int) -> int:
+    """Rows before page `page`, clamped as the album's pages do: a huge `p` overflows the database's integer."""
+    return (max(1, min(page, 100_000)) - 1) * PER_PAGE
+
+
 @router.get("/studio")
 def create_page(page: Page, session: DbSession, runtime: RuntimeDep, remix: str | None = None) -> Response:
     if (redirect := require_login(page)) is not None:
@@ -44,7 +49,7 @@ def gallery_page(page: Page, session: DbSession, runtime: RuntimeDep, sort: str 
     scope = Scope.of(page.user)
     viewer = page.user.id if page.user else None
     sort = sort if sort in ("newest", "popular", "score") else "newest"
-    offset = (max(1, p) - 1) * PER_PAGE
+    offset = _offset(p)
     if q.strip():
         found, total = search.gallery_search(session, runtime, scope, q.strip()[:200], limit=PER_PAGE, offset=offset)
     else:

@@ -119,7 +119,8 @@ def probe(path: Path, *, max_seconds: float, max_pixels: int) -> VideoInfo:
         if not container.streams.video:
             raise InvalidInput("The file has no video stream", key="no_video_stream")
         stream = container.streams.video[0]
-        width, height = stream.codec_context.width, stream.codec_context.height
+        context = _decoder(stream)
+        width, height = context.width, context.height
         if width * height > max_pixels:
             raise PayloadTooLarge(f"Frames of {width}×{height} are larger than the limit of {max_pixels:,} pixels",
                                   key="video_too_large", details={"width": width, "height": height,
@@ -131,8 +132,8 @@ def probe(path: Path, *, max_seconds: float, max_pixels: int) -> VideoInfo:
                                                                  "max_seconds": max_seconds})
         fps = float(stream.average_rate or stream.guessed_rate or 0) or 25.0
         frames = stream.frames or max(1, round(duration * fps))
-        audio = container.streams.audio[0].codec_context.name if container.streams.audio else None
-        codec = stream.codec_context.name
+        audio = _decoder(container.streams.audio[0]).name if container.streams.audio else None
+        codec = context.name
         first = _first_frame(container, stream)
         if first is None or not _complete(container, stream, frames, duration):
             raise InvalidInput("The video's frames cannot be decoded (the file may be cut short)", key="not_a_video")
@@ -143,6 +144,15 @@ def probe(path: Path, *, max_seconds: float, max_pixels: int) -> VideoInfo:
     content_type = "video/quicktime" if quicktime else CONTENT_TYPES[family]
     return VideoInfo(container=family, content_type=content_type, width=width, height=height, fps=fps,
                      duration=duration, frames=frames, video_codec=codec, audio_codec=audio, rotation=rotation)
+
+
+def _decoder(stream: av.stream.Stream) -> av.CodecContext:
+    """A stream's codec context; PyAV gives none where FFmpeg has no decoder for the stream's codec (a
+    damaged header names one that does not exist): refused here, in the request, not met by the job."""
+    if stream.codec_context is None:
+        raise InvalidInput("A stream in the video has a codec that cannot be read (the file may be damaged)",
+                           key="unreadable_video_codec")
+    return stream.codec_context
 
 
 def _duration(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float:

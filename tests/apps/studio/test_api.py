@@ -12,6 +12,8 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from boda.core.runtime import Runtime
+from tests.apps.studio.test_formats import MALFORMED, corrupt_deflate_zip, cut_texture_glb
+from tests.apps.vision.test_api import blob_count
 from tests.conftest import Account
 
 
@@ -89,6 +91,33 @@ def test_broken_files_are_refused_with_a_reason_and_nothing_is_kept(name: str, d
     assert 400 <= response.status_code < 500, response.text
     assert response.json()["error"]["message"]
     assert alice.get("/api/v1/studio/models").json()["total"] == 0
+
+
+@pytest.mark.parametrize(("name", "data"), [
+    *MALFORMED.values(),
+    ("corrupt.zip", corrupt_deflate_zip()),
+    ("cut_texture.glb", cut_texture_glb()),
+], ids=[*MALFORMED, "corrupt deflate zip", "texture cut short"])
+def test_malformed_files_are_a_4xx_with_nothing_stored(name: str, data: bytes, alice: Account,
+                                                       runtime: Runtime) -> None:
+    """Each of these was a 500 once: a wrong type in a glTF, a zip that fails to inflate, a texture that
+    fails to decode while the canonical GLB was written."""
+    blobs = blob_count(runtime)
+    response = upload(alice, data, name, "application/octet-stream")
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["message"]
+    assert alice.get("/api/v1/studio/models").json()["total"] == 0 and blob_count(runtime) == blobs
+
+
+def test_a_gallery_page_far_past_the_end_is_empty_not_an_error(client: TestClient, box_model: dict,
+                                                               alice: Account) -> None:
+    """`p` is clamped as the album's pages clamp it: 10**18 pages in overflowed the database's integer."""
+    assert alice.patch(f"/api/v1/studio/models/{box_model['id']}", json={"visibility": "public"}).status_code == 200
+    assert box_model["id"] in client.get("/studio/gallery").text
+    for params in ({"p": str(10**18)}, {"p": str(10**18), "q": "red box"}, {"p": "-5"}):
+        response = client.get("/studio/gallery", params=params)
+        assert response.status_code == 200, (params, response.text)
+    assert box_model["id"] not in client.get("/studio/gallery", params={"p": str(10**18)}).text
 
 
 def test_a_zip_with_path_tricks_is_refused(alice: Account) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 import zipfile
+import zlib
 from pathlib import Path
 
 import DracoPy
@@ -310,6 +312,77 @@ def test_nothing_outside_the_upload_is_read(tmp_path: Path) -> None:
                     for line in extras["quad.mtl"].decode().splitlines())
     s = stats(load_upload("quad.zip", zipped({"quad.obj": obj, "quad.mtl": mtl})))
     assert s.triangles == 2 and s.texture_sizes == ()
+
+
+
+def gltf_with(**fields: object) -> bytes:
+    return json.dumps({"asset": {"version": "2.0"}, **fields}).encode()
+
+
+def glb_of_json(text: bytes) -> bytes:
+    """A GLB whose JSON chunk is `text`, as sent (`_pack_glb` would write it from a dict)."""
+    text += b" " * (-len(text) % 4)
+    chunk = struct.pack("<II", len(text), 0x4E4F534A) + text
+    return struct.pack("<4sII", b"glTF", 2, 12 + len(chunk)) + chunk
+
+
+def glb_with(**fields: object) -> bytes:
+    return glb_of_json(gltf_with(**fields))
+
+
+MALFORMED = {  # JSON that parses but breaks the glTF spec's types: each once raised a TypeError & co. (a 500)
+    "required is a number": ("m.gltf", gltf_with(extensionsRequired=5)),
+    "required holds an object": ("m.gltf", gltf_with(extensionsRequired=[{}])),
+    "a mesh is a number": ("m.gltf", gltf_with(meshes=[5])),
+    "a buffer is a number": ("m.gltf", gltf_with(buffers=[5])),
+    "an image uri is a number": ("m.gltf", gltf_with(images=[{"uri": 5}])),
+    "a view names no buffer": ("m.gltf", gltf_with(bufferViews=[{"buffer": 99, "byteLength": 4}])),
+    "an offset is text": ("m.gltf", gltf_with(bufferViews=[{"buffer": 0, "byteOffset": "x", "byteLength": 4}])),
+    "nested too deeply": ("m.gltf", b"[" * 100_000 + b"]" * 100_000),
+    "GLB required is a number": ("m.glb", glb_with(extensionsRequired=7)),
+    "GLB nested too deeply": ("m.glb", glb_of_json(b"[" * 100_000 + b"]" * 100_000)),
+}
+
+
+@pytest.mark.parametrize("name", MALFORMED)
+def test_a_gltf_of_the_wrong_types_is_refused_as_malformed(name: str) -> None:
+    filename, data = MALFORMED[name]
+    error = refused(InvalidInput, "studio_model_unreadable", filename, data)
+    assert error.message.startswith("The 3D file is malformed: "), error.message
+    assert "/" not in error.message and "Error" not in error.message  # no internal path or exception text
+
+
+def corrupt_deflate_zip() -> bytes:
+    """A zip whose member's deflate stream is damaged: its headers read, inflating the member fails."""
+    data = bytearray(zipped({"m.obj": "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n" * 200}))
+    start = 30 + len("m.obj") + 10  # past the local header, inside the compressed bytes
+    data[start:start + 40] = bytes(b ^ 0x55 for b in data[start:start + 40])
+    return bytes(data)
+
+
+def test_a_zip_with_a_corrupt_deflate_stream_is_refused() -> None:
+    data = corrupt_deflate_zip()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:  # the damage is where zlib, not zipfile, finds it
+        info = archive.infolist()[0]
+        with pytest.raises(zlib.error):
+            archive.open(info).read()
+    refused(InvalidInput, "studio_model_bad_zip", "m.zip", data)
+
+
+def cut_texture_glb() -> bytes:
+    """A GLB whose embedded PNG texture is cut short: its header opens, its pixels do not decode."""
+    doc, binary = formats._split_glb(glb_of(textured_quad()))
+    view = doc["bufferViews"][doc["images"][0]["bufferView"]]
+    view["byteLength"] //= 2
+    return formats._pack_glb(doc, binary)
+
+
+def test_a_texture_cut_short_is_refused_when_read_not_when_written() -> None:
+    refused(InvalidInput, "studio_model_bad_texture", "cut.glb", cut_texture_glb())
+    files = gltf_files(textured_quad())
+    png = next(n for n in files if n.endswith(".png"))
+    files[png] = files[png][: len(files[png]) // 2]
+    refused(InvalidInput, "studio_model_bad_texture", "cut.zip", zipped(files))
 
 
 # --- writing ------------------------------------------------------------------------------------

@@ -196,6 +196,22 @@ def test_a_video_cut_in_the_middle_of_its_frames_is_refused(
     _refused(alice, runtime, data[: len(data) * 2 // 3], 400, "not_a_video")
 
 
+
+def test_a_stream_whose_codec_has_no_decoder_is_refused(alice: Account, runtime: Runtime, tmp_path: Path) -> None:
+    """A damaged header that names a codec FFmpeg does not know leaves PyAV no codec context (once a 500)."""
+    mp4, mkv = tmp_path / "walk.mp4", tmp_path / "walk.mkv"
+    make_clip(mp4, seconds=1.0)
+    make_clip(mkv, seconds=1.0, container="matroska")
+    damaged = {"video.mp4": mp4.read_bytes().replace(b"avc1", b"zzzz"),  # the sample entry's codec tag
+               "video.mkv": mkv.read_bytes().replace(b"V_MPEG4/ISO/AVC", b"V_ZZZZZ/ISO/AVC"),  # CodecID
+               "sound.mkv": mkv.read_bytes().replace(b"A_AAC", b"A_ZZZ")}
+    for name, data in damaged.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        with av.open(str(path), format=video.sniff(data[:64])) as container:  # what the damage does
+            assert None in [s.codec_context for s in container.streams], name
+        _refused(alice, runtime, data, 400, "unreadable_video_codec", name=name)
+
 def test_a_job_that_is_not_a_video_is_404(alice: Account) -> None:
     assert alice.get("/api/v1/vision/videos/nope").status_code == 404
 
