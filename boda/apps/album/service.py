@@ -6,6 +6,7 @@ import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
+from functools import cache
 from typing import Any, BinaryIO
 
 import imagehash
@@ -262,22 +263,27 @@ def queue_index(session: Session, runtime: Runtime, *, owner_id: str, photo_ids:
 
 # --- who sees which photo ----------------------------------------------------
 
+@cache
+def _shared_by_owners() -> Select[tuple[str]]:
+    """The album entries that share a photo: the photo's own owner put it in their own album, or in an
+    album shared with a household they belong to now. Built once: an alias costs a millisecond to make,
+    and every visibility check of every search goes through here."""
+    photo = aliased(Photo, name="shared_photo")
+    owners_households = select(HouseholdMember.household_id).where(HouseholdMember.user_id == photo.owner_id)
+    return (select(AlbumPhoto.photo_id).join(Album, Album.id == AlbumPhoto.album_id)
+            .join(photo, photo.id == AlbumPhoto.photo_id)
+            .where(AlbumPhoto.added_by == photo.owner_id,
+                   or_(Album.owner_id == photo.owner_id,
+                       and_(Album.visibility == Visibility.household, Album.household_id.in_(owners_households)))))
+
+
 def _in_albums(condition: ColumnElement[bool]) -> ColumnElement[bool]:
     """Photos that albums matching `condition` share: only what a photo's own owner put there.
 
-    An album shares a photo when its owner added it to their own album, or to an album shared with
-    a household the owner belongs to now. Someone who may only see a photo cannot re-share it
-    through an album of theirs, and a member who leaves takes their photos out of the household's
-    albums with them.
+    Someone who may only see a photo cannot re-share it through an album of theirs, and a member
+    who leaves takes their photos out of the household's albums with them.
     """
-    photo = aliased(Photo)
-    owners_households = select(HouseholdMember.household_id).where(HouseholdMember.user_id == photo.owner_id)
-    return Photo.id.in_(
-        select(AlbumPhoto.photo_id).join(Album, Album.id == AlbumPhoto.album_id)
-        .join(photo, photo.id == AlbumPhoto.photo_id)
-        .where(condition, AlbumPhoto.added_by == photo.owner_id,
-               or_(Album.owner_id == photo.owner_id,
-                   and_(Album.visibility == Visibility.household, Album.household_id.in_(owners_households)))))
+    return Photo.id.in_(_shared_by_owners().where(condition))
 
 
 def photo_readable(scope: Scope) -> ColumnElement[bool]:
