@@ -87,6 +87,13 @@ def _validation_summary(request: Request, english: str, problems: list[dict[str,
     return translate(locale, "error.validation", fields=fields)
 
 
+def _plain(message: str) -> str:
+    """Pydantic's words where they help; where they name Python types, what the sender should do."""
+    if "Expected UploadFile" in message:  # a multipart part without a file name arrives as text
+        return "a file is required here (the part was sent without a file name)"
+    return message
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BodaError)
     async def boda_error(request: Request, exc: BodaError) -> Response:
@@ -98,7 +105,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         problems = [
-            {"field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"), "message": err.get("msg", "")}
+            {"field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"),
+             "message": _plain(err.get("msg", ""))}
             for err in exc.errors()
         ]
         summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems) or "Invalid request"

@@ -158,3 +158,12 @@ def test_a_nul_character_is_a_clear_400_where_the_database_refuses_it(client: Te
             assert "NUL" in answer.json()["error"]["message"]
     else:
         assert [a.status_code for a in answers] == [401, 201, 200]
+
+
+def test_a_file_part_without_a_file_name_is_asked_for_in_words(alice: Account) -> None:
+    """Starlette hands such a part over as text: pydantic said "Expected UploadFile, received: <class 'str'>"."""
+    sent = alice.client.post("/api/v1/vision/anonymize", headers=alice.headers,
+                             files=[("file", ("", b"\x89PNG not really", "image/png"))])
+    assert sent.status_code == 422
+    assert sent.json()["error"]["details"]["errors"] == [
+        {"field": "file", "message": "a file is required here (the part was sent without a file name)"}]
