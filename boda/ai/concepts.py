@@ -441,8 +441,8 @@ def caption(concepts: Sequence[Concept]) -> str:
     things = [c for c in concepts if c.kind in ("colour", "object", "class", "people")
               and not c.label.startswith("a mostly")]
     groups: dict[str, list[Concept]] = {}
-    for c in things:
-        groups.setdefault(_head_noun(c.label), []).append(c)
+    for c in things:  # people are named, each their own; things by the noun they end in
+        groups.setdefault(f"person:{c.label}" if c.kind == "people" else _head_noun(c.label), []).append(c)
     phrases = [_phrase(members) for members in groups.values()][:4]
     scenes = [c.label for c in concepts if c.kind == "scene"][:2]
     text = next((c.label[len("text: "):] for c in concepts if c.kind == "text" and c.label.startswith("text: ")), "")
@@ -469,6 +469,8 @@ def _head_noun(label: str) -> str:
     """The thing a label names: 'a person wearing red' -> person, 'two cats' -> cat, 'a cup of coffee' -> cup."""
     words = _bare(label).lower().split(" wearing ")[0].removeprefix("group of ").split(" of ")[0].split()
     head = words[-1] if words else label.lower()
+    if head.endswith(("sses", "ches", "shes", "xes")):  # glasses, benches, boxes
+        return head[:-2]
     return head[:-1] if head.endswith("s") and not head.endswith("ss") and len(head) > 3 else head
 
 
@@ -488,7 +490,8 @@ def _phrase(members: list[Concept]) -> str:
             continue
         if " ".join(words[1:]) in named or (words[:2] == ["person", "wearing"] and "person" in named):
             return m.label
-    return members[0].label
+    # The strongest name, not a colour laid on it: that reads oddly ("a red espresso", "an orange orange").
+    return next((m.label for m in members if m.kind != "colour"), members[0].label)
 
 
 def _build(build: Build, *, encoder_name: str | None = None, mode: str = "concepts") -> ConceptEmbedder:

@@ -174,7 +174,8 @@ def confusion_svg(classes: Sequence[str], confusion: Sequence[Sequence[int]], *,
     # Room for the names as long as they are: row names on the left, column names slanted at 60° above.
     cell, label_w, label_h = 44, longest + 14, int(longest * 0.87) + 14
     top = 8 + (20 if title else 0)
-    width, height = label_w + n * cell + 8 + int(longest * 0.5), top + label_h + n * cell
+    width = max(label_w + n * cell + 8 + int(longest * 0.5), _text_width(title, 14) + 8)
+    height = top + label_h + n * cell
     most = max((max(row) for row in confusion), default=0) or 1
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="confusion" viewBox="0 0 {width} {height}" '
              f'width="{width}" height="{height}" role="img" aria-label="{escape(title or "confusion matrix")}">']

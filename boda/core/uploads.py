@@ -7,7 +7,9 @@ content hash. Type comes from the bytes, never from the name or header.
 from __future__ import annotations
 
 import io
+import logging
 import mimetypes
+import re
 import unicodedata
 import warnings
 from collections.abc import Iterator
@@ -103,14 +105,48 @@ def download_name(filename: str, content_type: str) -> str:
     return f"{stem or 'file'}{extension}"
 
 
+log = logging.getLogger(__name__)
+
 # A progressive JPEG is a handful of scans (libjpeg writes 10); each one more is decoded over the whole
 # image again, so a small file repeating its last scan thousands of times costs minutes of CPU.
 MAX_JPEG_SCANS = 100
 
 
 def jpeg_scans(data: bytes) -> int:
-    """How many scans (SOS markers) a JPEG holds: entropy-coded data escapes 0xFF, so each FF DA is one."""
-    return data.count(b"\xff\xda")
+    """How many scans (SOS markers) the JPEG's own image holds, read marker by marker up to its end (EOI).
+
+    Counting FF DA in the whole file would also count bytes after the image: a phone's motion photo
+    carries a video there, with an FF DA about every 64 KiB.
+    """
+    scans, at, end = 0, 2, len(data)
+    while at + 4 <= end:
+        if data[at] != 0xFF:
+            return scans  # not a marker where one belongs: the decoder will say what is wrong
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        if marker == 0xD9:  # EOI: what follows is not this image
+            return scans
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # RSTn, TEM: no length
+            at += 2
+            continue
+        at += 2 + int.from_bytes(data[at + 2:at + 4], "big")
+        if marker == 0xDA:  # SOS: entropy-coded data follows, up to the next marker (FF 00 and RSTn are data)
+            scans += 1
+            at = _after_entropy_data(data, at)
+    return scans
+
+
+# In entropy-coded data FF is followed by 00 (a stuffed byte) or a restart marker; fill bytes (FF FF) may
+# precede a marker: the first FF followed by anything else starts the next real marker.
+_NEXT_MARKER = re.compile(rb"\xff+(?=[^\x00\xd0-\xd7\xff])")
+
+
+def _after_entropy_data(data: bytes, at: int) -> int:
+    """Where the marker after a scan's entropy-coded data starts (or the end of the bytes)."""
+    found = _NEXT_MARKER.search(data, at)
+    return found.end() - 1 if found else len(data)
 
 
 def _refused(exc: Exception) -> InvalidInput | PayloadTooLarge:
@@ -162,8 +198,12 @@ def _checked_open(path: Path, head: bytes, *, max_pixels: int, full: bool) -> It
         except (BodaError, MemoryError):
             raise
         except Exception as exc:  # noqa: BLE001 - any decoder failure on uploaded bytes is the upload's fault
+            log.info("image refused as broken: %r", exc)  # 4xx are not logged otherwise: a missing codec shows here
             raise _refused(exc) from exc
-        yield fmt, img
+        try:
+            yield fmt, img
+        except (OSError, ValueError, SyntaxError, EOFError) as exc:  # Pillow, lazily, in the caller's own work
+            raise _refused(exc) from exc
 
 
 def inspect_image(path: Path, head: bytes, *, max_pixels: int) -> ImageInfo:
@@ -356,6 +396,19 @@ def delete_file(session: Session, file: StoredFile) -> None:
     session.flush()
 
 
+def to_rgb(image: Image.Image) -> Image.Image:
+    """RGB from any mode Pillow opens: a few ("La", premultiplied grey and alpha, from TIFF) convert only
+    through their plain form."""
+    try:
+        return image.convert("RGB")
+    except ValueError:
+        plain = {"La": "LA", "RGBa": "RGBA", "PA": "RGBA"}.get(image.mode)
+        if plain is None:
+            raise InvalidInput(f"Images in colour mode {image.mode} cannot be read", key="broken_image",
+                               details={"reason": "mode"}) from None
+        return image.convert(plain).convert("RGB")
+
+
 def read_image_upload(source: BinaryIO, *, max_bytes: int, max_pixels: int) -> Image.Image:
     """Validate an uploaded image and decode it upright (once), without storing it."""
     spooled = spool(source, max_bytes=max_bytes)
@@ -363,6 +416,6 @@ def read_image_upload(source: BinaryIO, *, max_bytes: int, max_pixels: int) -> I
         if spooled.size == 0:
             raise InvalidInput("The file is empty", key="empty_file")
         with _checked_open(spooled.path, spooled.head, max_pixels=max_pixels, full=True) as (_, image):
-            return ImageOps.exif_transpose(image).convert("RGB")
+            return to_rgb(ImageOps.exif_transpose(image))
     finally:
         spooled.discard()

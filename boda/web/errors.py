@@ -129,14 +129,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DataError)
     async def unstorable(request: Request, exc: DataError) -> Response:
-        """A value the database refuses to store or compare (PostgreSQL: a NUL character in text, a number
-        out of its column's range): the request's fault, said as a 400 and not a 500."""
-        log.warning("database refused a value on %s %s: %s", request.method, request.url.path,
-                    str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__)
-        nul = "nul" in str(exc.orig).lower() or "0x00" in str(exc.orig)
-        message = ("Text cannot contain NUL characters (\\0)" if nul
-                   else "A value in the request cannot be stored (out of range or malformed)")
-        return render(request, 400, "invalid_input", message, {"reason": "nul_character" if nul else "data_error"})
+        """PostgreSQL refuses a NUL character in text (SQLite stores it): the request's fault, a 400.
+        Any other DataError is ours until shown otherwise: a 500, logged with its traceback."""
+        if "(0x00)" not in str(exc.orig):
+            return await unexpected(request, exc)
+        log.info("NUL character refused by the database on %s %s", request.method, request.url.path)
+        return render(request, 400, "invalid_input", "Text cannot contain NUL characters (\\0)",
+                      {"reason": "nul_character"})
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

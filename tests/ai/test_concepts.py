@@ -117,6 +117,11 @@ def test_a_caption_says_each_thing_once_with_its_count_or_colour() -> None:
                   ("colour", "an orange orange"), ("class", "daisy"), ("class", "bee"), ("class", "a flower"),
                   ("text", "text: OPEN"))
     assert caption(people) == 'A photo showing a person wearing red, an orange, daisy, bee. Text in it: "OPEN".'
+    # Two people are two, whatever their last names; "glasses" is the plural of "glass"; a colour seen on an
+    # ImageNet class stays off it even when it weighs more than the class.
+    named = seen(("people", "Anna Smith"), ("people", "John Smith"), ("object", "two wine glasses"),
+                 ("colour", "a red wine glass"), ("colour", "a red espresso"), ("class", "espresso"))
+    assert caption(named) == "A photo showing Anna Smith, John Smith, two wine glasses, espresso."
     assert caption([]) == "" and caption(seen(("colour", "a mostly gray photo"))) == (
         "A photo showing something unrecognised.")
 

@@ -88,6 +88,9 @@ def test_a_jpeg_that_repeats_its_scans_is_refused_before_decoding(tmp_path: Path
     with pytest.raises(InvalidInput, match="scans") as caught:
         _inspect(repeated, tmp_path)
     assert caught.value.details["scans"] > 150
+    # A phone's motion photo carries a video after the image's end (EOI), FF DA bytes and all: not scans.
+    motion = data + b"\x00\x00\x00\x18ftypmp42" + b"\xff\xda\x12\x34" * 500
+    assert _inspect(motion, tmp_path).content_type == "image/jpeg"
 
 
 def test_exif_orientation_is_applied(tmp_path: Path) -> None:
@@ -126,3 +129,17 @@ def test_heif_brands_name_their_type(tmp_path: Path) -> None:
     plain = (24).to_bytes(4, "big") + b"ftypmif1" + b"\0\0\0\0" + b"mif1miaf"  # HEIF, not HEVC-coded
     assert sniff_format(plain) == "HEIF" and content_type_of("HEIF", plain) == "image/heif"
     assert sniff_format((24).to_bytes(4, "big") + b"ftypisom" + b"\0" * 12) is None  # an MP4 is not an image
+
+
+def test_grey_with_premultiplied_alpha_is_read_not_refused_nor_a_500() -> None:
+    """A TIFF of grey and associated alpha opens in Pillow's mode "La", which converts to RGB only through "LA":
+    convert("RGB") raised ValueError after every check had passed."""
+    buffer = io.BytesIO()
+    Image.new("LA", (32, 24), (100, 200)).save(buffer, "TIFF")
+    data = bytearray(buffer.getvalue())
+    extra_samples = data.find(b"\x52\x01\x03\x00\x01\x00\x00\x00\x02\x00")  # ExtraSamples = 2 (unassociated)
+    data[extra_samples + 8] = 1  # ... = 1: associated alpha
+    assert Image.open(io.BytesIO(bytes(data))).mode == "La"
+    image = read_image_upload(io.BytesIO(bytes(data)), max_bytes=10**7, max_pixels=10**7)
+    red, green, blue = image.getpixel((0, 0))
+    assert image.mode == "RGB" and image.size == (32, 24) and red == green == blue > 0

@@ -97,7 +97,7 @@ def decode_upright(data: bytes, *, max_side: int | None = None) -> tuple[Image.I
         if max_side and image.format == "JPEG":
             image.draft("RGB", (max_side, max_side))
         image.seek(0)  # a GIF's (or multi-image HEIF's) first frame
-        upright = ImageOps.exif_transpose(image).convert("RGB")
+        upright = uploads.to_rgb(ImageOps.exif_transpose(image))
     return upright, facts
 
 
@@ -671,6 +671,11 @@ def add_to_album(session: Session, scope: Scope, album_id: str, photo_ids: Seque
     wanted = [pid for pid in dict.fromkeys(photo_ids) if pid in found]
     present = set(session.scalars(select(AlbumPhoto.photo_id).where(AlbumPhoto.album_id == album.id,
                                                                     AlbumPhoto.photo_id.in_(wanted))))
+    # An owner adding their own photo that someone else filed here first makes the entry theirs: it shares now.
+    session.execute(update(AlbumPhoto).where(AlbumPhoto.album_id == album.id, AlbumPhoto.photo_id.in_(present),
+                                             AlbumPhoto.photo_id.in_(select(Photo.id).where(
+                                                 Photo.owner_id == scope.user_id)))
+                    .values(added_by=scope.user_id).execution_options(synchronize_session=False))
     session.add_all(AlbumPhoto(album_id=album.id, photo_id=pid, added_by=scope.user_id)
                     for pid in wanted if pid not in present)
     if album.cover_photo_id is None and wanted:

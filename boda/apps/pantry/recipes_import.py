@@ -286,6 +286,9 @@ async def fetch_html(url: str, *, timeout_seconds: float = 15.0, max_bytes: int 
                                                   f"{max_bytes // (1024 * 1024)} MB",
                                                   key="pantry_recipe_page_too_large", details={"limit": max_bytes})
                     return bytes(body)
+            except httpx.InvalidURL:  # not an HTTPError: a control character in the path, a huge redirect
+                raise InvalidInput("Give an http or https address of a recipe page",
+                                   key="pantry_recipe_url_invalid") from None
             except httpx.HTTPError as exc:
                 raise Unavailable("The recipe page could not be reached", key="pantry_recipe_url_unreachable",
                                   details={"error": type(exc).__name__}) from None

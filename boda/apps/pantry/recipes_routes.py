@@ -258,7 +258,8 @@ async def import_recipe(request: Request, runtime: RuntimeDep, user: CurrentUser
     400 when the page holds no recipe, 415 when the file is not a page; 503 when the URL cannot be reached (offline).
     """
     scope = Scope.of(user)
-    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type == "multipart/form-data":
         form = await request.form(max_files=1, max_fields=10)
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
@@ -276,7 +277,7 @@ async def import_recipe(request: Request, runtime: RuntimeDep, user: CurrentUser
             raise InvalidInput("Send a recipe page file or its web address",
                                key="pantry_recipe_import_body") from None
         found = await asyncio.to_thread(scrape, data, url)
-    elif request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+    elif media_type == "application/x-www-form-urlencoded":  # parsed already by the app's form reader
         raise UnsupportedMedia("Send JSON {\"url\": ...} or a multipart `file`", key="pantry_recipe_import_body")
     else:
         try:

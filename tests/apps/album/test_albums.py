@@ -185,11 +185,15 @@ def test_an_album_shares_only_what_each_photos_owner_put_in_it(client, alice: Ac
     assert dave.get(f"{API}/photos/{filed}").status_code == 404
     assert alice.get(f"{API}/photos/{filed}").status_code == 200
     assert dave.get(f"{API}/albums/{family}").json()["photo_count"] == 1
+    # When alice adds it herself, the entry becomes hers and the album shares it (it stayed bob's before).
+    assert alice.post(f"{API}/albums/{family}/photos", json={"photo_ids": [filed]}).json()["photo_count"] == 2
+    assert dave.get(f"{API}/photos/{filed}").status_code == 200
+    alice.post(f"{API}/albums/{family}/photos/remove", json={"photo_ids": [filed]})
     with runtime.db.session() as session:
         households.leave(session, household_id=home, user_id=bob.id)
     for viewer in (alice, dave):
         assert viewer.get(f"{API}/photos/{his}/original").status_code == 404
-        assert viewer.get(f"{API}/albums/{family}").json()["photo_count"] == (1 if viewer is alice else 0)  # `filed`
+        assert viewer.get(f"{API}/albums/{family}").json()["photo_count"] == 0
         assert his not in {p["id"] for p in viewer.get(f"{API}/photos", params={"album_id": family}).json()["items"]}
     assert bob.get(f"{API}/photos/{his}/original").status_code == 200  # still his own
 

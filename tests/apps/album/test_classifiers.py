@@ -77,3 +77,5 @@ def test_confusion_picture_is_svg_with_every_count_and_name() -> None:
     long = ET.fromstring(confusion_svg(["a very long class name", "고양이"], [[3, 0], [0, 3]]))
     first = next(long.iter("{http://www.w3.org/2000/svg}rect"))
     assert float(first.get("x")) > 100 and float(first.get("y")) > 90
+    titled = ET.fromstring(confusion_svg(["cat", "cup"], [[3, 0], [0, 3]], title="Breakfast or lunch v3"))
+    assert int(titled.get("width")) >= 21 * 14 * 0.6  # the title is not cut off

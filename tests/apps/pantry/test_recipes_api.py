@@ -215,6 +215,9 @@ def test_an_import_in_the_wrong_shape_is_a_4xx_on_the_api_and_the_page(client: T
     the guard the API had (TypeError, 500)."""
     form = alice.client.post(f"{API}/recipes/import", headers=alice.headers, data={"url": "https://x.example/r"})
     assert form.status_code == 415 and "multipart" in form.json()["error"]["message"]
+    shouted = alice.client.post(f"{API}/recipes/import", content=b"url=https%3A%2F%2Fx.example%2Fr",
+                                headers={**alice.headers, "content-type": "Application/X-WWW-Form-URLEncoded"})
+    assert shouted.status_code == 415, shouted.text  # media types are case-insensitive; the form reader knew it
     csrf = client.post("/api/v1/auth/login", json={"username": "alice", "password": PASSWORD}).json()["csrf_token"]
     hostile = b'<script type="application/ld+json">{"@type": 5, "name": "x", "recipeIngredient": ["a"]}</script>'
     page = client.post("/pantry/recipes/import", headers={"X-CSRF-Token": csrf, "hx-request": "true"},

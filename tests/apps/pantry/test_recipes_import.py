@@ -166,3 +166,10 @@ def test_an_address_that_cannot_be_parsed_is_refused_as_such(url: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         run_sync(import_url(url))
     assert caught.value.key == "pantry_recipe_url_invalid"
+
+
+def test_an_address_httpx_refuses_is_invalid_not_a_500() -> None:
+    """httpx.InvalidURL is not an httpx.HTTPError: a control character in the path escaped as a 500."""
+    with pytest.raises(InvalidInput) as caught:
+        run_sync(fetch_html("http://127.0.0.1:9/a\x7fb", allow_private=True))
+    assert caught.value.key == "pantry_recipe_url_invalid"
