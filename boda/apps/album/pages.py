@@ -8,7 +8,15 @@ from markupsafe import Markup
 
 from boda.ai.heads import confusion_svg
 from boda.apps.album import captions, classifying, people, service
-from boda.apps.album.routes import album_out, classifier_detail, classifier_out, face_out, person_out, photos_out
+from boda.apps.album.routes import (
+    album_out,
+    albums_out,
+    classifier_detail,
+    classifier_out,
+    face_out,
+    person_out,
+    photos_out,
+)
 from boda.apps.album.service import PhotoFilters
 from boda.apps.album.settings import album_settings
 from boda.core import households
@@ -44,9 +52,7 @@ def albums_page(page: Page, session: DbSession) -> Response:
         return redirect
     scope = Scope.of(page.user)
     listed = service.list_albums(session, scope, limit=200, offset=0)
-    counts = service.photo_counts(session, scope, [a.id for a in listed.items])
-    return page.render("album/albums.html", albums=[album_out(a, counts[a.id]) for a in listed.items],
-                       tab="albums")
+    return page.render("album/albums.html", albums=albums_out(session, scope, listed.items), tab="albums")
 
 
 @router.get("/album/albums/{album_id}")
@@ -60,7 +66,9 @@ def album_page(album_id: str, page: Page, session: DbSession, p: int = 1) -> Res
     mine = households.list_mine(session, user_id=page.user.id) if page.user else []
     return page.render("album/library.html", photos=photos_out(session, listed.items), total=listed.total,
                        page_no=max(1, p), per_page=PER_PAGE, tab="albums",
-                       album=album_out(album, listed.total), query="?", households=mine,
+                       album=album_out(album, listed.total,
+                                       cover_visible=bool(service.visible_covers(session, scope, [album]))),
+                       query="?", households=mine,
                        is_owner=page.user is not None and album.owner_id == page.user.id)
 
 

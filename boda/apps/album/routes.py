@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Path, Query, Request, UploadFile
@@ -84,12 +85,20 @@ def photos_out(session: Session, photos: list[Photo]) -> list[PhotoOut]:
     return [photo_out(p, tags[p.id]) for p in photos]
 
 
-def album_out(album: Album, count: int) -> AlbumOut:
-    cover = f"/api/v1/album/photos/{album.cover_photo_id}/thumbnail" if album.cover_photo_id else None
+def album_out(album: Album, count: int, *, cover_visible: bool = True) -> AlbumOut:
+    cover_id = album.cover_photo_id if cover_visible else None
+    cover = f"/api/v1/album/photos/{cover_id}/thumbnail" if cover_id else None
     return AlbumOut(id=album.id, owner_id=album.owner_id, title=album.title, description=album.description,
                     visibility=album.visibility, household_id=album.household_id,
-                    cover_photo_id=album.cover_photo_id, cover_url=cover, photo_count=count,
+                    cover_photo_id=cover_id, cover_url=cover, photo_count=count,
                     created_at=album.created_at, hide_faces=album.hide_faces)
+
+
+def albums_out(session: Session, scope: Scope, albums: Sequence[Album]) -> list[AlbumOut]:
+    """Albums as this scope sees them: its count of their photos, and no cover it may not open."""
+    counts = service.photo_counts(session, scope, [a.id for a in albums])
+    covers = service.visible_covers(session, scope, albums)
+    return [album_out(a, counts[a.id], cover_visible=a.cover_photo_id in covers) for a in albums]
 
 
 def _detail(session: Session, runtime: RuntimeDep, scope: Scope, photo: Photo) -> PhotoDetailOut:
@@ -266,13 +275,12 @@ def list_albums(session: DbSession, user: CurrentUser, page: Annotated[PageParam
     """List the caller's albums and those their households share, newest first."""
     scope = Scope.of(user)
     listed = service.list_albums(session, scope, limit=page.limit, offset=page.offset)
-    counts = service.photo_counts(session, scope, [a.id for a in listed.items])
-    return Page(items=[album_out(a, counts[a.id]) for a in listed.items], total=listed.total,
+    return Page(items=albums_out(session, scope, listed.items), total=listed.total,
                 limit=page.limit, offset=page.offset)
 
 
 def _album(session: Session, scope: Scope, album: Album) -> AlbumOut:
-    return album_out(album, service.photo_counts(session, scope, [album.id])[album.id])
+    return albums_out(session, scope, [album])[0]
 
 
 @router.get("/albums/{album_id}")

@@ -622,6 +622,14 @@ def photo_counts(session: Session, scope: Scope, album_ids: Sequence[str]) -> di
     return counts
 
 
+def visible_covers(session: Session, scope: Scope, albums: Sequence[Album]) -> set[str]:
+    """The albums' cover photos this scope may see: a cover someone else filed here may be hidden from it."""
+    covers = [a.cover_photo_id for a in albums if a.cover_photo_id]
+    if not covers:
+        return set()
+    return set(session.scalars(select(Photo.id).where(Photo.id.in_(covers), photo_readable(scope))))
+
+
 def get_album(session: Session, scope: Scope, album_id: str, *, write: bool = False,
               household_write: bool = False) -> Album:
     return get_visible(session, Album, album_id, scope, write=write, household_write=household_write)

@@ -160,7 +160,10 @@ def test_an_album_shares_only_what_each_photos_owner_put_in_it(client, alice: Ac
     bobs_album = bob.post(f"{API}/albums", json={"title": "Picked"}).json()["id"]
     assert bob.post(f"{API}/albums/{bobs_album}/photos", json={"photo_ids": [hers]}).json()["photo_count"] == 1
     assert bob.patch(f"{API}/albums/{bobs_album}", json={"visibility": "public"}).status_code == 200
-    assert carol.get(f"{API}/albums/{bobs_album}").json()["photo_count"] == 0  # the album is public, her photo not
+    seen = carol.get(f"{API}/albums/{bobs_album}").json()
+    assert seen["photo_count"] == 0  # the album is public, her photo not
+    assert seen["cover_photo_id"] is None and seen["cover_url"] is None  # nor its id as the cover
+    assert bob.get(f"{API}/albums/{bobs_album}").json()["cover_photo_id"] == hers  # bob may see it
     for path in ("", "/thumbnail", "/original"):
         assert carol.get(f"{API}/photos/{hers}{path}").status_code == 404
         assert client.get(f"{API}/photos/{hers}{path}").status_code in (401, 404)  # nor to anyone logged out
