@@ -9,7 +9,6 @@ from markupsafe import Markup
 from boda.ai.heads import confusion_svg
 from boda.apps.album import captions, classifying, people, service
 from boda.apps.album.routes import (
-    album_out,
     albums_out,
     classifier_detail,
     classifier_out,
@@ -66,9 +65,7 @@ def album_page(album_id: str, page: Page, session: DbSession, p: int = 1) -> Res
     mine = households.list_mine(session, user_id=page.user.id) if page.user else []
     return page.render("album/library.html", photos=photos_out(session, listed.items), total=listed.total,
                        page_no=max(1, p), per_page=PER_PAGE, tab="albums",
-                       album=album_out(album, listed.total,
-                                       cover_visible=bool(service.visible_covers(session, scope, [album]))),
-                       query="?", households=mine,
+                       album=albums_out(session, scope, [album])[0], query="?", households=mine,
                        is_owner=page.user is not None and album.owner_id == page.user.id)
 
 

@@ -230,6 +230,10 @@ MAX_REDIRECTS = 5
 USER_AGENT = "Boda/0.1 (self-hosted; recipe import)"
 
 
+def _invalid_url() -> InvalidInput:
+    return InvalidInput("Give an http or https address of a recipe page", key="pantry_recipe_url_invalid")
+
+
 async def _public_host(url: str, allow_private: bool) -> None:
     """Refuse URLs that are not http(s), and, unless allowed, hosts inside the server's own network.
 
@@ -238,7 +242,7 @@ async def _public_host(url: str, allow_private: bool) -> None:
     connection is not covered; an operator who fears that can keep `allow_private` off and put
     Boda behind an egress proxy.)
     """
-    invalid = InvalidInput("Give an http or https address of a recipe page", key="pantry_recipe_url_invalid")
+    invalid = _invalid_url()
     try:  # "http://[::1/" and a port of 99999 raise here; a 64-letter label in IDNA encoding below
         parts = urlsplit(url)
         port = parts.port or 443
@@ -287,8 +291,7 @@ async def fetch_html(url: str, *, timeout_seconds: float = 15.0, max_bytes: int 
                                                   key="pantry_recipe_page_too_large", details={"limit": max_bytes})
                     return bytes(body)
             except httpx.InvalidURL:  # not an HTTPError: a control character in the path, a huge redirect
-                raise InvalidInput("Give an http or https address of a recipe page",
-                                   key="pantry_recipe_url_invalid") from None
+                raise _invalid_url() from None
             except httpx.HTTPError as exc:
                 raise Unavailable("The recipe page could not be reached", key="pantry_recipe_url_unreachable",
                                   details={"error": type(exc).__name__}) from None

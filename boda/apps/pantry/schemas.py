@@ -27,6 +27,9 @@ def _timestamp(value: Any) -> Any:
     return value
 
 
+MIN_YEAR, MAX_YEAR = 1900, 2200
+
+
 def _within_years(value: datetime) -> datetime:
     """A moment food could have: year 1 at +14:00 has no UTC time, and a consume-by date is the added
     date plus days, so the ends of the calendar overflowed into 500s."""
@@ -38,8 +41,6 @@ def _within_years(value: datetime) -> datetime:
         raise ValueError(f"a date between the years {MIN_YEAR} and {MAX_YEAR} is required")
     return value
 
-
-MIN_YEAR, MAX_YEAR = 1900, 2200
 
 # Bounds go inside, before the validator: after it, the schema would show pydantic's own `gt`/`le` keys.
 Quantity = Annotated[float, Field(gt=0, le=1_000_000), BeforeValidator(_number)]
