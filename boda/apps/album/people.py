@@ -13,9 +13,11 @@ its faces. A rename changes no vector: search by a person's name is a literal ma
 the owner's people (`photos_named`), so it works the moment the name is saved.
 
 Hiding faces: a photo is shown with its faces blurred to anyone but its owner when the photo
-itself has `hide_faces`, or when it is in any album with `hide_faces` (whichever way the
-viewer reached it: the rule is about the photo, so a second album or a direct share cannot
-leak it). The owner always gets the bytes as stored.
+itself has `hide_faces`, or when its owner put it in an album with `hide_faces` (whichever
+way the viewer reached it: the rule is about the photo, so a second album or a direct share
+cannot leak it). An album someone else filed it in shares it with nobody (see
+`service._shared_by_owners`), so its `hide_faces` changes nothing for it. The owner always
+gets the bytes as stored.
 """
 
 from __future__ import annotations
@@ -339,7 +341,8 @@ def faces_hidden(session: Session, photo: Photo, viewer_id: str | None) -> bool:
     if photo.hide_faces:
         return True
     return session.scalar(select(AlbumPhoto.photo_id).join(Album, Album.id == AlbumPhoto.album_id)
-                          .where(AlbumPhoto.photo_id == photo.id, Album.hide_faces.is_(True)).limit(1)) is not None
+                          .where(AlbumPhoto.photo_id == photo.id, AlbumPhoto.added_by == photo.owner_id,
+                                 Album.hide_faces.is_(True)).limit(1)) is not None
 
 
 def _boxes(session: Session, runtime: Runtime, photo: Photo, image: Image.Image) -> list[DetectedFace]:

@@ -181,6 +181,12 @@ def test_a_hide_faces_album_blurs_faces_for_household_members_only(album) -> Non
     # Hiding off: carol gets the stored thumbnail again.
     alice.patch(f"{API}/albums/{album_id}", json={"hide_faces": False})
     assert carol.get(thumb_url, params={"size": 512}).content == mine.content
+    # An album someone else filed the photo in shares it with nobody, so its hiding does not blur it either.
+    own = carol.post(f"{API}/albums", json={"title": "Carol's"}).json()
+    assert carol.patch(f"{API}/albums/{own['id']}", json={"hide_faces": True}).json()["hide_faces"] is True
+    filed = carol.post(f"{API}/albums/{own['id']}/photos", json={"photo_ids": [ids["astronaut"]]})
+    assert filed.status_code < 300 and filed.json()["photo_count"] == 1, filed.text
+    assert carol.get(thumb_url, params={"size": 512}).content == mine.content
 
 
 def test_people_pages_for_the_owner_only(album) -> None:  # noqa: ANN001
