@@ -101,9 +101,8 @@ def anonymize_video(ctx: JobContext, payload: AnonymizeVideo) -> dict[str, Any]:
                                     filename=video.output_name(filename, report.container),
                                     content_type=made.content_type, width=made.width, height=made.height)
     with runtime.db.session() as session:
-        row = prepared.row(owner_id=ctx.owner_id or "", app=service.APP, derived_from_id=payload.file_id)
-        session.add(row)
-        session.flush()
+        row = uploads.record(session, prepared, owner_id=ctx.owner_id or "", app=service.APP,
+                             derived_from_id=payload.file_id)
         file_id = row.id
     ctx.progress(1.0, f"{report.frames} of {report.frames} frames", key="vision.job.frames",
                  args={"done": report.frames, "total": report.frames})
@@ -113,4 +112,5 @@ def anonymize_video(ctx: JobContext, payload: AnonymizeVideo) -> dict[str, Any]:
             "held_boxes": report.held, "seconds": round(report.seconds, 2),
             "fps_processed": round(report.frames / report.seconds, 2) if report.seconds else None,
             "container": report.container, "encoder": report.video_codec, "audio_copied": report.audio_copied,
+            "audio_left_out": report.audio_left_out,
             "input": video.describe(info), "output": video.describe(made)}

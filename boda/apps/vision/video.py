@@ -6,7 +6,8 @@ first and a last frame that decode, within the size and length limits);
 for a few frames after its face was last seen (so a missed detection never
 lets a face flash through), covers them with the photo tool's mosaic/blur/box,
 and encodes the frames with their own timestamps (same frame rate, size and
-duration) while the audio packets are copied unchanged. A clip stored sideways
+duration) while the audio packets are copied unchanged (a sound stream whose codec
+FFmpeg cannot read is left out, and the report says so). A clip stored sideways
 with a rotation (phones) is turned upright first, so its faces are found, and
 written upright.
 
@@ -50,6 +51,7 @@ class VideoInfo:
     video_codec: str
     audio_codec: str | None
     rotation: int = 0  # degrees counter-clockwise the stored frames are turned to be shown (0, 90, 180, 270)
+    audio_unreadable: bool = False  # a sound stream whose codec FFmpeg cannot read: left out, not the video refused
 
 
 @dataclass
@@ -62,6 +64,7 @@ class CoverReport:
     container: str = ""
     video_codec: str = ""
     audio_copied: bool = False
+    audio_left_out: bool = False  # the input's sound could not be read (see VideoInfo.audio_unreadable)
     boxes: list[list[tuple[int, int, int, int]]] = field(default_factory=list)  # per frame (for tests)
 
 
@@ -132,7 +135,9 @@ def probe(path: Path, *, max_seconds: float, max_pixels: int) -> VideoInfo:
                                                                  "max_seconds": max_seconds})
         fps = float(stream.average_rate or stream.guessed_rate or 0) or 25.0
         frames = stream.frames or max(1, round(duration * fps))
-        audio = _decoder(container.streams.audio[0]).name if container.streams.audio else None
+        sound = container.streams.audio[0].codec_context if container.streams.audio else None
+        audio = sound.name if sound is not None else None
+        audio_unreadable = bool(container.streams.audio) and sound is None
         codec = context.name
         first = _first_frame(container, stream)
         if first is None or not _complete(container, stream, frames, duration):
@@ -143,7 +148,8 @@ def probe(path: Path, *, max_seconds: float, max_pixels: int) -> VideoInfo:
     quicktime = family == "mp4" and head[8:12] == b"qt  "  # a MOV is stored as what it is
     content_type = "video/quicktime" if quicktime else CONTENT_TYPES[family]
     return VideoInfo(container=family, content_type=content_type, width=width, height=height, fps=fps,
-                     duration=duration, frames=frames, video_codec=codec, audio_codec=audio, rotation=rotation)
+                     duration=duration, frames=frames, video_codec=codec, audio_codec=audio, rotation=rotation,
+                     audio_unreadable=audio_unreadable)
 
 
 def _decoder(stream: av.stream.Stream) -> av.CodecContext:
@@ -272,9 +278,9 @@ def cover_video(source: Path, target: Path, info: VideoInfo, detector: FaceDetec
         if vin.sample_aspect_ratio and info.rotation in (0, 180):
             vout.sample_aspect_ratio = vin.sample_aspect_ratio
         vout.options = _encoder_options(encoder)
-        ain = inp.streams.audio[0] if inp.streams.audio else None
+        ain = inp.streams.audio[0] if inp.streams.audio and not info.audio_unreadable else None
         aout = out.add_stream_from_template(ain) if ain is not None else None
-        report.audio_copied = aout is not None
+        report.audio_copied, report.audio_left_out = aout is not None, info.audio_unreadable
         streams = [vin] + ([ain] if ain is not None else [])
         for packet in inp.demux(streams):
             if packet.stream is ain:

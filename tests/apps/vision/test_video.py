@@ -203,14 +203,34 @@ def test_a_stream_whose_codec_has_no_decoder_is_refused(alice: Account, runtime:
     make_clip(mp4, seconds=1.0)
     make_clip(mkv, seconds=1.0, container="matroska")
     damaged = {"video.mp4": mp4.read_bytes().replace(b"avc1", b"zzzz"),  # the sample entry's codec tag
-               "video.mkv": mkv.read_bytes().replace(b"V_MPEG4/ISO/AVC", b"V_ZZZZZ/ISO/AVC"),  # CodecID
-               "sound.mkv": mkv.read_bytes().replace(b"A_AAC", b"A_ZZZ")}
+               "video.mkv": mkv.read_bytes().replace(b"V_MPEG4/ISO/AVC", b"V_ZZZZZ/ISO/AVC")}  # CodecID
     for name, data in damaged.items():
         path = tmp_path / name
         path.write_bytes(data)
         with av.open(str(path), format=video.sniff(data[:64])) as container:  # what the damage does
             assert None in [s.codec_context for s in container.streams], name
         _refused(alice, runtime, data, 400, "unreadable_video_codec", name=name)
+
+
+def test_a_sound_that_cannot_be_read_is_left_out_not_the_video_refused(alice: Account, tmp_path: Path) -> None:
+    """Faces are what the user came for: the sound is only copied, so an unknown sound codec costs the sound."""
+    mkv = tmp_path / "walk.mkv"
+    make_clip(mkv, seconds=1.0, container="matroska")
+    data = mkv.read_bytes().replace(b"A_AAC", b"A_ZZZ")  # the sound's CodecID
+    (tmp_path / "sound.mkv").write_bytes(data)
+    with av.open(str(tmp_path / "sound.mkv")) as container:
+        assert container.streams.audio[0].codec_context is None
+
+    response = upload(alice, data, "sound.mkv")
+    assert response.status_code == 202, response.text
+    got = alice.get(f"/api/v1/vision/videos/{response.json()['id']}").json()
+    assert got["status"] == "succeeded", got
+    assert got["result"]["audio_left_out"] and not got["result"]["audio_copied"]
+    made = tmp_path / "made"
+    made.write_bytes(alice.get(got["download_url"]).content)
+    with av.open(str(made)) as out:
+        assert not out.streams.audio and out.streams.video[0].frames >= 9
+
 
 def test_a_job_that_is_not_a_video_is_404(alice: Account) -> None:
     assert alice.get("/api/v1/vision/videos/nope").status_code == 404

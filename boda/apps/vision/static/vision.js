@@ -146,7 +146,8 @@
     const box = $("video-result");
     box.innerHTML = `<h2></h2><p class="muted"></p><video controls preload="metadata" data-testid="video-player"></video><p><a class="download"></a></p>`;
     box.querySelector("h2").textContent = t.videoResult;
-    box.querySelector("p.muted").textContent = t.videoSummary.replace("{frames}", out.result.frames).replace("{with_faces}", out.result.frames_with_faces);
+    const summary = t.videoSummary.replace("{frames}", out.result.frames).replace("{with_faces}", out.result.frames_with_faces);
+    box.querySelector("p.muted").textContent = out.result.audio_left_out ? `${summary}. ${t.soundLeftOut}` : summary;
     const player = box.querySelector("video");
     player.src = out.download_url;
     player.width = Math.min(out.anonymized.width || 640, 960);
