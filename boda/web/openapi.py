@@ -182,8 +182,11 @@ async def single_values(request: Request) -> None:
         return
     tree = list(_dependants(route.dependant))
     sources = [(request.query_params, "query", [f for d in tree for f in d.query_params])]
-    if "form" in request.headers.get("content-type", ""):
-        sources.append((await request.form(), "body", [f for d in tree for f in d.body_params]))
+    body_fields = [f for d in tree for f in d.body_params]
+    # Only a route that declares form fields has its form read here: one that reads the request itself
+    # parses it with its own limits (Starlette keeps the first parse).
+    if body_fields and "form" in request.headers.get("content-type", "").lower():  # media types ignore case
+        sources.append((await request.form(), "body", body_fields))
     problems = [{"loc": (where, f.alias), "msg": "Expected one value, got several", "type": "repeated_value"}
                 for values, where, fields in sources for f in fields
                 if not field_annotation_is_sequence(f.field_info.annotation) and len(values.getlist(f.alias)) > 1]

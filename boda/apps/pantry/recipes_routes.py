@@ -277,7 +277,7 @@ async def import_recipe(request: Request, runtime: RuntimeDep, user: CurrentUser
             raise InvalidInput("Send a recipe page file or its web address",
                                key="pantry_recipe_import_body") from None
         found = await asyncio.to_thread(scrape, data, url)
-    elif media_type == "application/x-www-form-urlencoded":  # parsed already by the app's form reader
+    elif media_type == "application/x-www-form-urlencoded":
         raise UnsupportedMedia("Send JSON {\"url\": ...} or a multipart `file`", key="pantry_recipe_import_body")
     else:
         try:

@@ -218,6 +218,14 @@ def test_an_import_in_the_wrong_shape_is_a_4xx_on_the_api_and_the_page(client: T
     shouted = alice.client.post(f"{API}/recipes/import", content=b"url=https%3A%2F%2Fx.example%2Fr",
                                 headers={**alice.headers, "content-type": "Application/X-WWW-Form-URLEncoded"})
     assert shouted.status_code == 415, shouted.text  # media types are case-insensitive; the form reader knew it
+    # The import reads its own form with its own limits (the app's repeated-value check parsed it first, with
+    # the defaults of 1,000 files and fields, and the import's limits were never applied).
+    page = ("r.html", b"<html><body>recipe</body></html>", "text/html")
+    two = alice.client.post(f"{API}/recipes/import", headers=alice.headers, files=[("file", page), ("file", page)])
+    assert two.status_code == 400 and "Too many files" in two.json()["error"]["message"], two.text
+    fields = alice.client.post(f"{API}/recipes/import", headers=alice.headers, files={"file": page},
+                               data={f"field{i}": "x" for i in range(20)})
+    assert fields.status_code == 400 and "Too many fields" in fields.json()["error"]["message"], fields.text
     csrf = client.post("/api/v1/auth/login", json={"username": "alice", "password": PASSWORD}).json()["csrf_token"]
     hostile = b'<script type="application/ld+json">{"@type": 5, "name": "x", "recipeIngredient": ["a"]}</script>'
     page = client.post("/pantry/recipes/import", headers={"X-CSRF-Token": csrf, "hx-request": "true"},
