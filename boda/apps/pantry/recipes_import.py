@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import re
 import socket
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from urllib.parse import urljoin, urlsplit
 
 from boda.apps.pantry.recipes_parse import ParsedIngredient, parse
 from boda.core.errors import InvalidInput, PayloadTooLarge, Unavailable, UnsupportedMedia
+
+log = logging.getLogger(__name__)
 
 MAX_HTML_BYTES = 8 * 1024 * 1024  # real recipe pages are 0.1–2 MB; a bigger "page" is not one
 _PLACEHOLDER_URL = "https://saved-page.invalid/"  # recipe-scrapers needs some URL to choose its rules
@@ -182,6 +185,7 @@ def scrape(html: bytes | str, url: str | None = None) -> ImportedRecipe:
     try:
         return _scrape(html, url)
     except (TypeError, ValueError, AttributeError, KeyError, IndexError, RecursionError):
+        log.info("recipe page not read (%s)", url or "a saved page", exc_info=True)  # our bug would show here too
         raise InvalidInput("This page holds no recipe that could be read (no schema.org Recipe found)",
                            key="pantry_recipe_not_in_page") from None
 

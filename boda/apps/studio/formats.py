@@ -22,6 +22,7 @@ import base64
 import importlib.util
 import io
 import json
+import logging
 import lzma
 import os
 import posixpath
@@ -44,6 +45,8 @@ import trimesh
 from PIL import Image
 
 from boda.core.errors import BodaError, InvalidInput, PayloadTooLarge, Unavailable, UnsupportedMedia
+
+log = logging.getLogger(__name__)
 
 Format = Literal["glb", "obj", "stl", "ply", "usdz", "fbx"]
 FORMATS: tuple[Format, ...] = ("glb", "obj", "stl", "ply", "usdz", "fbx")
@@ -254,6 +257,7 @@ def _trimesh_load(body: bytes, file_type: str, resolver: trimesh.resolvers.Resol
     except (MemoryError, RecursionError) as exc:
         raise PayloadTooLarge("The model is too large to read", key="studio_model_unreadable_large") from exc
     except Exception as exc:  # trimesh raises whatever its parsers meet: all mean "not a model we can read"
+        log.info("%s model not read", file_type, exc_info=True)  # logged: our own bug would land here too
         raise InvalidInput(f"The file is not a {file_type.upper()} model that can be read",
                            key="studio_model_unreadable", details={"format": file_type.upper()}) from exc
     if not isinstance(scene, trimesh.Scene):
@@ -377,6 +381,7 @@ def _checked_plain_glb(body: bytes, suffix: str, resolver: _MemoryResolver, limi
     except (BodaError, MemoryError):
         raise
     except Exception as exc:  # noqa: BLE001 - a wrong type, a missing index, nesting too deep...
+        log.info("glTF not read", exc_info=True)  # logged: our own bug would land here too
         raise InvalidInput(f"The 3D file is malformed: {_flaw(exc)}", key="studio_model_unreadable",
                            details={"format": "glTF"}) from exc
 
