@@ -828,8 +828,9 @@ def fit_image(data: bytes, max_side: int = 1024) -> bytes:
     """The photo as the model should see it: upright (EXIF orientation), at most `max_side` pixels a side.
 
     Vision endpoints scale large images down anyway (OpenAI tiles at 768-2048 px), so a
-    12 MP original only costs upload time and tokens. Small JPEG/PNG/WebP/GIF files pass
-    as they are; anything else Pillow opens (HEIC with pillow-heif registered) becomes JPEG.
+    12 MP original only costs upload time and tokens. Small JPEG/PNG/WebP/GIF files with no
+    metadata pass as they are; anything else Pillow opens (HEIC with pillow-heif registered)
+    becomes JPEG, without EXIF or XMP: a provider needs no GPS position to describe a photo.
     """
     import io
 
@@ -837,8 +838,8 @@ def fit_image(data: bytes, max_side: int = 1024) -> bytes:
 
     try:
         image = Image.open(io.BytesIO(data))
-        orientation = image.getexif().get(0x0112, 1)
-        if max(image.size) <= max_side and orientation == 1:
+        bare = not image.getexif() and not image.info.get("xmp")
+        if max(image.size) <= max_side and bare:
             try:
                 image_mime(data)
                 return data

@@ -181,6 +181,26 @@ class Scope:
         """The ids of the caller's households, as a subquery (current at each query)."""
         return select(HouseholdMember.household_id).where(HouseholdMember.user_id == self.user_id)
 
+    def household_mates(self) -> Select[tuple[str]]:
+        """Everyone in a household with the caller now (the caller too, when in one), as a subquery."""
+        return select(HouseholdMember.user_id).where(HouseholdMember.household_id.in_(self.household_ids()))
+
+    def knows_places_of(self, model: type[Owned]) -> ColumnElement[bool]:
+        """Objects whose place (a photo's GPS) the caller may know: its own, and those of its households' members.
+
+        Anyone else who may open the object (public, an unlisted link, an album) gets it without where it
+        was taken: a holiday album made public must not give away the owner's home.
+        """
+        if self.user_id is None:
+            return false()
+        return or_(model.owner_id == self.user_id, model.owner_id.in_(self.household_mates()))
+
+    def place_owners(self, session: Session) -> frozenset[str]:
+        """The owners whose places the caller may know (`knows_places_of`), for answers that list objects."""
+        if self.user_id is None:
+            return frozenset()
+        return frozenset({self.user_id, *session.scalars(self.household_mates())})
+
     def shared_with_me(self, model: type[Owned]) -> ColumnElement[bool]:
         """Objects shared with a household the caller belongs to now."""
         if self.user_id is None:

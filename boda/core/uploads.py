@@ -118,24 +118,36 @@ def jpeg_scans(data: bytes) -> int:
     Counting FF DA in the whole file would also count bytes after the image: a phone's motion photo
     carries a video there, with an FF DA about every 64 KiB.
     """
-    scans, at, end = 0, 2, len(data)
-    while at + 4 <= end:
+    return sum(1 for marker, _, _ in jpeg_segments(data) if marker == 0xDA)
+
+
+def jpeg_segments(data: bytes) -> Iterator[tuple[int, int, int]]:
+    """The JPEG's own segments after SOI as (marker, start, end), up to and with its end (EOI).
+
+    A scan's segment runs to the end of its entropy-coded data. The walk stops where no marker is
+    where one belongs (the decoder will say what is wrong), and never reads past EOI.
+    """
+    at, end = 2, len(data)
+    while at + 2 <= end:
         if data[at] != 0xFF:
-            return scans  # not a marker where one belongs: the decoder will say what is wrong
+            return
         marker = data[at + 1]
         if marker == 0xFF:  # fill byte
             at += 1
             continue
         if marker == 0xD9:  # EOI: what follows is not this image
-            return scans
+            yield marker, at, at + 2
+            return
         if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # RSTn, TEM: no length
+            yield marker, at, at + 2
             at += 2
             continue
-        at += 2 + int.from_bytes(data[at + 2:at + 4], "big")
+        if at + 4 > end:
+            return
+        start, at = at, at + 2 + int.from_bytes(data[at + 2:at + 4], "big")
         if marker == 0xDA:  # SOS: entropy-coded data follows, up to the next marker (FF 00 and RSTn are data)
-            scans += 1
             at = _after_entropy_data(data, at)
-    return scans
+        yield marker, start, min(at, end)
 
 
 # In entropy-coded data FF is followed by 00 (a stuffed byte) or a restart marker; fill bytes (FF FF) may
@@ -292,9 +304,14 @@ _NEW_BLOBS = "boda.new_blobs"
 def _orphan_new_blobs(session: Session) -> None:
     """After a rollback: the blobs this transaction stored have no row, so the sweep may take them."""
     keys = session.info.pop(_NEW_BLOBS, set())
-    if keys:
+    if not keys:
+        return
+    try:
         with Session(bind=session.get_bind()) as other, other.begin():
             mark_orphans(other, keys)
+    except Exception:  # a cleanup must not replace the error that rolled the work back (a locked database...)
+        log.warning("could not mark %d stored blob(s) of a rolled-back transaction for the sweep: %s",
+                    len(keys), sorted(keys), exc_info=True)
 
 
 def _forget_new_blobs(session: Session) -> None:
@@ -315,27 +332,29 @@ def track_new_blob(session: Session, prepared: PreparedFile) -> None:
         event.listen(session, "after_commit", _forget_new_blobs)
 
 
+def record(session: Session, prepared: PreparedFile, *, owner_id: str, app: str,
+           derived_from_id: str | None = None) -> StoredFile:
+    """The stored file's row, added and flushed; should the session roll back, its new blob goes to the sweep."""
+    track_new_blob(session, prepared)
+    row = prepared.row(owner_id=owner_id, app=app, derived_from_id=derived_from_id)
+    session.add(row)
+    session.flush()
+    return row
+
+
 def save_image_upload(session: Session, store: BlobStore, *, owner_id: str, source: BinaryIO,
                       filename: str | None, app: str, max_bytes: int, max_pixels: int) -> StoredFile:
     """Validate, store and record an uploaded image."""
     prepared = prepare_image_upload(store, source=source, filename=filename, max_bytes=max_bytes,
                                     max_pixels=max_pixels)
-    track_new_blob(session, prepared)
-    row = prepared.row(owner_id=owner_id, app=app)
-    session.add(row)
-    session.flush()
-    return row
+    return record(session, prepared, owner_id=owner_id, app=app)
 
 
 def save_derived_image(session: Session, store: BlobStore, *, owner_id: str, image: Image.Image, filename: str,
                        app: str, derived_from_id: str | None = None, format: str = "PNG") -> StoredFile:
     """Store and record an image Boda made (no EXIF)."""
     prepared = prepare_derived_image(store, image=image, filename=filename, format=format)
-    track_new_blob(session, prepared)
-    row = prepared.row(owner_id=owner_id, app=app, derived_from_id=derived_from_id)
-    session.add(row)
-    session.flush()
-    return row
+    return record(session, prepared, owner_id=owner_id, app=app, derived_from_id=derived_from_id)
 
 
 def discard_prepared(db: Database, prepared: list[PreparedFile]) -> None:

@@ -451,3 +451,19 @@ def test_the_helpers_send_photos_upright_and_no_larger_than_needed(fake: ChatSer
 def test_openai_without_a_model_is_unavailable_not_broken(tmp_path: Path) -> None:
     chat = Providers(_settings(tmp_path, provider="openai", model="")).chat()
     assert chat.available is False and "llm.model is empty" in chat.reason
+
+
+def test_a_photo_goes_to_a_provider_upright_and_without_where_it_was_taken() -> None:
+    import io
+
+    from PIL import Image
+
+    from boda.ai.llm import fit_image
+    from tests.apps.album.images import encode, exif_jpeg, picture
+
+    bare = encode(picture(1), "PNG")
+    assert fit_image(bare) == bare  # nothing to take out, small enough: as it is
+    sent = Image.open(io.BytesIO(fit_image(exif_jpeg(2))))
+    assert sent.size == (96, 64) and not sent.getexif()  # small and upright, but no GPS, camera or date
+    turned = Image.open(io.BytesIO(fit_image(exif_jpeg(2, orientation=6))))
+    assert turned.size == (64, 96) and not turned.getexif()

@@ -40,7 +40,7 @@ def library_page(page: Page, session: DbSession, p: int = 1, favorites: bool = F
                                  limit=PER_PAGE, offset=_offset(p))
     albums = service.list_albums(session, scope, limit=200, offset=0).items  # the search filters' album menu
     named = [s.person for s in people.list_people(session, scope, named=True)]  # and its person menu
-    return page.render("album/library.html", photos=photos_out(session, listed.items), total=listed.total,
+    return page.render("album/library.html", photos=photos_out(session, scope, listed.items), total=listed.total,
                        page_no=max(1, p), per_page=PER_PAGE, tab="favorites" if favorites else "library",
                        album=None, query="?favorites=true&" if favorites else "?", albums=albums, people=named)
 
@@ -63,7 +63,7 @@ def album_page(album_id: str, page: Page, session: DbSession, p: int = 1) -> Res
     listed = service.list_photos(session, scope, PhotoFilters(album_id=album.id), limit=PER_PAGE,
                                  offset=_offset(p))
     mine = households.list_mine(session, user_id=page.user.id) if page.user else []
-    return page.render("album/library.html", photos=photos_out(session, listed.items), total=listed.total,
+    return page.render("album/library.html", photos=photos_out(session, scope, listed.items), total=listed.total,
                        page_no=max(1, p), per_page=PER_PAGE, tab="albums",
                        album=albums_out(session, scope, [album])[0], query="?", households=mine,
                        is_owner=page.user is not None and album.owner_id == page.user.id)
@@ -73,9 +73,9 @@ def album_page(album_id: str, page: Page, session: DbSession, p: int = 1) -> Res
 def trash_page(page: Page, session: DbSession, runtime: RuntimeDep, p: int = 1) -> Response:
     if (redirect := require_login(page)) is not None:
         return redirect
-    listed = service.list_photos(session, Scope.of(page.user), PhotoFilters(trashed=True), limit=PER_PAGE,
-                                 offset=_offset(p))
-    return page.render("album/trash.html", photos=photos_out(session, listed.items), total=listed.total,
+    scope = Scope.of(page.user)
+    listed = service.list_photos(session, scope, PhotoFilters(trashed=True), limit=PER_PAGE, offset=_offset(p))
+    return page.render("album/trash.html", photos=photos_out(session, scope, listed.items), total=listed.total,
                        page_no=max(1, p), per_page=PER_PAGE, tab="trash", query="?",
                        days=album_settings(runtime.settings).trash_days)
 
@@ -91,7 +91,7 @@ def photo_page(photo_id: str, page: Page, session: DbSession, runtime: RuntimeDe
     in_albums = service.albums_of(session, scope, photo.id)
     listed = service.list_albums(session, scope, limit=200, offset=0)
     albums = {a.id: a for a in listed.items}
-    return page.render("album/photo.html", photo=photos_out(session, [photo])[0], near=near,
+    return page.render("album/photo.html", photo=photos_out(session, scope, [photo])[0], near=near,
                        ocr_words=captions.ocr_words(photo), llm_available=runtime.ai.chat().available,
                        in_albums=[albums[a] for a in in_albums if a in albums],
                        albums=listed.items, is_owner=page.user is not None and photo.owner_id == page.user.id,
@@ -122,7 +122,7 @@ def classifier_page(classifier_id: str, page: Page, session: DbSession, runtime:
     labels = {e.photo_id: e.label for e in detail.labelled}
     job = classifying.training_job(session, row.id)
     return page.render("album/classifier.html", c=detail, active=active, picture=picture,
-                       photos=photos_out(session, listed.items), labels=labels, total=listed.total,
+                       photos=photos_out(session, Scope.of(page.user), listed.items), labels=labels, total=listed.total,
                        page_no=max(1, p), per_page=PER_PAGE, query="?", tab="classifiers",
                        job=job if job is not None and job.status in ("queued", "running") else None)
 
@@ -145,5 +145,5 @@ def person_page(person_id: str, page: Page, session: DbSession, p: int = 1) -> R
                                  offset=_offset(p))
     faces = people.faces_of_person(session, person)
     return page.render("album/person.html", person=person_out(people.summary(session, person)),
-                       faces=[face_out(f) for f in faces], photos=photos_out(session, listed.items),
+                       faces=[face_out(f) for f in faces], photos=photos_out(session, scope, listed.items),
                        total=listed.total, page_no=max(1, p), per_page=PER_PAGE, tab="people")

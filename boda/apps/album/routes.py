@@ -44,7 +44,7 @@ from boda.core import uploads
 from boda.core.auth import Scope
 from boda.core.runtime import Runtime
 from boda.core.schemas import JobOut, Page, PageParams
-from boda.web.api.files import stream_file
+from boda.web.api.files import stream_file, stream_for
 from boda.web.deps import CurrentUser, DbSession, MaybeUser, RuntimeDep
 from boda.web.i18n import job_text
 from boda.web.openapi import errors, image_upload
@@ -63,14 +63,17 @@ SortParam = Annotated[search.Sort, Query(description="relevance (best first) or 
                                                      "taken first)")]
 
 
-def photo_out(photo: Photo, tags: list[PhotoTag] | None = None, duplicate_of: str | None = None) -> PhotoOut:
+def photo_out(photo: Photo, tags: list[PhotoTag] | None = None, duplicate_of: str | None = None, *,
+              place: bool) -> PhotoOut:
+    """The photo as one reader sees it: with `place` False, no GPS position (see `Scope.knows_places_of`)."""
     base = f"/api/v1/album/photos/{photo.id}"
     return PhotoOut(
         id=photo.id, owner_id=photo.owner_id, visibility=photo.visibility, household_id=photo.household_id,
         share_url=f"/api/v1/album/shared/{photo.share_token}/original" if photo.share_token else None,
         filename=photo.filename, mime=photo.mime, width=photo.width, height=photo.height, sha256=photo.sha256,
         phash=photo.phash, taken_at=photo.taken_at, created_at=photo.created_at, camera_make=photo.camera_make,
-        camera_model=photo.camera_model, gps_lat=photo.gps_lat, gps_lon=photo.gps_lon, favorite=photo.favorite,
+        camera_model=photo.camera_model, gps_lat=photo.gps_lat if place else None,
+        gps_lon=photo.gps_lon if place else None, favorite=photo.favorite,
         trashed_at=photo.trashed_at, caption=photo.caption, caption_source=photo.caption_source,
         ocr_text=photo.ocr_text, faces_count=photo.faces_count, hide_faces=photo.hide_faces,
         indexed_at=photo.indexed_at,
@@ -80,9 +83,10 @@ def photo_out(photo: Photo, tags: list[PhotoTag] | None = None, duplicate_of: st
         duplicate_of=duplicate_of)
 
 
-def photos_out(session: Session, photos: list[Photo]) -> list[PhotoOut]:
+def photos_out(session: Session, scope: Scope, photos: list[Photo]) -> list[PhotoOut]:
     tags = service.tags_of(session, [p.id for p in photos])
-    return [photo_out(p, tags[p.id]) for p in photos]
+    places = scope.place_owners(session)
+    return [photo_out(p, tags[p.id], place=p.owner_id in places) for p in photos]
 
 
 def album_out(album: Album, count: int, *, cover_visible: bool = True) -> AlbumOut:
@@ -103,7 +107,7 @@ def albums_out(session: Session, scope: Scope, albums: Sequence[Album]) -> list[
 
 def _detail(session: Session, runtime: RuntimeDep, scope: Scope, photo: Photo) -> PhotoDetailOut:
     distance = album_settings(runtime.settings).near_duplicate_distance
-    out = photos_out(session, [photo])[0]
+    out = photos_out(session, scope, [photo])[0]
     return PhotoDetailOut(**out.model_dump(), album_ids=service.albums_of(session, scope, photo.id),
                           near_duplicates=service.near_duplicates(session, scope, photo, distance=distance),
                           ocr_words=[OcrWordOut(**w) for w in captions.ocr_words(photo)])
@@ -124,15 +128,17 @@ def upload_photos(session: DbSession, user: CurrentUser, runtime: RuntimeDep, re
     if job_id := next((s.job_id for s in stored if s.job_id), None):
         response.headers[JOB_HEADER] = job_id
     tags = service.tags_of(session, [s.photo.id for s in stored])
-    return [photo_out(s.photo, tags[s.photo.id], s.duplicate_of) for s in stored]
+    return [photo_out(s.photo, tags[s.photo.id], s.duplicate_of, place=True) for s in stored]  # the uploader's own
 
 
 @router.get("/photos", responses=errors(404))
 def list_photos(session: DbSession, user: CurrentUser, page: Annotated[PageParams, Depends()],
                 filters: Annotated[PhotoFilters, Query()]) -> Page[PhotoOut]:
     """List the library (own photos and those households share), newest taken first; 404 for a hidden album."""
-    listed = service.list_photos(session, Scope.of(user), filters, limit=page.limit, offset=page.offset)
-    return Page(items=photos_out(session, listed.items), total=listed.total, limit=page.limit, offset=page.offset)
+    scope = Scope.of(user)
+    listed = service.list_photos(session, scope, filters, limit=page.limit, offset=page.offset)
+    return Page(items=photos_out(session, scope, listed.items), total=listed.total, limit=page.limit,
+                offset=page.offset)
 
 
 @router.get("/photos/{photo_id}")
@@ -161,7 +167,7 @@ def _thumbnail(session: Session, runtime: RuntimeDep, photo: Photo, size: int, v
 def _original(session: Session, runtime: RuntimeDep, photo: Photo, viewer: str | None, download: bool) -> Response:
     if people.faces_hidden(session, photo, viewer):
         return _hidden(people.hidden_image(session, runtime, photo, size=None))
-    return stream_file(runtime, service.original_file(session, photo), download)
+    return stream_for(session, runtime, service.original_file(session, photo), Scope(user_id=viewer), download)
 
 
 def _hidden(data: bytes) -> Response:
@@ -173,8 +179,10 @@ def _hidden(data: bytes) -> Response:
 @router.get("/photos/{photo_id}/original", response_class=StreamingResponse, responses={200: IMAGE})
 def photo_original(photo_id: str, session: DbSession, user: MaybeUser, runtime: RuntimeDep,
                    download: bool = False) -> StreamingResponse:
-    """Stream the original file as uploaded (EXIF included: only for those who may see the photo); when its
-    faces are hidden from the caller, a WebP re-encoding with faces blurred and no EXIF."""
+    """Stream the original file as uploaded, EXIF included, to its owner and their households' members.
+
+    Anyone else gets it without where it was taken (a JPEG keeps its pixels; other formats are re-encoded);
+    when its faces are hidden from the caller, a WebP re-encoding with faces blurred and no EXIF."""
     photo = service.get_photo(session, Scope.of(user), photo_id, trashed=True)
     return _original(session, runtime, photo, user.id if user else None, download)
 
@@ -219,13 +227,15 @@ def trash_photo(photo_id: str, session: DbSession, user: CurrentUser) -> None:
 @router.post("/photos/{photo_id}/restore")
 def restore_photo(photo_id: str, session: DbSession, user: CurrentUser) -> PhotoOut:
     """Bring a photo back from the trash."""
-    return photos_out(session, [service.restore_photo(session, Scope.of(user), photo_id)])[0]
+    scope = Scope.of(user)
+    return photos_out(session, scope, [service.restore_photo(session, scope, photo_id)])[0]
 
 
 @router.post("/photos/{photo_id}/tags", status_code=201)
 def add_tag(photo_id: str, body: TagIn, session: DbSession, user: CurrentUser) -> PhotoOut:
     """Tag one of the caller's photos."""
-    return photos_out(session, [service.add_tag(session, Scope.of(user), photo_id, body.name)])[0]
+    scope = Scope.of(user)
+    return photos_out(session, scope, [service.add_tag(session, scope, photo_id, body.name)])[0]
 
 
 @router.delete("/photos/{photo_id}/tags/{name}", status_code=204)
@@ -370,7 +380,8 @@ def person_photos(person_id: str, session: DbSession, user: CurrentUser,
     person = people.get_person(session, scope, person_id)
     listed = service.list_photos(session, scope, PhotoFilters(person_id=person.id), limit=page.limit,
                                  offset=page.offset)
-    return Page(items=photos_out(session, listed.items), total=listed.total, limit=page.limit, offset=page.offset)
+    return Page(items=photos_out(session, scope, listed.items), total=listed.total, limit=page.limit,
+                offset=page.offset)
 
 
 @router.get("/people/{person_id}/faces", responses=errors(404))
@@ -403,8 +414,8 @@ def face_crop(face_id: str, session: DbSession, user: CurrentUser, runtime: Runt
 
 # --- search ------------------------------------------------------------------
 
-def _search_out(session: Session, found: search.SearchResult, page: PageParams) -> SearchOut:
-    outs = photos_out(session, [hit.photo for hit in found.hits])
+def _search_out(session: Session, scope: Scope, found: search.SearchResult, page: PageParams) -> SearchOut:
+    outs = photos_out(session, scope, [hit.photo for hit in found.hits])
     return SearchOut(items=[SearchHitOut(photo=out, score=round(hit.score, 4), matched=hit.matched)
                             for out, hit in zip(outs, found.hits, strict=True)],
                      total=found.total, limit=page.limit, offset=page.offset, backend=found.backend,
@@ -416,9 +427,10 @@ def search_photos(q: Annotated[str, Query(min_length=1, max_length=search.MAX_QU
                   user: CurrentUser, runtime: RuntimeDep, page: Annotated[PageParams, Depends()],
                   filters: Annotated[PhotoFilters, Query()], sort: SortParam = "relevance") -> SearchOut:
     """Photos that show what `q` says, in Korean or English, best first (or newest first), within the filters."""
-    found = search.by_text(session, runtime, Scope.of(user), q, filters, limit=page.limit, offset=page.offset,
+    scope = Scope.of(user)
+    found = search.by_text(session, runtime, scope, q, filters, limit=page.limit, offset=page.offset,
                            sort=sort)
-    return _search_out(session, found, page)
+    return _search_out(session, scope, found, page)
 
 
 @router.get("/photos/{photo_id}/similar", responses=errors(404, 409, 503))
@@ -426,9 +438,10 @@ def similar_photos(photo_id: str, session: DbSession, user: CurrentUser, runtime
                    page: Annotated[PageParams, Depends()], filters: Annotated[PhotoFilters, Query()],
                    sort: SortParam = "relevance") -> SearchOut:
     """Photos that look like this one (409 while it is not indexed yet)."""
-    found = search.similar(session, runtime, Scope.of(user), photo_id, filters, limit=page.limit,
+    scope = Scope.of(user)
+    found = search.similar(session, runtime, scope, photo_id, filters, limit=page.limit,
                            offset=page.offset, sort=sort)
-    return _search_out(session, found, page)
+    return _search_out(session, scope, found, page)
 
 
 @router.post("/search/by-photo", responses=errors(404, 503), openapi_extra=image_upload("file"))
@@ -440,9 +453,10 @@ def search_by_photo(file: Annotated[UploadFile, File()], session: DbSession, use
     with runtime.image_work:
         image = uploads.read_image_upload(file.file, max_bytes=settings.max_upload_bytes,
                                           max_pixels=settings.max_image_pixels)
-    found = search.by_image(session, runtime, Scope.of(user), image, filters, limit=page.limit,
+    scope = Scope.of(user)
+    found = search.by_image(session, runtime, scope, image, filters, limit=page.limit,
                             offset=page.offset, sort=sort)
-    return _search_out(session, found, page)
+    return _search_out(session, scope, found, page)
 
 
 # --- classifiers ---------------------------------------------------------------

@@ -91,8 +91,9 @@ class PhotoOut(BaseModel):
     created_at: datetime
     camera_make: str | None
     camera_model: str | None
-    gps_lat: float | None
-    gps_lon: float | None
+    gps_lat: float | None = Field(description="Where it was taken, for its owner and their households' members "
+                                              "only (null for anyone else, and when the photo does not say).")
+    gps_lon: float | None = Field(description="See `gps_lat`.")
     favorite: bool
     trashed_at: datetime | None
     caption: str | None

@@ -358,12 +358,14 @@ def photo_filter_query(scope: Scope, filters: PhotoFilters) -> Select[tuple[Phot
     if filters.camera:
         pattern = f"%{filters.camera.lower()}%"
         where.append(or_(func.lower(Photo.camera_make).like(pattern), func.lower(Photo.camera_model).like(pattern)))
-    for column, low, high in ((Photo.gps_lat, filters.min_lat, filters.max_lat),
-                              (Photo.gps_lon, filters.min_lon, filters.max_lon)):
+    place = ((Photo.gps_lat, filters.min_lat, filters.max_lat), (Photo.gps_lon, filters.min_lon, filters.max_lon))
+    for column, low, high in place:
         if low is not None:
             where.append(column >= low)
         if high is not None:
             where.append(column <= high)
+    if any(bound is not None for _, low, high in place for bound in (low, high)):
+        where.append(scope.knows_places_of(Photo))  # a place box must not tell where a stranger's photo was taken
     if filters.favorite is not None:
         where.append(Photo.favorite.is_(filters.favorite))
     if filters.person_id is not None:  # people are their owner's alone: another's person matches nothing

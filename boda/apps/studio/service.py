@@ -104,17 +104,13 @@ def record_files(session: Session, model: StudioModel, formats: StoredFormats) -
             session.delete(old)
             if stored is not None:
                 uploads.delete_file(session, stored)
-        row = prepared.row(owner_id=model.owner_id, app=APP)
-        session.add(row)
-        session.flush()
+        row = uploads.record(session, prepared, owner_id=model.owner_id, app=APP)
         session.add(StudioFile(model_id=model.id, format=fmt, file_id=row.id, origin=origin))
     session.flush()
 
 
 def record_image(session: Session, model: StudioModel, prepared: uploads.PreparedFile, *, kind: str) -> None:
-    row = prepared.row(owner_id=model.owner_id, app=APP)
-    session.add(row)
-    session.flush()
+    row = uploads.record(session, prepared, owner_id=model.owner_id, app=APP)
     old_id = model.thumbnail_file_id if kind == "thumbnail" else model.turntable_file_id
     if kind == "thumbnail":
         model.thumbnail_file_id = row.id

@@ -138,9 +138,7 @@ def _prepare_copy(runtime: Runtime, original: uploads.PreparedFile | StoredFile,
 
 def _record(session: Session, original: StoredFile, copy: uploads.PreparedFile, faces: list[dict[str, Any]],
             detector: str, options: AnonymizeOptions, job_id: str | None) -> Anonymization:
-    copy_row = copy.row(owner_id=original.owner_id, app=APP, derived_from_id=original.id)
-    session.add(copy_row)
-    session.flush()
+    copy_row = uploads.record(session, copy, owner_id=original.owner_id, app=APP, derived_from_id=original.id)
     row = Anonymization(owner_id=original.owner_id, original_id=original.id, anonymized_id=copy_row.id,
                         method=options.method, detector=detector, threshold=options.threshold,
                         strength=options.strength, job_id=job_id, faces=faces)
@@ -303,9 +301,7 @@ def start_video(session: Session, runtime: Runtime, *, owner_id: str, source: Bi
     except BodaError:
         uploads.discard_prepared(runtime.db, [prepared])
         raise
-    row = prepared.row(owner_id=owner_id, app=APP)
-    session.add(row)
-    session.flush()
+    row = uploads.record(session, prepared, owner_id=owner_id, app=APP)
     return runtime.queue.enqueue(session, anonymize_video, owner_id=owner_id, title=f"Anonymise {row.filename}",
                                  title_key="vision.job.anonymize_video", title_args={"name": row.filename},
                                  payload=AnonymizeVideo(file_id=row.id, options=options))

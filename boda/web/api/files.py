@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Iterator
+from pathlib import PurePath
 from typing import Annotated, Literal
 from urllib.parse import quote
 
+from cachetools import LRUCache
 from fastapi import APIRouter
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
-from boda.core import auth
+from boda.core import auth, location
 from boda.core.auth import Scope
 from boda.core.models import StoredFile, Visibility
 from boda.core.runtime import Runtime
@@ -50,14 +55,48 @@ def get_file(file_id: str, session: DbSession, user: MaybeUser) -> FileOut:
 def file_content(file_id: str, session: DbSession, user: MaybeUser, runtime: RuntimeDep,
                  download: bool = False) -> StreamingResponse:
     """Stream a stored file's bytes, after checking who may see it."""
-    row = auth.get_visible(session, StoredFile, file_id, Scope.of(user))
-    return stream_file(runtime, row, download)
+    scope = Scope.of(user)
+    return stream_for(session, runtime, auth.get_visible(session, StoredFile, file_id, scope), scope, download)
 
 
 @router.get("/shared/{share_token}", response_class=StreamingResponse)
 def shared_content(share_token: str, session: DbSession, runtime: RuntimeDep) -> StreamingResponse:
     """Stream a file shared by an unlisted link."""
-    return stream_file(runtime, auth.get_shared(session, StoredFile, share_token), False)
+    row = auth.get_shared(session, StoredFile, share_token)
+    return stream_for(session, runtime, row, Scope(user_id=None), False)
+
+
+def stream_for(session: Session, runtime: Runtime, row: StoredFile, scope: Scope, download: bool) -> Response:
+    """A stored file as this reader may have it: an image without where it was taken, unless the reader may
+    know its owner's places (`Scope.knows_places_of`); anything else as stored."""
+    if row.content_type.startswith("image/") and row.owner_id not in scope.place_owners(session):
+        placeless = _placeless(runtime, row.blob_key)
+        if placeless is not None:
+            # Not cached for long: the owner may join a household with this reader, or leave it.
+            name = quote(PurePath(download_name(row.filename, row.content_type)).stem + placeless.extension)
+            disposition = "attachment" if download else "inline"
+            return Response(placeless.data, media_type=placeless.media_type,
+                            headers={"content-disposition": f"{disposition}; filename*=UTF-8''{name}",
+                                     "cache-control": "private, max-age=60", "x-content-type-options": "nosniff"})
+    return stream_file(runtime, row, download)
+
+
+# A blob's bytes never change, so its place-free copy is made once: a public album's HEIC photos are not
+# decoded and re-encoded at every stranger's view. About 64 MB of the copies made last, per process.
+_PLACELESS: LRUCache[str, location.Rewritten | None] = LRUCache(
+    maxsize=64 * 1024 * 1024, getsizeof=lambda made: len(made.data) if made is not None else 1)
+_PLACELESS_LOCK = threading.Lock()
+
+
+def _placeless(runtime: Runtime, blob_key: str) -> location.Rewritten | None:
+    with _PLACELESS_LOCK:
+        if blob_key in _PLACELESS:
+            return _PLACELESS[blob_key]
+    with runtime.image_work, runtime.store.open(blob_key) as blob:
+        made = location.without_location(blob)
+    with _PLACELESS_LOCK, contextlib.suppress(ValueError):  # larger than the whole cache: not kept
+        _PLACELESS[blob_key] = made
+    return made
 
 
 def stream_file(runtime: Runtime, row: StoredFile, download: bool) -> StreamingResponse:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
 from boda.core import households
+from boda.core.location import GPS_IFD
 from boda.core.runtime import Runtime
-from tests.apps.album.images import encode, picture
+from tests.apps.album.images import encode, exif_jpeg, picture
 from tests.conftest import Account, make_account
 
 API = "/api/v1/album"
@@ -214,3 +221,51 @@ def test_searching_within_an_album_one_may_not_see_is_a_404(client, alice: Accou
         refused = carol.get(path, params={**params, "album_id": secret})
         assert refused.status_code == 404, (path, refused.text)
         assert refused.json()["error"]["code"] == "not_found"
+
+
+def test_where_a_photo_was_taken_is_told_to_its_owner_and_households_not_to_strangers(
+        client, alice: Account, bob: Account, runtime: Runtime) -> None:  # noqa: ANN001
+    carol = make_account(runtime, client, "carol")
+    home = household_of(runtime, alice, bob)
+    original = exif_jpeg(11, orientation=6)
+    uploaded = alice.post(f"{API}/photos", files=[("files", ("jeju.jpg", original))]).json()[0]
+    mine, here = uploaded["id"], {"min_lat": 37, "max_lat": 38, "min_lon": -123, "max_lon": -122}
+    album_id = alice.post(f"{API}/albums", json={"title": "Trip"}).json()["id"]
+    alice.post(f"{API}/albums/{album_id}/photos", json={"photo_ids": [mine]})
+    alice.patch(f"{API}/albums/{album_id}", json={"visibility": "public"})
+    shared = alice.patch(f"{API}/photos/{mine}", json={"visibility": "unlisted"}).json()
+
+    def place(reader) -> tuple[float | None, bytes]:  # noqa: ANN001
+        detail, original_file = reader.get(f"{API}/photos/{mine}"), reader.get(f"{API}/photos/{mine}/original")
+        assert detail.status_code == original_file.status_code == 200
+        return detail.json()["gps_lat"], original_file.content
+
+    # The owner and a member of her household: the position, and the file as uploaded.
+    for reader in (alice, bob):
+        lat, data = place(reader)
+        assert lat == pytest.approx(37.5) and data == original
+        listed = reader.get(f"{API}/photos", params={"album_id": album_id, **here}).json()["items"]
+        assert [p["id"] for p in listed] == [mine]
+
+    # A stranger and a link: the photo, but not where it was taken.
+    strangers = [(carol, f"{API}/photos/{mine}/original"), (client, shared["share_url"])]
+    for reader, url in strangers:
+        answer = reader.get(url, params={"download": True})
+        assert answer.status_code == 200 and answer.headers["content-type"] == "image/jpeg"
+        kept = Image.open(io.BytesIO(answer.content))
+        exif = kept.getexif()
+        assert GPS_IFD not in exif and not exif.get_ifd(GPS_IFD)
+        assert exif[0x0112] == 6 and exif.get_ifd(0x8769)[0x9003] == "2021:05:06 07:08:09"  # the rest stays
+        assert np.array_equal(np.asarray(kept), np.asarray(Image.open(io.BytesIO(original))))  # not re-encoded
+        assert "jeju.jpg" in answer.headers["content-disposition"]
+    assert place(carol)[0] is None and carol.get(f"{API}/photos/{mine}").json()["gps_lon"] is None
+    thumbnail = Image.open(io.BytesIO(carol.get(f"{API}/photos/{mine}/thumbnail", params={"size": 1024}).content))
+    assert thumbnail.format == "WEBP" and not thumbnail.getexif()
+    assert [p["gps_lat"] for p in carol.get(f"{API}/photos", params={"album_id": album_id}).json()["items"]] == [None]
+    # ... nor by asking for photos within a box around it.
+    assert carol.get(f"{API}/photos", params={"album_id": album_id, **here}).json()["items"] == []
+
+    # Leaving the household makes bob a stranger at once.
+    with runtime.db.session() as session:
+        households.leave(session, household_id=home, user_id=bob.id)
+    assert place(bob)[0] is None and place(bob)[1] != original
