@@ -113,6 +113,18 @@ def _answer(recorder: Any, case_id: str) -> str:
     return f"{getattr(response, 'status_code', '?')} {body[:300].decode('utf-8', 'replace')}"
 
 
+def _steps(recorder: Any, case_id: str, last: int = 15) -> str:
+    """The requests a scenario sent up to a failing one: a stateful failure is often made by an earlier step."""
+    sent = []
+    for key, interaction in recorder.interactions.items():
+        response = getattr(interaction, "response", None)
+        sent.append(f"{interaction.request.method} {interaction.request.uri.removeprefix('http://testserver')}"
+                    f" -> {getattr(response, 'status_code', '?')}")
+        if key == case_id:
+            break
+    return "\n    ".join(sent[-last:])
+
+
 def _failures(schema: Any) -> tuple[list[str], set[str], int]:
     failures: list[str] = []
     phases: set[str] = set()
@@ -125,7 +137,9 @@ def _failures(schema: Any) -> tuple[list[str], set[str], int]:
             for case_id, checks in event.recorder.checks.items():
                 failures += [f"{event.recorder.label}: {c.failure_info.failure.title}: {c.failure_info.failure.message}"
                              f"\n  answered: {_answer(event.recorder, case_id)}"
-                             f"\n  {c.failure_info.code_sample[-600:]}" for c in checks if c.failure_info is not None]
+                             f"\n  {c.failure_info.code_sample[-600:]}"
+                             f"\n  steps:\n    {_steps(event.recorder, case_id)}"
+                             for c in checks if c.failure_info is not None]
         elif isinstance(event, events.NonFatalError | events.FatalError):
             failures.append(f"error: {getattr(event, 'info', event)}")
         elif isinstance(event, events.EngineFinished):

@@ -241,12 +241,14 @@ def create_recipe(body: RecipeIn, session: DbSession, user: CurrentUser) -> Reci
                                        description=body.description, photo_file_id=body.photo_file_id))
 
 
+# No other fields: the import reads at most ten (`request.form(max_fields=10)`).
+IMPORT_FORM = {"type": "object", "required": ["file"], "additionalProperties": False, "properties": {
+    "file": {"type": "string", "format": "binary", "description": "A saved recipe page (HTML)"},
+    "url": {"type": "string", "description": "Where the page came from (kept when it is an http(s) address)"},
+    "visibility": {"type": "string", "enum": [v.value for v in Visibility]},
+    "household_id": {"type": "string"}}}
 IMPORT_BODY = {"requestBody": {"required": True, "content": {
-    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
-        "file": {"type": "string", "format": "binary", "description": "A saved recipe page (HTML)"},
-        "url": {"type": "string", "description": "Where the page came from (kept when it is an http(s) address)"},
-        "visibility": {"type": "string", "enum": [v.value for v in Visibility]},
-        "household_id": {"type": "string"}}}},
+    "multipart/form-data": {"schema": IMPORT_FORM},
     "application/json": {"schema": ImportUrlIn.model_json_schema()}}}}
 
 
