@@ -213,5 +213,5 @@ def _anonymize_video(runtime: Runtime, clip: Path, out: Path, options: Anonymize
     rate = report.frames / report.seconds if report.seconds else 0.0
     console.print(f"{clip.name}: {report.frames} frames ({rate:.1f}/s), faces covered in {report.frames_with_faces}"
                   f"{', sound kept' if report.audio_copied else ''}"
-                  f"{', sound left out (its codec cannot be read)' if report.audio_left_out else ''} → {target}")
+                  f"{', sound left out (its codec cannot be read)' if info.audio_unreadable else ''} → {target}")
     return True

@@ -112,5 +112,5 @@ def anonymize_video(ctx: JobContext, payload: AnonymizeVideo) -> dict[str, Any]:
             "held_boxes": report.held, "seconds": round(report.seconds, 2),
             "fps_processed": round(report.frames / report.seconds, 2) if report.seconds else None,
             "container": report.container, "encoder": report.video_codec, "audio_copied": report.audio_copied,
-            "audio_left_out": report.audio_left_out,
+            "audio_left_out": info.audio_unreadable,
             "input": video.describe(info), "output": video.describe(made)}

@@ -64,7 +64,6 @@ class CoverReport:
     container: str = ""
     video_codec: str = ""
     audio_copied: bool = False
-    audio_left_out: bool = False  # the input's sound could not be read (see VideoInfo.audio_unreadable)
     boxes: list[list[tuple[int, int, int, int]]] = field(default_factory=list)  # per frame (for tests)
 
 
@@ -280,7 +279,7 @@ def cover_video(source: Path, target: Path, info: VideoInfo, detector: FaceDetec
         vout.options = _encoder_options(encoder)
         ain = inp.streams.audio[0] if inp.streams.audio and not info.audio_unreadable else None
         aout = out.add_stream_from_template(ain) if ain is not None else None
-        report.audio_copied, report.audio_left_out = aout is not None, info.audio_unreadable
+        report.audio_copied = aout is not None
         streams = [vin] + ([ain] if ain is not None else [])
         for packet in inp.demux(streams):
             if packet.stream is ain:
